@@ -1,0 +1,538 @@
+package simulator
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/recurring/recurring/providers"
+)
+
+// Name is the simulator's default registry name.
+const Name = "simulator"
+
+// DefaultTimeout bounds a simulator call when Options.Timeout is zero. It is short: the
+// simulator only waits on purpose (latency knob, the always-times-out card).
+const DefaultTimeout = 10 * time.Second
+
+// Options configures a Simulator. The zero value is a working simulator with a random
+// vault key.
+type Options struct {
+	// Name overrides the registry name, to run several simulators side by side.
+	Name string
+	// VaultKey seals tokens; at least 16 bytes. Empty means a random key, so tokens die
+	// with the process; pass a stable key to keep them across restarts.
+	VaultKey []byte
+	// Timeout bounds every call even when the caller's context has no deadline.
+	Timeout time.Duration
+	// Latency delays every call, to make load tests look like a real provider.
+	Latency time.Duration
+	// LatencyJitter adds a uniformly drawn extra delay in [0, LatencyJitter).
+	LatencyJitter time.Duration
+	// FailureRate in [0, 1] is the fraction of charges failing with a transient
+	// processing_error before anything is charged.
+	FailureRate float64
+	// Seed seeds the generator behind LatencyJitter and FailureRate, so a run repeats.
+	Seed uint64
+	// Capabilities replaces the default matrix (card, recurring, refunds), for example to
+	// exercise recurring_not_supported. The Provider field is filled in.
+	Capabilities []providers.Capability
+	// Now is the clock for expiry checks and ledger times; time.Now when nil.
+	Now func() time.Time
+}
+
+// LedgerEntry is one charge that moved money. Tests count these to prove that retries
+// and replays never charge twice.
+type LedgerEntry struct {
+	ChargeID       string
+	IdempotencyKey string
+	CustomerRef    string
+	Fingerprint    string
+	Brand          string
+	Last4          string
+	Amount         int64
+	Currency       string
+	Initiator      providers.Initiator
+	// NetworkTransactionID is this charge's own network id.
+	NetworkTransactionID string
+	// InitialNetworkTransactionID is the id a merchant-initiated charge referenced.
+	InitialNetworkTransactionID string
+	Description                 string
+	Metadata                    map[string]string
+	Refunded                    int64
+	At                          time.Time
+}
+
+// RefundEntry is one refund that returned money.
+type RefundEntry struct {
+	RefundID       string
+	ChargeID       string
+	IdempotencyKey string
+	Amount         int64
+	Currency       string
+	At             time.Time
+}
+
+// Simulator is the in-process provider. It is safe for concurrent use.
+type Simulator struct {
+	name        string
+	vault       *vault
+	timeout     time.Duration
+	latency     time.Duration
+	jitter      time.Duration
+	failureRate float64
+	caps        []providers.Capability
+	now         func() time.Time
+
+	mu         sync.Mutex
+	rng        *mrand.Rand
+	seq        uint64
+	charges    map[string]*attempt // idempotency key → first attempt
+	retried    map[string]bool     // keys whose first attempt hit the processing-error card
+	successes  map[string]int      // card fingerprint → successful charges
+	saves      map[string]providers.SavedCard
+	ledger     []LedgerEntry
+	byChargeID map[string]int
+	refunds    []RefundEntry
+	refundKeys map[string]*refundAttempt
+}
+
+var _ providers.Provider = (*Simulator)(nil)
+
+type attempt struct {
+	request string // what the key was first used for
+	done    chan struct{}
+	res     providers.ChargeResult
+	err     error
+}
+
+type refundAttempt struct {
+	request string
+	res     providers.RefundResult
+	err     error
+}
+
+// New builds a simulator.
+func New(opts Options) (*Simulator, error) {
+	name := opts.Name
+	if name == "" {
+		name = Name
+	}
+	key := opts.VaultKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("simulator vault key: %w", err)
+		}
+	}
+	v, err := newVault(key, name)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FailureRate < 0 || opts.FailureRate > 1 {
+		return nil, fmt.Errorf("simulator failure rate %v is outside [0, 1]", opts.FailureRate)
+	}
+	if opts.Latency < 0 || opts.LatencyJitter < 0 || opts.Timeout < 0 {
+		return nil, errors.New("simulator durations must not be negative")
+	}
+	caps := opts.Capabilities
+	if caps == nil {
+		caps = []providers.Capability{{Method: providers.MethodCard, Recurring: true, Refunds: true}}
+	}
+	caps = slices.Clone(caps)
+	for i := range caps {
+		caps[i].Provider = name
+	}
+	s := &Simulator{
+		name:        name,
+		vault:       v,
+		timeout:     orDefault(opts.Timeout, DefaultTimeout),
+		latency:     opts.Latency,
+		jitter:      opts.LatencyJitter,
+		failureRate: opts.FailureRate,
+		caps:        caps,
+		now:         opts.Now,
+		rng:         mrand.New(mrand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		charges:     map[string]*attempt{},
+		retried:     map[string]bool{},
+		successes:   map[string]int{},
+		saves:       map[string]providers.SavedCard{},
+		byChargeID:  map[string]int{},
+		refundKeys:  map[string]*refundAttempt{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// Name returns the registry name.
+func (s *Simulator) Name() string { return s.name }
+
+// String names the simulator without its keys.
+func (s *Simulator) String() string { return "simulator(" + s.name + ")" }
+
+// GoString keeps %#v from printing the vault keys.
+func (s *Simulator) GoString() string { return s.String() }
+
+// LogValue keeps slog from printing the vault keys.
+func (s *Simulator) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Capabilities returns the matrix rows.
+func (s *Simulator) Capabilities() []providers.Capability { return slices.Clone(s.caps) }
+
+// Charges returns the ledger of successful charges, oldest first.
+func (s *Simulator) Charges() []LedgerEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.ledger)
+	for i := range out {
+		out[i].Metadata = maps.Clone(out[i].Metadata)
+	}
+	return out
+}
+
+// Refunds returns the ledger of refunds, oldest first.
+func (s *Simulator) Refunds() []RefundEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refunds)
+}
+
+// SaveCard validates the card, seals it into a token and returns its display data.
+func (s *Simulator) SaveCard(ctx context.Context, req providers.SaveCardRequest) (providers.SavedCard, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.wait(ctx); err != nil {
+		return providers.SavedCard{}, err
+	}
+	card, err := providers.CheckCard(req.Card, s.now())
+	if err != nil {
+		return providers.SavedCard{}, s.own(err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if req.IdempotencyKey != "" {
+		if saved, ok := s.saves[req.IdempotencyKey]; ok {
+			return saved, nil
+		}
+	}
+	customer := req.ProviderCustomerRef
+	if customer == "" {
+		id := req.CustomerID
+		if id == "" {
+			s.seq++
+			id = fmt.Sprintf("anonymous-%d", s.seq)
+		}
+		customer = "cus_sim_" + s.vault.mac("customer:"+id)
+	}
+	token, err := s.vault.seal(storedCard{Number: card.Number, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, CustomerRef: customer})
+	if err != nil {
+		return providers.SavedCard{}, err
+	}
+	saved := providers.SavedCard{
+		Token:       token,
+		CustomerRef: customer,
+		Brand:       card.Brand(),
+		Last4:       card.Last4(),
+		ExpMonth:    card.ExpMonth,
+		ExpYear:     card.ExpYear,
+		Fingerprint: s.vault.fingerprint(card.Number),
+	}
+	if req.IdempotencyKey != "" {
+		s.saves[req.IdempotencyKey] = saved
+	}
+	return saved, nil
+}
+
+// Charge charges a saved card once per idempotency key; see the package documentation
+// for the test cards and the replay rules.
+func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
+	if err := req.Validate(); err != nil {
+		return providers.ChargeResult{}, s.own(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+
+	fp := fmt.Sprintf("%s|%d|%s|%s", req.Token, req.Amount, req.Currency, req.Initiator)
+	s.mu.Lock()
+	if a, ok := s.charges[req.IdempotencyKey]; ok {
+		s.mu.Unlock()
+		if a.request != fp {
+			return providers.ChargeResult{}, s.fail(providers.CodeIdempotencyConflict,
+				"this idempotency key was used for a different charge")
+		}
+		select {
+		case <-a.done:
+			return a.res, a.err
+		case <-ctx.Done():
+			return providers.ChargeResult{}, providers.TransportError(s.name, ctx.Err())
+		}
+	}
+	a := &attempt{request: fp, done: make(chan struct{})}
+	s.charges[req.IdempotencyKey] = a
+	s.mu.Unlock()
+
+	res, keep, err := s.charge(ctx, req)
+
+	s.mu.Lock()
+	a.res, a.err = res, err
+	if !keep {
+		// Transient failures are not the key's result: the retry must execute.
+		delete(s.charges, req.IdempotencyKey)
+	}
+	s.mu.Unlock()
+	close(a.done)
+	return res, err
+}
+
+// outcome is what a test card does to a charge.
+type outcome struct {
+	reason      string // provider reason of a decline; "" succeeds
+	networkCode string
+	adviceCode  string
+	special     special
+}
+
+type special int
+
+const (
+	plain special = iota
+	failFirstAttempt
+	neverAnswer
+	succeedOnce
+	declineMerchantInitiated
+)
+
+var testCards = map[string]outcome{
+	"4000000000000002": {reason: "generic_decline", networkCode: "05"},
+	"4000000000009995": {reason: "insufficient_funds", networkCode: "51"},
+	"4000000000000069": {reason: "expired_card", networkCode: "54"},
+	"4000000000009987": {reason: "lost_card", networkCode: "41"},
+	"4000000000009979": {reason: "stolen_card", networkCode: "43"},
+	"4100000000000019": {reason: "pickup_card", networkCode: "04"},
+	"4000000000001307": {reason: "generic_decline", networkCode: "R1"},
+	"4000000000000119": {special: failFirstAttempt},
+	"4000000000000259": {special: neverAnswer},
+	"4000000000000341": {reason: "insufficient_funds", networkCode: "51", special: succeedOnce},
+	"4000002500003155": {reason: "authentication_required", networkCode: "1A"},
+	"5200000000000247": {reason: "insufficient_funds", networkCode: "51", adviceCode: "24"},
+	"5200000000000213": {reason: "generic_decline", networkCode: "05", adviceCode: "21"},
+	"5100000000000040": {reason: "generic_decline", networkCode: "05", adviceCode: "40", special: declineMerchantInitiated},
+}
+
+// charge runs one attempt. keep reports whether the outcome is the idempotency key's
+// final answer (everything but transient failures).
+func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, bool, error) {
+	if err := s.wait(ctx); err != nil {
+		return providers.ChargeResult{}, false, err
+	}
+	card, err := s.vault.open(req.Token)
+	if err != nil {
+		return providers.ChargeResult{}, true, s.fail(providers.CodePaymentMethodNotFound, err.Error())
+	}
+	if req.CustomerRef != "" && req.CustomerRef != card.CustomerRef {
+		return providers.ChargeResult{}, true, s.fail(providers.CodePaymentMethodNotFound,
+			"the card belongs to another customer")
+	}
+	c, ok := providers.Find(s.caps, providers.MethodCard)
+	if !ok {
+		e := s.fail(providers.CodeCardNotSupported, "cards are not enabled on this simulator")
+		e.Err = providers.ErrNotSupported
+		return providers.ChargeResult{}, true, e
+	}
+	if req.Initiator == providers.InitiatorMerchant && !c.Recurring {
+		return providers.ChargeResult{}, true, providers.RecurringNotSupported(s.name, providers.MethodCard)
+	}
+	if !c.SupportsCurrency(req.Currency) {
+		e := s.fail(providers.CodeCurrencyNotSupported, "currency not supported")
+		e.Class = providers.ClassHardDecline
+		return providers.ChargeResult{}, true, e
+	}
+
+	brand := providers.Brand(card.Number)
+	fingerprint := s.vault.fingerprint(card.Number)
+	out := testCards[card.Number]
+
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	injected := s.failureRate > 0 && s.rng.Float64() < s.failureRate
+	firstTry := out.special == failFirstAttempt && !s.retried[req.IdempotencyKey]
+	if firstTry {
+		s.retried[req.IdempotencyKey] = true
+	}
+	s.mu.Unlock()
+	chargeID := fmt.Sprintf("ch_sim_%010d", seq)
+
+	switch {
+	case injected || firstTry:
+		return providers.ChargeResult{}, false, providers.Classify(providers.Failure{
+			Provider: s.name, Reason: "processing_error", ChargeID: chargeID,
+			Message: "simulated processing error; retry with the same idempotency key",
+		})
+	case out.special == neverAnswer:
+		<-ctx.Done()
+		return providers.ChargeResult{}, false, providers.TransportError(s.name, ctx.Err())
+	}
+
+	// Deciding and recording under one lock keeps "succeeds once" true under concurrency.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	decline := out.reason != ""
+	switch out.special {
+	case succeedOnce:
+		decline = s.successes[fingerprint] > 0
+	case declineMerchantInitiated:
+		decline = req.Initiator == providers.InitiatorMerchant
+	}
+	if decline {
+		return providers.ChargeResult{}, true, providers.Classify(providers.Failure{
+			Provider: s.name, Reason: out.reason, Network: brand,
+			NetworkCode: out.networkCode, AdviceCode: out.adviceCode, ChargeID: chargeID,
+		})
+	}
+
+	ntid := fmt.Sprintf("58%013d", seq)
+	entry := LedgerEntry{
+		ChargeID:             chargeID,
+		IdempotencyKey:       req.IdempotencyKey,
+		CustomerRef:          card.CustomerRef,
+		Fingerprint:          fingerprint,
+		Brand:                brand,
+		Last4:                card.Number[len(card.Number)-4:],
+		Amount:               req.Amount,
+		Currency:             req.Currency,
+		Initiator:            req.Initiator,
+		NetworkTransactionID: ntid,
+		Description:          req.Description,
+		Metadata:             maps.Clone(req.Metadata),
+		At:                   s.now(),
+	}
+	if req.Initiator == providers.InitiatorMerchant {
+		entry.InitialNetworkTransactionID = req.NetworkTransactionID
+	}
+	s.successes[fingerprint]++
+	s.byChargeID[chargeID] = len(s.ledger)
+	s.ledger = append(s.ledger, entry)
+	return providers.ChargeResult{
+		ID:                   chargeID,
+		Status:               providers.ChargeSucceeded,
+		NetworkTransactionID: ntid,
+		Amount:               req.Amount,
+		Currency:             req.Currency,
+	}, true, nil
+}
+
+// Refund returns money from a charge in the ledger, once per idempotency key.
+func (s *Simulator) Refund(ctx context.Context, req providers.RefundRequest) (providers.RefundResult, error) {
+	if err := req.Validate(); err != nil {
+		return providers.RefundResult{}, s.own(err)
+	}
+	if c, _ := providers.Find(s.caps, providers.MethodCard); !c.Refunds {
+		return providers.RefundResult{}, &providers.Error{
+			Class: providers.ClassInvalidRequest, Code: providers.CodeRefundNotSupported, Provider: s.name,
+			Message: "refunds are not supported", Err: providers.ErrNotSupported,
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.wait(ctx); err != nil {
+		return providers.RefundResult{}, err
+	}
+
+	fp := fmt.Sprintf("%s|%d|%s", req.ChargeID, req.Amount, req.Currency)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.refundKeys[req.IdempotencyKey]; ok {
+		if a.request != fp {
+			return providers.RefundResult{}, s.fail(providers.CodeIdempotencyConflict,
+				"this idempotency key was used for a different refund")
+		}
+		return a.res, a.err
+	}
+	res, err := s.refund(req)
+	s.refundKeys[req.IdempotencyKey] = &refundAttempt{request: fp, res: res, err: err}
+	return res, err
+}
+
+// refund runs under s.mu.
+func (s *Simulator) refund(req providers.RefundRequest) (providers.RefundResult, error) {
+	i, ok := s.byChargeID[req.ChargeID]
+	if !ok {
+		return providers.RefundResult{}, s.fail(providers.CodeResourceMissing, "no such charge")
+	}
+	ch := &s.ledger[i]
+	remaining := ch.Amount - ch.Refunded
+	amount := req.Amount
+	if amount == 0 {
+		amount = remaining
+	}
+	switch {
+	case req.Currency != "" && req.Currency != ch.Currency:
+		return providers.RefundResult{}, s.fail(providers.CodeInvalidCurrency, "currency differs from the charge's")
+	case amount <= 0 || amount > remaining:
+		return providers.RefundResult{}, s.fail(providers.CodeInvalidAmount,
+			fmt.Sprintf("refund of %d exceeds the %d left on the charge", amount, remaining))
+	}
+	ch.Refunded += amount
+	s.seq++
+	id := fmt.Sprintf("re_sim_%010d", s.seq)
+	s.refunds = append(s.refunds, RefundEntry{
+		RefundID: id, ChargeID: req.ChargeID, IdempotencyKey: req.IdempotencyKey,
+		Amount: amount, Currency: ch.Currency, At: s.now(),
+	})
+	return providers.RefundResult{ID: id, Status: "succeeded", Amount: amount}, nil
+}
+
+// wait applies the latency knob, giving up when the call's deadline passes.
+func (s *Simulator) wait(ctx context.Context) error {
+	d := s.latency
+	if s.jitter > 0 {
+		s.mu.Lock()
+		d += time.Duration(s.rng.Int64N(int64(s.jitter)))
+		s.mu.Unlock()
+	}
+	if err := ctx.Err(); err != nil {
+		return providers.TransportError(s.name, err)
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return providers.TransportError(s.name, ctx.Err())
+	}
+}
+
+// fail builds an invalid-request error from this simulator.
+func (s *Simulator) fail(code, msg string) *providers.Error {
+	return &providers.Error{Class: providers.ClassInvalidRequest, Code: code, Provider: s.name, Message: msg}
+}
+
+// own stamps the simulator's name on a shared validation error.
+func (s *Simulator) own(err error) error {
+	if e, ok := providers.AsError(err); ok {
+		e.Provider = s.name
+	}
+	return err
+}
