@@ -1,0 +1,114 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// errorBody is the JSON every error response carries.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Type      string `json:"type"`
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Param     string `json:"param,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// statusOf is the one table from error kinds to HTTP status and error type.
+var statusOf = map[billing.Kind]struct {
+	status int
+	typ    string
+}{
+	billing.KindInvalid:         {http.StatusBadRequest, "invalid_request_error"},
+	billing.KindUnauthenticated: {http.StatusUnauthorized, "authentication_error"},
+	billing.KindCardDeclined:    {http.StatusPaymentRequired, "card_error"},
+	billing.KindNotFound:        {http.StatusNotFound, "invalid_request_error"},
+	billing.KindConflict:        {http.StatusConflict, "invalid_request_error"},
+	billing.KindUnprocessable:   {http.StatusUnprocessableEntity, "invalid_request_error"},
+	billing.KindRateLimited:     {http.StatusTooManyRequests, "invalid_request_error"},
+	billing.KindUnavailable:     {http.StatusServiceUnavailable, "api_error"},
+	billing.KindInternal:        {http.StatusInternalServerError, "api_error"},
+}
+
+// errorHandler renders every error as an errorBody. Internal errors are logged with the
+// request id and shown to the client only as a generic message with that id.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		detail, status := describe(err)
+		detail.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+		if status >= 500 {
+			logger.Error("request failed", "error", err, "request_id", detail.RequestID,
+				"method", c.Request().Method, "path", c.Path())
+		}
+		if c.Request().Method == http.MethodHead {
+			err = c.NoContent(status)
+		} else {
+			err = c.JSON(status, errorBody{Error: detail})
+		}
+		if err != nil {
+			logger.Error("write error response", "error", err)
+		}
+	}
+}
+
+func describe(err error) (errorDetail, int) {
+	var v *billing.ValidationError
+	if errors.As(err, &v) && len(v.Violations) > 0 {
+		first := v.Violations[0]
+		return errorDetail{Type: "invalid_request_error", Code: first.Code, Message: v.Error(), Param: first.Param}, http.StatusBadRequest
+	}
+	var be *billing.Error
+	if errors.As(err, &be) {
+		s, ok := statusOf[be.Kind]
+		if !ok {
+			s = statusOf[billing.KindInternal]
+		}
+		if s.status >= 500 {
+			return errorDetail{Type: s.typ, Code: be.Code, Message: "internal error; quote the request id when reporting it"}, s.status
+		}
+		return errorDetail{Type: s.typ, Code: be.Code, Message: be.Message, Param: be.Param}, s.status
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return echoError(he), he.Code
+	}
+	return errorDetail{Type: "api_error", Code: "internal_error", Message: "internal error; quote the request id when reporting it"}, http.StatusInternalServerError
+}
+
+// echoError describes the errors Echo itself raises (no route, wrong method, body too
+// large) in our shape.
+func echoError(he *echo.HTTPError) errorDetail {
+	d := errorDetail{Type: "invalid_request_error", Message: http.StatusText(he.Code)}
+	switch he.Code {
+	case http.StatusNotFound:
+		d.Code = "route_not_found"
+	case http.StatusMethodNotAllowed:
+		d.Code = "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		d.Code = "body_too_large"
+		d.Message = "request body exceeds 1 MiB"
+	case http.StatusUnauthorized:
+		d.Type, d.Code = "authentication_error", "invalid_api_key"
+	case http.StatusTooManyRequests:
+		d.Code = "rate_limited"
+	default:
+		if he.Code >= 500 {
+			d.Type, d.Code = "api_error", "internal_error"
+		} else {
+			d.Code = "invalid_request"
+		}
+	}
+	return d
+}

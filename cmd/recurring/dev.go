@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/worker"
+	"github.com/recurring/recurring/workflows"
+)
+
+// devNamespace is the namespace `recurring dev` creates and uses.
+const devNamespace = "default"
+
+type devFlags struct {
+	dataDir      string
+	httpAddr     string
+	temporalPort int
+	uiPort       int
+	apiKey       string
+	databaseURL  string
+	logLevel     string
+}
+
+func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
+	var f devFlags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.dataDir, "data-dir", "./.recurring", "directory for the Temporal and app SQLite files")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "API listen address")
+	fs.IntVar(&f.temporalPort, "temporal-port", 7233, "embedded Temporal frontend port (0 picks a free one)")
+	fs.IntVar(&f.uiPort, "ui-port", 8233, "Temporal Web UI port (0 picks a free one)")
+	fs.StringVar(&f.apiKey, "api-key", "", "fix the printed test-mode API key (sk_test_…) so scripts can use it")
+	fs.StringVar(&f.databaseURL, "database-url", "", "use this Postgres URL for the app store instead of SQLite in the data dir")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return f, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return f, usageError{fmt.Sprintf("dev takes no arguments, got %q", fs.Args())}
+	}
+	for name, p := range map[string]int{"--temporal-port": f.temporalPort, "--ui-port": f.uiPort} {
+		if p < 0 || p > 65535 {
+			return f, usageError{fmt.Sprintf("%s must be a port between 0 and 65535, got %d", name, p)}
+		}
+	}
+	if _, _, err := net.SplitHostPort(f.httpAddr); err != nil {
+		return f, usageError{fmt.Sprintf("--http must be host:port, got %q", f.httpAddr)}
+	}
+	if f.apiKey != "" && !validDevKey(f.apiKey) {
+		return f, usageError{"--api-key must look like sk_test_ followed by at least 16 letters or digits"}
+	}
+	if _, err := parseLevel(f.logLevel); err != nil {
+		return f, usageError{"--log-level: " + err.Error()}
+	}
+	return f, nil
+}
+
+func validDevKey(k string) bool {
+	rest, ok := cutPrefix(k, "sk_test_")
+	if !ok || len(rest) < 16 {
+		return false
+	}
+	for _, r := range rest {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) < len(p) || s[:len(p)] != p {
+		return s, false
+	}
+	return s[len(p):], true
+}
+
+// runDev runs the embedded Temporal server and Web UI, the worker and the API in one
+// process until ctx ends, then stops them in reverse order.
+func runDev(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	f, err := parseDevFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	// Bind the API port before anything slow starts, so a clash fails at once.
+	l, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w: %v", f.httpAddr, devserver.ErrPortInUse, err)
+	}
+	defer func() { _ = l.Close() }()
+
+	srv, err := devserver.Start(devserver.Options{
+		DataDir: f.dataDir, Port: f.temporalPort, UIPort: f.uiPort,
+		Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := starter.EnsureSearchAttributes(ctx, c, devNamespace); err != nil {
+		return err
+	}
+
+	dbURL := f.databaseURL
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(f.dataDir, "recurring.db")
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	st, err := ensureDevState(ctx, db, f.dataDir, f.apiKey)
+	if err != nil {
+		return err
+	}
+	key := st.TestKey
+	reg, err := buildProviders(providerSettings{
+		simulatorVaultKey: st.vaultKey(),
+		stripeSecretKey:   env["STRIPE_SECRET_KEY"], stripeBaseURL: env["STRIPE_BASE_URL"],
+	})
+	if err != nil {
+		return err
+	}
+
+	w := worker.New(c, activities.New(), worker.Options{})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	apiURL := "http://" + l.Addr().String()
+	fmt.Fprintf(stdout, `recurring dev is running (Ctrl-C stops it; data stays in %s)
+  API:       %s
+  Web UI:    %s
+  Temporal:  %s (namespace %s)
+  API key:   %s   (test mode)
+  Store:     %s
+Try: curl -H "Authorization: Bearer %s" %s/v1/providers
+`, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
+
+	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c)})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case err := <-srv.UIErr():
+		return fmt.Errorf("web ui: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	return <-serveErr
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(disabled)"
+	}
+	return s
+}
+
+// devState is what dev remembers between starts, in <data-dir>/dev.json (mode 0600):
+// the default merchant and its test key, so a restart prints the same key, and the
+// simulator's vault key, so saved simulator cards keep working. Only dev keeps these
+// in the clear, and only on the developer's disk.
+type devState struct {
+	MerchantID string `json:"merchant_id"`
+	TestKey    string `json:"test_key"`
+	VaultKey   string `json:"simulator_vault_key"`
+}
+
+func (s devState) vaultKey() []byte {
+	k, _ := decodeVaultKey(s.VaultKey) // written by ensureDevState
+	return k
+}
+
+// ensureDevState creates the default merchant on first start and returns what dev
+// remembers. A --api-key not yet known is added to the default merchant.
+func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) (devState, error) {
+	path := filepath.Join(dataDir, "dev.json")
+	var st devState
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return devState{}, fmt.Errorf("read %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return devState{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	// The state file may outlive the store (a new --database-url): trust it only if its
+	// key still authenticates.
+	if st.TestKey != "" {
+		if _, err := db.Authenticate(ctx, st.TestKey); err != nil {
+			if billing.KindOf(err) != billing.KindUnauthenticated {
+				return devState{}, err
+			}
+			st = devState{VaultKey: st.VaultKey}
+		}
+	}
+	if st.MerchantID == "" {
+		key := flagKey
+		if key == "" {
+			key = store.NewSecretKey(store.ModeTest)
+		}
+		m, err := db.CreateMerchant(ctx, "Dev merchant", key, store.NewSecretKey(store.ModeLive))
+		if err != nil {
+			return devState{}, err
+		}
+		st = devState{MerchantID: m.ID, TestKey: key, VaultKey: st.VaultKey}
+	} else if flagKey != "" && flagKey != st.TestKey {
+		if _, err := db.Authenticate(ctx, flagKey); err != nil {
+			if billing.KindOf(err) != billing.KindUnauthenticated {
+				return devState{}, err
+			}
+			if err := db.AddAPIKey(ctx, st.MerchantID, flagKey); err != nil {
+				return devState{}, err
+			}
+		}
+		st.TestKey = flagKey
+	}
+	if _, err := decodeVaultKey(st.VaultKey); err != nil {
+		st.VaultKey = hex.EncodeToString(randomBytes(32))
+	}
+	raw, _ = json.MarshalIndent(st, "", "  ")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return devState{}, fmt.Errorf("write %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms.
+	return b
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/simulator"
+	"github.com/recurring/recurring/providers/stripe"
+)
+
+// providerSettings are the provider credentials a process was given.
+type providerSettings struct {
+	simulatorVaultKey []byte // nil: a random key, so simulator tokens die with the process
+	stripeSecretKey   string // empty: Stripe is not offered
+	stripeBaseURL     string
+}
+
+// buildProviders returns the registry of configured providers: the simulator always,
+// Stripe when a secret key is set.
+func buildProviders(s providerSettings) (*providers.Registry, error) {
+	sim, err := simulator.New(simulator.Options{VaultKey: s.simulatorVaultKey})
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %w", err)
+	}
+	ps := []providers.Provider{sim}
+	if s.stripeSecretKey != "" {
+		st, err := stripe.New(stripe.Config{SecretKey: s.stripeSecretKey, BaseURL: s.stripeBaseURL})
+		if err != nil {
+			return nil, fmt.Errorf("STRIPE_SECRET_KEY/STRIPE_BASE_URL: %w", err)
+		}
+		ps = append(ps, st)
+	}
+	return providers.NewRegistry(ps...)
+}
+
+func (c Config) providers() providerSettings {
+	key, _ := decodeVaultKey(c.SimulatorVaultKey) // validated by parseConfig
+	return providerSettings{simulatorVaultKey: key, stripeSecretKey: c.StripeSecretKey, stripeBaseURL: c.StripeBaseURL}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/worker"
+)
+
+func (c Config) temporal(logger *slog.Logger) starter.Config {
+	return starter.Config{
+		HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace,
+		TLS: c.TemporalTLS, TLSCAFile: c.TemporalTLSCA, TLSCertFile: c.TemporalTLSCert, TLSKeyFile: c.TemporalTLSKey,
+		APIKey: c.TemporalAPIKey, Logger: logger,
+	}
+}
+
+// loadConfig parses the environment and builds the logger, for the ops subcommands.
+func loadConfig(env map[string]string, stderr io.Writer, requireDB bool) (Config, *slog.Logger, error) {
+	cfg, err := parseConfig(env)
+	if err != nil {
+		return cfg, nil, usageError{err.Error()}
+	}
+	if requireDB && cfg.DatabaseURL == "" {
+		return cfg, nil, usageError{"DATABASE_URL is required (for example postgres://user:pass@host:5432/recurring?sslmode=disable)"}
+	}
+	logger, err := newLogger(stderr, cfg.LogLevel)
+	return cfg, logger, err
+}
+
+// openCurrentStore opens the store and refuses to run on a schema that `recurring
+// migrate` has not brought up to date, rather than failing later on a missing column.
+func openCurrentStore(ctx context.Context, url string) (*store.DB, error) {
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if pending {
+		_ = db.Close()
+		return nil, errors.New("the database schema is behind this binary: run `recurring migrate` first")
+	}
+	return db, nil
+}
+
+func readiness(db *store.DB, c client.Client) map[string]api.Checker {
+	return map[string]api.Checker{
+		"store": db.PingContext,
+		"temporal": func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+	}
+}
+
+// serveHTTP serves h on l until ctx ends, then drains in-flight requests for up to
+// timeout.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration, logger *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("draining HTTP requests", "timeout", timeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain http server: %w", err)
+	}
+	return nil
+}
+
+func runAPI(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
+	if err := noArgs("api", args); err != nil {
+		return err
+	}
+	cfg, logger, err := loadConfig(env, stderr, true)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	defer func() { _ = l.Close() }()
+	db, err := openCurrentStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	// Lazy: the API starts even while Temporal is down, and /readyz says so.
+	tc := cfg.temporal(logger)
+	tc.Lazy = true
+	c, err := starter.Dial(ctx, tc)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	reg, err := buildProviders(cfg.providers())
+	if err != nil {
+		return err
+	}
+	logger.Info("api listening", "addr", l.Addr().String())
+	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c)}), cfg.ShutdownTimeout, logger)
+}
+
+func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
+	if err := noArgs("worker", args); err != nil {
+		return err
+	}
+	cfg, logger, err := loadConfig(env, stderr, true)
+	if err != nil {
+		return err
+	}
+	db, err := openCurrentStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	c, err := starter.Dial(ctx, cfg.temporal(logger))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, activities.New(), worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker polling", "task_queue", starter.TaskQueue, "namespace", cfg.TemporalNamespace)
+	<-ctx.Done()
+	logger.Info("worker stopping: finishing in-flight activities", "timeout", cfg.ShutdownTimeout.String())
+	w.Stop()
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	searchAttrs := fs.Bool("search-attributes", false, "also register the plan search attributes on TEMPORAL_NAMESPACE at TEMPORAL_ADDRESS")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := noArgs("migrate", fs.Args()); err != nil {
+		return err
+	}
+	cfg, logger, err := loadConfig(env, stderr, true)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s) to the %s store\n", n, db.Dialect)
+	if *searchAttrs {
+		c, err := starter.Dial(ctx, cfg.temporal(logger))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := starter.EnsureSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "search attributes registered on namespace %s\n", cfg.TemporalNamespace)
+	}
+	return nil
+}
+
+func runMerchant(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usageError{"usage: recurring merchant create --name NAME"}
+	}
+	fs := flag.NewFlagSet("merchant create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "the merchant's name (required)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if *name == "" {
+		return usageError{"--name is required"}
+	}
+	cfg, _, err := loadConfig(env, stderr, true)
+	if err != nil {
+		return err
+	}
+	db, err := openCurrentStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	testKey, liveKey := store.NewSecretKey(store.ModeTest), store.NewSecretKey(store.ModeLive)
+	m, err := db.CreateMerchant(ctx, *name, testKey, liveKey)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merchant %s (%s)\ntest key: %s\nlive key: %s\nThe keys are stored hashed and cannot be shown again.\n", m.ID, m.Name, testKey, liveKey)
+	return nil
+}

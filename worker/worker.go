@@ -1,0 +1,58 @@
+// Package worker registers the engine's workflows and activities on a Temporal worker.
+package worker
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/workflows"
+)
+
+// Options tunes the worker. Zero values take the defaults below, which `recurring
+// bench` measured on two cores; the SDK's defaults (2 pollers) drain a burst of due
+// plans several times slower.
+type Options struct {
+	Pollers                 int
+	MaxConcurrentActivities int
+	MaxConcurrentWorkflows  int
+	StopTimeout             time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Pollers == 0 {
+		o.Pollers = 16
+	}
+	if o.MaxConcurrentActivities == 0 {
+		o.MaxConcurrentActivities = 1000
+	}
+	if o.MaxConcurrentWorkflows == 0 {
+		o.MaxConcurrentWorkflows = 1000
+	}
+	if o.StopTimeout == 0 {
+		// In-flight charges get this long to finish on SIGTERM before the worker
+		// gives up on them; Temporal then retries them elsewhere with the same
+		// idempotency key.
+		o.StopTimeout = 30 * time.Second
+	}
+	return o
+}
+
+// New returns a worker on starter.TaskQueue with every workflow and activity registered.
+// Call Start or Run on it.
+func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Worker {
+	o = o.withDefaults()
+	w := sdkworker.New(c, starter.TaskQueue, sdkworker.Options{
+		MaxConcurrentWorkflowTaskPollers:       o.Pollers,
+		MaxConcurrentActivityTaskPollers:       o.Pollers,
+		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflows,
+		WorkerStopTimeout:                      o.StopTimeout,
+	})
+	w.RegisterWorkflow(workflows.Baseline)
+	w.RegisterActivity(acts)
+	return w
+}
