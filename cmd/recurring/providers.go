@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
@@ -13,12 +14,18 @@ type providerSettings struct {
 	simulatorVaultKey []byte // nil: a random key, so simulator tokens die with the process
 	stripeSecretKey   string // empty: Stripe is not offered
 	stripeBaseURL     string
+	// simulatorJournal keeps simulator answers across restarts (the app store's).
+	simulatorJournal simulator.Journal
+	// simulatorAnswerDelay widens the charged-but-not-answered window for crash drills.
+	simulatorAnswerDelay time.Duration
 }
 
 // buildProviders returns the registry of configured providers: the simulator always,
 // Stripe when a secret key is set.
 func buildProviders(s providerSettings) (*providers.Registry, error) {
-	sim, err := simulator.New(simulator.Options{VaultKey: s.simulatorVaultKey})
+	sim, err := simulator.New(simulator.Options{
+		VaultKey: s.simulatorVaultKey, Journal: s.simulatorJournal, AnswerDelay: s.simulatorAnswerDelay,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}

@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,44 @@ type Options struct {
 	Capabilities []providers.Capability
 	// Now is the clock for expiry checks and ledger times; time.Now when nil.
 	Now func() time.Time
+	// Journal keeps each idempotency key's answer beyond this process. Nil keeps it in
+	// memory only, which is enough for one process but not for a worker that restarts.
+	Journal Journal
+	// AnswerDelay holds the answer back after a charge is committed, so crash drills
+	// can kill the caller between the charge and its answer — the window in which only
+	// the idempotency key prevents a second charge.
+	AnswerDelay time.Duration
+}
+
+// Journal persists what a real provider remembers across our restarts: the final answer
+// to each idempotency key, including the charge it made. Records are opaque JSON, so
+// any store can keep them without importing this package.
+type Journal interface {
+	// LookupCharge returns the record stored under key, if any.
+	LookupCharge(ctx context.Context, key string) (record []byte, ok bool, err error)
+	// SaveCharge stores record under key unless the key already has one, and returns
+	// whichever record the key holds afterwards.
+	SaveCharge(ctx context.Context, key string, record []byte) (stored []byte, err error)
+}
+
+// journalRecord is one key's answer as the journal keeps it.
+type journalRecord struct {
+	Request string                 `json:"request"`
+	Result  providers.ChargeResult `json:"result"`
+	Error   *journalError          `json:"error,omitempty"`
+	Entry   *LedgerEntry           `json:"entry,omitempty"`
+}
+
+// journalError is a decline as the journal keeps it; the cause is not kept.
+type journalError struct {
+	Class       providers.Class `json:"class"`
+	Code        string          `json:"code"`
+	Message     string          `json:"message"`
+	DeclineCode string          `json:"decline_code,omitempty"`
+	NetworkCode string          `json:"network_code,omitempty"`
+	AdviceCode  string          `json:"advice_code,omitempty"`
+	ChargeID    string          `json:"charge_id,omitempty"`
+	RetryAfter  time.Duration   `json:"retry_after,omitempty"`
 }
 
 // LedgerEntry is one charge that moved money. Tests count these to prove that retries
@@ -102,6 +141,11 @@ type Simulator struct {
 	byChargeID map[string]int
 	refunds    []RefundEntry
 	refundKeys map[string]*refundAttempt
+
+	journal     Journal
+	answerDelay time.Duration
+	// instance keeps charge ids unique across processes sharing a journal.
+	instance string
 }
 
 var _ providers.Provider = (*Simulator)(nil)
@@ -170,6 +214,10 @@ func New(opts Options) (*Simulator, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.journal, s.answerDelay = opts.Journal, opts.AnswerDelay
+	inst := make([]byte, 4)
+	_, _ = rand.Read(inst)
+	s.instance = fmt.Sprintf("%x", inst)
 	return s, nil
 }
 
@@ -288,7 +336,7 @@ func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (pr
 	s.charges[req.IdempotencyKey] = a
 	s.mu.Unlock()
 
-	res, keep, err := s.charge(ctx, req)
+	res, keep, entry, err := s.answer(ctx, req, fp)
 
 	s.mu.Lock()
 	a.res, a.err = res, err
@@ -296,9 +344,75 @@ func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (pr
 		// Transient failures are not the key's result: the retry must execute.
 		delete(s.charges, req.IdempotencyKey)
 	}
+	if entry != nil {
+		s.byChargeID[entry.ChargeID] = len(s.ledger)
+		s.ledger = append(s.ledger, *entry)
+	}
 	s.mu.Unlock()
 	close(a.done)
+	if err == nil && entry != nil && s.answerDelay > 0 {
+		select {
+		case <-time.After(s.answerDelay):
+		case <-ctx.Done():
+			return providers.ChargeResult{}, providers.TransportError(s.name, ctx.Err())
+		}
+	}
 	return res, err
+}
+
+// answer returns the key's journaled answer if another process gave one, and otherwise
+// runs the charge and journals its answer. The journal write is the commit point: a
+// charge whose answer could not be journaled did not happen. entry is the ledger entry
+// of a charge made here, if any.
+func (s *Simulator) answer(ctx context.Context, req providers.ChargeRequest, fp string) (providers.ChargeResult, bool, *LedgerEntry, error) {
+	if s.journal != nil {
+		raw, ok, err := s.journal.LookupCharge(ctx, req.IdempotencyKey)
+		if err != nil {
+			return providers.ChargeResult{}, false, nil, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", err))
+		}
+		if ok {
+			res, err := s.replay(raw, fp)
+			return res, true, nil, err
+		}
+	}
+	res, keep, entry, err := s.charge(ctx, req)
+	if !keep || s.journal == nil {
+		return res, keep, entry, err
+	}
+	rec := journalRecord{Request: fp, Result: res, Entry: entry}
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		rec.Error = &journalError{Class: pe.Class, Code: pe.Code, Message: pe.Message, DeclineCode: pe.DeclineCode,
+			NetworkCode: pe.NetworkCode, AdviceCode: pe.AdviceCode, ChargeID: pe.ChargeID, RetryAfter: pe.RetryAfter}
+	}
+	raw, _ := json.Marshal(rec)
+	stored, jerr := s.journal.SaveCharge(ctx, req.IdempotencyKey, raw)
+	if jerr != nil {
+		return providers.ChargeResult{}, false, nil, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", jerr))
+	}
+	if string(stored) != string(raw) {
+		// Another process answered the key first; its answer stands.
+		res, err := s.replay(stored, fp)
+		return res, true, nil, err
+	}
+	return res, true, entry, err
+}
+
+// replay returns a journaled answer.
+func (s *Simulator) replay(raw []byte, fp string) (providers.ChargeResult, error) {
+	var rec journalRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal record: %w", err))
+	}
+	if rec.Request != fp {
+		return providers.ChargeResult{}, s.fail(providers.CodeIdempotencyConflict,
+			"this idempotency key was used for a different charge")
+	}
+	if e := rec.Error; e != nil {
+		return providers.ChargeResult{}, &providers.Error{Class: e.Class, Code: e.Code, Message: e.Message, Provider: s.name,
+			DeclineCode: e.DeclineCode, NetworkCode: e.NetworkCode, AdviceCode: e.AdviceCode, ChargeID: e.ChargeID, RetryAfter: e.RetryAfter}
+	}
+	return rec.Result, nil
 }
 
 // outcome is what a test card does to a charge.
@@ -338,31 +452,31 @@ var testCards = map[string]outcome{
 
 // charge runs one attempt. keep reports whether the outcome is the idempotency key's
 // final answer (everything but transient failures).
-func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, bool, error) {
+func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, bool, *LedgerEntry, error) {
 	if err := s.wait(ctx); err != nil {
-		return providers.ChargeResult{}, false, err
+		return providers.ChargeResult{}, false, nil, err
 	}
 	card, err := s.vault.open(req.Token)
 	if err != nil {
-		return providers.ChargeResult{}, true, s.fail(providers.CodePaymentMethodNotFound, err.Error())
+		return providers.ChargeResult{}, true, nil, s.fail(providers.CodePaymentMethodNotFound, err.Error())
 	}
 	if req.CustomerRef != "" && req.CustomerRef != card.CustomerRef {
-		return providers.ChargeResult{}, true, s.fail(providers.CodePaymentMethodNotFound,
+		return providers.ChargeResult{}, true, nil, s.fail(providers.CodePaymentMethodNotFound,
 			"the card belongs to another customer")
 	}
 	c, ok := providers.Find(s.caps, providers.MethodCard)
 	if !ok {
 		e := s.fail(providers.CodeCardNotSupported, "cards are not enabled on this simulator")
 		e.Err = providers.ErrNotSupported
-		return providers.ChargeResult{}, true, e
+		return providers.ChargeResult{}, true, nil, e
 	}
 	if req.Initiator == providers.InitiatorMerchant && !c.Recurring {
-		return providers.ChargeResult{}, true, providers.RecurringNotSupported(s.name, providers.MethodCard)
+		return providers.ChargeResult{}, true, nil, providers.RecurringNotSupported(s.name, providers.MethodCard)
 	}
 	if !c.SupportsCurrency(req.Currency) {
 		e := s.fail(providers.CodeCurrencyNotSupported, "currency not supported")
 		e.Class = providers.ClassHardDecline
-		return providers.ChargeResult{}, true, e
+		return providers.ChargeResult{}, true, nil, e
 	}
 
 	brand := providers.Brand(card.Number)
@@ -378,17 +492,17 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 		s.retried[req.IdempotencyKey] = true
 	}
 	s.mu.Unlock()
-	chargeID := fmt.Sprintf("ch_sim_%010d", seq)
+	chargeID := fmt.Sprintf("ch_sim_%s%010d", s.instance, seq)
 
 	switch {
 	case injected || firstTry:
-		return providers.ChargeResult{}, false, providers.Classify(providers.Failure{
+		return providers.ChargeResult{}, false, nil, providers.Classify(providers.Failure{
 			Provider: s.name, Reason: "processing_error", ChargeID: chargeID,
 			Message: "simulated processing error; retry with the same idempotency key",
 		})
 	case out.special == neverAnswer:
 		<-ctx.Done()
-		return providers.ChargeResult{}, false, providers.TransportError(s.name, ctx.Err())
+		return providers.ChargeResult{}, false, nil, providers.TransportError(s.name, ctx.Err())
 	}
 
 	// Deciding and recording under one lock keeps "succeeds once" true under concurrency.
@@ -402,7 +516,7 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 		decline = req.Initiator == providers.InitiatorMerchant
 	}
 	if decline {
-		return providers.ChargeResult{}, true, providers.Classify(providers.Failure{
+		return providers.ChargeResult{}, true, nil, providers.Classify(providers.Failure{
 			Provider: s.name, Reason: out.reason, Network: brand,
 			NetworkCode: out.networkCode, AdviceCode: out.adviceCode, ChargeID: chargeID,
 		})
@@ -428,15 +542,13 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 		entry.InitialNetworkTransactionID = req.NetworkTransactionID
 	}
 	s.successes[fingerprint]++
-	s.byChargeID[chargeID] = len(s.ledger)
-	s.ledger = append(s.ledger, entry)
 	return providers.ChargeResult{
 		ID:                   chargeID,
 		Status:               providers.ChargeSucceeded,
 		NetworkTransactionID: ntid,
 		Amount:               req.Amount,
 		Currency:             req.Currency,
-	}, true, nil
+	}, true, &entry, nil
 }
 
 // Refund returns money from a charge in the ledger, once per idempotency key.
