@@ -1,12 +1,17 @@
-// Package api is the engine's HTTP API: Echo routes, authentication, and the one table
-// that maps application errors to HTTP statuses.
+// Package api is the engine's HTTP API. openapi.yaml is its contract: the types, the
+// strict server interface and the routing in openapi.gen.go are generated from it, and
+// every /v1 request is validated against it before a handler runs. Around the
+// generated code: authentication, Idempotency-Key, and the one table that maps
+// application errors to HTTP statuses.
 package api
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,24 +29,61 @@ var openapiSpec []byte
 // Checker reports whether a dependency is reachable.
 type Checker func(ctx context.Context) error
 
-// Deps are what the API needs.
+// Deps are what the API needs. Store, Providers and a Store.Keyring are required.
 type Deps struct {
 	Store     *store.DB
 	Providers *providers.Registry
 	Logger    *slog.Logger
 	// Ready names each dependency /readyz checks, for example "store" and "temporal".
 	Ready map[string]Checker
+	// Plans is told when a card is blocked, unblocked or detached; NoPlans when nil.
+	Plans PlanNotifier
+	// ActivePlans guards customer deletion; NoPlans when nil.
+	ActivePlans PlanCounter
+	// ProviderAllowed says which providers each mode may use; DefaultProviderPolicy
+	// when nil.
+	ProviderAllowed ProviderPolicy
 }
 
-// New returns the API's HTTP handler.
+// server implements the operations of openapi.yaml (StrictServerInterface).
+type server struct {
+	store           *store.DB
+	providers       *providers.Registry
+	ready           map[string]Checker
+	notifier        PlanNotifier
+	plans           PlanCounter
+	providerAllowed ProviderPolicy
+}
+
+var _ StrictServerInterface = (*server)(nil)
+
+// New returns the API's HTTP handler. It panics if openapi.yaml, which is embedded,
+// does not load: that is a build defect, caught by every test.
 func New(d Deps) *echo.Echo {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
+		providerAllowed: d.ProviderAllowed}
+	if s.notifier == nil {
+		s.notifier = NoPlans{}
+	}
+	if s.plans == nil {
+		s.plans = NoPlans{}
+	}
+	if s.providerAllowed == nil {
+		s.providerAllowed = DefaultProviderPolicy
+	}
+	validator, err := validateRequests(openapiSpec)
+	if err != nil {
+		panic(err)
+	}
+
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.RequestID())
+	e.Use(accessLog(d.Logger))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			d.Logger.Error("panic", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
@@ -50,42 +92,118 @@ func New(d Deps) *echo.Echo {
 	}))
 	e.Use(middleware.BodyLimit("1M"))
 
-	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-	})
-	e.GET("/readyz", readyz(d.Ready))
-	e.GET("/openapi.yaml", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "application/yaml", openapiSpec)
-	})
-
-	v1 := e.Group("/v1", authenticate(d.Store))
-	v1.GET("/providers", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, list(d.Providers.Capabilities()))
-	})
+	// /v1 needs a key (also for unknown /v1 paths, which answer 401 before 404), then a
+	// request that matches openapi.yaml, then the Idempotency-Key rules for POSTs.
+	v1 := e.Group("/v1", authenticate(d.Store), validator, idempotency(d.Store, d.Logger))
+	RegisterHandlers(routes{root: e, v1: v1}, NewStrictHandler(s, nil))
 	return e
 }
 
-// readyz answers 200 when every dependency answers within two seconds, otherwise 503
-// naming each one that failed.
-func readyz(checks map[string]Checker) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		status := map[string]string{}
-		var failing []string
-		for name, check := range checks {
-			if err := check(ctx); err != nil {
-				status[name] = err.Error()
-				failing = append(failing, name)
-				continue
-			}
-			status[name] = "ok"
-		}
-		if len(failing) > 0 {
-			return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing, "checks": status})
-		}
-		return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": status})
+// routes registers the generated handlers: /v1 paths on the authenticated group, the
+// operational ones (/healthz, /readyz, /openapi.yaml) on the root.
+type routes struct {
+	root *echo.Echo
+	v1   *echo.Group
+}
+
+var _ EchoRouter = routes{}
+
+func (r routes) add(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) *echo.Route {
+	if rest, ok := strings.CutPrefix(path, "/v1/"); ok {
+		return r.v1.Add(method, "/"+rest, h, m...)
 	}
+	return r.root.Add(method, path, h, m...)
+}
+
+// CONNECT registers a route.
+func (r routes) CONNECT(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodConnect, p, h, m)
+}
+
+// DELETE registers a route.
+func (r routes) DELETE(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodDelete, p, h, m)
+}
+
+// GET registers a route.
+func (r routes) GET(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodGet, p, h, m)
+}
+
+// HEAD registers a route.
+func (r routes) HEAD(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodHead, p, h, m)
+}
+
+// OPTIONS registers a route.
+func (r routes) OPTIONS(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodOptions, p, h, m)
+}
+
+// PATCH registers a route.
+func (r routes) PATCH(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodPatch, p, h, m)
+}
+
+// POST registers a route.
+func (r routes) POST(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodPost, p, h, m)
+}
+
+// PUT registers a route.
+func (r routes) PUT(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodPut, p, h, m)
+}
+
+// TRACE registers a route.
+func (r routes) TRACE(p string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	return r.add(http.MethodTrace, p, h, m)
+}
+
+// GetHealth implements GET /healthz.
+func (s *server) GetHealth(context.Context, GetHealthRequestObject) (GetHealthResponseObject, error) {
+	return GetHealth200JSONResponse{Status: "ok"}, nil
+}
+
+// GetOpenAPISpec implements GET /openapi.yaml.
+func (s *server) GetOpenAPISpec(context.Context, GetOpenAPISpecRequestObject) (GetOpenAPISpecResponseObject, error) {
+	return GetOpenAPISpec200ApplicationyamlResponse{Body: bytes.NewReader(openapiSpec), ContentLength: int64(len(openapiSpec))}, nil
+}
+
+// GetReadiness implements GET /readyz: 200 when every dependency answers within two
+// seconds, otherwise 503 naming each one that failed.
+func (s *server) GetReadiness(ctx context.Context, _ GetReadinessRequestObject) (GetReadinessResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out := Readiness{Status: Ok, Checks: map[string]string{}}
+	var failing []string
+	for name, check := range s.ready {
+		if err := check(ctx); err != nil {
+			out.Checks[name] = err.Error()
+			failing = append(failing, name)
+			continue
+		}
+		out.Checks[name] = "ok"
+	}
+	if len(failing) > 0 {
+		sort.Strings(failing)
+		out.Status, out.Failing = Unavailable, &failing
+		return GetReadiness503JSONResponse(out), nil
+	}
+	return GetReadiness200JSONResponse(out), nil
+}
+
+// ListProviders implements GET /v1/providers.
+func (s *server) ListProviders(context.Context, ListProvidersRequestObject) (ListProvidersResponseObject, error) {
+	out := ListProviders200JSONResponse{Object: ProviderListObjectList, Data: []Capability{}}
+	for _, c := range s.providers.Capabilities() {
+		row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds}
+		if len(c.Currencies) > 0 {
+			row.Currencies = &c.Currencies
+		}
+		out.Data = append(out.Data, row)
+	}
+	return out, nil
 }
 
 // authenticate resolves the Bearer API key to the calling merchant and mode.
@@ -103,26 +221,42 @@ func authenticate(db *store.DB) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set("caller", caller)
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), callerKey{}, caller)))
 			return next(c)
 		}
 	}
 }
 
-// listBody is how every list endpoint answers.
-type listBody[T any] struct {
-	Object string `json:"object"`
-	Data   []T    `json:"data"`
+// accessLog logs one line per request: method, route, status, latency, request id and
+// the caller. Never the query string (it may hold an email) or the body (it may hold a
+// card).
+func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogRoutePath: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			attrs := []any{"method", v.Method, "route", v.RoutePath, "status", v.Status,
+				"latency_ms", float64(v.Latency.Microseconds()) / 1000, "request_id", v.RequestID}
+			if caller := callerOf(c); caller.MerchantID != "" {
+				attrs = append(attrs, "merchant_id", caller.MerchantID, "mode", caller.Mode)
+			}
+			logger.Info("request", attrs...)
+			return nil
+		},
+	})
 }
 
-func list[T any](items []T) listBody[T] {
-	if items == nil {
-		items = []T{}
-	}
-	return listBody[T]{Object: "list", Data: items}
-}
+type callerKey struct{}
 
 // callerOf returns the authenticated caller of a /v1 request.
 func callerOf(c echo.Context) store.Caller {
 	caller, _ := c.Get("caller").(store.Caller)
+	return caller
+}
+
+// callerFrom returns the authenticated caller from a /v1 request's context, where the
+// generated strict handlers find it.
+func callerFrom(ctx context.Context) store.Caller {
+	caller, _ := ctx.Value(callerKey{}).(store.Caller)
 	return caller
 }

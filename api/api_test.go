@@ -1,16 +1,26 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
 	"github.com/recurring/recurring/api"
-	"github.com/recurring/recurring/internal/testdb"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
 	"github.com/recurring/recurring/store"
@@ -18,13 +28,30 @@ import (
 
 type fixture struct {
 	handler http.Handler
-	testKey string
+	db      *store.DB
+	dbPath  string
+	sim     *simulator.Simulator
+	logs    *syncBuffer
+	// testKey and liveKey are merchant A's; otherKey is merchant B's test key.
+	testKey, liveKey, otherKey string
+	merchantID                 string
 }
 
-func newFixture(t *testing.T, ready map[string]api.Checker) fixture {
+type fixtureOptions struct {
+	ready       map[string]api.Checker
+	plans       api.PlanNotifier
+	activePlans api.PlanCounter
+}
+
+func newFixture(t testing.TB, ready map[string]api.Checker) fixture {
+	return newFixtureWith(t, fixtureOptions{ready: ready})
+}
+
+func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, testdb.SQLiteURL(t))
+	path := filepath.Join(t.TempDir(), "api.db")
+	db, err := store.Open(ctx, "sqlite:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,19 +59,52 @@ func newFixture(t *testing.T, ready map[string]api.Checker) fixture {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	key := store.NewSecretKey(store.ModeTest)
-	if _, err := db.CreateMerchant(ctx, "Acme", key); err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Options{})
+	kr, err := seal.Parse(seal.Generate("k1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := providers.NewRegistry(sim)
+	db.Keyring = kr
+	f := fixture{db: db, dbPath: path, logs: &syncBuffer{},
+		testKey: store.NewSecretKey(store.ModeTest), liveKey: store.NewSecretKey(store.ModeLive),
+		otherKey: store.NewSecretKey(store.ModeTest)}
+	m, err := db.CreateMerchant(ctx, "Acme", f.testKey, f.liveKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{handler: api.New(api.Deps{Store: db, Providers: reg, Ready: ready}), testKey: key}
+	f.merchantID = m.ID
+	if _, err := db.CreateMerchant(ctx, "Other", f.otherKey); err != nil {
+		t.Fatal(err)
+	}
+	f.sim, err = simulator.New(simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := providers.NewRegistry(f.sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
+		Plans: o.plans, ActivePlans: o.activePlans})
+	return f
+}
+
+// syncBuffer collects logs written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type errorResponse struct {
@@ -54,27 +114,95 @@ type errorResponse struct {
 	}
 }
 
-func (f fixture) do(t *testing.T, method, path, key, body string) (*httptest.ResponseRecorder, errorResponse) {
+// request is one API call; headers are extra request headers.
+type request struct {
+	method, path, key, body string
+	headers                 map[string]string
+}
+
+func (f fixture) serve(t testing.TB, r request) (*httptest.ResponseRecorder, errorResponse) {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
+	if r.key != "" {
+		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
-	if body != "" {
+	if r.body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
 	var e errorResponse
-	if rec.Code >= 400 {
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
-			t.Fatalf("%s %s: %d with a body that is not an error object: %q", method, path, rec.Code, rec.Body)
+	if rec.Code >= 400 && r.method != http.MethodHead && r.path != "/readyz" {
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code == "" || e.Error.Type == "" {
+			t.Fatalf("%s %s: %d with a body that is not an error object: %q", r.method, r.path, rec.Code, rec.Body)
 		}
 	}
 	if rec.Header().Get("X-Request-Id") == "" {
-		t.Errorf("%s %s: no X-Request-Id header", method, path)
+		t.Errorf("%s %s: no X-Request-Id header", r.method, r.path)
 	}
+	checkResponse(t, req, rec)
 	return rec, e
+}
+
+// specRouter finds a request's operation in openapi.yaml.
+var specRouter = sync.OnceValues(func() (routers.Router, error) {
+	raw, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		return nil, err
+	}
+	doc.Servers = nil
+	return gorillamux.NewRouter(doc)
+})
+
+// checkResponse holds every answer the tests see to openapi.yaml: a status the
+// operation declares and a body matching its schema.
+func checkResponse(t testing.TB, req *http.Request, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	router, err := specRouter()
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil || req.URL.Path == "/openapi.yaml" {
+		return // not an operation (an unknown route, a wrong method), or not JSON
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status: rec.Code, Header: rec.Header(),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()}},
+	}
+	in.SetBodyBytes(rec.Body.Bytes())
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s: the %d response does not match openapi.yaml: %v\n%s", req.Method, req.URL.Path, rec.Code, err, rec.Body)
+	}
+}
+
+func (f fixture) do(t testing.TB, method, path, key, body string) (*httptest.ResponseRecorder, errorResponse) {
+	t.Helper()
+	return f.serve(t, request{method: method, path: path, key: key, body: body})
+}
+
+// ok calls the API and decodes a successful answer into out.
+func (f fixture) ok(t testing.TB, method, path, key, body string, out any) {
+	t.Helper()
+	rec, _ := f.do(t, method, path, key, body)
+	if rec.Code >= 300 {
+		t.Fatalf("%s %s = %d: %s", method, path, rec.Code, rec.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, rec.Body)
+		}
+	}
 }
 
 func TestHealthz(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -67,7 +68,11 @@ func describe(err error) (errorDetail, int) {
 	var v *billing.ValidationError
 	if errors.As(err, &v) && len(v.Violations) > 0 {
 		first := v.Violations[0]
-		return errorDetail{Type: "invalid_request_error", Code: first.Code, Message: v.Error(), Param: first.Param}, http.StatusBadRequest
+		msgs := make([]string, len(v.Violations))
+		for i, e := range v.Violations {
+			msgs[i] = e.Message
+		}
+		return errorDetail{Type: "invalid_request_error", Code: first.Code, Message: strings.Join(msgs, "; "), Param: first.Param}, http.StatusBadRequest
 	}
 	var be *billing.Error
 	if errors.As(err, &be) {

@@ -22,6 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/seal"
 )
 
 // Dialect names a supported SQL database.
@@ -45,6 +46,28 @@ func init() {
 type DB struct {
 	*sqlx.DB
 	Dialect Dialect
+	// Keyring seals provider card tokens and keys idempotency fingerprints. Set it once,
+	// right after Open; payment method and idempotency methods fail without it.
+	Keyring *seal.Keyring
+	// Now is the clock, for tests; time.Now when nil.
+	Now func() time.Time
+}
+
+// now returns the current time in UTC at the microsecond precision Postgres keeps, so a
+// value read back equals the one written on both dialects.
+func (db *DB) now() time.Time {
+	t := time.Now()
+	if db.Now != nil {
+		t = db.Now()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+func (db *DB) keyring() (*seal.Keyring, error) {
+	if db.Keyring == nil {
+		return nil, errors.New("store has no keyring: set ENCRYPTION_KEYS")
+	}
+	return db.Keyring, nil
 }
 
 // Open connects to the database named by rawURL: a postgres:// or postgresql:// URL for

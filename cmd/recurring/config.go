@@ -1,15 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/providers/stripe"
+	"github.com/recurring/recurring/store"
 )
 
 // Config is what `recurring api`, `worker` and `migrate` read from the environment,
@@ -30,6 +37,8 @@ type Config struct {
 	SimulatorVaultKey string        `env:"SIMULATOR_VAULT_KEY"`
 	StripeSecretKey   string        `env:"STRIPE_SECRET_KEY"`
 	StripeBaseURL     string        `env:"STRIPE_BASE_URL"`
+	// EncryptionKeys seals saved cards' provider tokens: id:hex pairs, the first active.
+	EncryptionKeys string `env:"ENCRYPTION_KEYS"`
 }
 
 // parseConfig reads Config from environ, naming the variable in every error.
@@ -50,6 +59,11 @@ func parseConfig(environ map[string]string) (Config, error) {
 	if cfg.SimulatorVaultKey != "" {
 		if _, err := decodeVaultKey(cfg.SimulatorVaultKey); err != nil {
 			return cfg, err
+		}
+	}
+	if cfg.EncryptionKeys != "" {
+		if _, err := seal.Parse(cfg.EncryptionKeys); err != nil {
+			return cfg, fmt.Errorf("ENCRYPTION_KEYS: %w", err)
 		}
 	}
 	if (cfg.TemporalTLSCert == "") != (cfg.TemporalTLSKey == "") {
@@ -86,4 +100,54 @@ func decodeVaultKey(s string) ([]byte, error) {
 		return nil, errors.New("SIMULATOR_VAULT_KEY must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`")
 	}
 	return b, nil
+}
+
+// keyring returns the ENCRYPTION_KEYS keyring, which api and worker cannot run
+// without: saved cards' tokens are sealed with it.
+func (c Config) keyring() (*seal.Keyring, error) {
+	if c.EncryptionKeys == "" {
+		return nil, usageError{"ENCRYPTION_KEYS is required: comma-separated id:hex pairs of 32-byte keys, the first " +
+			"one active, e.g. ENCRYPTION_KEYS=k1:$(openssl rand -hex 32)"}
+	}
+	return seal.Parse(c.EncryptionKeys) // validated by parseConfig
+}
+
+// providerPolicy decides which providers each mode may use. The simulator is test
+// mode only. A Stripe account is a sandbox or real money, which its secret key's prefix
+// says (sk_live_/rk_live_ is live; anything else, test keys and stripe-mock, is a
+// sandbox), so Stripe serves only the matching mode: test objects never reach a live
+// account and live objects never a sandbox.
+func providerPolicy(stripeSecretKey string) api.ProviderPolicy {
+	stripeLive := strings.HasPrefix(stripeSecretKey, "sk_live_") || strings.HasPrefix(stripeSecretKey, "rk_live_")
+	return func(provider string, mode store.Mode) bool {
+		if provider == stripe.Name {
+			return (mode == store.ModeLive) == stripeLive
+		}
+		return api.DefaultProviderPolicy(provider, mode)
+	}
+}
+
+// resealTokens moves every saved card's token to the active ENCRYPTION_KEYS key, so an
+// old key can be dropped once `recurring migrate` has run after a rotation.
+func resealTokens(ctx context.Context, db *store.DB, cfg Config, stdout io.Writer) error {
+	kr, err := cfg.keyring()
+	if err != nil {
+		return err
+	}
+	db.Keyring = kr
+	total := 0
+	for {
+		n, err := db.ResealTokens(ctx, 500)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total > 0 {
+		fmt.Fprintf(stdout, "resealed %d card token(s) under key %s\n", total, kr.ActiveID())
+	}
+	return nil
 }

@@ -101,6 +101,7 @@ func TestOpsProcesses(t *testing.T) {
 	env := []string{
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=ops",
 		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "SHUTDOWN_TIMEOUT=5s", "LOG_LEVEL=warn",
+		"ENCRYPTION_KEYS=k1:" + strings.Repeat("ab", 32),
 	}
 
 	// Before migrate, api refuses to start rather than fail later.

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/recurring/recurring/store"
+)
+
+// Idempotency headers.
+const (
+	HeaderIdempotencyKey      = "Idempotency-Key"
+	HeaderIdempotentReplayed  = "Idempotent-Replayed"
+	idempotencyLease          = 2 * time.Minute
+	idempotentHandlerDeadline = time.Minute
+	idempotencyPurgeEvery     = time.Hour
+)
+
+// idempotency makes POSTs with an Idempotency-Key safe to retry. It runs after
+// authentication and validation, so requests that fail those are not remembered and
+// can be fixed and retried under the same key.
+//
+// The key is claimed in the store before the handler runs (an INSERT on the key's
+// primary key), so two concurrent requests with one key never both execute: the loser
+// is answered 409 idempotency_key_in_use at once rather than left waiting, and its
+// retry replays the winner's response. Responses below 500 are stored and replayed for
+// 24 hours with Idempotent-Replayed: true; after a 5xx or a panic the claim is released
+// so the retry executes. The handler's context is cut off well before the claim's lease
+// runs out, so a claim is only ever taken over from a process that died.
+func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
+	var lastPurge atomic.Int64
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			key := req.Header.Get(HeaderIdempotencyKey)
+			if req.Method != http.MethodPost || key == "" {
+				return next(c)
+			}
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				return err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			caller := callerOf(c)
+			fingerprint := requestFingerprint(req.Method, req.URL.Path, body)
+
+			claim, err := db.ClaimIdempotencyKey(req.Context(), caller, key, fingerprint, idempotencyLease)
+			if err != nil {
+				return err
+			}
+			if claim.Replayed {
+				c.Response().Header().Set(HeaderIdempotentReplayed, "true")
+				return c.JSONBlob(claim.Status, claim.Response)
+			}
+
+			// Requests finish long before the lease lets anyone take the key over.
+			ctx, cancel := context.WithTimeout(req.Context(), idempotentHandlerDeadline)
+			defer cancel()
+			c.SetRequest(req.WithContext(ctx))
+			rec := &recorder{ResponseWriter: c.Response().Writer}
+			c.Response().Writer = rec
+			completed := false
+			defer func() {
+				if completed {
+					return
+				}
+				// A panic: give the key back, then let Recover answer 500.
+				if err := db.ReleaseIdempotencyKey(context.WithoutCancel(ctx), caller, claim); err != nil {
+					logger.Error("release idempotency key", "error", err)
+				}
+			}()
+			if err := next(c); err != nil {
+				c.Error(err) // render now, so the stored body is exactly what the client got
+			}
+			completed = true
+			status := c.Response().Status
+			storeCtx := context.WithoutCancel(ctx)
+			if status >= 500 {
+				if err := db.ReleaseIdempotencyKey(storeCtx, caller, claim); err != nil {
+					logger.Error("release idempotency key", "error", err)
+				}
+				return nil
+			}
+			if err := db.CompleteIdempotencyKey(storeCtx, caller, claim, status, rec.body.Bytes()); err != nil {
+				// The client has its answer; a retry within the lease gets in_use, later
+				// ones execute again.
+				logger.Error("store idempotent response", "error", err)
+			}
+			// The client already has its response, so the purge costs it nothing.
+			purgeExpired(storeCtx, &lastPurge, db, logger)
+			return nil
+		}
+	}
+}
+
+// requestFingerprint identifies a request: method, path and the body with JSON object
+// members in a canonical order, so a client re-encoding the same request is not told
+// the key was reused. The store keeps only a keyed MAC of it.
+func requestFingerprint(method, path string, body []byte) []byte {
+	canonical := body
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err == nil && !dec.More() {
+		if b, err := json.Marshal(v); err == nil {
+			canonical = b
+		}
+	}
+	out := make([]byte, 0, len(method)+len(path)+len(canonical)+2)
+	out = append(out, method...)
+	out = append(out, ' ')
+	out = append(out, path...)
+	out = append(out, '\n')
+	return append(out, canonical...)
+}
+
+// purgeExpired deletes expired keys, at most once per idempotencyPurgeEvery per
+// process.
+func purgeExpired(ctx context.Context, last *atomic.Int64, db *store.DB, logger *slog.Logger) {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	if now-prev < int64(idempotencyPurgeEvery) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	if n, err := db.PurgeIdempotencyKeys(ctx); err != nil {
+		logger.Warn("purge idempotency keys", "error", err)
+	} else if n > 0 {
+		logger.Info("purged expired idempotency keys", "count", n)
+	}
+}
+
+// recorder keeps a copy of the response body.
+type recorder struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}

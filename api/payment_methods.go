@@ -1,0 +1,163 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/store"
+)
+
+// CodeProviderNotAvailable: the provider exists but not for this mode (the simulator
+// with a live key, a live provider account with a test key).
+const CodeProviderNotAvailable = "provider_not_available"
+
+// defaultProvider tokenizes cards when a request names none.
+const defaultProvider = "simulator"
+
+// CreatePaymentMethod implements POST /v1/customers/{id}/payment-methods. The card
+// goes from the request straight to the provider; nothing here logs, stores or echoes
+// its number or CVC, and errors about them name the field, never the value.
+func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMethodRequestObject) (CreatePaymentMethodResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	customer, err := s.store.GetCustomer(ctx, caller, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	card, err := providers.CheckCard(providers.Card{Number: b.Card.Number, ExpMonth: b.Card.ExpMonth,
+		ExpYear: b.Card.ExpYear, CVC: deref(b.Card.Cvc)}, time.Now())
+	if err != nil {
+		return nil, cardError(err)
+	}
+	name := deref(b.Provider)
+	if name == "" {
+		name = defaultProvider
+	}
+	provider, err := s.providers.Get(name)
+	if err != nil {
+		return nil, providers.ToBilling(err)
+	}
+	if !s.providerAllowed(name, caller.Mode) {
+		return nil, billing.Invalid("provider", CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+	}
+	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, name)
+	if err != nil {
+		return nil, err
+	}
+	saveReq := providers.SaveCardRequest{
+		CustomerID: customer.ID, ProviderCustomerRef: ref, Email: customer.Email,
+		Name: strings.TrimSpace(customer.FirstName + " " + customer.LastName), Card: card,
+	}
+	if key := deref(req.Params.IdempotencyKey); key != "" {
+		// A retry after a failure on our side gets the token the provider already made.
+		saveReq.IdempotencyKey = "save_card/" + caller.MerchantID + "/" + string(caller.Mode) + "/" + key
+	}
+	saved, err := provider.SaveCard(ctx, saveReq)
+	if err != nil {
+		return nil, cardError(err)
+	}
+	pm, err := s.store.CreatePaymentMethod(ctx, caller, store.NewPaymentMethod{
+		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
+		Card: store.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
+			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
+}
+
+// cardError renders a provider's verdict on a card, with params under "card.".
+func cardError(err error) error {
+	err = providers.ToBilling(err)
+	if be, ok := err.(*billing.Error); ok && be.Param != "" && be.Param != "provider" {
+		cp := *be
+		cp.Param = "card." + be.Param
+		return &cp
+	}
+	return err
+}
+
+// ListPaymentMethods implements GET /v1/customers/{id}/payment-methods.
+func (s *server) ListPaymentMethods(ctx context.Context, req ListPaymentMethodsRequestObject) (ListPaymentMethodsResponseObject, error) {
+	p, err := s.store.ListPaymentMethods(ctx, callerFrom(ctx), req.Id,
+		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+	if err != nil {
+		return nil, err
+	}
+	out := ListPaymentMethods200JSONResponse{Object: PaymentMethodListObjectList, HasMore: p.HasMore,
+		Data: make([]PaymentMethod, len(p.Items))}
+	for i, pm := range p.Items {
+		out.Data[i] = paymentMethodOut(pm)
+	}
+	return out, nil
+}
+
+// GetPaymentMethod implements GET /v1/payment-methods/{id}.
+func (s *server) GetPaymentMethod(ctx context.Context, req GetPaymentMethodRequestObject) (GetPaymentMethodResponseObject, error) {
+	pm, err := s.store.GetPaymentMethod(ctx, callerFrom(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return GetPaymentMethod200JSONResponse(paymentMethodOut(pm)), nil
+}
+
+// BlockPaymentMethod implements POST /v1/payment-methods/{id}/block.
+func (s *server) BlockPaymentMethod(ctx context.Context, req BlockPaymentMethodRequestObject) (BlockPaymentMethodResponseObject, error) {
+	pm, err := s.changePaymentMethod(ctx, req.Id, s.store.BlockPaymentMethod, s.notifier.PaymentMethodBlocked)
+	if err != nil {
+		return nil, err
+	}
+	return BlockPaymentMethod200JSONResponse(pm), nil
+}
+
+// UnblockPaymentMethod implements POST /v1/payment-methods/{id}/unblock.
+func (s *server) UnblockPaymentMethod(ctx context.Context, req UnblockPaymentMethodRequestObject) (UnblockPaymentMethodResponseObject, error) {
+	pm, err := s.changePaymentMethod(ctx, req.Id, s.store.UnblockPaymentMethod, s.notifier.PaymentMethodUnblocked)
+	if err != nil {
+		return nil, err
+	}
+	return UnblockPaymentMethod200JSONResponse(pm), nil
+}
+
+// DetachPaymentMethod implements POST /v1/payment-methods/{id}/detach.
+func (s *server) DetachPaymentMethod(ctx context.Context, req DetachPaymentMethodRequestObject) (DetachPaymentMethodResponseObject, error) {
+	pm, err := s.changePaymentMethod(ctx, req.Id, s.store.DetachPaymentMethod, s.notifier.PaymentMethodDetached)
+	if err != nil {
+		return nil, err
+	}
+	return DetachPaymentMethod200JSONResponse(pm), nil
+}
+
+// changePaymentMethod records a block, unblock or detach and then tells the plans that
+// use the card. This is the one place card state changes reach plans.
+func (s *server) changePaymentMethod(ctx context.Context, id string,
+	change func(context.Context, store.Caller, string) (store.PaymentMethod, error),
+	notify func(ctx context.Context, merchantID, pmID string) error,
+) (PaymentMethod, error) {
+	caller := callerFrom(ctx)
+	pm, err := change(ctx, caller, id)
+	if err != nil {
+		return PaymentMethod{}, err
+	}
+	if err := notify(ctx, caller.MerchantID, pm.ID); err != nil {
+		return PaymentMethod{}, fmt.Errorf("notify plans about %s: %w", pm.ID, err)
+	}
+	return paymentMethodOut(pm), nil
+}
+
+func paymentMethodOut(pm store.PaymentMethod) PaymentMethod {
+	out := PaymentMethod{
+		Id: pm.ID, Object: PaymentMethodObjectPaymentMethod, Customer: pm.CustomerID, Provider: pm.Provider,
+		Status: PaymentMethodStatus(pm.Status), Livemode: pm.Mode == store.ModeLive, CreatedAt: pm.CreatedAt,
+		DetachedAt: pm.DetachedAt,
+	}
+	if c := pm.Card; c != nil {
+		out.Card = &Card{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: c.Fingerprint}
+	}
+	return out
+}

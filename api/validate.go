@@ -1,0 +1,250 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+	nethttpmiddleware "github.com/oapi-codegen/nethttp-middleware"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// Error codes of requests that do not match openapi.yaml. Param names the field with a
+// dotted path ("billing_address.country", "card.number").
+const (
+	CodeInvalidJSON          = "invalid_json"           // the body is not JSON
+	CodeParameterMissing     = "parameter_missing"      // a required field is absent
+	CodeParameterUnknown     = "parameter_unknown"      // a field the endpoint does not take
+	CodeInvalidType          = "invalid_type"           // a field of the wrong JSON type (or null)
+	CodeInvalidValue         = "invalid_value"          // a field outside its length, range or pattern
+	CodeUnsupportedMediaType = "unsupported_media_type" // a body that is not application/json
+	CodeBodyNotAllowed       = "body_not_allowed"       // a body on an endpoint that takes none
+)
+
+// fieldCodes gives some fields a specific code for a bad value, the same code the
+// handler's own checks use, so a client sees one code whichever layer caught it.
+var fieldCodes = map[string]string{
+	"email":                   "invalid_email",
+	"billing_address.country": "invalid_country",
+	"card.number":             "invalid_card_number",
+	"card.exp_month":          "invalid_expiry_month",
+	"card.exp_year":           "invalid_expiry_year",
+	"card.cvc":                "invalid_cvc",
+}
+
+type validationHolder struct{ err error }
+
+type validationHolderKey struct{}
+
+// validateRequests checks every request against the OpenAPI document before its
+// handler runs, with oapi-codegen's nethttp-middleware (kin-openapi underneath). It is
+// adapted to Echo here rather than with echo.WrapMiddleware so that a failed validation
+// becomes an error for the one HTTPErrorHandler instead of a response written aside.
+func validateRequests(spec []byte) (echo.MiddlewareFunc, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(spec)
+	if err != nil {
+		return nil, fmt.Errorf("load openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is invalid: %w", err)
+	}
+	validator := nethttpmiddleware.OapiRequestValidatorWithOptions(doc, &nethttpmiddleware.Options{
+		Options: openapi3filter.Options{
+			// authenticate has already resolved the key.
+			AuthenticationFunc:                openapi3filter.NoopAuthenticationFunc,
+			RejectWhenRequestBodyNotSpecified: true,
+			// Schema errors otherwise quote the offending value, which may be a card
+			// number.
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
+		},
+		// The servers entry documents the dev address; requests arrive under any host.
+		DoNotValidateServers:  true,
+		DiscardValidatedValue: true,
+		ErrorHandlerWithOpts: func(ctx context.Context, err error, _ http.ResponseWriter, _ *http.Request, opts nethttpmiddleware.ErrorHandlerOpts) {
+			if h, ok := ctx.Value(validationHolderKey{}).(*validationHolder); ok {
+				h.err = requestError(err, opts.MatchedRoute != nil)
+			}
+		},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			holder := &validationHolder{}
+			var nextErr error
+			h := validator(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				c.SetRequest(r)
+				nextErr = next(c)
+			}))
+			req := c.Request()
+			h.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), validationHolderKey{}, holder)))
+			if holder.err != nil {
+				return holder.err
+			}
+			return nextErr
+		}
+	}, nil
+}
+
+// requestError turns a kin-openapi validation failure into the API's error: never a
+// 5xx, and with param naming the field. Messages are built from kin-openapi's reasons,
+// which never quote the value, rather than from Error(), which may.
+func requestError(err error, routeFound bool) error {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return he // the body limit, hit while reading the body
+	}
+	if !routeFound {
+		if errors.Is(err, routers.ErrMethodNotAllowed) {
+			return echo.ErrMethodNotAllowed
+		}
+		return echo.ErrNotFound
+	}
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return billing.Errorf(billing.KindInvalid, "invalid_request", "the request does not match the API description")
+	}
+	switch {
+	case re.Parameter != nil:
+		return parameterError(re)
+	case re.RequestBody != nil:
+		return bodyError(re)
+	case re.Err != nil && strings.Contains(re.Err.Error(), "request body not allowed"):
+		return billing.Invalid("", CodeBodyNotAllowed, "this endpoint takes no request body")
+	}
+	return billing.Errorf(billing.KindInvalid, "invalid_request", "the request does not match the API description")
+}
+
+func parameterError(re *openapi3filter.RequestError) error {
+	name := re.Parameter.Name
+	var se *openapi3.SchemaError
+	var pe *openapi3filter.ParseError
+	switch {
+	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+		return billing.Invalid(name, CodeParameterMissing, "%s is required", name)
+	case errors.Is(re.Err, openapi3filter.ErrInvalidEmptyValue):
+		return billing.Invalid(name, CodeInvalidValue, "%s must not be empty", name)
+	case errors.As(re.Err, &se):
+		code := CodeInvalidValue
+		if se.SchemaField == "type" {
+			code = CodeInvalidType
+		}
+		return billing.Invalid(name, code, "%s: %s", name, reason(se))
+	case errors.As(re.Err, &pe):
+		return billing.Invalid(name, CodeInvalidType, "%s must be %s", name, schemaType(re.Parameter.Schema))
+	}
+	return billing.Invalid(name, CodeInvalidValue, "%s is invalid", name)
+}
+
+func bodyError(re *openapi3filter.RequestError) error {
+	var se *openapi3.SchemaError
+	var pe *openapi3filter.ParseError
+	switch {
+	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
+		return billing.Invalid("", CodeParameterMissing, "this endpoint needs a JSON object as its request body")
+	case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"):
+		return billing.Invalid("Content-Type", CodeUnsupportedMediaType, "send the request body as JSON with Content-Type: application/json")
+	case errors.As(re.Err, &pe):
+		return billing.Invalid("", CodeInvalidJSON, "the request body is not valid JSON")
+	case errors.As(re.Err, &se):
+		return schemaError(innermost(se))
+	}
+	return billing.Invalid("", CodeInvalidJSON, "the request body could not be read as JSON")
+}
+
+// innermost follows a schema error through allOf/oneOf wrappers to the failure that
+// names the field.
+func innermost(se *openapi3.SchemaError) *openapi3.SchemaError {
+	for {
+		var me openapi3.MultiError
+		var inner *openapi3.SchemaError
+		switch {
+		case errors.As(se.Origin, &me) && len(me) > 0 && errors.As(me[0], &inner):
+		case se.Origin != nil && errors.As(se.Origin, &inner):
+		default:
+			return se
+		}
+		se = inner
+	}
+}
+
+func schemaError(se *openapi3.SchemaError) error {
+	path := se.JSONPointer()
+	param := strings.Join(path, ".")
+	switch se.SchemaField {
+	case "required":
+		return billing.Invalid(param, CodeParameterMissing, "%s is required", param)
+	case "properties", "additionalProperties":
+		if unknown := unknownField(se); unknown != "" {
+			param = strings.Join(append(path, unknown), ".")
+			return billing.Invalid(param, CodeParameterUnknown, "%s is not a field this endpoint takes", param)
+		}
+	case "type", "nullable":
+		if param == "" {
+			return billing.Invalid("", CodeInvalidType, "the request body must be a JSON object")
+		}
+		return billing.Invalid(param, CodeInvalidType, "%s must be %s", param, schemaType(&openapi3.SchemaRef{Value: se.Schema}))
+	}
+	code := CodeInvalidValue
+	if c, ok := fieldCodes[param]; ok {
+		code = c
+	}
+	if param == "" {
+		return billing.Invalid("", code, "the request body is invalid: %s", reason(se))
+	}
+	return billing.Invalid(param, code, "%s: %s", param, reason(se))
+}
+
+// unknownField names the first member of the failing object that its schema does not
+// declare.
+func unknownField(se *openapi3.SchemaError) string {
+	obj, ok := se.Value.(map[string]any)
+	if !ok || se.Schema == nil {
+		return ""
+	}
+	var unknown []string
+	for k := range obj {
+		if _, declared := se.Schema.Properties[k]; !declared {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return ""
+	}
+	slices.Sort(unknown)
+	return unknown[0]
+}
+
+func reason(se *openapi3.SchemaError) string {
+	if se.Reason != "" {
+		return se.Reason
+	}
+	return "does not match " + se.SchemaField
+}
+
+func schemaType(ref *openapi3.SchemaRef) string {
+	if ref == nil || ref.Value == nil || ref.Value.Type == nil {
+		return "a valid value"
+	}
+	switch {
+	case ref.Value.Type.Is("string"):
+		return "a string"
+	case ref.Value.Type.Is("integer"):
+		return "an integer"
+	case ref.Value.Type.Is("number"):
+		return "a number"
+	case ref.Value.Type.Is("boolean"):
+		return "true or false"
+	case ref.Value.Type.Is("object"):
+		return "an object"
+	case ref.Value.Type.Is("array"):
+		return "an array"
+	}
+	return "a valid value"
+}

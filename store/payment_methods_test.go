@@ -1,0 +1,235 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/store"
+)
+
+const testToken = "tok_sim_THE-PROVIDER-TOKEN-1234567890"
+
+func newCard(t *testing.T, db *store.DB, caller store.Caller, customerID string) store.PaymentMethod {
+	t.Helper()
+	pm, err := db.CreatePaymentMethod(context.Background(), caller, store.NewPaymentMethod{
+		CustomerID: customerID, Provider: "simulator", ProviderCustomerRef: "cus_sim_1", Token: testToken,
+		Card: store.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2040, Fingerprint: "fp_1"},
+	})
+	if err != nil {
+		t.Fatalf("create payment method: %v", err)
+	}
+	return pm
+}
+
+func newCustomer(t *testing.T, db *store.DB, caller store.Caller) store.Customer {
+	t.Helper()
+	c, err := db.CreateCustomer(context.Background(), caller, store.NewCustomer{Email: "c@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPaymentMethodLifecycle(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		pm := newCard(t, db, ten.aTest, cus.ID)
+		if !strings.HasPrefix(pm.ID, billing.PrefixPaymentMethod) || pm.Status != store.PaymentMethodActive ||
+			pm.Card == nil || pm.Card.Last4 != "4242" || pm.Card.ExpYear != 2040 {
+			t.Fatalf("created %+v", pm)
+		}
+		// The token is stored sealed, never in the clear.
+		var stored []byte
+		var kid string
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT token, token_key_id FROM payment_methods WHERE id = ?`), pm.ID).Scan(&stored, &kid); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(stored, []byte(testToken)) || kid != "k1" {
+			t.Fatalf("token stored as %q under %q", stored, kid)
+		}
+		cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID)
+		if err != nil || cred.Token != testToken || cred.Provider != "simulator" || cred.CustomerRef != "cus_sim_1" ||
+			cred.Blocked || cred.Detached || cred.NetworkTransactionID != "" {
+			t.Fatalf("chargeable card %+v, %v", cred, err)
+		}
+		if strings.Contains(fmt.Sprintf("%v %+v %#v", cred, cred, cred), testToken) {
+			t.Error("ChargeableCard prints its token")
+		}
+		// The initial payment's network id is kept, and only the first one.
+		for _, rec := range []struct{ merchant, nti string }{
+			{ten.aTest.MerchantID, "nti_1"}, {ten.aTest.MerchantID, "nti_2"}, {ten.bTest.MerchantID, "nti_other"},
+		} {
+			if err := db.RecordNetworkTransactionID(ctx, rec.merchant, pm.ID, rec.nti); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cred, _ = db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); cred.NetworkTransactionID != "nti_1" {
+			t.Errorf("network transaction id %q, want the first, nti_1", cred.NetworkTransactionID)
+		}
+		if ref, err := db.ProviderCustomerRef(ctx, ten.aTest, cus.ID, "simulator"); err != nil || ref != "cus_sim_1" {
+			t.Errorf("provider customer ref %q, %v", ref, err)
+		}
+
+		// Scoping.
+		for name, other := range map[string]store.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
+			_, err := db.GetPaymentMethod(ctx, other, pm.ID)
+			wantKind(t, name+" get", err, billing.KindNotFound, "resource_missing")
+			_, err = db.BlockPaymentMethod(ctx, other, pm.ID)
+			wantKind(t, name+" block", err, billing.KindNotFound, "resource_missing")
+			_, err = db.UnblockPaymentMethod(ctx, other, pm.ID)
+			wantKind(t, name+" unblock", err, billing.KindNotFound, "resource_missing")
+			_, err = db.DetachPaymentMethod(ctx, other, pm.ID)
+			wantKind(t, name+" detach", err, billing.KindNotFound, "resource_missing")
+			if other.MerchantID != ten.aTest.MerchantID {
+				_, err = db.ChargeableCard(ctx, other.MerchantID, pm.ID)
+				wantKind(t, name+" chargeable card", err, billing.KindNotFound, "resource_missing")
+			}
+			_, err = db.ListPaymentMethods(ctx, other, cus.ID, store.ListParams{})
+			wantKind(t, name+" list", err, billing.KindNotFound, "resource_missing")
+			_, err = db.CreatePaymentMethod(ctx, other, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
+			wantKind(t, name+" create for the customer", err, billing.KindNotFound, "resource_missing")
+		}
+
+		blocked, err := db.BlockPaymentMethod(ctx, ten.aTest, pm.ID)
+		if err != nil || blocked.Status != store.PaymentMethodBlocked {
+			t.Fatalf("block: %+v, %v", blocked, err)
+		}
+		if again, err := db.BlockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || again.Status != store.PaymentMethodBlocked {
+			t.Errorf("block twice: %+v, %v", again, err)
+		}
+		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || !cred.Blocked || cred.Token != "" {
+			t.Errorf("a blocked card: %+v, %v; want blocked without its token", cred, err)
+		}
+		if un, err := db.UnblockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || un.Status != store.PaymentMethodActive {
+			t.Fatalf("unblock: %+v, %v", un, err)
+		}
+
+		other := newCard(t, db, ten.aTest, cus.ID)
+		list, err := db.ListPaymentMethods(ctx, ten.aTest, cus.ID, store.ListParams{})
+		if err != nil || len(list.Items) != 2 || list.Items[0].ID != other.ID {
+			t.Fatalf("list: %+v, %v", list, err)
+		}
+
+		det, err := db.DetachPaymentMethod(ctx, ten.aTest, pm.ID)
+		if err != nil || det.Status != store.PaymentMethodDetached || det.Card != nil || det.DetachedAt == nil {
+			t.Fatalf("detach: %+v, %v", det, err)
+		}
+		if again, err := db.DetachPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || !again.DetachedAt.Equal(*det.DetachedAt) {
+			t.Errorf("detach twice: %+v, %v", again, err)
+		}
+		_, err = db.UnblockPaymentMethod(ctx, ten.aTest, pm.ID)
+		wantKind(t, "unblock a detached card", err, billing.KindConflict, store.CodePaymentMethodDetached)
+		_, err = db.BlockPaymentMethod(ctx, ten.aTest, pm.ID)
+		wantKind(t, "block a detached card", err, billing.KindConflict, store.CodePaymentMethodDetached)
+		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || !cred.Detached || cred.Token != "" || cred.NetworkTransactionID != "" {
+			t.Errorf("a detached card: %+v, %v; want detached with nothing left", cred, err)
+		}
+		// The tombstone keeps the row but nothing of the card.
+		var token []byte
+		var last4, fp *string
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT token, last4, fingerprint FROM payment_methods WHERE id = ?`), pm.ID).Scan(&token, &last4, &fp); err != nil {
+			t.Fatal(err)
+		}
+		if token != nil || last4 != nil || fp != nil {
+			t.Errorf("tombstone keeps token %x last4 %v fingerprint %v", token, last4, fp)
+		}
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || got.Status != store.PaymentMethodDetached {
+			t.Errorf("get tombstone: %+v, %v", got, err)
+		}
+		list, err = db.ListPaymentMethods(ctx, ten.aTest, cus.ID, store.ListParams{})
+		if err != nil || len(list.Items) != 1 || list.Items[0].ID != other.ID {
+			t.Errorf("list after detach: %+v, %v", list, err)
+		}
+		// The schema itself refuses to bring a tombstone back.
+		_, err = db.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET status = 'active' WHERE id = ?`), pm.ID)
+		if err == nil {
+			t.Error("the schema lets a detached card become active without a token")
+		}
+	})
+}
+
+func TestDeleteCustomerDetachesItsCards(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		pm1, pm2 := newCard(t, db, ten.aTest, cus.ID), newCard(t, db, ten.aTest, cus.ID)
+		if _, err := db.DetachPaymentMethod(ctx, ten.aTest, pm1.ID); err != nil {
+			t.Fatal(err)
+		}
+		detached, err := db.DeleteCustomer(ctx, ten.aTest, cus.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(detached) != 1 || detached[0] != pm2.ID {
+			t.Errorf("delete detached %v, want only the still-attached %s", detached, pm2.ID)
+		}
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm2.ID); err != nil || got.Status != store.PaymentMethodDetached {
+			t.Errorf("card of a deleted customer: %+v, %v", got, err)
+		}
+		_, err = db.CreatePaymentMethod(ctx, ten.aTest, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
+		wantKind(t, "save a card for a deleted customer", err, billing.KindNotFound, "resource_missing")
+	})
+}
+
+// Rotation: rows sealed under an old key stay readable once a new key is active, and
+// ResealTokens moves them to the new key.
+func TestTokenKeyRotation(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		oldSpec := seal.Generate("old")
+		oldRing, _ := seal.Parse(oldSpec)
+		db.Keyring = oldRing
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		pm := newCard(t, db, ten.aTest, cus.ID)
+		detached := newCard(t, db, ten.aTest, cus.ID)
+		if _, err := db.DetachPaymentMethod(ctx, ten.aTest, detached.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		newSpec := seal.Generate("new")
+		newRing, err := seal.Parse(newSpec + "," + oldSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Keyring = newRing
+		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || cred.Token != testToken {
+			t.Fatalf("old row after adding a key: %v", err)
+		}
+		fresh := newCard(t, db, ten.aTest, cus.ID)
+		kidOf := func(id string) string {
+			var kid string
+			if err := db.GetContext(ctx, &kid, db.Rebind(`SELECT token_key_id FROM payment_methods WHERE id = ?`), id); err != nil {
+				t.Fatal(err)
+			}
+			return kid
+		}
+		if kidOf(fresh.ID) != "new" || kidOf(pm.ID) != "old" {
+			t.Fatalf("key ids: fresh %s, old row %s", kidOf(fresh.ID), kidOf(pm.ID))
+		}
+		n, err := db.ResealTokens(ctx, 100)
+		if err != nil || n != 1 {
+			t.Fatalf("reseal: %d, %v; want 1 row", n, err)
+		}
+		if kidOf(pm.ID) != "new" {
+			t.Errorf("resealed row still under %s", kidOf(pm.ID))
+		}
+		// With the old key gone, every row still opens.
+		newOnly, err := seal.Parse(newSpec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Keyring = newOnly
+		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || cred.Token != testToken {
+			t.Errorf("resealed row without the old key: %v", err)
+		}
+	})
+}
