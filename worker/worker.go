@@ -53,6 +53,8 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 		WorkerStopTimeout:                      o.StopTimeout,
 	})
 	w.RegisterWorkflow(workflows.Baseline)
+	w.RegisterWorkflow(workflows.Plan)
+	w.RegisterWorkflow(workflows.Payment)
 	w.RegisterActivity(acts)
 	return w
 }

@@ -60,7 +60,7 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(), worker.Options{Pollers: *pollers})
+	w := worker.New(c, activities.New(activities.Deps{}), worker.Options{Pollers: *pollers})
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -143,6 +144,9 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if err != nil {
 		return err
 	}
+	if db.Keyring, err = seal.Parse(st.EncryptionKeys); err != nil {
+		return fmt.Errorf("dev.json encryption_keys: %w", err)
+	}
 	key := st.TestKey
 	reg, err := buildProviders(providerSettings{
 		simulatorVaultKey: st.vaultKey(),
@@ -152,7 +156,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 		return err
 	}
 
-	w := worker.New(c, activities.New(), worker.Options{})
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}), worker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -168,7 +172,8 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 Try: curl -H "Authorization: Bearer %s" %s/v1/providers
 `, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
 
-	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c)})
+	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c),
+		ProviderAllowed: providerPolicy(env["STRIPE_SECRET_KEY"])})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
 	select {
@@ -191,12 +196,14 @@ func orNone(s string) string {
 
 // devState is what dev remembers between starts, in <data-dir>/dev.json (mode 0600):
 // the default merchant and its test key, so a restart prints the same key, and the
-// simulator's vault key, so saved simulator cards keep working. Only dev keeps these
-// in the clear, and only on the developer's disk.
+// simulator's vault key and the store's encryption keys (ENCRYPTION_KEYS), so saved
+// cards keep working. Only dev keeps these in the clear, and only on the developer's
+// disk.
 type devState struct {
-	MerchantID string `json:"merchant_id"`
-	TestKey    string `json:"test_key"`
-	VaultKey   string `json:"simulator_vault_key"`
+	MerchantID     string `json:"merchant_id"`
+	TestKey        string `json:"test_key"`
+	VaultKey       string `json:"simulator_vault_key"`
+	EncryptionKeys string `json:"encryption_keys"`
 }
 
 func (s devState) vaultKey() []byte {
@@ -225,7 +232,7 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) 
 			if billing.KindOf(err) != billing.KindUnauthenticated {
 				return devState{}, err
 			}
-			st = devState{VaultKey: st.VaultKey}
+			st = devState{VaultKey: st.VaultKey, EncryptionKeys: st.EncryptionKeys}
 		}
 	}
 	if st.MerchantID == "" {
@@ -237,7 +244,7 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) 
 		if err != nil {
 			return devState{}, err
 		}
-		st = devState{MerchantID: m.ID, TestKey: key, VaultKey: st.VaultKey}
+		st = devState{MerchantID: m.ID, TestKey: key, VaultKey: st.VaultKey, EncryptionKeys: st.EncryptionKeys}
 	} else if flagKey != "" && flagKey != st.TestKey {
 		if _, err := db.Authenticate(ctx, flagKey); err != nil {
 			if billing.KindOf(err) != billing.KindUnauthenticated {
@@ -251,6 +258,9 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) 
 	}
 	if _, err := decodeVaultKey(st.VaultKey); err != nil {
 		st.VaultKey = hex.EncodeToString(randomBytes(32))
+	}
+	if _, err := seal.Parse(st.EncryptionKeys); err != nil {
+		st.EncryptionKeys = seal.Generate("dev1")
 	}
 	raw, _ = json.MarshalIndent(st, "", "  ")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {

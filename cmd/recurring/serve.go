@@ -98,6 +98,10 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	if err != nil {
 		return err
 	}
+	keyring, err := cfg.keyring()
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -108,6 +112,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 		return err
 	}
 	defer func() { _ = db.Close() }()
+	db.Keyring = keyring
 	// Lazy: the API starts even while Temporal is down, and /readyz says so.
 	tc := cfg.temporal(logger)
 	tc.Lazy = true
@@ -121,7 +126,8 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 		return err
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
-	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c)}), cfg.ShutdownTimeout, logger)
+	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c),
+		ProviderAllowed: providerPolicy(cfg.StripeSecretKey)}), cfg.ShutdownTimeout, logger)
 }
 
 func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
@@ -137,12 +143,16 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		return err
 	}
 	defer func() { _ = db.Close() }()
+	// The worker unseals saved cards' tokens to charge them.
+	if db.Keyring, err = cfg.keyring(); err != nil {
+		return err
+	}
 	c, err := starter.Dial(ctx, cfg.temporal(logger))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(), worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
+	w := worker.New(c, activities.New(activities.Deps{PaymentMethods: db, Ledger: db, Logger: logger}), worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -177,6 +187,11 @@ func runMigrate(ctx context.Context, args []string, env map[string]string, stdou
 		return err
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s) to the %s store\n", n, db.Dialect)
+	if cfg.EncryptionKeys != "" {
+		if err := resealTokens(ctx, db, cfg, stdout); err != nil {
+			return err
+		}
+	}
 	if *searchAttrs {
 		c, err := starter.Dial(ctx, cfg.temporal(logger))
 		if err != nil {

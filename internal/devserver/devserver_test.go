@@ -42,7 +42,7 @@ func TestSQLiteUnderConcurrentWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(), worker.Options{})
+	w := worker.New(c, activities.New(activities.Deps{}), worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

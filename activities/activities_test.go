@@ -1,0 +1,237 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/activities/activitiestest"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/simulator"
+	"github.com/recurring/recurring/store"
+)
+
+type fixture struct {
+	env    *testsuite.TestActivityEnvironment
+	sim    *simulator.Simulator
+	pms    *activitiestest.PaymentMethods
+	ledger *activitiestest.Ledger
+	fake   *activitiestest.Provider
+}
+
+// newFixture saves one simulator card per test number as pm_<number> and registers
+// the activities over the simulator, a scripted fake provider and in-memory stores.
+func newFixture(t *testing.T, numbers ...string) *fixture {
+	t.Helper()
+	sim, err := simulator.New(simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{sim: sim, ledger: activitiestest.NewLedger(), fake: &activitiestest.Provider{ProviderName: "fake"},
+		pms: activitiestest.NewPaymentMethods(map[string]activitiestest.Card{"pm_fake": {Provider: "fake", Token: "tok"}})}
+	for _, n := range numbers {
+		saved, err := sim.SaveCard(context.Background(), providers.SaveCardRequest{CustomerID: "cus_1",
+			Card: providers.Card{Number: n, ExpMonth: 12, ExpYear: time.Now().Year() + 3, CVC: "123"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.pms.Set("pm_"+n, activitiestest.Card{Provider: sim.Name(), Token: saved.Token, CustomerRef: saved.CustomerRef})
+	}
+	var suite testsuite.WorkflowTestSuite
+	f.env = suite.NewTestActivityEnvironment()
+	f.env.RegisterActivity(activities.New(activities.Deps{
+		Providers: activitiestest.Providers{sim.Name(): sim, "fake": f.fake}, PaymentMethods: f.pms, Ledger: f.ledger,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}))
+	return f
+}
+
+func chargeReq(pm, key string) activities.ChargeRequest {
+	return activities.ChargeRequest{MerchantID: "mer_1", Mode: billing.ModeTest, PaymentMethodID: pm, Amount: 1000, Currency: "USD",
+		IdempotencyKey: key, Initiator: providers.InitiatorMerchant, At: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (f *fixture) charge(req activities.ChargeRequest) (activities.ChargeResult, error) {
+	var a *activities.Activities
+	v, err := f.env.ExecuteActivity(a.Charge, req)
+	if err != nil {
+		return activities.ChargeResult{}, err
+	}
+	var res activities.ChargeResult
+	return res, v.Get(&res)
+}
+
+// failure returns the charge failure and whether it is non-retryable.
+func failure(t *testing.T, err error) (activities.ChargeFailure, *temporal.ApplicationError) {
+	t.Helper()
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) {
+		t.Fatalf("error %v is not an ApplicationError", err)
+	}
+	f, _ := activities.ChargeFailureOf(err)
+	return f, appErr
+}
+
+func TestChargeClassifiesOutcomes(t *testing.T) {
+	f := newFixture(t, "4242424242424242", "4000000000009995", "4000000000000069", "4000002500003155")
+	res, err := f.charge(chargeReq("pm_4242424242424242", "plan_1/1/1"))
+	if err != nil || res.Status != providers.ChargeSucceeded || res.Provider != "simulator" || res.ChargeID == "" {
+		t.Fatalf("charge = %+v, %v", res, err)
+	}
+	if n := len(f.sim.Charges()); n != 1 {
+		t.Fatalf("simulator charged %d times", n)
+	}
+	for pm, want := range map[string]struct{ typ, code string }{
+		"pm_4000000000009995": {activities.ErrSoftDecline, providers.CodeInsufficientFunds},
+		"pm_4000000000000069": {activities.ErrHardDecline, providers.CodeCardExpired},
+		"pm_4000002500003155": {activities.ErrAuthenticationRequired, providers.CodeAuthenticationRequired},
+	} {
+		_, err := f.charge(chargeReq(pm, "k_"+pm))
+		fl, appErr := failure(t, err)
+		if appErr.Type() != want.typ || !appErr.NonRetryable() || fl.Code != want.code || fl.Provider != "simulator" {
+			t.Errorf("%s: %v (failure %+v), want non-retryable %s/%s", pm, err, fl, want.typ, want.code)
+		}
+	}
+}
+
+func TestChargeTransientIsRetryableWithTheSameKey(t *testing.T) {
+	f := newFixture(t, "4000000000000119")
+	req := chargeReq("pm_4000000000000119", "plan_1/1/1")
+	_, err := f.charge(req)
+	fl, appErr := failure(t, err)
+	if appErr.Type() != activities.ErrTransient || appErr.NonRetryable() || fl.Code != providers.CodeProcessingError {
+		t.Fatalf("first call: %v, want a retryable transient failure", err)
+	}
+	if _, err := f.charge(req); err != nil {
+		t.Fatalf("retry with the same key: %v", err)
+	}
+	if n := len(f.sim.Charges()); n != 1 {
+		t.Errorf("simulator charged %d times, want 1", n)
+	}
+}
+
+func TestChargeRateLimitCarriesNextRetryDelay(t *testing.T) {
+	f := newFixture(t)
+	f.fake.Respond = func(activitiestest.Call) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: providers.CodeRateLimited, RetryAfter: 42 * time.Second}
+	}
+	_, err := f.charge(chargeReq("pm_fake", "k"))
+	_, appErr := failure(t, err)
+	if appErr.NonRetryable() || appErr.NextRetryDelay() != 42*time.Second {
+		t.Errorf("rate limit: retryable=%v next delay %s, want retryable after 42s", !appErr.NonRetryable(), appErr.NextRetryDelay())
+	}
+}
+
+func TestChargeMerchantInitiatedFallsBackToTheStoredNetworkID(t *testing.T) {
+	f := newFixture(t)
+	f.pms.Set("pm_fake", activitiestest.Card{Provider: "fake", Token: "tok", CustomerRef: "cref", NetworkTransactionID: "nti_stored"})
+	req := chargeReq("pm_fake", "plan_1/2/1")
+	req.NetworkTransactionID = "nti_plan"
+	if _, err := f.charge(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.charge(chargeReq("pm_fake", "plan_1/3/1")); err != nil {
+		t.Fatal(err)
+	}
+	cit := chargeReq("pm_fake", "payment_1")
+	cit.Initiator = providers.InitiatorCustomer
+	if _, err := f.charge(cit); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.fake.Calls()
+	if calls[0].NetworkTransactionID != "nti_plan" || calls[1].NetworkTransactionID != "nti_stored" || calls[2].NetworkTransactionID != "" {
+		t.Errorf("network ids sent: %q %q %q, want the plan's, the card's, none for a CIT",
+			calls[0].NetworkTransactionID, calls[1].NetworkTransactionID, calls[2].NetworkTransactionID)
+	}
+	if c := calls[0]; c.Token != "tok" || c.CustomerRef != "cref" || c.IdempotencyKey != "plan_1/2/1" ||
+		c.Initiator != providers.InitiatorMerchant || c.Amount != 1000 || c.Currency != "USD" {
+		t.Errorf("provider got %+v", c.ChargeRequest)
+	}
+}
+
+func TestChargeRefusesUnavailableCardsWithoutCallingTheProvider(t *testing.T) {
+	f := newFixture(t)
+	f.pms.Set("pm_blocked", activitiestest.Card{Provider: "fake", Token: "t", Blocked: true})
+	f.pms.Set("pm_detached", activitiestest.Card{Provider: "fake", Token: "t", Detached: true})
+	for pm, want := range map[string]struct{ blocked, detached bool }{
+		"pm_blocked": {true, false}, "pm_detached": {false, true}, "pm_missing": {false, true},
+	} {
+		_, err := f.charge(chargeReq(pm, "k"))
+		fl, appErr := failure(t, err)
+		if appErr.Type() != activities.ErrPaymentMethodUnavailable || !appErr.NonRetryable() || fl.Blocked != want.blocked || fl.Detached != want.detached {
+			t.Errorf("%s: %v (%+v)", pm, err, fl)
+		}
+	}
+	if n := len(f.fake.Calls()); n != 0 {
+		t.Errorf("provider called %d times", n)
+	}
+}
+
+func TestChargeEnforcesTheAttemptLimitAcrossPlans(t *testing.T) {
+	f := newFixture(t)
+	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	plan := "plan_other"
+	for i := range 15 {
+		f.ledger.AddPayment(store.Payment{MerchantID: "mer_1", PlanID: &plan, PaymentMethodID: "pm_fake", Installment: 1,
+			Attempt: i + 1, Status: billing.PaymentFailed, FailureClass: "soft_decline", IdempotencyKey: "x" + string(rune('a'+i)),
+			AttemptedAt: at.Add(-time.Duration(i+1) * time.Hour)})
+	}
+	_, err := f.charge(chargeReq("pm_fake", "k"))
+	fl, appErr := failure(t, err)
+	if appErr.Type() != activities.ErrAttemptLimit || !appErr.NonRetryable() || !fl.Until.Equal(at.Add(-15*time.Hour).Add(30*24*time.Hour)) {
+		t.Errorf("over the limit: %v (until %s)", err, fl.Until)
+	}
+	if n := len(f.fake.Calls()); n != 0 {
+		t.Errorf("provider called %d times", n)
+	}
+}
+
+func TestRecordPaymentIsIdempotentAndUpdatesThePlan(t *testing.T) {
+	f := newFixture(t)
+	var a *activities.Activities
+	if _, err := f.env.ExecuteActivity(a.CreatePlan, activities.CreatePlanRequest{PlanID: "plan_1", MerchantID: "mer_1",
+		Mode: billing.ModeTest, Status: billing.PlanActive}); err != nil {
+		t.Fatal(err)
+	}
+	req := activities.RecordPaymentRequest{MerchantID: "mer_1", Mode: billing.ModeTest, PlanID: "plan_1", Installment: 1,
+		Attempt: 1, Amount: 1000, Currency: "USD", Status: billing.PaymentSucceeded, PaymentType: billing.PaymentRecurring,
+		IdempotencyKey: "plan_1/1/1", AttemptedAt: time.Now(),
+		Plan: &activities.UpdatePlanRequest{PlanID: "plan_1", MerchantID: "mer_1", Mode: billing.ModeTest, Seq: 1,
+			Status: billing.PlanCompleted, EventType: billing.EventPlanCompleted, EventData: map[string]any{"plan_id": "plan_1"}}}
+	for range 2 { // an activity retry records again
+		if _, err := f.env.ExecuteActivity(a.RecordPayment, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := f.ledger.Payments(); len(p) != 1 || !p[0].IsRecurring || p[0].PaymentType != "recurring" {
+		t.Errorf("payments %+v, want one recurring row", p)
+	}
+	if got := f.ledger.EventTypes(); len(got) != 2 || got[0] != billing.EventPaymentSucceeded || got[1] != billing.EventPlanCompleted {
+		t.Errorf("events %v", got)
+	}
+	if row, _ := f.ledger.Plan("plan_1"); row.Status != "completed" || row.StateSeq != 1 {
+		t.Errorf("plan row %+v", row)
+	}
+	if string(f.ledger.Events()[1].Data) != `{"plan_id":"plan_1"}` {
+		t.Errorf("event data %s", f.ledger.Events()[1].Data)
+	}
+}
+
+func TestChargeFailureOf(t *testing.T) {
+	f, final := activities.ChargeFailureOf(temporal.NewTimeoutError(0, nil))
+	if final || f.Type != activities.ErrTransient || f.Code != providers.CodeTimeout {
+		t.Errorf("timeout: %+v final=%v, want an unknown outcome", f, final)
+	}
+	f, final = activities.ChargeFailureOf(errors.New("boom"))
+	if final || f.Type != activities.ErrTransient {
+		t.Errorf("plain error: %+v final=%v", f, final)
+	}
+}

@@ -1,0 +1,116 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+)
+
+// ChargeRequest asks for one charge attempt on a saved card.
+type ChargeRequest struct {
+	MerchantID      string       `json:"merchant_id"`
+	Mode            billing.Mode `json:"mode"`
+	PaymentMethodID string       `json:"payment_method_id"`
+	Amount          int64        `json:"amount"`
+	Currency        string       `json:"currency"`
+	// IdempotencyKey is plan_<id>/<installment>/<attempt> for plan installments: every
+	// technical retry of this activity sends the same key.
+	IdempotencyKey string              `json:"idempotency_key"`
+	Initiator      providers.Initiator `json:"initiator"`
+	// NetworkTransactionID of the initial customer-initiated payment, for
+	// merchant-initiated charges; when empty the card's stored one is used.
+	NetworkTransactionID string            `json:"network_transaction_id,omitempty"`
+	Description          string            `json:"description,omitempty"`
+	Metadata             map[string]string `json:"metadata,omitempty"`
+	// At is when the workflow makes the attempt (workflow time), the instant the
+	// card's attempt limit is judged at.
+	At time.Time `json:"at"`
+	// AttemptLimit caps the card's failed attempts across every plan; zero is
+	// billing.DefaultAttemptLimit.
+	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
+}
+
+// ChargeResult is an accepted charge.
+type ChargeResult struct {
+	Provider             string                 `json:"provider"`
+	ChargeID             string                 `json:"charge_id"`
+	Status               providers.ChargeStatus `json:"status"`
+	NetworkTransactionID string                 `json:"network_transaction_id,omitempty"`
+}
+
+// Charge looks up the saved card, checks its attempt limit across plans and charges it
+// through its provider with the request's idempotency key. A decline ends it with a
+// non-retryable error typed by class (see errors.go); a transient failure is retried
+// by Temporal with the same key.
+func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
+	if a.deps.PaymentMethods == nil || a.deps.Providers == nil {
+		return ChargeResult{}, errors.New("charge: activities built without payment methods or providers")
+	}
+	card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
+	if err != nil {
+		if billing.KindOf(err) == billing.KindNotFound {
+			return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: "payment_method_not_found",
+				Message: "the payment method does not exist", Detached: true}.err(false, nil)
+		}
+		return ChargeResult{}, err
+	}
+	if card.Blocked || card.Detached {
+		// Nothing is sent to the provider: the plan waits for an unblock or a new card,
+		// even if it missed the block or detach signal.
+		code := "payment_method_blocked"
+		if card.Detached {
+			code = "payment_method_detached"
+		}
+		return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: code, Provider: card.Provider,
+			Blocked: card.Blocked && !card.Detached, Detached: card.Detached}.err(false, nil)
+	}
+	if a.deps.Ledger != nil {
+		at := req.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		limit := req.AttemptLimit.OrDefault()
+		failed, err := a.deps.Ledger.FailedAttemptsSince(ctx, req.MerchantID, req.PaymentMethodID, at.Add(-limit.Window.Std()))
+		if err != nil {
+			return ChargeResult{}, err
+		}
+		if until := limit.NextAllowed(at, failed); until.After(at) {
+			return ChargeResult{}, ChargeFailure{Type: ErrAttemptLimit, Code: "attempt_limit_reached", Provider: card.Provider,
+				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
+		}
+	}
+	p, err := a.deps.Providers.Get(card.Provider)
+	if err != nil {
+		return ChargeResult{}, chargeError(err)
+	}
+	nti := req.NetworkTransactionID
+	if nti == "" && req.Initiator == providers.InitiatorMerchant {
+		nti = card.NetworkTransactionID
+	}
+	res, err := p.Charge(ctx, providers.ChargeRequest{
+		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
+		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: nti,
+		Description: req.Description, Metadata: req.Metadata,
+	})
+	if err != nil {
+		if info := activity.GetInfo(ctx); info.Attempt > 1 {
+			a.deps.Logger.Warn("charge attempt failed again", "idempotency_key", req.IdempotencyKey, "activity_attempt", info.Attempt, "err", err)
+		}
+		return ChargeResult{}, chargeError(err)
+	}
+	return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+}
+
+// Charge runs Activities.Charge from a workflow with the charge retry policy.
+func Charge(ctx workflow.Context, req ChargeRequest) (ChargeResult, error) {
+	var a *Activities
+	var res ChargeResult
+	err := workflow.ExecuteActivity(chargeOptions(ctx), a.Charge, req).Get(ctx, &res)
+	return res, err
+}

@@ -1,0 +1,60 @@
+package activities
+
+import (
+	"context"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// Notification kinds: why the customer is told.
+const (
+	// NotifyPaymentFailed: an installment could not be collected for good (hard decline
+	// or last dunning retry); the plan went past_due or canceled.
+	NotifyPaymentFailed = "payment_failed"
+	// NotifyActionRequired: the customer must act (authenticate, or give a new card).
+	NotifyActionRequired = "action_required"
+	// NotifyPlanFailed: the plan cannot go on.
+	NotifyPlanFailed = "plan_failed"
+)
+
+// Notification asks for the customer to be told about their plan.
+type Notification struct {
+	Kind        string             `json:"kind"`
+	MerchantID  string             `json:"merchant_id"`
+	Mode        billing.Mode       `json:"mode"`
+	CustomerID  string             `json:"customer_id"`
+	PlanID      string             `json:"plan_id,omitempty"`
+	Installment int                `json:"installment,omitempty"`
+	Amount      int64              `json:"amount,omitempty"`
+	Currency    string             `json:"currency,omitempty"`
+	Status      billing.PlanStatus `json:"status,omitempty"`
+	Code        string             `json:"code,omitempty"`
+	Message     string             `json:"message,omitempty"`
+	// IdempotencyKey is the same for retries of one notification, so a sender can
+	// drop duplicates.
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Notifier tells customers (by email, through the merchant's webhook…). Issue 7's
+// webhook sender is one; without one, notifications are logged.
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
+
+// Notify sends a notification to the customer.
+func (a *Activities) Notify(ctx context.Context, n Notification) error {
+	if a.deps.Notifier == nil {
+		a.deps.Logger.InfoContext(ctx, "customer notification (no notifier configured)", "kind", n.Kind,
+			"plan_id", n.PlanID, "customer_id", n.CustomerID, "code", n.Code, "idempotency_key", n.IdempotencyKey)
+		return nil
+	}
+	return a.deps.Notifier.Notify(ctx, n)
+}
+
+// Notify runs Activities.Notify from a workflow.
+func Notify(ctx workflow.Context, n Notification) error {
+	var a *Activities
+	return workflow.ExecuteActivity(notifyOptions(ctx), a.Notify, n).Get(ctx, nil)
+}

@@ -1,0 +1,62 @@
+package activities
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Activity options, all in one place. Two retry layers never mix: these policies retry
+// technical failures within minutes; declines are non-retryable here and the plan
+// workflow's dunning retries them days later with a new idempotency key.
+
+// ChargeMaxAttempts bounds the technical retries of one charge attempt. A card whose
+// provider keeps timing out is not retried forever: after these (about four minutes)
+// the workflow records the attempt's outcome as unknown and tries again on its dunning
+// schedule with the same idempotency key, which can never charge twice.
+const ChargeMaxAttempts = 10
+
+// chargeOptions: providers answer within DefaultTimeout (30 s); a minute leaves room
+// for the store lookups around the call. Retries back off 1 s, 2 s, 4 s … 1 min.
+func chargeOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    ChargeMaxAttempts,
+		},
+	})
+}
+
+// localOptions are for activities that only touch our own store or do nothing: short
+// timeouts and retries without a limit, because the plan cannot go on without its
+// ledger and the store comes back (errors that retrying cannot fix are non-retryable,
+// see storeError).
+func localOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+}
+
+// notifyOptions: telling the customer is best effort. A notifier that stays down for
+// ten minutes must not hold the plan; the workflow logs the failure and goes on (the
+// event in the ledger still records what happened).
+func notifyOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    15,
+		},
+	})
+}

@@ -1,0 +1,120 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/store"
+)
+
+// CreatePlanRequest is a plan's row as its workflow first writes it.
+type CreatePlanRequest struct {
+	PlanID           string                `json:"plan_id"`
+	MerchantID       string                `json:"merchant_id"`
+	Mode             billing.Mode          `json:"mode"`
+	CustomerID       string                `json:"customer_id"`
+	PaymentMethodID  string                `json:"payment_method_id"`
+	Provider         string                `json:"provider"`
+	Currency         string                `json:"currency"`
+	Type             string                `json:"type"`
+	Reference        string                `json:"reference,omitempty"`
+	MerchantData     json.RawMessage       `json:"merchant_data,omitempty"`
+	Schedule         json.RawMessage       `json:"schedule,omitempty"`
+	Timetable        billing.Timetable     `json:"timetable"`
+	Dunning          billing.DunningPolicy `json:"dunning"`
+	InitialPaymentID string                `json:"initial_payment_id,omitempty"`
+	Status           billing.PlanStatus    `json:"status"`
+	NextChargeAt     time.Time             `json:"next_charge_at,omitzero"`
+	CreatedAt        time.Time             `json:"created_at"`
+}
+
+// CreatePlan writes the plan's row unless it exists. The plan workflow runs it first,
+// so the row exists exactly when the workflow does: the API only ever starts the
+// workflow (idempotently, by its id plan_<id>), and a crash between the two steps
+// leaves a workflow that retries this until the store takes it.
+func (a *Activities) CreatePlan(ctx context.Context, req CreatePlanRequest) error {
+	if a.deps.Ledger == nil {
+		return errors.New("create plan: activities built without a ledger")
+	}
+	tt, err := json.Marshal(req.Timetable)
+	if err != nil {
+		return fmt.Errorf("create plan: encode timetable: %w", err)
+	}
+	dunning, err := json.Marshal(req.Dunning)
+	if err != nil {
+		return fmt.Errorf("create plan: encode dunning: %w", err)
+	}
+	schedule := store.JSONDoc(req.Schedule)
+	if len(schedule) == 0 {
+		schedule = store.JSONDoc(tt)
+	}
+	p := store.Plan{
+		ID: req.PlanID, MerchantID: req.MerchantID, Mode: store.Mode(req.Mode), CustomerID: req.CustomerID,
+		PaymentMethodID: req.PaymentMethodID, Provider: req.Provider, Currency: req.Currency, Type: req.Type,
+		Reference: req.Reference, MerchantData: store.JSONDoc(req.MerchantData), Schedule: schedule,
+		Timetable: tt, Dunning: dunning, InitialPaymentID: req.InitialPaymentID, Status: string(req.Status),
+		CreatedAt: req.CreatedAt,
+	}
+	if !req.NextChargeAt.IsZero() {
+		p.NextChargeAt = &req.NextChargeAt
+	}
+	_, _, err = a.deps.Ledger.CreatePlan(ctx, p)
+	return storeError(err)
+}
+
+// CreatePlan runs Activities.CreatePlan from a workflow.
+func CreatePlan(ctx workflow.Context, req CreatePlanRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(localOptions(ctx), a.CreatePlan, req).Get(ctx, nil)
+}
+
+// UpdatePlanRequest is a plan workflow's report of its state, and the event announcing
+// it when EventType is set.
+type UpdatePlanRequest struct {
+	PlanID          string             `json:"plan_id"`
+	MerchantID      string             `json:"merchant_id"`
+	Mode            billing.Mode       `json:"mode"`
+	Seq             int64              `json:"seq"`
+	Status          billing.PlanStatus `json:"status"`
+	NextChargeAt    time.Time          `json:"next_charge_at,omitzero"`
+	PaymentMethodID string             `json:"payment_method_id,omitempty"`
+	EventType       string             `json:"event_type,omitempty"`
+	// EventData is the event's data object (the plan's state), encoded by the
+	// activity so workflow code needs no JSON encoder.
+	EventData any `json:"event_data,omitempty"`
+}
+
+// UpdatePlan records the plan's state and appends its event, idempotently: the event's
+// key is the plan id with the update's sequence number.
+func (a *Activities) UpdatePlan(ctx context.Context, req UpdatePlanRequest) error {
+	if a.deps.Ledger == nil {
+		return errors.New("update plan: activities built without a ledger")
+	}
+	u := store.PlanUpdate{PlanID: req.PlanID, Seq: req.Seq, Status: string(req.Status), PaymentMethodID: req.PaymentMethodID}
+	if !req.NextChargeAt.IsZero() {
+		u.NextChargeAt = &req.NextChargeAt
+	}
+	if req.EventType != "" {
+		data, err := json.Marshal(req.EventData)
+		if err != nil {
+			return fmt.Errorf("update plan: encode event data: %w", err)
+		}
+		u.Event = &store.Event{
+			MerchantID: req.MerchantID, Mode: store.Mode(req.Mode), Type: req.EventType, Data: data,
+			IdempotencyKey: fmt.Sprintf("%s/state/%d/%s", req.PlanID, req.Seq, req.EventType),
+		}
+	}
+	return storeError(a.deps.Ledger.UpdatePlanState(ctx, u))
+}
+
+// UpdatePlan runs Activities.UpdatePlan from a workflow.
+func UpdatePlan(ctx workflow.Context, req UpdatePlanRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(localOptions(ctx), a.UpdatePlan, req).Get(ctx, nil)
+}

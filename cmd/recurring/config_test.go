@@ -1,0 +1,117 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/store"
+)
+
+func TestEncryptionKeysConfig(t *testing.T) {
+	secret := strings.Repeat("ab", 31)
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"api without keys":    {[]string{"api"}, map[string]string{"DATABASE_URL": "sqlite:x.db"}, "ENCRYPTION_KEYS is required"},
+		"worker without keys": {[]string{"worker"}, map[string]string{"DATABASE_URL": "sqlite:" + t.TempDir() + "/x.db"}, "ENCRYPTION_KEYS is required"},
+		"short key":           {[]string{"api"}, map[string]string{"DATABASE_URL": "sqlite:x.db", "ENCRYPTION_KEYS": "k1:" + secret}, "ENCRYPTION_KEYS"},
+		"no id":               {[]string{"migrate"}, map[string]string{"DATABASE_URL": "sqlite:x.db", "ENCRYPTION_KEYS": secret + "cd"}, "ENCRYPTION_KEYS"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "worker without keys" {
+				// The worker opens the store first; give it a migrated one.
+				db, err := store.Open(t.Context(), tc.env["DATABASE_URL"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.Migrate(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				_ = db.Close()
+			}
+			code, _, stderr := runForTest(t, tc.args, tc.env)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 naming %q", code, stderr, tc.want)
+			}
+			if strings.Contains(stderr, secret) {
+				t.Errorf("the error shows the key: %s", stderr)
+			}
+		})
+	}
+	cfg, err := parseConfig(map[string]string{"ENCRYPTION_KEYS": seal.Generate("new") + "," + seal.Generate("old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := cfg.keyring()
+	if err != nil || kr.ActiveID() != "new" {
+		t.Fatalf("keyring %v, %v; want new active", kr, err)
+	}
+}
+
+func TestProviderPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		stripeKey, provider string
+		mode                store.Mode
+		want                bool
+	}{
+		{"", "simulator", store.ModeTest, true},
+		{"", "simulator", store.ModeLive, false},
+		{"sk_test_abc", "stripe", store.ModeTest, true},
+		{"sk_test_abc", "stripe", store.ModeLive, false},
+		{"sk_live_abc", "stripe", store.ModeLive, true},
+		{"sk_live_abc", "stripe", store.ModeTest, false},
+		{"rk_live_abc", "stripe", store.ModeLive, true},
+		{"sk_live_abc", "simulator", store.ModeLive, false},
+	} {
+		if got := providerPolicy(tc.stripeKey)(tc.provider, tc.mode); got != tc.want {
+			t.Errorf("stripe key %q: %s in %s mode = %v, want %v", tc.stripeKey, tc.provider, tc.mode, got, tc.want)
+		}
+	}
+}
+
+// Rotation end to end: after a new key is put first, `recurring migrate` re-encrypts
+// the old rows, and the old key can then be dropped.
+func TestMigrateResealsTokensAfterRotation(t *testing.T) {
+	url := "sqlite:" + t.TempDir() + "/r.db"
+	oldSpec, newSpec := seal.Generate("old"), seal.Generate("new")
+	db, err := store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db.Keyring, _ = seal.Parse(oldSpec)
+	m, err := db.CreateMerchant(t.Context(), "M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := store.Caller{MerchantID: m.ID, Mode: store.ModeTest}
+	cus, err := db.CreateCustomer(t.Context(), caller, store.NewCustomer{Email: "a@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := db.CreatePaymentMethod(t.Context(), caller, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator",
+		Token: "tok_1", Card: store.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 1, ExpYear: 2040}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	code, stdout, stderr := runForTest(t, []string{"migrate"}, map[string]string{"DATABASE_URL": url, "ENCRYPTION_KEYS": newSpec + "," + oldSpec})
+	if code != 0 || !strings.Contains(stdout, "resealed 1 card token(s) under key new") {
+		t.Fatalf("migrate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	db, err = store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	db.Keyring, _ = seal.Parse(newSpec)
+	if cred, err := db.ChargeableCard(t.Context(), caller.MerchantID, pm.ID); err != nil || cred.Token != "tok_1" {
+		t.Fatalf("with only the new key: %v", err)
+	}
+}

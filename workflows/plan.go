@@ -1,0 +1,482 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+)
+
+// Plan is the workflow of one payment plan (id plan_…). It sleeps on a durable timer
+// until the next installment is due, charges it through the Charge activity with the
+// idempotency key plan_<id>/<installment>/<attempt>, records every attempt in the
+// ledger, retries soft declines on the plan's dunning schedule, and reacts to signals
+// (cancel, block, unblock, detach) and validated updates (pause, resume, cancel_plan,
+// change_payment_method, skip_next) by waking the timer and deciding again. It
+// continues as new before its history grows past DefaultMaxRunEvents, carrying its
+// state in PlanInput.State.
+//
+// Installments are worked on one at a time, in order: while one is in dunning, later
+// ones wait and are charged at once (catching up) when it is settled. Pausing skips
+// the installments falling due meanwhile; blocking and past_due only delay them.
+func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
+	p := newPlanRun(ctx, in)
+	if err := p.registerHandlers(ctx); err != nil {
+		return PlanResult{}, err
+	}
+	// Every behaviour change from here on is branched on a version recorded here.
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, 1)
+	p.events++
+
+	if in.State == nil {
+		if err := p.createRow(ctx); err != nil {
+			return PlanResult{}, err
+		}
+	}
+	for {
+		if err := p.publish(ctx, nil); err != nil {
+			return PlanResult{}, err
+		}
+		if p.s.Status.Terminal() {
+			return p.finish(ctx), nil
+		}
+		if p.s.PendingNotify {
+			p.s.PendingNotify = false
+			p.notify(ctx, activities.NotifyActionRequired, p.waiting(), p.s.Attempt,
+				activities.ChargeFailure{Code: "payment_method_detached", Message: "the card was removed; a new payment method is needed"})
+			continue
+		}
+		if p.shouldContinueAsNew(ctx) {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return PlanResult{}, err
+			}
+			if p.drainSignals(ctx) {
+				continue // act on them before leaving the run
+			}
+			return PlanResult{}, p.continueAsNew(ctx)
+		}
+		if err := p.step(ctx); err != nil {
+			return PlanResult{}, err
+		}
+	}
+}
+
+// planRun is one run's working state around the carried PlanCarry.
+type planRun struct {
+	in      PlanInput
+	s       *PlanCarry
+	version workflow.Version
+	// wakeCh wakes a waiting run after an update changed its state.
+	wakeCh workflow.Channel
+	// events estimates this run's history length where the server's count is unknown
+	// (the test environment reports 0); it errs on the high side.
+	events int
+	logger interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+
+	cancelCh, blockCh, unblockCh, detachCh workflow.ReceiveChannel
+}
+
+func newPlanRun(ctx workflow.Context, in PlanInput) *planRun {
+	p := &planRun{in: in, logger: workflow.GetLogger(ctx)}
+	if in.State != nil {
+		s := *in.State
+		p.s = &s
+	} else {
+		p.s = &PlanCarry{
+			Status: billing.PlanActive, PaymentMethodID: in.PaymentMethodID, Next: 1,
+			NetworkTransactionID: in.InitialNetworkTransactionID, InitialDone: in.InitialNetworkTransactionID != "",
+		}
+	}
+	p.s.Runs++
+	p.events += 4 // started, and the first workflow task
+	return p
+}
+
+// createRow writes the plan's row: the first thing the first run does, so a plan row
+// never exists without its workflow and a workflow's row appears as soon as the store
+// takes it.
+func (p *planRun) createRow(ctx workflow.Context) error {
+	st := p.state()
+	req := activities.CreatePlanRequest{
+		PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Mode: p.in.Mode, CustomerID: p.in.CustomerID,
+		PaymentMethodID: p.s.PaymentMethodID, Provider: p.in.Provider, Currency: p.in.Currency,
+		Type: p.planType(), Reference: p.in.Reference, Timetable: p.in.Timetable, Dunning: p.in.Dunning,
+		InitialPaymentID: p.in.InitialPaymentID, Status: st.Status, NextChargeAt: st.NextChargeAt,
+		CreatedAt: workflow.GetInfo(ctx).WorkflowStartTime,
+	}
+	if c := p.in.Create; c != nil {
+		req.MerchantData, req.Schedule = c.MerchantData, c.Schedule
+		if !c.CreatedAt.IsZero() {
+			req.CreatedAt = c.CreatedAt
+		}
+	}
+	p.events += 6
+	if err := activities.CreatePlan(ctx, req); err != nil {
+		return fmt.Errorf("create plan row: %w", err)
+	}
+	p.s.Published = PublishedState{Status: st.Status, NextChargeAt: st.NextChargeAt, PaymentMethodID: p.s.PaymentMethodID}
+	return nil
+}
+
+func (p *planRun) planType() string {
+	if p.in.Type == "" {
+		return "ecom"
+	}
+	return p.in.Type
+}
+
+// step does the next thing the plan needs: wait, or charge.
+func (p *planRun) step(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	p.advance(now)
+	if p.s.Status.Terminal() {
+		return nil
+	}
+	if !p.charging() {
+		p.wait(ctx, 0)
+		return nil
+	}
+	inst, _ := p.in.Timetable.Installment(p.s.Next)
+	if at := p.attemptAt(inst); at.After(now) {
+		if err := p.publish(ctx, nil); err != nil {
+			return err
+		}
+		p.wait(ctx, at.Sub(now))
+		return nil
+	}
+	limit := p.in.AttemptLimit.OrDefault()
+	if until := limit.NextAllowed(now, p.cardFailures(now)); until.After(now) {
+		p.s.NotBefore = until
+		return nil
+	}
+	return p.charge(ctx, inst)
+}
+
+// wait sleeps until d has passed (d > 0), a signal arrives or an update changed
+// something. The timer is canceled when something else wakes the plan first: the
+// loop then decides again, as in the updatable-timer pattern.
+func (p *planRun) wait(ctx workflow.Context, d time.Duration) {
+	for p.wakeCh.ReceiveAsync(nil) {
+		// Wake-ups from updates handled while the loop was busy: it is deciding
+		// afresh now anyway.
+	}
+	sel := workflow.NewSelector(ctx)
+	for _, ch := range p.signalChannels() {
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { p.receive(ctx, c, c.Receive) })
+	}
+	sel.AddReceive(p.wakeCh, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+	if d > 0 {
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		defer cancelTimer() // no-op once fired
+		p.events += 5       // timer started, fired or canceled, and the workflow task after
+		sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: "next charge"}), func(workflow.Future) {})
+	}
+	sel.Select(ctx)
+}
+
+// charge makes one attempt on inst and acts on its outcome.
+func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
+	s := p.s
+	attempt := s.Attempt + 1
+	if s.Unknown {
+		attempt = s.Attempt // same key: whatever the provider did, it happens once
+	}
+	key := fmt.Sprintf("%s/%d/%d", p.in.PlanID, inst.Number, attempt)
+	payType, initiator := billing.PaymentRecurring, providers.InitiatorMerchant
+	if !s.InitialDone {
+		payType, initiator = billing.PaymentInitial, providers.InitiatorCustomer
+	}
+	pmID := s.PaymentMethodID
+	p.events += 6
+	res, err := activities.Charge(ctx, activities.ChargeRequest{
+		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PaymentMethodID: pmID, Amount: inst.Amount, Currency: p.in.Currency,
+		IdempotencyKey: key, Initiator: initiator, NetworkTransactionID: s.NetworkTransactionID,
+		Description: fmt.Sprintf("%s installment %d", p.in.PlanID, inst.Number),
+		Metadata: map[string]string{
+			"plan_id": p.in.PlanID, "installment": fmt.Sprint(inst.Number), "attempt": fmt.Sprint(attempt),
+			"type": p.planType(), "reference": p.in.Reference,
+		},
+		At: workflow.Now(ctx), AttemptLimit: p.in.AttemptLimit,
+	})
+	now := workflow.Now(ctx)
+	rec := activities.RecordPaymentRequest{
+		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PlanID: p.in.PlanID, CustomerID: p.in.CustomerID,
+		PaymentMethodID: pmID, Installment: inst.Number, Attempt: attempt, Amount: inst.Amount,
+		Currency: p.in.Currency, PaymentType: payType, IdempotencyKey: key, DueAt: inst.DueAt, AttemptedAt: now,
+	}
+	if err == nil {
+		rec.Status = billing.PaymentSucceeded
+		if res.Status == providers.ChargePending {
+			rec.Status = billing.PaymentPending
+		}
+		rec.Provider, rec.ProviderChargeID, rec.NetworkTransactionID = res.Provider, res.ChargeID, res.NetworkTransactionID
+		if !s.InitialDone {
+			s.InitialDone = true
+			if res.NetworkTransactionID != "" {
+				s.NetworkTransactionID = res.NetworkTransactionID
+			}
+		}
+		s.Paid++
+		s.PaidAmount += inst.Amount
+		s.LastError = nil
+		p.nextInstallment()
+		if err := p.publish(ctx, &rec); err != nil {
+			return err
+		}
+		if payType == billing.PaymentInitial && res.NetworkTransactionID != "" {
+			// The plan's first charge stored the credential: keep its network id on
+			// the card too, for other plans reusing it.
+			p.events += 6
+			if err := activities.RememberNetworkID(ctx, activities.RememberNetworkIDRequest{
+				MerchantID: p.in.MerchantID, PaymentMethodID: pmID, NetworkTransactionID: res.NetworkTransactionID,
+			}); err != nil {
+				return fmt.Errorf("keep network transaction id: %w", err)
+			}
+		}
+		return nil
+	}
+
+	f, final := activities.ChargeFailureOf(err)
+	switch {
+	case final && f.Type == activities.ErrPaymentMethodUnavailable:
+		// Nothing reached the provider: no attempt to record.
+		s.Blocked = s.Blocked || f.Blocked
+		s.Detached = s.Detached || f.Detached || !f.Blocked
+		s.LastError = p.planError(inst, s.Attempt, f, now)
+		return p.afterNoAttempt(ctx, inst, f)
+	case final && f.Type == activities.ErrAttemptLimit:
+		s.NotBefore = f.Until
+		return nil
+	}
+
+	s.Attempt = attempt
+	s.Unknown = !final
+	s.Failures = append(p.recentFailures(now), CardFailure{PaymentMethodID: pmID, At: now})
+	s.LastError = p.planError(inst, attempt, f, now)
+	rec.Status = billing.PaymentFailed
+	if !final {
+		rec.Status = billing.PaymentPending
+	}
+	rec.Provider, rec.ProviderChargeID = f.Provider, f.ChargeID
+	rec.FailureCode, rec.FailureClass, rec.FailureMessage = f.Code, f.Class(), f.Message
+
+	notify := ""
+	switch {
+	case !final || f.Type == activities.ErrSoftDecline:
+		if p.scheduleRetry(now, f) {
+			break
+		}
+		notify = p.setStatus(p.outcome(), activities.NotifyPaymentFailed)
+	case f.Type == activities.ErrHardDecline:
+		notify = p.setStatus(p.outcome(), activities.NotifyPaymentFailed)
+	case f.Type == activities.ErrAuthenticationRequired:
+		notify = p.setStatus(billing.PlanActionRequired, activities.NotifyActionRequired)
+	default: // invalid_request and anything unforeseen: no new card helps
+		notify = p.setStatus(billing.PlanFailed, activities.NotifyPlanFailed)
+	}
+	if err := p.publish(ctx, &rec); err != nil {
+		return err
+	}
+	if notify != "" {
+		p.notify(ctx, notify, inst, attempt, f)
+	}
+	return nil
+}
+
+// afterNoAttempt publishes a card found unavailable and tells the customer when they
+// must give a new one.
+func (p *planRun) afterNoAttempt(ctx workflow.Context, inst billing.Installment, f activities.ChargeFailure) error {
+	if err := p.publish(ctx, nil); err != nil {
+		return err
+	}
+	if p.s.Detached {
+		p.s.PendingNotify = false
+		p.notify(ctx, activities.NotifyActionRequired, inst, p.s.Attempt, f)
+	}
+	return nil
+}
+
+// waiting returns the installment the plan waits on (zero when none is left).
+func (p *planRun) waiting() billing.Installment {
+	inst, _ := p.in.Timetable.Installment(p.s.Next)
+	return inst
+}
+
+// scheduleRetry sets when the failed installment is tried again, and reports false
+// when the dunning policy has no retry left.
+func (p *planRun) scheduleRetry(now time.Time, f activities.ChargeFailure) bool {
+	s := p.s
+	delay, ok := p.in.Dunning.RetryDelay(s.Retries + 1)
+	if !ok {
+		return false
+	}
+	s.Retries++
+	at := now.Add(delay)
+	if hint := now.Add(f.RetryAfter); hint.After(at) {
+		at = hint // the network asked for a longer wait
+	}
+	s.RetryAt = at
+	return true
+}
+
+// setStatus moves the plan to status after a failed charge and returns the
+// notification to send, unless the plan was finished meanwhile (canceled by an update
+// while the charge ran), which nothing overrides.
+func (p *planRun) setStatus(status billing.PlanStatus, notify string) string {
+	if p.s.Status.Terminal() {
+		return ""
+	}
+	p.s.Status = status
+	return notify
+}
+
+// outcome is the status the dunning policy leads to after the last failure.
+func (p *planRun) outcome() billing.PlanStatus {
+	if p.in.Dunning.Outcome == "" {
+		return billing.PlanPastDue
+	}
+	return p.in.Dunning.Outcome.Status()
+}
+
+func (p *planRun) planError(inst billing.Installment, attempt int, f activities.ChargeFailure, now time.Time) *PlanError {
+	return &PlanError{Installment: inst.Number, Attempt: attempt, Class: f.Class(), Code: f.Code, Message: f.Message, At: now}
+}
+
+// nextInstallment moves on after the current installment is settled.
+func (p *planRun) nextInstallment() {
+	s := p.s
+	s.Next++
+	s.Attempt, s.Retries, s.Unknown = 0, 0, false
+	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
+}
+
+// notify tells the customer, best effort: a notifier that stays down is logged, not
+// allowed to hold the plan.
+func (p *planRun) notify(ctx workflow.Context, kind string, inst billing.Installment, attempt int, f activities.ChargeFailure) {
+	st := p.state()
+	p.events += 6
+	err := activities.Notify(ctx, activities.Notification{
+		Kind: kind, MerchantID: p.in.MerchantID, Mode: p.in.Mode, CustomerID: p.in.CustomerID, PlanID: p.in.PlanID,
+		Installment: inst.Number, Amount: inst.Amount, Currency: p.in.Currency, Status: st.Status, Code: f.Code,
+		Message:        f.Message,
+		IdempotencyKey: fmt.Sprintf("%s/%d/%d/%s", p.in.PlanID, inst.Number, attempt, kind),
+	})
+	if err != nil {
+		p.logger.Warn("customer notification failed", "kind", kind, "error", err)
+	}
+}
+
+// publish reports the plan's state to the ledger (with the attempt rec, if any) and to
+// the search attributes, when it changed since it was last reported. The event of a
+// status change rides along.
+func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentRequest) error {
+	st := p.state()
+	cur := PublishedState{Status: st.Status, NextChargeAt: st.NextChargeAt, PaymentMethodID: st.PaymentMethodID}
+	var upd *activities.UpdatePlanRequest
+	if cur != p.s.Published {
+		p.s.Seq++
+		upd = &activities.UpdatePlanRequest{
+			PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Mode: p.in.Mode, Seq: p.s.Seq, Status: cur.Status,
+			NextChargeAt: cur.NextChargeAt, PaymentMethodID: cur.PaymentMethodID,
+		}
+		if cur.Status != p.s.Published.Status {
+			if typ := billing.PlanEventType(cur.Status); typ != "" {
+				upd.EventType, upd.EventData = typ, st
+			}
+		}
+	}
+	switch {
+	case rec != nil:
+		rec.Plan = upd
+		p.events += 6
+		if _, err := activities.RecordPayment(ctx, *rec); err != nil {
+			return fmt.Errorf("record payment %s: %w", rec.IdempotencyKey, err)
+		}
+	case upd != nil:
+		p.events += 6
+		if err := activities.UpdatePlan(ctx, *upd); err != nil {
+			return fmt.Errorf("update plan row: %w", err)
+		}
+	}
+	if upd != nil {
+		p.s.Published = cur
+	}
+	return p.upsertSearchAttributes(ctx, st)
+}
+
+// upsertSearchAttributes keeps PlanStatus, CustomerId, MerchantId and NextChargeAt
+// current, writing only those that differ.
+func (p *planRun) upsertSearchAttributes(ctx workflow.Context, st PlanState) error {
+	have := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	if v, ok := have.GetKeyword(PlanStatusKey); !ok || v != string(st.Status) {
+		updates = append(updates, PlanStatusKey.ValueSet(string(st.Status)))
+	}
+	if v, ok := have.GetKeyword(CustomerIDKey); !ok || v != p.in.CustomerID {
+		updates = append(updates, CustomerIDKey.ValueSet(p.in.CustomerID))
+	}
+	if v, ok := have.GetKeyword(MerchantIDKey); !ok || v != p.in.MerchantID {
+		updates = append(updates, MerchantIDKey.ValueSet(p.in.MerchantID))
+	}
+	v, ok := have.GetTime(NextChargeAtKey)
+	switch {
+	case st.NextChargeAt.IsZero() && ok:
+		updates = append(updates, NextChargeAtKey.ValueUnset())
+	case !st.NextChargeAt.IsZero() && (!ok || !v.Equal(st.NextChargeAt)):
+		updates = append(updates, NextChargeAtKey.ValueSet(st.NextChargeAt))
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	p.events++
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		return fmt.Errorf("upsert search attributes: %w", err)
+	}
+	return nil
+}
+
+// shouldContinueAsNew reports whether this run's history is long enough to start a
+// fresh run: the server's suggestion, its event count, or our own estimate where the
+// count is unknown.
+func (p *planRun) shouldContinueAsNew(ctx workflow.Context) bool {
+	limit := p.in.MaxRunEvents
+	if limit <= 0 {
+		limit = DefaultMaxRunEvents
+	}
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit || p.events >= limit
+}
+
+func (p *planRun) runEvents(ctx workflow.Context) int {
+	return max(workflow.GetInfo(ctx).GetCurrentHistoryLength(), p.events)
+}
+
+// continueAsNew ends the run, carrying the state into the next one.
+func (p *planRun) continueAsNew(ctx workflow.Context) error {
+	next := p.in
+	s := *p.s
+	p.events += 2 // the workflow task completing, and the continued-as-new event
+	n := p.runEvents(ctx)
+	s.LastRunEvents, s.LastRunEstimate, s.MaxRunEvents = n, p.events, max(s.MaxRunEvents, n)
+	s.Failures = p.recentFailures(workflow.Now(ctx))
+	next.State, next.Create = &s, nil
+	return workflow.NewContinueAsNewError(ctx, Plan, next)
+}
+
+// finish ends a plan that reached a terminal status.
+func (p *planRun) finish(ctx workflow.Context) PlanResult {
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	s := p.s
+	return PlanResult{
+		Status: s.Status, Paid: s.Paid, PaidAmount: s.PaidAmount, Skipped: s.Skipped,
+		Runs: s.Runs, MaxRunEvents: max(s.MaxRunEvents, p.runEvents(ctx)),
+	}
+}

@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// maxSkips bounds the installments skip_next may mark ahead, keeping the carried state
+// small.
+const maxSkips = 100
+
+// registerHandlers installs the state query and the update handlers with their
+// validators, and opens the signal channels. Update handlers only change state and
+// wake the main loop, which does the work (activities, events), so no handler ever
+// blocks and none is left running at continue-as-new. Signals are received by the
+// main loop itself (see wait), never by a background coroutine: a value a coroutine's
+// selector has taken but not yet handled is invisible to the drain before
+// continue-as-new, and would be lost.
+func (p *planRun) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryState, func() (PlanState, error) {
+		return p.state(), nil
+	}, workflow.QueryHandlerOptions{Description: "the plan's live state"}); err != nil {
+		return err
+	}
+
+	updates := []struct {
+		name      string
+		handler   any
+		validator any
+	}{
+		{UpdatePause, func(ctx workflow.Context, _ PauseRequest) (PlanState, error) {
+			p.s.Paused, p.s.PausedAt = true, workflow.Now(ctx)
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, _ PauseRequest) error {
+			return rejection(billing.CheckAction(p.status(), billing.ActionPause))
+		}},
+		{UpdateResume, func(ctx workflow.Context, _ ResumeRequest) (PlanState, error) {
+			now := workflow.Now(ctx)
+			if now.After(p.s.PausedAt) {
+				p.s.PauseWindows = append(p.s.PauseWindows, TimeWindow{From: p.s.PausedAt, To: now})
+			}
+			p.s.Paused, p.s.PausedAt = false, now
+			p.advance(now)
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, _ ResumeRequest) error {
+			return rejection(billing.CheckAction(p.status(), billing.ActionResume))
+		}},
+		{UpdateCancel, func(ctx workflow.Context, req CancelRequest) (PlanState, error) {
+			p.cancel(req)
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, _ CancelRequest) error {
+			return rejection(billing.CheckAction(p.status(), billing.ActionCancel))
+		}},
+		{UpdateChangePaymentMethod, func(ctx workflow.Context, req ChangePaymentMethodRequest) (PlanState, error) {
+			p.changePaymentMethod(req)
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, req ChangePaymentMethodRequest) error {
+			if !strings.HasPrefix(req.PaymentMethodID, billing.PrefixPaymentMethod) {
+				return rejection(billing.Invalid("payment_method", "invalid_payment_method", "payment_method must be a pm_ id"))
+			}
+			return rejection(billing.CheckAction(p.status(), billing.ActionChangePaymentMethod))
+		}},
+		{UpdateSkipNext, func(ctx workflow.Context, _ SkipNextRequest) (PlanState, error) {
+			now := workflow.Now(ctx)
+			if n := p.skipTarget(now); n > 0 {
+				p.s.SkipNext = append(p.s.SkipNext, n)
+				slices.Sort(p.s.SkipNext)
+			}
+			p.advance(now)
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, _ SkipNextRequest) error {
+			if err := billing.CheckAction(p.status(), billing.ActionSkipNext); err != nil {
+				return rejection(err)
+			}
+			if len(p.s.SkipNext) >= maxSkips {
+				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeNothingToSkip,
+					Message: fmt.Sprintf("at most %d installments can be marked to skip", maxSkips)})
+			}
+			if p.skipTarget(workflow.Now(ctx)) == 0 {
+				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeNothingToSkip,
+					Message: "the plan has no installment left to skip"})
+			}
+			return nil
+		}},
+	}
+	for _, u := range updates {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
+			workflow.UpdateHandlerOptions{Validator: u.validator}); err != nil {
+			return err
+		}
+	}
+
+	p.cancelCh = workflow.GetSignalChannel(ctx, SignalCancel)
+	p.blockCh = workflow.GetSignalChannel(ctx, SignalBlock)
+	p.unblockCh = workflow.GetSignalChannel(ctx, SignalUnblock)
+	p.detachCh = workflow.GetSignalChannel(ctx, SignalDetach)
+	p.wakeCh = workflow.NewBufferedChannel(ctx, 1)
+	return nil
+}
+
+func (p *planRun) signalChannels() []workflow.ReceiveChannel {
+	return []workflow.ReceiveChannel{p.cancelCh, p.blockCh, p.unblockCh, p.detachCh}
+}
+
+// drainSignals applies signals that arrived but were not handled yet, so none is lost
+// at continue-as-new; it reports whether there were any.
+func (p *planRun) drainSignals(ctx workflow.Context) bool {
+	found := false
+	for _, ch := range p.signalChannels() {
+		for {
+			got := false
+			p.receive(ctx, ch, func(_ workflow.Context, v any) bool {
+				got = ch.ReceiveAsync(v)
+				return got
+			})
+			if !got {
+				break
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+// receive reads one signal from ch with recv and applies it.
+func (p *planRun) receive(ctx workflow.Context, ch workflow.ReceiveChannel, recv func(workflow.Context, any) bool) {
+	switch ch {
+	case p.cancelCh:
+		var req CancelRequest
+		if recv(ctx, &req) {
+			p.cancel(req)
+			p.signaled()
+		}
+	default:
+		var sig PaymentMethodSignal
+		if !recv(ctx, &sig) {
+			return
+		}
+		p.signaled()
+		if p.s.Status.Terminal() || sig.PaymentMethodID != "" && sig.PaymentMethodID != p.s.PaymentMethodID {
+			p.logger.Info("signal ignored", "signal", ch.Name(), "payment_method_id", sig.PaymentMethodID)
+			return
+		}
+		switch ch {
+		case p.blockCh:
+			p.s.Blocked = true
+		case p.unblockCh:
+			p.s.Blocked = false
+		case p.detachCh:
+			if !p.s.Detached {
+				p.s.Detached = true
+				p.s.PendingNotify = true
+			}
+		}
+	}
+}
+
+func (p *planRun) signaled() {
+	p.events += 4 // the signal, and the workflow task it causes
+}
+
+// changed marks state changed by an update, wakes the main loop and returns the new
+// state.
+func (p *planRun) changed(ctx workflow.Context) PlanState {
+	p.wakeCh.SendAsync(struct{}{}) // a wake-up already pending is enough
+	p.events += 5                  // update accepted and completed, and the workflow task
+	return p.state()
+}
+
+func (p *planRun) cancel(req CancelRequest) {
+	if p.s.Status.Terminal() {
+		return
+	}
+	p.s.Status = billing.PlanCanceled
+	p.s.CancelReason = req.Reason
+	if p.s.CancelReason == "" {
+		p.s.CancelReason = "requested"
+	}
+}
+
+// changePaymentMethod switches cards. The new card is neither blocked nor detached; a
+// plan waiting for a card becomes active and tries the waiting installment at once,
+// with a fresh dunning schedule and, for another card, a fresh idempotency key.
+func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
+	s := p.s
+	if req.PaymentMethodID != s.PaymentMethodID {
+		s.Unknown = false // the old key belongs to the old card
+		s.NetworkTransactionID = req.NetworkTransactionID
+	} else if req.NetworkTransactionID != "" {
+		s.NetworkTransactionID = req.NetworkTransactionID
+	}
+	s.PaymentMethodID = req.PaymentMethodID
+	s.Blocked, s.Detached, s.PendingNotify = false, false, false
+	if s.Status == billing.PlanPastDue || s.Status == billing.PlanActionRequired {
+		s.Status = billing.PlanActive
+	}
+	s.Retries = 0
+	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
+}
+
+// rejection turns a billing error from a validator into the ApplicationError the
+// client sees: type invalid_transition for conflicts, invalid_argument otherwise, with
+// the billing code as its details.
+func rejection(err error) error {
+	if err == nil {
+		return nil
+	}
+	var be *billing.Error
+	if !errors.As(err, &be) {
+		return err
+	}
+	typ := ErrInvalidTransition
+	if be.Kind != billing.KindConflict {
+		typ = ErrInvalidArgument
+	}
+	return temporal.NewApplicationErrorWithOptions(be.Message, typ, temporal.ApplicationErrorOptions{
+		NonRetryable: true, Details: []any{be.Code, be.Param},
+	})
+}

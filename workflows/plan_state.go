@@ -1,0 +1,150 @@
+package workflows
+
+import (
+	"slices"
+	"time"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// advance skips the installments that must be skipped (skip_next, or due while the
+// plan was paused) and completes the plan when no installment is left. An installment
+// already attempted is never skipped: its debt stands until paid or the plan ends.
+func (p *planRun) advance(now time.Time) {
+	s := p.s
+	if s.Status.Terminal() {
+		return
+	}
+	for {
+		inst, ok := p.in.Timetable.Installment(s.Next)
+		if !ok {
+			s.Status = billing.PlanCompleted
+			return
+		}
+		if s.Attempt > 0 || !p.skipped(inst, now) {
+			p.prunePauseWindows(inst.DueAt)
+			return
+		}
+		s.SkipNext = slices.DeleteFunc(s.SkipNext, func(n int) bool { return n == inst.Number })
+		s.Next++
+		s.Skipped++
+	}
+}
+
+// skipped reports whether inst is not to be charged: skip_next marked it, or it fell
+// due while the plan was paused (in a past pause, or in the current one by now).
+func (p *planRun) skipped(inst billing.Installment, now time.Time) bool {
+	s := p.s
+	if slices.Contains(s.SkipNext, inst.Number) {
+		return true
+	}
+	for _, w := range s.PauseWindows {
+		if !inst.DueAt.Before(w.From) && inst.DueAt.Before(w.To) {
+			return true
+		}
+	}
+	return s.Paused && !inst.DueAt.Before(s.PausedAt) && !inst.DueAt.After(now)
+}
+
+// prunePauseWindows drops pauses that ended by due: installments from the waiting one
+// on are due later, so those pauses cannot skip anything any more.
+func (p *planRun) prunePauseWindows(due time.Time) {
+	p.s.PauseWindows = slices.DeleteFunc(p.s.PauseWindows, func(w TimeWindow) bool { return !w.To.After(due) })
+}
+
+// charging reports whether the plan charges installments as they fall due.
+func (p *planRun) charging() bool {
+	s := p.s
+	return s.Status == billing.PlanActive && !s.Paused && !s.Blocked && !s.Detached
+}
+
+// attemptAt is when the waiting installment is to be tried: its due time, or later
+// for a dunning retry or an attempt-limited card.
+func (p *planRun) attemptAt(inst billing.Installment) time.Time {
+	at := inst.DueAt
+	if p.s.Attempt > 0 && p.s.RetryAt.After(at) {
+		at = p.s.RetryAt
+	}
+	if p.s.NotBefore.After(at) {
+		at = p.s.NotBefore
+	}
+	return at
+}
+
+// recentFailures returns the failed attempts still inside the attempt limit's window.
+func (p *planRun) recentFailures(now time.Time) []CardFailure {
+	window := p.in.AttemptLimit.OrDefault().Window.Std()
+	return slices.DeleteFunc(slices.Clone(p.s.Failures), func(f CardFailure) bool { return !f.At.After(now.Add(-window)) })
+}
+
+// cardFailures returns when the current card failed within the window.
+func (p *planRun) cardFailures(now time.Time) []time.Time {
+	var out []time.Time
+	for _, f := range p.recentFailures(now) {
+		if f.PaymentMethodID == p.s.PaymentMethodID {
+			out = append(out, f.At)
+		}
+	}
+	return out
+}
+
+// status combines the plan's own status with its flags: a finished, past_due or
+// action_required plan shows that; then a detached card (action_required), a pause, a
+// blocked card.
+func (p *planRun) status() billing.PlanStatus {
+	s := p.s
+	switch {
+	case s.Status != billing.PlanActive:
+		return s.Status
+	case s.Detached:
+		return billing.PlanActionRequired
+	case s.Paused:
+		return billing.PlanPaused
+	case s.Blocked:
+		return billing.PlanBlocked
+	}
+	return billing.PlanActive
+}
+
+// state returns the plan's live state.
+func (p *planRun) state() PlanState {
+	s := p.s
+	st := PlanState{
+		PlanID: p.in.PlanID, Status: p.status(), PaymentMethodID: s.PaymentMethodID,
+		Paused: s.Paused, Blocked: s.Blocked, Detached: s.Detached,
+		Attempts: s.Attempt, DunningRetries: s.Retries, Paid: s.Paid, PaidAmount: s.PaidAmount, Skipped: s.Skipped,
+		SkipInstallments: slices.Clone(s.SkipNext), LastError: s.LastError, CancelReason: s.CancelReason,
+	}
+	if n, limited := p.in.Timetable.Count(); limited {
+		r := max(0, n-(s.Next-1))
+		st.Remaining = &r
+	}
+	if s.Status.Terminal() {
+		return st
+	}
+	if inst, ok := p.in.Timetable.Installment(s.Next); ok {
+		st.NextInstallment, st.NextDueAt, st.NextAmount = inst.Number, inst.DueAt, inst.Amount
+		if p.charging() {
+			st.NextChargeAt = p.attemptAt(inst) // in the past: overdue, being charged now
+		}
+	}
+	return st
+}
+
+// skipTarget returns the installment skip_next would skip: the next one not yet
+// attempted and not already skipped; 0 when there is none.
+func (p *planRun) skipTarget(now time.Time) int {
+	n := p.s.Next
+	if p.s.Attempt > 0 {
+		n++
+	}
+	for ; ; n++ {
+		inst, ok := p.in.Timetable.Installment(n)
+		if !ok {
+			return 0
+		}
+		if !p.skipped(inst, now) {
+			return n
+		}
+	}
+}
