@@ -35,8 +35,10 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
 	SimulatorVaultKey string        `env:"SIMULATOR_VAULT_KEY"`
-	StripeSecretKey   string        `env:"STRIPE_SECRET_KEY"`
-	StripeBaseURL     string        `env:"STRIPE_BASE_URL"`
+	// SimulatorAnswerDelay holds simulator answers back after a charge, for crash drills.
+	SimulatorAnswerDelay time.Duration `env:"SIMULATOR_ANSWER_DELAY" envDefault:"0s"`
+	StripeSecretKey      string        `env:"STRIPE_SECRET_KEY"`
+	StripeBaseURL        string        `env:"STRIPE_BASE_URL"`
 	// EncryptionKeys seals saved cards' provider tokens: id:hex pairs, the first active.
 	EncryptionKeys string `env:"ENCRYPTION_KEYS"`
 }

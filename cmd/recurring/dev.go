@@ -151,6 +151,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	reg, err := buildProviders(providerSettings{
 		simulatorVaultKey: st.vaultKey(),
 		stripeSecretKey:   env["STRIPE_SECRET_KEY"], stripeBaseURL: env["STRIPE_BASE_URL"],
+		simulatorJournal: db.SimulatorJournal(),
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
 	"github.com/recurring/recurring/providers/stripe"
+	"github.com/recurring/recurring/store"
 )
 
 // providerSettings are the provider credentials a process was given.
@@ -40,7 +41,12 @@ func buildProviders(s providerSettings) (*providers.Registry, error) {
 	return providers.NewRegistry(ps...)
 }
 
-func (c Config) providers() providerSettings {
+// providers returns the provider settings of an api or worker process; the simulator
+// journals its answers in db, the store the processes share.
+func (c Config) providers(db *store.DB) providerSettings {
 	key, _ := decodeVaultKey(c.SimulatorVaultKey) // validated by parseConfig
-	return providerSettings{simulatorVaultKey: key, stripeSecretKey: c.StripeSecretKey, stripeBaseURL: c.StripeBaseURL}
+	return providerSettings{
+		simulatorVaultKey: key, stripeSecretKey: c.StripeSecretKey, stripeBaseURL: c.StripeBaseURL,
+		simulatorJournal: db.SimulatorJournal(), simulatorAnswerDelay: c.SimulatorAnswerDelay,
+	}
 }

@@ -121,7 +121,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 		return err
 	}
 	defer c.Close()
-	reg, err := buildProviders(cfg.providers())
+	reg, err := buildProviders(cfg.providers(db))
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,12 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(activities.Deps{PaymentMethods: db, Ledger: db, Logger: logger}), worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
+	reg, err := buildProviders(cfg.providers(db))
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}),
+		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
