@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
@@ -43,6 +44,10 @@ type Deps struct {
 	// ProviderAllowed says which providers each mode may use; DefaultProviderPolicy
 	// when nil.
 	ProviderAllowed ProviderPolicy
+	// Temporal starts, signals, updates and queries plan and payment workflows. With
+	// it, Plans and ActivePlans default to the plans' own hooks; without it the plan
+	// and payment routes answer 503.
+	Temporal client.Client
 }
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
@@ -53,6 +58,7 @@ type server struct {
 	notifier        PlanNotifier
 	plans           PlanCounter
 	providerAllowed ProviderPolicy
+	temporal        client.Client
 }
 
 var _ StrictServerInterface = (*server)(nil)
@@ -64,7 +70,16 @@ func New(d Deps) *echo.Echo {
 		d.Logger = slog.Default()
 	}
 	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
-		providerAllowed: d.ProviderAllowed}
+		providerAllowed: d.ProviderAllowed, temporal: d.Temporal}
+	if d.Temporal != nil {
+		hooks := planHooks{store: d.Store, temporal: d.Temporal}
+		if s.notifier == nil {
+			s.notifier = hooks
+		}
+		if s.plans == nil {
+			s.plans = hooks
+		}
+	}
 	if s.notifier == nil {
 		s.notifier = NoPlans{}
 	}

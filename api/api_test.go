@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"go.temporal.io/sdk/client"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,9 @@ type fixtureOptions struct {
 	ready       map[string]api.Checker
 	plans       api.PlanNotifier
 	activePlans api.PlanCounter
+	// temporal, when set, is called with the fixture's store and providers and returns
+	// the Temporal client the API uses (see plans_test.go).
+	temporal func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client
 }
 
 func newFixture(t testing.TB, ready map[string]api.Checker) fixture {
@@ -84,8 +88,12 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var tc client.Client
+	if o.temporal != nil {
+		tc = o.temporal(t, db, reg)
+	}
 	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
-		Plans: o.plans, ActivePlans: o.activePlans})
+		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc})
 	return f
 }
 

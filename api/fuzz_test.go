@@ -13,9 +13,14 @@ import (
 //
 //	go test -run '^$' -fuzz FuzzPostRoutes -fuzztime 30s ./api/
 func FuzzPostRoutes(f *testing.F) {
-	fx := newFixture(f, nil)
+	if testing.Short() {
+		f.Skip("starts an embedded Temporal server for the plan and payment routes")
+	}
+	fx := newFixtureWith(f, fixtureOptions{temporal: withTemporal})
 	cus := fx.createCustomer(f, fx.testKey, "fuzz@example.com")
 	pm := fx.saveCard(f, fx.testKey, cus.ID, visa)
+	var plan planBody
+	fx.ok(f, http.MethodPost, "/v1/plans", fx.testKey, planJSON(cus.ID, pm.ID, daily), &plan)
 	routes := []struct{ method, path string }{
 		{http.MethodPost, "/v1/customers"},
 		{http.MethodPost, "/v1/customers/" + cus.ID + "/payment-methods"},
@@ -23,6 +28,14 @@ func FuzzPostRoutes(f *testing.F) {
 		{http.MethodPost, "/v1/payment-methods/" + pm.ID + "/unblock"},
 		{http.MethodPost, "/v1/payment-methods/" + pm.ID + "/detach"},
 		{http.MethodPatch, "/v1/customers/" + cus.ID},
+		{http.MethodPost, "/v1/plans"},
+		{http.MethodPost, "/v1/plans/preview"},
+		{http.MethodPost, "/v1/plans/" + plan.ID + "/cancel"},
+		{http.MethodPost, "/v1/plans/" + plan.ID + "/pause"},
+		{http.MethodPost, "/v1/plans/" + plan.ID + "/resume"},
+		{http.MethodPost, "/v1/plans/" + plan.ID + "/skip-next"},
+		{http.MethodPost, "/v1/plans/" + plan.ID + "/payment-method"},
+		{http.MethodPost, "/v1/payments"},
 	}
 	seeds := []string{
 		`{"email": "a@example.com", "first_name": "Ada", "billing_address": {"country": "GB", "line1": "1 A St"}, "metadata": {"k": "v"}}`,
@@ -34,6 +47,14 @@ func FuzzPostRoutes(f *testing.F) {
 		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
 		`{"email": "a@example.com", "email": 5}`,
 		`null`, `"x"`, `{}`, `{`, ``,
+		planJSON(cus.ID, pm.ID, daily),
+		planJSON(cus.ID, pm.ID, `{"payments": [{"date": "2099-01-01", "amount": 5}, {"date": "2098-01-01", "amount": -1}]}`),
+		planJSON(cus.ID, pm.ID, `{"frequency": "months", "start_date": "2099-02-30", "timezone": "Mars/Olympus", "recurring_amount": 9223372036854775807, "installments": 3}`),
+		`{"currency": "JPY", "count": 3, "schedule": {"frequency": "years", "start_date": "2096-02-29", "recurring_amount": 100}}`,
+		fmt.Sprintf(`{"customer": %q, "payment_method": %q, "amount": 100, "currency": "KWD"}`, cus.ID, pm.ID),
+		fmt.Sprintf(`{"customer": %q, "card": {"number": "4000000000000002", "exp_month": 1, "exp_year": %d}, "amount": 1, "currency": "USD", "save_card": true}`, cus.ID, nextYear),
+		fmt.Sprintf(`{"payment_method": %q}`, pm.ID),
+		`{"reason": "fraud"}`,
 	}
 	for i := range routes {
 		for _, s := range seeds {

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,6 +48,24 @@ func (e CustomerListObject) Valid() bool {
 	}
 }
 
+// Defines values for DunningOutcome.
+const (
+	DunningOutcomeCanceled DunningOutcome = "canceled"
+	DunningOutcomePastDue  DunningOutcome = "past_due"
+)
+
+// Valid indicates whether the value is a known member of the DunningOutcome enum.
+func (e DunningOutcome) Valid() bool {
+	switch e {
+	case DunningOutcomeCanceled:
+		return true
+	case DunningOutcomePastDue:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorErrorType.
 const (
 	ApiError            ErrorErrorType = "api_error"
@@ -71,6 +90,96 @@ func (e ErrorErrorType) Valid() bool {
 	}
 }
 
+// Defines values for PaymentObject.
+const (
+	PaymentObjectPayment PaymentObject = "payment"
+)
+
+// Valid indicates whether the value is a known member of the PaymentObject enum.
+func (e PaymentObject) Valid() bool {
+	switch e {
+	case PaymentObjectPayment:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentPaymentType.
+const (
+	Initial   PaymentPaymentType = "initial"
+	OneOff    PaymentPaymentType = "one_off"
+	Recurring PaymentPaymentType = "recurring"
+)
+
+// Valid indicates whether the value is a known member of the PaymentPaymentType enum.
+func (e PaymentPaymentType) Valid() bool {
+	switch e {
+	case Initial:
+		return true
+	case OneOff:
+		return true
+	case Recurring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentStatus.
+const (
+	PaymentStatusFailed    PaymentStatus = "failed"
+	PaymentStatusPending   PaymentStatus = "pending"
+	PaymentStatusSucceeded PaymentStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the PaymentStatus enum.
+func (e PaymentStatus) Valid() bool {
+	switch e {
+	case PaymentStatusFailed:
+		return true
+	case PaymentStatusPending:
+		return true
+	case PaymentStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentCreateType.
+const (
+	PaymentCreateTypeEcom PaymentCreateType = "ecom"
+	PaymentCreateTypeMoto PaymentCreateType = "moto"
+)
+
+// Valid indicates whether the value is a known member of the PaymentCreateType enum.
+func (e PaymentCreateType) Valid() bool {
+	switch e {
+	case PaymentCreateTypeEcom:
+		return true
+	case PaymentCreateTypeMoto:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentListObject.
+const (
+	PaymentListObjectList PaymentListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the PaymentListObject enum.
+func (e PaymentListObject) Valid() bool {
+	switch e {
+	case PaymentListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentMethodObject.
 const (
 	PaymentMethodObjectPaymentMethod PaymentMethodObject = "payment_method"
@@ -88,19 +197,19 @@ func (e PaymentMethodObject) Valid() bool {
 
 // Defines values for PaymentMethodStatus.
 const (
-	Active   PaymentMethodStatus = "active"
-	Blocked  PaymentMethodStatus = "blocked"
-	Detached PaymentMethodStatus = "detached"
+	PaymentMethodStatusActive   PaymentMethodStatus = "active"
+	PaymentMethodStatusBlocked  PaymentMethodStatus = "blocked"
+	PaymentMethodStatusDetached PaymentMethodStatus = "detached"
 )
 
 // Valid indicates whether the value is a known member of the PaymentMethodStatus enum.
 func (e PaymentMethodStatus) Valid() bool {
 	switch e {
-	case Active:
+	case PaymentMethodStatusActive:
 		return true
-	case Blocked:
+	case PaymentMethodStatusBlocked:
 		return true
-	case Detached:
+	case PaymentMethodStatusDetached:
 		return true
 	default:
 		return false
@@ -116,6 +225,105 @@ const (
 func (e PaymentMethodListObject) Valid() bool {
 	switch e {
 	case PaymentMethodListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanObject.
+const (
+	PlanObjectPlan PlanObject = "plan"
+)
+
+// Valid indicates whether the value is a known member of the PlanObject enum.
+func (e PlanObject) Valid() bool {
+	switch e {
+	case PlanObjectPlan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanCreateType.
+const (
+	PlanCreateTypeEcom PlanCreateType = "ecom"
+	PlanCreateTypeMoto PlanCreateType = "moto"
+)
+
+// Valid indicates whether the value is a known member of the PlanCreateType enum.
+func (e PlanCreateType) Valid() bool {
+	switch e {
+	case PlanCreateTypeEcom:
+		return true
+	case PlanCreateTypeMoto:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanListObject.
+const (
+	PlanListObjectList PlanListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the PlanListObject enum.
+func (e PlanListObject) Valid() bool {
+	switch e {
+	case PlanListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanPreviewObject.
+const (
+	PlanPreviewObjectPlanPreview PlanPreviewObject = "plan_preview"
+)
+
+// Valid indicates whether the value is a known member of the PlanPreviewObject enum.
+func (e PlanPreviewObject) Valid() bool {
+	switch e {
+	case PlanPreviewObjectPlanPreview:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanStatus.
+const (
+	PlanStatusActionRequired PlanStatus = "action_required"
+	PlanStatusActive         PlanStatus = "active"
+	PlanStatusBlocked        PlanStatus = "blocked"
+	PlanStatusCanceled       PlanStatus = "canceled"
+	PlanStatusCompleted      PlanStatus = "completed"
+	PlanStatusFailed         PlanStatus = "failed"
+	PlanStatusPastDue        PlanStatus = "past_due"
+	PlanStatusPaused         PlanStatus = "paused"
+)
+
+// Valid indicates whether the value is a known member of the PlanStatus enum.
+func (e PlanStatus) Valid() bool {
+	switch e {
+	case PlanStatusActionRequired:
+		return true
+	case PlanStatusActive:
+		return true
+	case PlanStatusBlocked:
+		return true
+	case PlanStatusCanceled:
+		return true
+	case PlanStatusCompleted:
+		return true
+	case PlanStatusFailed:
+		return true
+	case PlanStatusPastDue:
+		return true
+	case PlanStatusPaused:
 		return true
 	default:
 		return false
@@ -149,6 +357,39 @@ func (e ReadinessStatus) Valid() bool {
 	case Ok:
 		return true
 	case Unavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScheduleFrequency.
+const (
+	Days    ScheduleFrequency = "days"
+	Hours   ScheduleFrequency = "hours"
+	Minutes ScheduleFrequency = "minutes"
+	Months  ScheduleFrequency = "months"
+	Seconds ScheduleFrequency = "seconds"
+	Weeks   ScheduleFrequency = "weeks"
+	Years   ScheduleFrequency = "years"
+)
+
+// Valid indicates whether the value is a known member of the ScheduleFrequency enum.
+func (e ScheduleFrequency) Valid() bool {
+	switch e {
+	case Days:
+		return true
+	case Hours:
+		return true
+	case Minutes:
+		return true
+	case Months:
+		return true
+	case Seconds:
+		return true
+	case Weeks:
+		return true
+	case Years:
 		return true
 	default:
 		return false
@@ -270,6 +511,15 @@ type DeletedObject struct {
 	Object  string `json:"object"`
 }
 
+// Dunning Soft declines are retried after each delay in turn (default 1d, 3d, 5d, 7d); then the outcome.
+type Dunning struct {
+	Outcome *DunningOutcome `json:"outcome,omitempty"`
+	Retries *[]string       `json:"retries,omitempty"`
+}
+
+// DunningOutcome defines model for Dunning.Outcome.
+type DunningOutcome string
+
 // Error defines model for Error.
 type Error struct {
 	Error struct {
@@ -289,8 +539,81 @@ type Health struct {
 	Status string `json:"status"`
 }
 
+// Installment defines model for Installment.
+type Installment struct {
+	Amount int64     `json:"amount"`
+	DueAt  time.Time `json:"due_at"`
+	Number int       `json:"number"`
+}
+
 // Metadata Up to 50 string pairs of your own; keys up to 40 characters, values up to 500.
 type Metadata map[string]string
+
+// Payment defines model for Payment.
+type Payment struct {
+	Amount         int64      `json:"amount"`
+	Attempt        *int       `json:"attempt,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Currency       string     `json:"currency"`
+	Customer       string     `json:"customer"`
+	DueAt          *time.Time `json:"due_at,omitempty"`
+	FailureClass   *string    `json:"failure_class,omitempty"`
+	FailureCode    *string    `json:"failure_code,omitempty"`
+	FailureMessage *string    `json:"failure_message,omitempty"`
+
+	// Id Example: pay_2n4v6ruxk3j5dcbq7j2wzqg4ly
+	Id               string             `json:"id"`
+	Installment      *int               `json:"installment,omitempty"`
+	IsRecurring      bool               `json:"is_recurring"`
+	Livemode         bool               `json:"livemode"`
+	Object           PaymentObject      `json:"object"`
+	PaymentMethod    string             `json:"payment_method"`
+	PaymentType      PaymentPaymentType `json:"payment_type"`
+	Plan             *string            `json:"plan,omitempty"`
+	Provider         string             `json:"provider"`
+	ProviderChargeId *string            `json:"provider_charge_id,omitempty"`
+	Status           PaymentStatus      `json:"status"`
+}
+
+// PaymentObject defines model for Payment.Object.
+type PaymentObject string
+
+// PaymentPaymentType defines model for Payment.PaymentType.
+type PaymentPaymentType string
+
+// PaymentStatus defines model for Payment.Status.
+type PaymentStatus string
+
+// PaymentCreate defines model for PaymentCreate.
+type PaymentCreate struct {
+	Amount      int64      `json:"amount"`
+	Card        *CardInput `json:"card,omitempty"`
+	Currency    string     `json:"currency"`
+	Customer    string     `json:"customer"`
+	Description *string    `json:"description,omitempty"`
+
+	// PaymentMethod a saved card; or give card
+	PaymentMethod *string `json:"payment_method,omitempty"`
+
+	// Provider for a new card
+	Provider  *string            `json:"provider,omitempty"`
+	Reference *string            `json:"reference,omitempty"`
+	SaveCard  *bool              `json:"save_card,omitempty"`
+	Type      *PaymentCreateType `json:"type,omitempty"`
+}
+
+// PaymentCreateType defines model for PaymentCreate.Type.
+type PaymentCreateType string
+
+// PaymentList defines model for PaymentList.
+type PaymentList struct {
+	Data    []Payment         `json:"data"`
+	HasMore bool              `json:"has_more"`
+	Object  PaymentListObject `json:"object"`
+}
+
+// PaymentListObject defines model for PaymentList.Object.
+type PaymentListObject string
 
 // PaymentMethod defines model for PaymentMethod.
 type PaymentMethod struct {
@@ -333,6 +656,132 @@ type PaymentMethodList struct {
 // PaymentMethodListObject defines model for PaymentMethodList.Object.
 type PaymentMethodListObject string
 
+// Plan defines model for Plan.
+type Plan struct {
+	CancelReason *string   `json:"cancel_reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	Currency     string    `json:"currency"`
+	Customer     string    `json:"customer"`
+
+	// Id Example: plan_7m3q4hdd2fyxlw2gq4vcnbqzda
+	Id        string     `json:"id"`
+	LastError *PlanError `json:"last_error,omitempty"`
+
+	// LiveState true when the state came from the plan's workflow; false when the workflow could not be asked and the last recorded state is shown
+	LiveState       *bool                   `json:"live_state,omitempty"`
+	Livemode        bool                    `json:"livemode"`
+	MerchantData    *map[string]interface{} `json:"merchant_data,omitempty"`
+	NextAmount      *int64                  `json:"next_amount,omitempty"`
+	NextChargeAt    *time.Time              `json:"next_charge_at,omitempty"`
+	NextDueAt       *time.Time              `json:"next_due_at,omitempty"`
+	NextInstallment *int                    `json:"next_installment,omitempty"`
+	Object          PlanObject              `json:"object"`
+	Paid            int                     `json:"paid"`
+	PaidAmount      int64                   `json:"paid_amount"`
+	PaymentMethod   string                  `json:"payment_method"`
+	Provider        string                  `json:"provider"`
+	Reference       *string                 `json:"reference,omitempty"`
+	Remaining       *int                    `json:"remaining,omitempty"`
+
+	// Schedule the schedule as sent
+	Schedule *map[string]interface{} `json:"schedule,omitempty"`
+	Skipped  *int                    `json:"skipped,omitempty"`
+	Status   PlanStatus              `json:"status"`
+	Type     *string                 `json:"type,omitempty"`
+}
+
+// PlanObject defines model for Plan.Object.
+type PlanObject string
+
+// PlanCancel defines model for PlanCancel.
+type PlanCancel struct {
+	Reason *string `json:"reason,omitempty"`
+}
+
+// PlanCreate defines model for PlanCreate.
+type PlanCreate struct {
+	// Currency Example: USD
+	Currency string `json:"currency"`
+	Customer string `json:"customer"`
+
+	// Dunning Soft declines are retried after each delay in turn (default 1d, 3d, 5d, 7d); then the outcome.
+	Dunning      *Dunning                `json:"dunning,omitempty"`
+	MerchantData *map[string]interface{} `json:"merchant_data,omitempty"`
+
+	// Payment An earlier successful initial payment (save_card) whose card and network transaction id the plan reuses.
+	Payment *string `json:"payment,omitempty"`
+
+	// PaymentMethod The saved card to charge; or give `payment`.
+	PaymentMethod *string `json:"payment_method,omitempty"`
+	Reference     *string `json:"reference,omitempty"`
+
+	// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
+	// installments, final_amount, final_payment_date, expires_on) or variable
+	// (payments). Amounts are minor units of the plan's currency. Test mode also
+	// accepts seconds|minutes|hours. See billing/README.md for every rule.
+	Schedule Schedule        `json:"schedule"`
+	Type     *PlanCreateType `json:"type,omitempty"`
+}
+
+// PlanCreateType defines model for PlanCreate.Type.
+type PlanCreateType string
+
+// PlanError defines model for PlanError.
+type PlanError struct {
+	Class   *string `json:"class,omitempty"`
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+}
+
+// PlanList defines model for PlanList.
+type PlanList struct {
+	Data    []Plan         `json:"data"`
+	HasMore bool           `json:"has_more"`
+	Object  PlanListObject `json:"object"`
+}
+
+// PlanListObject defines model for PlanList.Object.
+type PlanListObject string
+
+// PlanPaymentMethodChange defines model for PlanPaymentMethodChange.
+type PlanPaymentMethodChange struct {
+	PaymentMethod string `json:"payment_method"`
+}
+
+// PlanPreview defines model for PlanPreview.
+type PlanPreview struct {
+	// Count all installments of a limited plan
+	Count        *int          `json:"count,omitempty"`
+	Currency     string        `json:"currency"`
+	Installments []Installment `json:"installments"`
+
+	// Limited false for an unlimited plan
+	Limited bool              `json:"limited"`
+	Object  PlanPreviewObject `json:"object"`
+
+	// Total sum of a limited plan's installments
+	Total *int64 `json:"total,omitempty"`
+}
+
+// PlanPreviewObject defines model for PlanPreview.Object.
+type PlanPreviewObject string
+
+// PlanPreviewRequest defines model for PlanPreviewRequest.
+type PlanPreviewRequest struct {
+	// Count how many installments to list at most
+	Count    *int   `json:"count,omitempty"`
+	Currency string `json:"currency"`
+
+	// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
+	// installments, final_amount, final_payment_date, expires_on) or variable
+	// (payments). Amounts are minor units of the plan's currency. Test mode also
+	// accepts seconds|minutes|hours. See billing/README.md for every rule.
+	Schedule Schedule `json:"schedule"`
+}
+
+// PlanStatus defines model for PlanStatus.
+type PlanStatus string
+
 // ProviderList defines model for ProviderList.
 type ProviderList struct {
 	Data   []Capability       `json:"data"`
@@ -351,6 +800,38 @@ type Readiness struct {
 
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
+
+// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
+// installments, final_amount, final_payment_date, expires_on) or variable
+// (payments). Amounts are minor units of the plan's currency. Test mode also
+// accepts seconds|minutes|hours. See billing/README.md for every rule.
+type Schedule struct {
+	// ChargeTime HH:MM local, default 09:00
+	ChargeTime *string `json:"charge_time,omitempty"`
+
+	// ExpiresOn YYYY-MM-DD
+	ExpiresOn         *string            `json:"expires_on,omitempty"`
+	FinalAmount       *int64             `json:"final_amount,omitempty"`
+	FinalPaymentDate  *string            `json:"final_payment_date,omitempty"`
+	FirstAmount       *int64             `json:"first_amount,omitempty"`
+	Frequency         *ScheduleFrequency `json:"frequency,omitempty"`
+	FrequencyDuration *int               `json:"frequency_duration,omitempty"`
+	Installments      *int               `json:"installments,omitempty"`
+	Payments          *[]struct {
+		Amount int64  `json:"amount"`
+		Date   string `json:"date"`
+	} `json:"payments,omitempty"`
+	RecurringAmount *int64 `json:"recurring_amount,omitempty"`
+
+	// StartDate YYYY-MM-DD or an RFC 3339 timestamp
+	StartDate *string `json:"start_date,omitempty"`
+
+	// Timezone IANA name, default UTC
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+// ScheduleFrequency defines model for Schedule.Frequency.
+type ScheduleFrequency string
 
 // ID defines model for ID.
 type ID = string
@@ -415,6 +896,74 @@ type UnblockPaymentMethodParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreatePaymentParams defines parameters for CreatePayment.
+type CreatePaymentParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListPlansParams defines parameters for ListPlans.
+type ListPlansParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The id of the last object of the previous page.
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+	Customer      *string        `form:"customer,omitempty" json:"customer,omitempty"`
+	Status        *PlanStatus    `form:"status,omitempty" json:"status,omitempty"`
+}
+
+// CreatePlanParams defines parameters for CreatePlan.
+type CreatePlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// PreviewPlanParams defines parameters for PreviewPlan.
+type PreviewPlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CancelPlanParams defines parameters for CancelPlan.
+type CancelPlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// PausePlanParams defines parameters for PausePlan.
+type PausePlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ChangePlanPaymentMethodParams defines parameters for ChangePlanPaymentMethod.
+type ChangePlanPaymentMethodParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListPlanPaymentsParams defines parameters for ListPlanPayments.
+type ListPlanPaymentsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The id of the last object of the previous page.
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+}
+
+// ResumePlanParams defines parameters for ResumePlan.
+type ResumePlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SkipNextInstallmentParams defines parameters for SkipNextInstallment.
+type SkipNextInstallmentParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CreateCustomerJSONRequestBody defines body for CreateCustomer for application/json ContentType.
 type CreateCustomerJSONRequestBody = CustomerCreate
 
@@ -423,6 +972,21 @@ type UpdateCustomerJSONRequestBody = CustomerUpdate
 
 // CreatePaymentMethodJSONRequestBody defines body for CreatePaymentMethod for application/json ContentType.
 type CreatePaymentMethodJSONRequestBody = PaymentMethodCreate
+
+// CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
+type CreatePaymentJSONRequestBody = PaymentCreate
+
+// CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
+type CreatePlanJSONRequestBody = PlanCreate
+
+// PreviewPlanJSONRequestBody defines body for PreviewPlan for application/json ContentType.
+type PreviewPlanJSONRequestBody = PlanPreviewRequest
+
+// CancelPlanJSONRequestBody defines body for CancelPlan for application/json ContentType.
+type CancelPlanJSONRequestBody = PlanCancel
+
+// ChangePlanPaymentMethodJSONRequestBody defines body for ChangePlanPaymentMethod for application/json ContentType.
+type ChangePlanPaymentMethodJSONRequestBody = PlanPaymentMethodChange
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -468,6 +1032,42 @@ type ServerInterface interface {
 	// UnblockPaymentMethod Unblock a card; a detached card is `409 payment_method_detached`.
 	// (POST /v1/payment-methods/{id}/unblock)
 	UnblockPaymentMethod(ctx echo.Context, id ID, params UnblockPaymentMethodParams) error
+	// CreatePayment A one-off or initial payment, charged inside a short workflow.
+	// (POST /v1/payments)
+	CreatePayment(ctx echo.Context, params CreatePaymentParams) error
+	// GetPayment A payment attempt.
+	// (GET /v1/payments/{id})
+	GetPayment(ctx echo.Context, id ID) error
+	// ListPlans List plans, newest first.
+	// (GET /v1/plans)
+	ListPlans(ctx echo.Context, params ListPlansParams) error
+	// CreatePlan Create a plan and start its workflow.
+	// (POST /v1/plans)
+	CreatePlan(ctx echo.Context, params CreatePlanParams) error
+	// PreviewPlan The installments a schedule gives, without creating anything.
+	// (POST /v1/plans/preview)
+	PreviewPlan(ctx echo.Context, params PreviewPlanParams) error
+	// GetPlan A plan with its workflow's live state.
+	// (GET /v1/plans/{id})
+	GetPlan(ctx echo.Context, id ID) error
+	// CancelPlan Cancel a plan; nothing more is charged.
+	// (POST /v1/plans/{id}/cancel)
+	CancelPlan(ctx echo.Context, id ID, params CancelPlanParams) error
+	// PausePlan Pause a plan; installments falling due while paused are skipped.
+	// (POST /v1/plans/{id}/pause)
+	PausePlan(ctx echo.Context, id ID, params PausePlanParams) error
+	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.
+	// (POST /v1/plans/{id}/payment-method)
+	ChangePlanPaymentMethod(ctx echo.Context, id ID, params ChangePlanPaymentMethodParams) error
+	// ListPlanPayments The plan's payment attempts, newest first.
+	// (GET /v1/plans/{id}/payments)
+	ListPlanPayments(ctx echo.Context, id ID, params ListPlanPaymentsParams) error
+	// ResumePlan Resume a paused plan.
+	// (POST /v1/plans/{id}/resume)
+	ResumePlan(ctx echo.Context, id ID, params ResumePlanParams) error
+	// SkipNextInstallment Skip the next installment not yet attempted.
+	// (POST /v1/plans/{id}/skip-next)
+	SkipNextInstallment(ctx echo.Context, id ID, params SkipNextInstallmentParams) error
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx echo.Context) error
@@ -806,6 +1406,376 @@ func (w *ServerInterfaceWrapper) UnblockPaymentMethod(ctx echo.Context) error {
 	return err
 }
 
+// CreatePayment converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePayment(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePaymentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePayment(ctx, params)
+	return err
+}
+
+// GetPayment converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPayment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPayment(ctx, id)
+	return err
+}
+
+// ListPlans converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlans(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPlansParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", ctx.QueryParams(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter starting_after: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer", ctx.QueryParams(), &params.Customer, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlans(ctx, params)
+	return err
+}
+
+// CreatePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePlan(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePlan(ctx, params)
+	return err
+}
+
+// PreviewPlan converts echo context to params.
+func (w *ServerInterfaceWrapper) PreviewPlan(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PreviewPlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PreviewPlan(ctx, params)
+	return err
+}
+
+// GetPlan converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPlan(ctx, id)
+	return err
+}
+
+// CancelPlan converts echo context to params.
+func (w *ServerInterfaceWrapper) CancelPlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelPlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CancelPlan(ctx, id, params)
+	return err
+}
+
+// PausePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) PausePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PausePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PausePlan(ctx, id, params)
+	return err
+}
+
+// ChangePlanPaymentMethod converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangePlanPaymentMethod(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ChangePlanPaymentMethodParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangePlanPaymentMethod(ctx, id, params)
+	return err
+}
+
+// ListPlanPayments converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPlanPayments(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPlanPaymentsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", ctx.QueryParams(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter starting_after: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPlanPayments(ctx, id, params)
+	return err
+}
+
+// ResumePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) ResumePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResumePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ResumePlan(ctx, id, params)
+	return err
+}
+
+// SkipNextInstallment converts echo context to params.
+func (w *ServerInterfaceWrapper) SkipNextInstallment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params SkipNextInstallmentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SkipNextInstallment(ctx, id, params)
+	return err
+}
+
 // ListProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 	var err error
@@ -877,6 +1847,18 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/payment-methods/:id/block", wrapper.BlockPaymentMethod, options.OperationMiddlewares["blockPaymentMethod"]...)
 	router.POST(options.BaseURL+"/v1/payment-methods/:id/unblock", wrapper.UnblockPaymentMethod, options.OperationMiddlewares["unblockPaymentMethod"]...)
 	router.POST(options.BaseURL+"/v1/payment-methods/:id/detach", wrapper.DetachPaymentMethod, options.OperationMiddlewares["detachPaymentMethod"]...)
+	router.GET(options.BaseURL+"/v1/plans", wrapper.ListPlans, options.OperationMiddlewares["listPlans"]...)
+	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
+	router.POST(options.BaseURL+"/v1/plans/preview", wrapper.PreviewPlan, options.OperationMiddlewares["previewPlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
+	router.GET(options.BaseURL+"/v1/plans/:id/payments", wrapper.ListPlanPayments, options.OperationMiddlewares["listPlanPayments"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/cancel", wrapper.CancelPlan, options.OperationMiddlewares["cancelPlan"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/pause", wrapper.PausePlan, options.OperationMiddlewares["pausePlan"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/resume", wrapper.ResumePlan, options.OperationMiddlewares["resumePlan"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/skip-next", wrapper.SkipNextInstallment, options.OperationMiddlewares["skipNextInstallment"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/payment-method", wrapper.ChangePlanPaymentMethod, options.OperationMiddlewares["changePlanPaymentMethod"]...)
+	router.POST(options.BaseURL+"/v1/payments", wrapper.CreatePayment, options.OperationMiddlewares["createPayment"]...)
+	router.GET(options.BaseURL+"/v1/payments/:id", wrapper.GetPayment, options.OperationMiddlewares["getPayment"]...)
 
 }
 
@@ -1402,6 +2384,485 @@ func (response UnblockPaymentMethoddefaultJSONResponse) VisitUnblockPaymentMetho
 	return err
 }
 
+type CreatePaymentRequestObject struct {
+	Params CreatePaymentParams
+	Body   *CreatePaymentJSONRequestBody
+}
+
+type CreatePaymentResponseObject interface {
+	VisitCreatePaymentResponse(w http.ResponseWriter) error
+}
+
+type CreatePayment201JSONResponse Payment
+
+func (response CreatePayment201JSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePaymentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreatePaymentdefaultJSONResponse) VisitCreatePaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPaymentRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetPaymentResponseObject interface {
+	VisitGetPaymentResponse(w http.ResponseWriter) error
+}
+
+type GetPayment200JSONResponse Payment
+
+func (response GetPayment200JSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPaymentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetPaymentdefaultJSONResponse) VisitGetPaymentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlansRequestObject struct {
+	Params ListPlansParams
+}
+
+type ListPlansResponseObject interface {
+	VisitListPlansResponse(w http.ResponseWriter) error
+}
+
+type ListPlans200JSONResponse PlanList
+
+func (response ListPlans200JSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlansdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListPlansdefaultJSONResponse) VisitListPlansResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlanRequestObject struct {
+	Params CreatePlanParams
+	Body   *CreatePlanJSONRequestBody
+}
+
+type CreatePlanResponseObject interface {
+	VisitCreatePlanResponse(w http.ResponseWriter) error
+}
+
+type CreatePlan201JSONResponse Plan
+
+func (response CreatePlan201JSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreatePlandefaultJSONResponse) VisitCreatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewPlanRequestObject struct {
+	Params PreviewPlanParams
+	Body   *PreviewPlanJSONRequestBody
+}
+
+type PreviewPlanResponseObject interface {
+	VisitPreviewPlanResponse(w http.ResponseWriter) error
+}
+
+type PreviewPlan200JSONResponse PlanPreview
+
+func (response PreviewPlan200JSONResponse) VisitPreviewPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewPlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response PreviewPlandefaultJSONResponse) VisitPreviewPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlanRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetPlanResponseObject interface {
+	VisitGetPlanResponse(w http.ResponseWriter) error
+}
+
+type GetPlan200JSONResponse Plan
+
+func (response GetPlan200JSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetPlandefaultJSONResponse) VisitGetPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPlanRequestObject struct {
+	Id     ID `json:"id"`
+	Params CancelPlanParams
+	Body   *CancelPlanJSONRequestBody
+}
+
+type CancelPlanResponseObject interface {
+	VisitCancelPlanResponse(w http.ResponseWriter) error
+}
+
+type CancelPlan200JSONResponse Plan
+
+func (response CancelPlan200JSONResponse) VisitCancelPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelPlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CancelPlandefaultJSONResponse) VisitCancelPlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PausePlanRequestObject struct {
+	Id     ID `json:"id"`
+	Params PausePlanParams
+}
+
+type PausePlanResponseObject interface {
+	VisitPausePlanResponse(w http.ResponseWriter) error
+}
+
+type PausePlan200JSONResponse Plan
+
+func (response PausePlan200JSONResponse) VisitPausePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PausePlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response PausePlandefaultJSONResponse) VisitPausePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanPaymentMethodRequestObject struct {
+	Id     ID `json:"id"`
+	Params ChangePlanPaymentMethodParams
+	Body   *ChangePlanPaymentMethodJSONRequestBody
+}
+
+type ChangePlanPaymentMethodResponseObject interface {
+	VisitChangePlanPaymentMethodResponse(w http.ResponseWriter) error
+}
+
+type ChangePlanPaymentMethod200JSONResponse Plan
+
+func (response ChangePlanPaymentMethod200JSONResponse) VisitChangePlanPaymentMethodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePlanPaymentMethoddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ChangePlanPaymentMethoddefaultJSONResponse) VisitChangePlanPaymentMethodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanPaymentsRequestObject struct {
+	Id     ID `json:"id"`
+	Params ListPlanPaymentsParams
+}
+
+type ListPlanPaymentsResponseObject interface {
+	VisitListPlanPaymentsResponse(w http.ResponseWriter) error
+}
+
+type ListPlanPayments200JSONResponse PaymentList
+
+func (response ListPlanPayments200JSONResponse) VisitListPlanPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlanPaymentsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListPlanPaymentsdefaultJSONResponse) VisitListPlanPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumePlanRequestObject struct {
+	Id     ID `json:"id"`
+	Params ResumePlanParams
+}
+
+type ResumePlanResponseObject interface {
+	VisitResumePlanResponse(w http.ResponseWriter) error
+}
+
+type ResumePlan200JSONResponse Plan
+
+func (response ResumePlan200JSONResponse) VisitResumePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResumePlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ResumePlandefaultJSONResponse) VisitResumePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SkipNextInstallmentRequestObject struct {
+	Id     ID `json:"id"`
+	Params SkipNextInstallmentParams
+}
+
+type SkipNextInstallmentResponseObject interface {
+	VisitSkipNextInstallmentResponse(w http.ResponseWriter) error
+}
+
+type SkipNextInstallment200JSONResponse Plan
+
+func (response SkipNextInstallment200JSONResponse) VisitSkipNextInstallmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SkipNextInstallmentdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response SkipNextInstallmentdefaultJSONResponse) VisitSkipNextInstallmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProvidersRequestObject struct {
 }
 
@@ -1484,6 +2945,42 @@ type StrictServerInterface interface {
 	// UnblockPaymentMethod Unblock a card; a detached card is `409 payment_method_detached`.
 	// (POST /v1/payment-methods/{id}/unblock)
 	UnblockPaymentMethod(ctx context.Context, request UnblockPaymentMethodRequestObject) (UnblockPaymentMethodResponseObject, error)
+	// CreatePayment A one-off or initial payment, charged inside a short workflow.
+	// (POST /v1/payments)
+	CreatePayment(ctx context.Context, request CreatePaymentRequestObject) (CreatePaymentResponseObject, error)
+	// GetPayment A payment attempt.
+	// (GET /v1/payments/{id})
+	GetPayment(ctx context.Context, request GetPaymentRequestObject) (GetPaymentResponseObject, error)
+	// ListPlans List plans, newest first.
+	// (GET /v1/plans)
+	ListPlans(ctx context.Context, request ListPlansRequestObject) (ListPlansResponseObject, error)
+	// CreatePlan Create a plan and start its workflow.
+	// (POST /v1/plans)
+	CreatePlan(ctx context.Context, request CreatePlanRequestObject) (CreatePlanResponseObject, error)
+	// PreviewPlan The installments a schedule gives, without creating anything.
+	// (POST /v1/plans/preview)
+	PreviewPlan(ctx context.Context, request PreviewPlanRequestObject) (PreviewPlanResponseObject, error)
+	// GetPlan A plan with its workflow's live state.
+	// (GET /v1/plans/{id})
+	GetPlan(ctx context.Context, request GetPlanRequestObject) (GetPlanResponseObject, error)
+	// CancelPlan Cancel a plan; nothing more is charged.
+	// (POST /v1/plans/{id}/cancel)
+	CancelPlan(ctx context.Context, request CancelPlanRequestObject) (CancelPlanResponseObject, error)
+	// PausePlan Pause a plan; installments falling due while paused are skipped.
+	// (POST /v1/plans/{id}/pause)
+	PausePlan(ctx context.Context, request PausePlanRequestObject) (PausePlanResponseObject, error)
+	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.
+	// (POST /v1/plans/{id}/payment-method)
+	ChangePlanPaymentMethod(ctx context.Context, request ChangePlanPaymentMethodRequestObject) (ChangePlanPaymentMethodResponseObject, error)
+	// ListPlanPayments The plan's payment attempts, newest first.
+	// (GET /v1/plans/{id}/payments)
+	ListPlanPayments(ctx context.Context, request ListPlanPaymentsRequestObject) (ListPlanPaymentsResponseObject, error)
+	// ResumePlan Resume a paused plan.
+	// (POST /v1/plans/{id}/resume)
+	ResumePlan(ctx context.Context, request ResumePlanRequestObject) (ResumePlanResponseObject, error)
+	// SkipNextInstallment Skip the next installment not yet attempted.
+	// (POST /v1/plans/{id}/skip-next)
+	SkipNextInstallment(ctx context.Context, request SkipNextInstallmentRequestObject) (SkipNextInstallmentResponseObject, error)
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
@@ -1913,6 +3410,430 @@ func (sh *strictHandler) UnblockPaymentMethod(ctx echo.Context, id ID, params Un
 		return err
 	} else if validResponse, ok := response.(UnblockPaymentMethodResponseObject); ok {
 		return validResponse.VisitUnblockPaymentMethodResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePayment operation middleware
+func (sh *strictHandler) CreatePayment(ctx echo.Context, params CreatePaymentParams) error {
+	var request CreatePaymentRequestObject
+
+	request.Params = params
+
+	var body CreatePaymentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePayment(ctx.Request().Context(), request.(CreatePaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePaymentResponseObject); ok {
+		return validResponse.VisitCreatePaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPayment operation middleware
+func (sh *strictHandler) GetPayment(ctx echo.Context, id ID) error {
+	var request GetPaymentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPayment(ctx.Request().Context(), request.(GetPaymentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPayment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPaymentResponseObject); ok {
+		return validResponse.VisitGetPaymentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPlans operation middleware
+func (sh *strictHandler) ListPlans(ctx echo.Context, params ListPlansParams) error {
+	var request ListPlansRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlans(ctx.Request().Context(), request.(ListPlansRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlans")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlansResponseObject); ok {
+		return validResponse.VisitListPlansResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePlan operation middleware
+func (sh *strictHandler) CreatePlan(ctx echo.Context, params CreatePlanParams) error {
+	var request CreatePlanRequestObject
+
+	request.Params = params
+
+	var body CreatePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlan(ctx.Request().Context(), request.(CreatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePlanResponseObject); ok {
+		return validResponse.VisitCreatePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PreviewPlan operation middleware
+func (sh *strictHandler) PreviewPlan(ctx echo.Context, params PreviewPlanParams) error {
+	var request PreviewPlanRequestObject
+
+	request.Params = params
+
+	var body PreviewPlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PreviewPlan(ctx.Request().Context(), request.(PreviewPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PreviewPlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PreviewPlanResponseObject); ok {
+		return validResponse.VisitPreviewPlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPlan operation middleware
+func (sh *strictHandler) GetPlan(ctx echo.Context, id ID) error {
+	var request GetPlanRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlan(ctx.Request().Context(), request.(GetPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPlanResponseObject); ok {
+		return validResponse.VisitGetPlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CancelPlan operation middleware
+func (sh *strictHandler) CancelPlan(ctx echo.Context, id ID, params CancelPlanParams) error {
+	var request CancelPlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CancelPlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelPlan(ctx.Request().Context(), request.(CancelPlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelPlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CancelPlanResponseObject); ok {
+		return validResponse.VisitCancelPlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// PausePlan operation middleware
+func (sh *strictHandler) PausePlan(ctx echo.Context, id ID, params PausePlanParams) error {
+	var request PausePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PausePlan(ctx.Request().Context(), request.(PausePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PausePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PausePlanResponseObject); ok {
+		return validResponse.VisitPausePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ChangePlanPaymentMethod operation middleware
+func (sh *strictHandler) ChangePlanPaymentMethod(ctx echo.Context, id ID, params ChangePlanPaymentMethodParams) error {
+	var request ChangePlanPaymentMethodRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body ChangePlanPaymentMethodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangePlanPaymentMethod(ctx.Request().Context(), request.(ChangePlanPaymentMethodRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangePlanPaymentMethod")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangePlanPaymentMethodResponseObject); ok {
+		return validResponse.VisitChangePlanPaymentMethodResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPlanPayments operation middleware
+func (sh *strictHandler) ListPlanPayments(ctx echo.Context, id ID, params ListPlanPaymentsParams) error {
+	var request ListPlanPaymentsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlanPayments(ctx.Request().Context(), request.(ListPlanPaymentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlanPayments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPlanPaymentsResponseObject); ok {
+		return validResponse.VisitListPlanPaymentsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ResumePlan operation middleware
+func (sh *strictHandler) ResumePlan(ctx echo.Context, id ID, params ResumePlanParams) error {
+	var request ResumePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ResumePlan(ctx.Request().Context(), request.(ResumePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ResumePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ResumePlanResponseObject); ok {
+		return validResponse.VisitResumePlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SkipNextInstallment operation middleware
+func (sh *strictHandler) SkipNextInstallment(ctx echo.Context, id ID, params SkipNextInstallmentParams) error {
+	var request SkipNextInstallmentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SkipNextInstallment(ctx.Request().Context(), request.(SkipNextInstallmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SkipNextInstallment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SkipNextInstallmentResponseObject); ok {
+		return validResponse.VisitSkipNextInstallmentResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -23,52 +23,57 @@ const defaultProvider = "simulator"
 // its number or CVC, and errors about them name the field, never the value.
 func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMethodRequestObject) (CreatePaymentMethodResponseObject, error) {
 	caller := callerFrom(ctx)
-	b := req.Body
 	customer, err := s.store.GetCustomer(ctx, caller, req.Id)
 	if err != nil {
 		return nil, err
 	}
-	card, err := providers.CheckCard(providers.Card{Number: b.Card.Number, ExpMonth: b.Card.ExpMonth,
-		ExpYear: b.Card.ExpYear, CVC: deref(b.Card.Cvc)}, time.Now())
+	pm, err := s.saveCard(ctx, caller, customer, req.Body.Card, deref(req.Body.Provider), deref(req.Params.IdempotencyKey))
 	if err != nil {
-		return nil, cardError(err)
+		return nil, err
 	}
-	name := deref(b.Provider)
+	return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
+}
+
+// saveCard checks a card, has the provider tokenize it and stores the payment method.
+// It serves POST /v1/customers/{id}/payment-methods and POST /v1/payments with a new
+// card; errors about the card name fields under "card.".
+func (s *server) saveCard(ctx context.Context, caller store.Caller, customer store.Customer, in CardInput, name, idemKey string) (store.PaymentMethod, error) {
+	card, err := providers.CheckCard(providers.Card{Number: in.Number, ExpMonth: in.ExpMonth,
+		ExpYear: in.ExpYear, CVC: deref(in.Cvc)}, time.Now())
+	if err != nil {
+		return store.PaymentMethod{}, cardError(err)
+	}
 	if name == "" {
 		name = defaultProvider
 	}
 	provider, err := s.providers.Get(name)
 	if err != nil {
-		return nil, providers.ToBilling(err)
+		return store.PaymentMethod{}, providers.ToBilling(err)
 	}
 	if !s.providerAllowed(name, caller.Mode) {
-		return nil, billing.Invalid("provider", CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+		return store.PaymentMethod{}, billing.Invalid("provider", CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
 	}
 	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, name)
 	if err != nil {
-		return nil, err
+		return store.PaymentMethod{}, err
 	}
 	saveReq := providers.SaveCardRequest{
 		CustomerID: customer.ID, ProviderCustomerRef: ref, Email: customer.Email,
 		Name: strings.TrimSpace(customer.FirstName + " " + customer.LastName), Card: card,
 	}
-	if key := deref(req.Params.IdempotencyKey); key != "" {
+	if idemKey != "" {
 		// A retry after a failure on our side gets the token the provider already made.
-		saveReq.IdempotencyKey = "save_card/" + caller.MerchantID + "/" + string(caller.Mode) + "/" + key
+		saveReq.IdempotencyKey = "save_card/" + caller.MerchantID + "/" + string(caller.Mode) + "/" + idemKey
 	}
 	saved, err := provider.SaveCard(ctx, saveReq)
 	if err != nil {
-		return nil, cardError(err)
+		return store.PaymentMethod{}, cardError(err)
 	}
-	pm, err := s.store.CreatePaymentMethod(ctx, caller, store.NewPaymentMethod{
+	return s.store.CreatePaymentMethod(ctx, caller, store.NewPaymentMethod{
 		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
 		Card: store.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
 			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
 }
 
 // cardError renders a provider's verdict on a card, with params under "card.".

@@ -34,6 +34,18 @@ var allRoutes = append([]route{
 	{"GET", "/v1/providers", ""},
 	{"GET", "/v1/customers", ""},
 	{"POST", "/v1/customers", `{"email": "a@example.com"}`},
+	{"GET", "/v1/plans", ""},
+	{"POST", "/v1/plans", `{"customer": "cus_x", "payment_method": "pm_x", "currency": "USD", "schedule": {"frequency": "days", "recurring_amount": 100}}`},
+	{"POST", "/v1/plans/preview", `{"currency": "USD", "schedule": {"frequency": "days", "recurring_amount": 100}}`},
+	{"GET", "/v1/plans/plan_x", ""},
+	{"GET", "/v1/plans/plan_x/payments", ""},
+	{"POST", "/v1/plans/plan_x/cancel", ""},
+	{"POST", "/v1/plans/plan_x/pause", ""},
+	{"POST", "/v1/plans/plan_x/resume", ""},
+	{"POST", "/v1/plans/plan_x/skip-next", ""},
+	{"POST", "/v1/plans/plan_x/payment-method", `{"payment_method": "pm_x"}`},
+	{"POST", "/v1/payments", `{"customer": "cus_x", "payment_method": "pm_x", "amount": 100, "currency": "USD"}`},
+	{"GET", "/v1/payments/pay_x", ""},
 }, objectRoutes...)
 
 // Another merchant's object, or a test object seen with a live key, is 404 on every

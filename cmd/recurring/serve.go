@@ -126,7 +126,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 		return err
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
-	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c),
+	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
 		ProviderAllowed: providerPolicy(cfg.StripeSecretKey)}), cfg.ShutdownTimeout, logger)
 }
 

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// CreatePayment implements POST /v1/payments: a one-off or initial payment. Money
+// moves only inside workflows, so the API starts the payment's short workflow (id =
+// payment id, derived from the Idempotency-Key when there is one) and waits for it. A
+// new card is saved first; unless save_card is set it is detached again once charged,
+// so only its tombstone stays for the payment's history.
+func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObject) (CreatePaymentResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	idemKey := deref(req.Params.IdempotencyKey)
+	v := &billing.ValidationError{}
+	if _, err := billing.NewMoney(b.Amount, b.Currency); err != nil {
+		v.Add("currency", "invalid_currency", "%v", err)
+	}
+	if (b.PaymentMethod == nil) == (b.Card == nil) {
+		v.Add("payment_method", "parameter_missing", "give exactly one of payment_method or card")
+	}
+	if b.Provider != nil && b.Card == nil {
+		v.Add("provider", "parameter_not_allowed", "provider goes with a new card; a saved card keeps its provider")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	customer, err := s.store.GetCustomer(ctx, caller, b.Customer)
+	if err != nil {
+		return nil, withParam(err, "customer")
+	}
+	save := derefOr(b.SaveCard, false)
+	var pm store.PaymentMethod
+	if b.Card != nil {
+		if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
+			return nil, err
+		}
+	} else if pm, err = s.chargeableMethod(ctx, caller, customer.ID, *b.PaymentMethod, "payment_method", false); err != nil {
+		return nil, err
+	}
+	in := workflows.PaymentInput{
+		PaymentID:  derivedID(billing.PrefixPayment, caller, idemKey),
+		MerchantID: caller.MerchantID, Mode: billing.Mode(caller.Mode), CustomerID: customer.ID,
+		PaymentMethodID: pm.ID, Amount: b.Amount, Currency: b.Currency,
+		Type: string(derefOr(b.Type, PaymentCreateTypeEcom)), Reference: deref(b.Reference),
+		Description: deref(b.Description), SaveCard: save,
+	}
+	if _, err := starter.RunPayment(ctx, c, in); err != nil {
+		return nil, err
+	}
+	if b.Card != nil && !save {
+		if _, err := s.store.DetachPaymentMethod(ctx, caller, pm.ID); err != nil {
+			return nil, err
+		}
+	}
+	p, err := s.store.GetPayment(ctx, caller, in.PaymentID)
+	if err != nil {
+		return nil, err
+	}
+	return CreatePayment201JSONResponse(paymentOut(p)), nil
+}
+
+// GetPayment implements GET /v1/payments/{id}.
+func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (GetPaymentResponseObject, error) {
+	p, err := s.store.GetPayment(ctx, callerFrom(ctx), req.Id)
+	if err != nil {
+		return nil, err
+	}
+	return GetPayment200JSONResponse(paymentOut(p)), nil
+}
+
+func paymentOut(p store.Payment) Payment {
+	out := Payment{
+		Id: p.ID, Object: PaymentObjectPayment, Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Amount: p.Amount, Currency: p.Currency, Status: PaymentStatus(p.Status),
+		PaymentType: PaymentPaymentType(p.PaymentType), IsRecurring: p.IsRecurring, Provider: p.Provider,
+		Livemode: p.Mode == store.ModeLive, CreatedAt: p.CreatedAt, Plan: p.PlanID, DueAt: p.DueAt,
+	}
+	if p.PlanID != nil {
+		out.Installment, out.Attempt = &p.Installment, &p.Attempt
+	}
+	for dst, v := range map[**string]string{&out.ProviderChargeId: p.ProviderChargeID, &out.FailureCode: p.FailureCode,
+		&out.FailureClass: p.FailureClass, &out.FailureMessage: p.FailureMessage} {
+		if v != "" {
+			*dst = &v
+		}
+	}
+	return out
+}

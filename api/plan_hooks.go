@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+)
+
+// planHooks is the PlanNotifier and PlanCounter of an engine with plans: a card's
+// block, unblock and detach reach every unfinished plan that charges it, as signals.
+type planHooks struct {
+	store    *store.DB
+	temporal client.Client
+}
+
+var (
+	_ PlanNotifier = planHooks{}
+	_ PlanCounter  = planHooks{}
+)
+
+// PaymentMethodBlocked signals block to every unfinished plan on the card.
+func (h planHooks) PaymentMethodBlocked(ctx context.Context, merchantID, pmID string) error {
+	return h.each(ctx, merchantID, pmID, starter.BlockPlan)
+}
+
+// PaymentMethodUnblocked signals unblock to every unfinished plan on the card.
+func (h planHooks) PaymentMethodUnblocked(ctx context.Context, merchantID, pmID string) error {
+	return h.each(ctx, merchantID, pmID, starter.UnblockPlan)
+}
+
+// PaymentMethodDetached signals detach to every unfinished plan on the card.
+func (h planHooks) PaymentMethodDetached(ctx context.Context, merchantID, pmID string) error {
+	return h.each(ctx, merchantID, pmID, starter.DetachPlan)
+}
+
+func (h planHooks) each(ctx context.Context, merchantID, pmID string,
+	signal func(context.Context, client.Client, string, string) error) error {
+	caller := store.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
+	params := store.ListParams{Limit: store.MaxListLimit}
+	for {
+		page, err := h.store.ListPlans(ctx, caller, store.PlanFilter{PaymentMethodID: pmID, Active: true}, params)
+		if err != nil {
+			return err
+		}
+		for _, p := range page.Items {
+			if err := signal(ctx, h.temporal, p.ID, pmID); err != nil {
+				return fmt.Errorf("signal plan %s about payment method %s: %w", p.ID, pmID, err)
+			}
+		}
+		if !page.HasMore || len(page.Items) == 0 {
+			return nil
+		}
+		params.StartingAfter = page.Items[len(page.Items)-1].ID
+	}
+}
+
+// ActivePlans counts the customer's unfinished plans.
+func (h planHooks) ActivePlans(ctx context.Context, merchantID, customerID string) (int, error) {
+	caller := store.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
+	page, err := h.store.ListPlans(ctx, caller, store.PlanFilter{CustomerID: customerID, Active: true}, store.ListParams{Limit: 1})
+	if err != nil {
+		return 0, err
+	}
+	return len(page.Items), nil
+}

@@ -1,0 +1,463 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// Plan error codes the API adds to the workflow's own.
+const (
+	CodePaymentMethodUnusable = "payment_method_unusable"
+	CodePaymentNotReusable    = "payment_not_reusable"
+)
+
+// How long plan routes wait on the workflow before answering with the last recorded
+// state instead (live_state: false).
+const (
+	rowWait   = 10 * time.Second
+	queryWait = 5 * time.Second
+)
+
+// derivedID turns an Idempotency-Key into a stable object id, so a client retrying a
+// request whose answer it lost reaches the same workflow even if the API crashed
+// before it could store the answer; otherwise a fresh id.
+func derivedID(prefix string, caller store.Caller, idemKey string) string {
+	if idemKey == "" {
+		return billing.NewID(prefix)
+	}
+	sum := sha256.Sum256([]byte(caller.MerchantID + "\x00" + string(caller.Mode) + "\x00" + prefix + "\x00" + idemKey))
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
+}
+
+// withParam names the request field a not-found reference came from.
+func withParam(err error, param string) error {
+	var be *billing.Error
+	if errors.As(err, &be) && be.Kind == billing.KindNotFound {
+		cp := *be
+		cp.Param = param
+		cp.Message = "no such " + strings.ReplaceAll(param, "_", " ")
+		return &cp
+	}
+	return err
+}
+
+// jsonConvert moves a generated request type into the domain type with the same JSON
+// shape; a value the domain type cannot hold names param.
+func jsonConvert(from, to any, param string) error {
+	raw, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, to); err != nil {
+		return billing.Invalid(param, "invalid_value", "%s: %v", param, err)
+	}
+	return nil
+}
+
+func (s *server) temporalClient() (client.Client, error) {
+	if s.temporal == nil {
+		return nil, &billing.Error{Kind: billing.KindUnavailable, Code: "temporal_unavailable", Message: "plans need the workflow service"}
+	}
+	return s.temporal, nil
+}
+
+// chargeableMethod returns the customer's card a plan or payment may charge.
+func (s *server) chargeableMethod(ctx context.Context, caller store.Caller, customerID, pmID, param string, recurring bool) (store.PaymentMethod, error) {
+	pm, err := s.store.GetPaymentMethod(ctx, caller, pmID)
+	if err != nil {
+		return pm, withParam(err, param)
+	}
+	if pm.CustomerID != customerID {
+		return pm, billing.Invalid(param, CodePaymentMethodUnusable, "the payment method belongs to another customer")
+	}
+	if pm.Status != store.PaymentMethodActive {
+		return pm, &billing.Error{Kind: billing.KindConflict, Code: CodePaymentMethodUnusable, Param: param,
+			Message: "the payment method is " + string(pm.Status)}
+	}
+	if !s.providerAllowed(pm.Provider, caller.Mode) {
+		return pm, billing.Invalid(param, CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
+	}
+	if recurring {
+		if err := s.providers.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
+			be := providers.ToBilling(err)
+			var b *billing.Error
+			if errors.As(be, &b) {
+				cp := *b
+				cp.Param = param
+				return pm, &cp
+			}
+			return pm, be
+		}
+	}
+	return pm, nil
+}
+
+// CreatePlan implements POST /v1/plans. The API validates and starts the plan's
+// workflow; the workflow writes the plan's row as its first step, so no row exists
+// without a workflow, and the workflow id is the plan id, so a retried start (same
+// Idempotency-Key, same derived id) joins the workflow instead of starting another.
+func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (CreatePlanResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	now := time.Now()
+	mode := billing.Mode(caller.Mode)
+
+	v := &billing.ValidationError{}
+	if _, err := billing.LookupCurrency(b.Currency); err != nil {
+		v.Add("currency", "invalid_currency", "%v", err)
+	}
+	var sched billing.Schedule
+	if err := jsonConvert(b.Schedule, &sched, "schedule"); err != nil {
+		return nil, err
+	}
+	timetable, err := sched.Resolve(mode, now)
+	var sv *billing.ValidationError
+	if errors.As(err, &sv) {
+		v.Violations = append(v.Violations, sv.Violations...)
+	} else if err != nil {
+		return nil, err
+	}
+	var dunning billing.DunningPolicy
+	if b.Dunning != nil {
+		if err := jsonConvert(b.Dunning, &dunning, "dunning.retries"); err != nil {
+			return nil, err
+		}
+	}
+	dunning, err = dunning.Resolve(mode)
+	if errors.As(err, &sv) {
+		v.Violations = append(v.Violations, sv.Violations...)
+	} else if err != nil {
+		return nil, err
+	}
+	if (b.PaymentMethod == nil) == (b.Payment == nil) {
+		v.Add("payment_method", "parameter_missing", "give exactly one of payment_method or payment")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	customer, err := s.store.GetCustomer(ctx, caller, b.Customer)
+	if err != nil {
+		return nil, withParam(err, "customer")
+	}
+	in := workflows.PlanInput{
+		MerchantID: caller.MerchantID, Mode: mode, CustomerID: customer.ID,
+		Currency: b.Currency, Timetable: timetable, Dunning: dunning,
+		Type: string(derefOr(b.Type, PlanCreateTypeEcom)), Reference: deref(b.Reference),
+	}
+	pmID, pmParam := deref(b.PaymentMethod), "payment_method"
+	if b.Payment != nil {
+		pay, err := s.store.GetPayment(ctx, caller, *b.Payment)
+		if err != nil {
+			return nil, withParam(err, "payment")
+		}
+		if pay.Status != billing.PaymentSucceeded || pay.PaymentType != string(billing.PaymentInitial) || pay.CustomerID != customer.ID {
+			return nil, billing.Invalid("payment", CodePaymentNotReusable,
+				"only a succeeded initial payment (save_card) of the same customer can start a plan")
+		}
+		pmID, pmParam = pay.PaymentMethodID, "payment"
+		in.InitialNetworkTransactionID, in.InitialPaymentID = pay.NetworkTransactionID, pay.ID
+	}
+	pm, err := s.chargeableMethod(ctx, caller, customer.ID, pmID, pmParam, true)
+	if err != nil {
+		return nil, err
+	}
+	in.PaymentMethodID, in.Provider = pm.ID, pm.Provider
+	in.PlanID = derivedID(billing.PrefixPlan, caller, deref(req.Params.IdempotencyKey))
+	rawSchedule, _ := json.Marshal(b.Schedule)
+	create := &workflows.PlanCreate{Schedule: rawSchedule, CreatedAt: now.UTC()}
+	if b.MerchantData != nil {
+		create.MerchantData, _ = json.Marshal(*b.MerchantData)
+	}
+	in.Create = create
+
+	if _, err := starter.StartPlan(ctx, c, in); err != nil {
+		return nil, err
+	}
+	out, err := s.planOut(ctx, caller, in.PlanID, true)
+	if err != nil {
+		return nil, err
+	}
+	return CreatePlan201JSONResponse(out), nil
+}
+
+// planOut renders a plan: its row, with the workflow's live state when the workflow
+// answers in time. waitRow waits for a just-started workflow to write the row.
+func (s *server) planOut(ctx context.Context, caller store.Caller, id string, waitRow bool) (Plan, error) {
+	row, err := s.store.GetPlan(ctx, caller, id)
+	if waitRow {
+		deadline := time.Now().Add(rowWait)
+		for billing.KindOf(err) == billing.KindNotFound && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return Plan{}, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			row, err = s.store.GetPlan(ctx, caller, id)
+		}
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	out := planRowOut(row)
+	if s.temporal != nil {
+		qctx, cancel := context.WithTimeout(ctx, queryWait)
+		defer cancel()
+		if st, err := starter.PlanState(qctx, s.temporal, id); err == nil {
+			applyState(&out, st)
+		}
+	}
+	return out, nil
+}
+
+func planRowOut(p store.Plan) Plan {
+	live := false
+	out := Plan{
+		Id: p.ID, Object: PlanObjectPlan, Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Provider: p.Provider, Currency: p.Currency, Status: PlanStatus(p.Status),
+		Livemode: p.Mode == store.ModeLive, CreatedAt: p.CreatedAt, NextChargeAt: p.NextChargeAt, LiveState: &live,
+	}
+	if p.Type != "" {
+		out.Type = &p.Type
+	}
+	if p.Reference != "" {
+		out.Reference = &p.Reference
+	}
+	out.MerchantData = jsonObject(p.MerchantData)
+	out.Schedule = jsonObject(p.Schedule)
+	return out
+}
+
+func jsonObject(doc store.JSONDoc) *map[string]any {
+	if len(doc) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(doc, &m) != nil || m == nil {
+		return nil
+	}
+	return &m
+}
+
+// applyState overlays the workflow's live state on a plan's rendering.
+func applyState(out *Plan, st workflows.PlanState) {
+	live := true
+	out.LiveState = &live
+	out.Status = PlanStatus(st.Status)
+	out.PaymentMethod = st.PaymentMethodID
+	out.Paid, out.PaidAmount = st.Paid, st.PaidAmount
+	out.Skipped = &st.Skipped
+	out.Remaining = st.Remaining
+	out.NextChargeAt = nil
+	if !st.NextChargeAt.IsZero() {
+		out.NextChargeAt = &st.NextChargeAt
+	}
+	if st.NextInstallment > 0 {
+		out.NextInstallment, out.NextAmount = &st.NextInstallment, &st.NextAmount
+		out.NextDueAt = &st.NextDueAt
+	}
+	if e := st.LastError; e != nil {
+		out.LastError = &PlanError{Code: e.Code, Class: &e.Class, Message: e.Message}
+	}
+	if st.CancelReason != "" {
+		out.CancelReason = &st.CancelReason
+	}
+}
+
+// PreviewPlan implements POST /v1/plans/preview: the schedule's first installments,
+// computed exactly as the workflow will, without creating anything.
+func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) (PreviewPlanResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	v := &billing.ValidationError{}
+	if _, err := billing.LookupCurrency(b.Currency); err != nil {
+		v.Add("currency", "invalid_currency", "%v", err)
+	}
+	var sched billing.Schedule
+	if err := jsonConvert(b.Schedule, &sched, "schedule"); err != nil {
+		return nil, err
+	}
+	tt, err := sched.Resolve(billing.Mode(caller.Mode), time.Now())
+	var sv *billing.ValidationError
+	if errors.As(err, &sv) {
+		v.Violations = append(v.Violations, sv.Violations...)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	limit := derefOr(b.Count, 12)
+	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: b.Currency, Installments: []Installment{}}
+	for n := 1; n <= limit; n++ {
+		inst, ok := tt.Installment(n)
+		if !ok {
+			break
+		}
+		out.Installments = append(out.Installments, Installment{Number: inst.Number, DueAt: inst.DueAt, Amount: inst.Amount})
+	}
+	count, limited := tt.Count()
+	out.Limited = limited
+	if limited {
+		out.Count = &count
+		if total, ok := tt.Total(); ok {
+			out.Total = &total
+		}
+	}
+	return out, nil
+}
+
+// GetPlan implements GET /v1/plans/{id}.
+func (s *server) GetPlan(ctx context.Context, req GetPlanRequestObject) (GetPlanResponseObject, error) {
+	out, err := s.planOut(ctx, callerFrom(ctx), req.Id, false)
+	if err != nil {
+		return nil, err
+	}
+	return GetPlan200JSONResponse(out), nil
+}
+
+// ListPlans implements GET /v1/plans: rows with the status each workflow last recorded.
+func (s *server) ListPlans(ctx context.Context, req ListPlansRequestObject) (ListPlansResponseObject, error) {
+	p := req.Params
+	page, err := s.store.ListPlans(ctx, callerFrom(ctx), store.PlanFilter{
+		CustomerID: deref(p.Customer), Status: string(deref(p.Status)),
+	}, store.ListParams{Limit: deref(p.Limit), StartingAfter: deref(p.StartingAfter)})
+	if err != nil {
+		return nil, err
+	}
+	out := ListPlans200JSONResponse{Object: PlanListObjectList, Data: []Plan{}, HasMore: page.HasMore}
+	for _, row := range page.Items {
+		out.Data = append(out.Data, planRowOut(row))
+	}
+	return out, nil
+}
+
+// ListPlanPayments implements GET /v1/plans/{id}/payments.
+func (s *server) ListPlanPayments(ctx context.Context, req ListPlanPaymentsRequestObject) (ListPlanPaymentsResponseObject, error) {
+	caller := callerFrom(ctx)
+	if _, err := s.store.GetPlan(ctx, caller, req.Id); err != nil {
+		return nil, err
+	}
+	page, err := s.store.ListPlanPayments(ctx, caller, req.Id, store.ListParams{
+		Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+	if err != nil {
+		return nil, err
+	}
+	out := ListPlanPayments200JSONResponse{Object: PaymentListObjectList, Data: []Payment{}, HasMore: page.HasMore}
+	for _, p := range page.Items {
+		out.Data = append(out.Data, paymentOut(p))
+	}
+	return out, nil
+}
+
+// lifecycle checks the plan is the caller's, runs an update on its workflow and
+// renders the plan with the state the update returned.
+func (s *server) lifecycle(ctx context.Context, id string, update func(context.Context, client.Client) (workflows.PlanState, error)) (Plan, error) {
+	c, err := s.temporalClient()
+	if err != nil {
+		return Plan{}, err
+	}
+	caller := callerFrom(ctx)
+	row, err := s.store.GetPlan(ctx, caller, id)
+	if err != nil {
+		return Plan{}, err
+	}
+	st, err := update(ctx, c)
+	if err != nil {
+		return Plan{}, err
+	}
+	out := planRowOut(row)
+	applyState(&out, st)
+	return out, nil
+}
+
+// CancelPlan implements POST /v1/plans/{id}/cancel.
+func (s *server) CancelPlan(ctx context.Context, req CancelPlanRequestObject) (CancelPlanResponseObject, error) {
+	reason := "requested"
+	if req.Body != nil && req.Body.Reason != nil {
+		reason = *req.Body.Reason
+	}
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
+		return starter.CancelPlan(ctx, c, req.Id, reason)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return CancelPlan200JSONResponse(out), nil
+}
+
+// PausePlan implements POST /v1/plans/{id}/pause.
+func (s *server) PausePlan(ctx context.Context, req PausePlanRequestObject) (PausePlanResponseObject, error) {
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
+		return starter.PausePlan(ctx, c, req.Id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return PausePlan200JSONResponse(out), nil
+}
+
+// ResumePlan implements POST /v1/plans/{id}/resume.
+func (s *server) ResumePlan(ctx context.Context, req ResumePlanRequestObject) (ResumePlanResponseObject, error) {
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
+		return starter.ResumePlan(ctx, c, req.Id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ResumePlan200JSONResponse(out), nil
+}
+
+// SkipNextInstallment implements POST /v1/plans/{id}/skip-next.
+func (s *server) SkipNextInstallment(ctx context.Context, req SkipNextInstallmentRequestObject) (SkipNextInstallmentResponseObject, error) {
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
+		return starter.SkipNextInstallment(ctx, c, req.Id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return SkipNextInstallment200JSONResponse(out), nil
+}
+
+// ChangePlanPaymentMethod implements POST /v1/plans/{id}/payment-method.
+func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaymentMethodRequestObject) (ChangePlanPaymentMethodResponseObject, error) {
+	caller := callerFrom(ctx)
+	row, err := s.store.GetPlan(ctx, caller, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	pm, err := s.chargeableMethod(ctx, caller, row.CustomerID, req.Body.PaymentMethod, "payment_method", true)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
+		return starter.ChangePlanPaymentMethod(ctx, c, req.Id, workflows.ChangePaymentMethodRequest{PaymentMethodID: pm.ID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ChangePlanPaymentMethod200JSONResponse(out), nil
+}
+
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
