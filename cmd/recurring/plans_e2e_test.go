@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/testdb"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// call sends one API request and decodes the JSON answer into out (when not nil).
+func call(t *testing.T, base, key, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s = %d: %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+type e2ePlan struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Paid   int    `json:"paid"`
+}
+
+type e2ePayments struct {
+	Data []struct {
+		Status      string `json:"status"`
+		Installment int    `json:"installment"`
+		PaymentType string `json:"payment_type"`
+		IsRecurring bool   `json:"is_recurring"`
+	} `json:"data"`
+}
+
+// newPlan creates a customer, saves a simulator card and starts a test-mode plan of
+// three installments two seconds apart.
+func newPlan(t *testing.T, base, key string) e2ePlan {
+	t.Helper()
+	var cus, pm struct{ ID string }
+	call(t, base, key, http.MethodPost, "/v1/customers", `{"email": "e2e@example.com"}`, &cus)
+	call(t, base, key, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods",
+		`{"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}}`, &pm)
+	var p e2ePlan
+	call(t, base, key, http.MethodPost, "/v1/plans", fmt.Sprintf(`{"customer": %q, "payment_method": %q, "currency": "USD",
+		"schedule": {"frequency": "seconds", "frequency_duration": 2, "recurring_amount": 1250, "installments": 3}}`, cus.ID, pm.ID), &p)
+	return p
+}
+
+func waitCompleted(t *testing.T, base, key, id string, within time.Duration) e2ePlan {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var p e2ePlan
+	for time.Now().Before(deadline) {
+		call(t, base, key, http.MethodGet, "/v1/plans/"+id, "", &p)
+		if p.Status == "completed" {
+			return p
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("plan %s not completed after %s: %+v", id, within, p)
+	return p
+}
+
+func checkThreePayments(t *testing.T, base, key, id string) {
+	t.Helper()
+	var pays e2ePayments
+	call(t, base, key, http.MethodGet, "/v1/plans/"+id+"/payments", "", &pays)
+	seen := map[int]bool{}
+	for _, p := range pays.Data {
+		if p.Status != "succeeded" || !p.IsRecurring || seen[p.Installment] {
+			t.Errorf("payment %+v: want one succeeded recurring attempt per installment", p)
+		}
+		seen[p.Installment] = true
+	}
+	if len(pays.Data) != 3 {
+		t.Errorf("%d payment attempts, want exactly 3: %+v", len(pays.Data), pays.Data)
+	}
+}
+
+// TestDevPlanEndToEnd: through the real binary, a test-mode plan every 2 seconds with 3
+// installments gives exactly 3 succeeded payments and a plan.completed event.
+func TestDevPlanEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary")
+	}
+	dataDir := t.TempDir()
+	const key = "sk_test_e2eplans0123456789abcdef"
+	d := startDev(t, dataDir, freePorts(t), key)
+	p := newPlan(t, d.apiURL, key)
+	done := waitCompleted(t, d.apiURL, key, p.ID, 2*time.Minute)
+	if done.Paid != 3 {
+		t.Errorf("completed plan paid %d installments, want 3", done.Paid)
+	}
+	checkThreePayments(t, d.apiURL, key, p.ID)
+
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dataDir, "recurring.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if n, err := db.CountSimulatorCharges(context.Background()); err != nil || n != 3 {
+		t.Errorf("the simulator journaled %d charges (%v), want 3", n, err)
+	}
+	var events []struct{ Type string }
+	if err := db.SelectContext(context.Background(), &events,
+		db.Rebind(`SELECT type FROM events WHERE data LIKE ?`), "%"+p.ID+"%"); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range events {
+		count[e.Type]++
+	}
+	if count["plan.completed"] != 1 || count["payment.succeeded"] != 3 {
+		t.Errorf("events for the plan: %v, want plan.completed once and payment.succeeded three times", count)
+	}
+	d.stop(t)
+}
+
+// TestWorkerKilledMidCharge: the worker process is SIGKILLed after the simulator took a
+// charge but before the worker heard the answer. Restarted, the worker retries the
+// activity with the same idempotency key, and the simulator replays its answer: the
+// plan still ends with exactly 3 charges.
+func TestWorkerKilledMidCharge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary")
+	}
+	dbURL := testdb.PostgresURL(t)
+	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: "crash", SearchAttributes: workflows.SearchAttributes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	httpPort, err := devserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	env := []string{
+		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=crash",
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "LOG_LEVEL=warn",
+		"ENCRYPTION_KEYS=k1:" + strings.Repeat("cd", 32), "SIMULATOR_VAULT_KEY=" + strings.Repeat("ef", 32),
+	}
+	slowWorker := append(env[:len(env):len(env)], "SIMULATOR_ANSWER_DELAY=3s")
+
+	if err := <-startOps(t, env, "migrate").exited; err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	key := store.NewSecretKey(store.ModeTest)
+	if _, err := db.CreateMerchant(context.Background(), "Crash Drill", key); err != nil {
+		t.Fatal(err)
+	}
+
+	apiProc := startOps(t, env, "api")
+	defer apiProc.terminate(t)
+	waitStatus(t, base+"/readyz", http.StatusOK)
+	worker := startOps(t, slowWorker, "worker")
+
+	p := newPlan(t, base, key)
+	// Kill the worker the moment the first charge is committed at the simulator: its
+	// answer is still held back by SIMULATOR_ANSWER_DELAY.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := db.CountSimulatorCharges(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no charge reached the simulator within a minute\n%s", worker.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := worker.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-worker.exited
+	var pays e2ePayments
+	call(t, base, key, http.MethodGet, "/v1/plans/"+p.ID+"/payments", "", &pays)
+	if len(pays.Data) != 0 {
+		t.Fatalf("the killed worker recorded %d payments; the kill came too late to test the window", len(pays.Data))
+	}
+
+	restarted := startOps(t, env, "worker")
+	defer restarted.terminate(t)
+	// The charge activity's attempt times out (one minute) before Temporal retries it.
+	done := waitCompleted(t, base, key, p.ID, 4*time.Minute)
+	if done.Paid != 3 {
+		t.Errorf("plan paid %d installments, want 3", done.Paid)
+	}
+	checkThreePayments(t, base, key, p.ID)
+	if n, err := db.CountSimulatorCharges(context.Background()); err != nil || n != 3 {
+		t.Errorf("the simulator charged %d times (%v), want exactly 3", n, err)
+	}
+}
