@@ -9,6 +9,8 @@ package activities
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/recurring/recurring/providers"
@@ -57,12 +59,17 @@ type Deps struct {
 	PaymentMethods PaymentMethods
 	Ledger         Ledger
 	Notifier       Notifier
-	Logger         *slog.Logger
+	// Webhooks is the store as webhook delivery needs it.
+	Webhooks WebhookStore
+	Logger   *slog.Logger
 }
 
 // Activities holds what activities need.
 type Activities struct {
 	deps Deps
+
+	clientsOnce            sync.Once
+	liveClient, testClient *http.Client
 }
 
 // New returns the activities with their dependencies.

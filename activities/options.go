@@ -60,3 +60,18 @@ func notifyOptions(ctx workflow.Context) workflow.Context {
 		},
 	})
 }
+
+// webhookOptions: one attempt is one HTTP request of at most 15 s (webhooks.AttemptTimeout)
+// plus store reads and the attempt's row. HTTP outcomes are results, never retried
+// here (the delivery workflow sleeps its own schedule); only store failures retry.
+func webhookOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    10,
+		},
+	})
+}

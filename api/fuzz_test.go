@@ -36,6 +36,9 @@ func FuzzPostRoutes(f *testing.F) {
 		{http.MethodPost, "/v1/plans/" + plan.ID + "/skip-next"},
 		{http.MethodPost, "/v1/plans/" + plan.ID + "/payment-method"},
 		{http.MethodPost, "/v1/payments"},
+		{http.MethodPost, "/v1/webhook-endpoints"},
+		{http.MethodPost, "/v1/webhook-endpoints/we_x/rotate-secret"},
+		{http.MethodPost, "/v1/events/evt_x/redeliver"},
 	}
 	seeds := []string{
 		`{"email": "a@example.com", "first_name": "Ada", "billing_address": {"country": "GB", "line1": "1 A St"}, "metadata": {"k": "v"}}`,
@@ -55,6 +58,8 @@ func FuzzPostRoutes(f *testing.F) {
 		fmt.Sprintf(`{"customer": %q, "card": {"number": "4000000000000002", "exp_month": 1, "exp_year": %d}, "amount": 1, "currency": "USD", "save_card": true}`, cus.ID, nextYear),
 		fmt.Sprintf(`{"payment_method": %q}`, pm.ID),
 		`{"reason": "fraud"}`,
+		`{"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}`,
+		`{"url": "gopher://x", "event_types": []}`,
 	}
 	for i := range routes {
 		for _, s := range seeds {

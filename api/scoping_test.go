@@ -46,6 +46,15 @@ var allRoutes = append([]route{
 	{"POST", "/v1/plans/plan_x/payment-method", `{"payment_method": "pm_x"}`},
 	{"POST", "/v1/payments", `{"customer": "cus_x", "payment_method": "pm_x", "amount": 100, "currency": "USD"}`},
 	{"GET", "/v1/payments/pay_x", ""},
+	{"GET", "/v1/webhook-endpoints", ""},
+	{"POST", "/v1/webhook-endpoints", `{"url": "https://example.com/hook", "event_types": ["*"]}`},
+	{"GET", "/v1/webhook-endpoints/we_x", ""},
+	{"DELETE", "/v1/webhook-endpoints/we_x", ""},
+	{"POST", "/v1/webhook-endpoints/we_x/rotate-secret", ""},
+	{"GET", "/v1/events", ""},
+	{"GET", "/v1/events/evt_x", ""},
+	{"GET", "/v1/events/evt_x/attempts", ""},
+	{"POST", "/v1/events/evt_x/redeliver", ""},
 }, objectRoutes...)
 
 // Another merchant's object, or a test object seen with a live key, is 404 on every

@@ -217,6 +217,9 @@ type Event struct {
 	CreatedAt  time.Time `db:"created_at" json:"created_at"`
 	// IdempotencyKey makes appending the same event twice a no-op.
 	IdempotencyKey string `db:"idempotency_key" json:"-"`
+	// DispatchedAt is when webhook deliveries were started for the event (the outbox
+	// marker); nil while the dispatcher has not seen it.
+	DispatchedAt *time.Time `db:"dispatched_at" json:"-"`
 }
 
 // AppendEvent adds ev to the log unless an event with its idempotency key exists, and

@@ -41,6 +41,15 @@ type Config struct {
 	StripeBaseURL        string        `env:"STRIPE_BASE_URL"`
 	// EncryptionKeys seals saved cards' provider tokens: id:hex pairs, the first active.
 	EncryptionKeys string `env:"ENCRYPTION_KEYS"`
+	// SMTPAddr (host:port) turns on customer emails; notifications are only logged
+	// without it.
+	SMTPAddr     string `env:"SMTP_ADDR"`
+	SMTPFrom     string `env:"SMTP_FROM"`
+	SMTPUsername string `env:"SMTP_USERNAME"`
+	SMTPPassword string `env:"SMTP_PASSWORD"`
+	// WebhookRetrySchedule overrides the waits between webhook attempts (comma-separated
+	// durations), for drills; the default is about 5s,5m,30m,2h,5h,10h,10h.
+	WebhookRetrySchedule []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE" envSeparator:","`
 }
 
 // parseConfig reads Config from environ, naming the variable in every error.
@@ -66,6 +75,14 @@ func parseConfig(environ map[string]string) (Config, error) {
 	if cfg.EncryptionKeys != "" {
 		if _, err := seal.Parse(cfg.EncryptionKeys); err != nil {
 			return cfg, fmt.Errorf("ENCRYPTION_KEYS: %w", err)
+		}
+	}
+	if cfg.SMTPAddr != "" && cfg.SMTPFrom == "" {
+		return cfg, errors.New("SMTP_FROM is required with SMTP_ADDR")
+	}
+	for _, d := range cfg.WebhookRetrySchedule {
+		if d <= 0 {
+			return cfg, fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: waits must be positive, got %s", d)
 		}
 	}
 	if (cfg.TemporalTLSCert == "") != (cfg.TemporalTLSKey == "") {

@@ -18,6 +18,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/notify"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -157,11 +158,13 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 		return err
 	}
 
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}), worker.Options{})
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db,
+		Notifier: notify.Log{Logger: logger}, Logger: logger}), worker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger}).Run(ctx)
 
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `recurring dev is running (Ctrl-C stops it; data stays in %s)

@@ -24,6 +24,8 @@ Usage:
   recurring merchant create --name NAME
                                create a merchant and print its API keys once
   recurring bench [flags]      load test on an embedded server
+  recurring webhook listen --port P --secret S
+                               a local receiver that verifies and prints webhooks
 
 Run 'recurring dev -h' for the dev flags; the README lists the environment variables.
 `
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		err = runMerchant(ctx, args[1:], env, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], env, stdout, stderr)
+	case "webhook":
+		err = runWebhook(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -156,11 +156,13 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if err != nil {
 		return err
 	}
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}),
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db,
+		Notifier: notifier(cfg, db, logger), Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Schedule: cfg.WebhookRetrySchedule}).Run(ctx)
 	logger.Info("worker polling", "task_queue", starter.TaskQueue, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()
 	logger.Info("worker stopping: finishing in-flight activities", "timeout", cfg.ShutdownTimeout.String())

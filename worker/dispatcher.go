@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// Dispatcher is the webhook outbox: it reads events not yet dispatched, starts one
+// delivery workflow per matching enabled endpoint (workflow id
+// workflows.WebhookDeliveryID, so a second start is a no-op), and only then marks the
+// event dispatched. A process killed anywhere in between leaves the event undispatched
+// and the next pass (of this or another process) starts what is missing: no event is
+// lost, none is delivered twice by the engine (receivers still dedupe on webhook-id,
+// since an attempt can be retried after the receiver took it). The plan and payment
+// workflows are untouched: they only append events, in the same transaction as their
+// ledger rows.
+type Dispatcher struct {
+	Store    *store.DB
+	Temporal client.Client
+	Logger   *slog.Logger
+	// Interval between passes; 1 s when zero.
+	Interval time.Duration
+	// Schedule overrides workflows.DefaultWebhookSchedule (test-mode drills).
+	Schedule []time.Duration
+}
+
+// Run dispatches until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	interval := d.Interval
+	if interval == 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := d.Pass(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.WarnContext(ctx, "webhook dispatch", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Pass dispatches up to 100 events and reports how many it marked dispatched.
+func (d *Dispatcher) Pass(ctx context.Context) (int, error) {
+	events, err := d.Store.UndispatchedEvents(ctx, 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ev := range events {
+		eps, err := d.Store.EnabledWebhookEndpoints(ctx, ev.MerchantID, ev.Mode, ev.Type)
+		if err != nil {
+			return n, err
+		}
+		for _, ep := range eps {
+			if err := starter.StartWebhookDelivery(ctx, d.Temporal, workflows.WebhookDeliveryInput{
+				DeliveryID: workflows.WebhookDeliveryID(ev.ID, ep.ID), MerchantID: ev.MerchantID,
+				EventID: ev.ID, EndpointID: ep.ID, Schedule: d.Schedule,
+			}); err != nil {
+				return n, err
+			}
+		}
+		if err := d.Store.MarkEventDispatched(ctx, ev.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,99 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/worker"
+	"github.com/recurring/recurring/workflows"
+)
+
+// fakeStarter is a Temporal client that only starts workflows: it remembers every
+// started id (a second start of one is WorkflowExecutionAlreadyStarted, as with
+// REJECT_DUPLICATE) and can fail the nth start, like a process dying there.
+type fakeStarter struct {
+	client.Client
+	mu      sync.Mutex
+	started map[string]bool
+	calls   int
+	failAt  int
+}
+
+func (f *fakeStarter) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls == f.failAt {
+		return nil, errors.New("connection lost")
+	}
+	if f.started[o.ID] {
+		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "")
+	}
+	f.started[o.ID] = true
+	return nil, nil
+}
+
+// An event whose dispatch was cut short (the process died after starting one of its
+// two deliveries) stays undispatched; the next dispatcher starts the missing delivery,
+// starts nothing twice, and marks the event.
+func TestDispatcherResumesAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "d.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if db.Keyring, err = seal.Parse(seal.Generate("k1")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := db.CreateMerchant(ctx, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := store.Caller{MerchantID: m.ID, Mode: store.ModeTest}
+	var eps []store.WebhookEndpoint
+	for _, types := range [][]string{{"*"}, {"payment.succeeded"}, {"plan.canceled"}} {
+		ep, err := db.CreateWebhookEndpoint(ctx, caller, store.NewWebhookEndpoint{URL: "http://127.0.0.1:1/", EventTypes: types, Secret: "whsec_AAAA"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep)
+	}
+	ev, err := db.AppendEvent(ctx, store.Event{MerchantID: m.ID, Mode: store.ModeTest, Type: "payment.succeeded", IdempotencyKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeStarter{started: map[string]bool{}, failAt: 2}
+	d := &worker.Dispatcher{Store: db, Temporal: c}
+	if _, err := d.Pass(ctx); err == nil {
+		t.Fatal("the cut-short pass succeeded")
+	}
+	if evs, _ := db.UndispatchedEvents(ctx, 10); len(evs) != 1 {
+		t.Fatalf("event dispatched although a delivery was not started: %v", evs)
+	}
+	d = &worker.Dispatcher{Store: db, Temporal: c} // "restarted"
+	if n, err := d.Pass(ctx); err != nil || n != 1 {
+		t.Fatalf("pass = %d, %v", n, err)
+	}
+	want := map[string]bool{workflows.WebhookDeliveryID(ev.ID, eps[0].ID): true, workflows.WebhookDeliveryID(ev.ID, eps[1].ID): true}
+	if len(c.started) != 2 || !c.started[workflows.WebhookDeliveryID(ev.ID, eps[0].ID)] || !c.started[workflows.WebhookDeliveryID(ev.ID, eps[1].ID)] {
+		t.Fatalf("started %v, want %v", c.started, want)
+	}
+	if evs, _ := db.UndispatchedEvents(ctx, 10); len(evs) != 0 {
+		t.Fatalf("still undispatched: %v", evs)
+	}
+	if n, _ := d.Pass(ctx); n != 0 {
+		t.Fatalf("a dispatched event was dispatched again")
+	}
+}
