@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -17,27 +19,45 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
 	"github.com/recurring/recurring/workflows"
 )
 
-// runBench starts N Baseline workflows (a durable timer, then one no-op activity) all
-// due at one instant on a fresh embedded server, and reports how fast the server drains
-// them. The plan workflow's own run joins it once plans exist.
+// runBench measures, on one fresh embedded server with the worker in the same process
+// and wired as `recurring dev` wires it: first N bare workflows (a durable timer, then
+// one no-op activity) all due at one instant, then N plan workflows whose first
+// installment is due at one instant, charged through the simulator and recorded in the
+// SQLite store. It reports both drain rates and their ratio.
 func runBench(ctx context.Context, args []string, _ map[string]string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	n := fs.Int("workflows", 1000, "workflows due at the same instant")
-	dueIn := fs.Duration("due-in", 0, "how long after the start they fall due (0: long enough to start them all)")
+	n := fs.Int("workflows", 1000, "workflows (bare run) and plans (engine run) due at the same instant")
+	dueIn := fs.Duration("due-in", 0, "how long after each run's start its workflows fall due (0: long enough to start them all)")
 	pollers := fs.Int("pollers", 0, "worker pollers (0: the worker's default)")
-	dataDir := fs.String("data-dir", "", "embedded server data dir (default: a temporary dir, removed afterwards)")
+	dataDir := fs.String("data-dir", "", "embedded server and store data dir (default: a temporary dir, removed afterwards)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	only := fs.String("only", "", `run only "bare" or "engine" (default: both)`)
+	cards := fs.Int("cards", 10, "saved simulator cards the plans share (round robin)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("bench takes no arguments, got %q", fs.Args())}
+	}
 	if *n < 1 {
 		return usageError{"--workflows must be at least 1"}
+	}
+	if *only != "" && *only != "bare" && *only != "engine" {
+		return usageError{`--only must be "bare" or "engine"`}
+	}
+	if *cards < 1 {
+		return usageError{"--cards must be at least 1"}
+	}
+	if *dueIn < 0 {
+		return usageError{"--due-in must not be negative"}
 	}
 	dir := *dataDir
 	if dir == "" {
@@ -60,31 +80,149 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, activities.New(activities.Deps{}), worker.Options{Pollers: *pollers})
+	if err := starter.EnsureSearchAttributes(ctx, c, devNamespace); err != nil {
+		return err
+	}
+
+	// The app store and providers exactly as `recurring dev` has them, with fresh keys.
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "recurring.db"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	if db.Keyring, err = seal.Parse(seal.Generate("bench1")); err != nil {
+		return err
+	}
+	reg, err := buildProviders(providerSettings{simulatorVaultKey: randomBytes(32), simulatorJournal: db.SimulatorJournal()})
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}),
+		worker.Options{Pollers: *pollers})
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
 
-	if *dueIn == 0 {
-		*dueIn = max(5*time.Second, time.Duration(*n)*10*time.Millisecond)
+	bar := progress(stderr, *quiet)
+	var bare, engine benchResult
+	if *only != "engine" {
+		d := *dueIn
+		if d == 0 {
+			d = max(5*time.Second, time.Duration(*n)*10*time.Millisecond)
+		}
+		if bare, err = benchBaseline(ctx, c, *n, d, bar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "bare workflow (timer + 1 no-op activity), %d due at once on the embedded server:\n", *n)
+		fmt.Fprintf(stdout, "  started:        %.0f workflows/s\n", bare.startRate)
+		fmt.Fprintf(stdout, "  drained:        %.0f workflows/s (%s from due instant to last completion)\n", bare.drainRate, bare.drain.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "  due→ran lag:    %s\n", bare.lagString())
+		fmt.Fprintf(stdout, "  process CPU:    %s per workflow while draining\n", bare.cpuString())
+		fmt.Fprintf(stdout, "  history events: %.1f per workflow (mean); %.1f added after the timer was set (%d sampled)\n", bare.events, bare.added, bare.sampled)
 	}
-	res, err := benchBaseline(ctx, c, *n, *dueIn, progress(stderr, *quiet))
-	if err != nil {
-		return err
+	if *only != "bare" {
+		d := *dueIn
+		if d == 0 {
+			// Each plan writes its row before it sleeps, so starting takes longer.
+			d = max(10*time.Second, time.Duration(*n)*30*time.Millisecond)
+		}
+		if engine, err = benchPlans(ctx, c, db, reg, *n, *cards, d, bar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "engine (plan workflows, Charge on the simulator, SQLite store), %d first installments due at once:\n", *n)
+		fmt.Fprintf(stdout, "  started:        %.0f plans/s (StartPlan), all rows written and asleep after %s\n", engine.startRate, engine.ready.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "  drained:        %.0f installments/s (%s from due instant to last charge)\n", engine.drainRate, engine.drain.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "  due→charged lag: %s (payments.attempted_at − due_at)\n", engine.lagString())
+		fmt.Fprintf(stdout, "  process CPU:    %s per installment while draining\n", engine.cpuString())
+		fmt.Fprintf(stdout, "  history events: %.1f per installment charged (whole run: start, row, timer, charge, record, next timer)\n", engine.events)
+		fmt.Fprintf(stdout, "                  %.1f added by the installment itself (asleep → asleep again, %d plans sampled)\n", engine.added, engine.sampled)
 	}
-	fmt.Fprintf(stdout, "bare workflow (timer + 1 no-op activity), %d due at once on the embedded server:\n", *n)
-	fmt.Fprintf(stdout, "  started:        %.0f workflows/s\n", res.startRate)
-	fmt.Fprintf(stdout, "  drained:        %.0f workflows/s (%s from due instant to last completion)\n", res.drainRate, res.drain.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  due→ran lag:    p50 %s  p99 %s  max %s\n", res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond), res.max.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  history events: %d per workflow\n", res.events)
+	if *only == "" {
+		fmt.Fprintf(stdout, "engine/bare drain rate: %.2f   CPU per installment engine/bare: %.2f\n",
+			ratio(engine.drainRate, bare.drainRate), ratio(engine.cpu.Seconds(), bare.cpu.Seconds()))
+	}
 	return nil
 }
 
 type benchResult struct {
 	startRate, drainRate float64
 	drain, p50, p99, max time.Duration
-	events               int64
+	// events is the mean history length per workflow (plans: per installment charged).
+	events float64
+	// added is how many events the sampled workflows' histories grew by from asleep
+	// on the timer to the end (plans: asleep on the next installment's timer).
+	added   float64
+	sampled int
+	// ready (plans): how long until every plan had written its row.
+	ready time.Duration
+	// cpu is the process's CPU time per workflow (plans: per installment) from the due
+	// instant until the last one was seen done: server, worker and stores together.
+	// Unlike the drain rate it barely moves when other work shares the machine.
+	cpu time.Duration
+}
+
+func (r benchResult) lagString() string {
+	return fmt.Sprintf("p50 %s  p99 %s  max %s", r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.max.Round(time.Millisecond))
+}
+
+// percentile returns the nearest-rank p-th percentile (0 < p ≤ 100) of sorted values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// ratio returns a/b, or 0 when b is not positive (a run was skipped).
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// lagStats fills the lag percentiles from unsorted lags.
+func (r *benchResult) lagStats(lags []time.Duration) {
+	slices.Sort(lags)
+	r.p50, r.p99, r.max = percentile(lags, 50), percentile(lags, 99), percentile(lags, 100)
+}
+
+// cpuMeter measures the process's CPU time from the due instant on.
+type cpuMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+// startCPUAt waits until at and starts measuring.
+func startCPUAt(ctx context.Context, at time.Time) (cpuMeter, error) {
+	select {
+	case <-ctx.Done():
+		return cpuMeter{}, ctx.Err()
+	case <-time.After(time.Until(at)):
+	}
+	start, ok := processCPU()
+	return cpuMeter{start: start, ok: ok}, nil
+}
+
+// per returns the CPU used since the start divided by n (0 when not measured).
+func (m cpuMeter) per(n int) time.Duration {
+	now, ok := processCPU()
+	if !m.ok || !ok || n < 1 {
+		return 0
+	}
+	return (now - m.start) / time.Duration(n)
+}
+
+func (r benchResult) cpuString() string {
+	if r.cpu == 0 {
+		return "not measured on this platform"
+	}
+	return r.cpu.Round(10 * time.Microsecond).String()
 }
 
 func progress(w io.Writer, quiet bool) func(total int, desc string) *progressbar.ProgressBar {
@@ -102,7 +240,7 @@ func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Durat
 	dueAt := time.Now().Add(dueIn).UTC()
 	runs := make([]client.WorkflowRun, n)
 	started := time.Now()
-	b := bar(n, "starting")
+	b := bar(n, "bare: starting")
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	for i := range n {
@@ -119,15 +257,28 @@ func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Durat
 		return benchResult{}, fmt.Errorf("start workflows: %w", err)
 	}
 	startDur := time.Since(started)
+	_ = b.Finish()
+	ids := make([]string, n)
+	for i, r := range runs {
+		ids[i] = r.GetID()
+	}
+	sample := sampleIDs(ids, 20)
+	before, err := asleepHistoryLengths(ctx, c, sample, dueAt)
+	if err != nil {
+		return benchResult{}, err
+	}
 	if time.Now().After(dueAt) {
 		return benchResult{}, errors.New("starting took longer than --due-in: raise it so every workflow is asleep at the due instant")
 	}
-	_ = b.Finish()
 
+	cpu, err := startCPUAt(ctx, dueAt)
+	if err != nil {
+		return benchResult{}, err
+	}
 	lags := make([]time.Duration, n)
 	var mu sync.Mutex
 	var last time.Time
-	b = bar(n, "draining")
+	b = bar(n, "bare: draining")
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(64)
 	for i, r := range runs {
@@ -149,18 +300,99 @@ func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Durat
 	if err := g.Wait(); err != nil {
 		return benchResult{}, fmt.Errorf("wait for workflows: %w", err)
 	}
+	cpuPer := cpu.per(n)
 	_ = b.Finish()
-	desc, err := c.DescribeWorkflowExecution(ctx, runs[0].GetID(), runs[0].GetRunID())
+	events, err := historyLengths(ctx, c, ids, bar(n, "bare: histories"))
 	if err != nil {
 		return benchResult{}, err
 	}
-	slices.Sort(lags)
 	drain := last.Sub(dueAt)
-	return benchResult{
+	res := benchResult{
 		startRate: float64(n) / startDur.Seconds(),
 		drainRate: float64(n) / max(drain.Seconds(), 0.001),
 		drain:     drain,
-		p50:       lags[n/2], p99: lags[min(n-1, n*99/100)], max: lags[n-1],
-		events: desc.GetWorkflowExecutionInfo().GetHistoryLength(),
-	}, nil
+		events:    mean(events),
+		added:     meanAdded(ids, events, sample, before),
+		sampled:   len(sample),
+		cpu:       cpuPer,
+	}
+	res.lagStats(lags)
+	return res, nil
+}
+
+// asleepHistoryLengths returns the history length of each sampled workflow once it
+// sleeps on its timer, giving up on a workflow a second before the due instant.
+func asleepHistoryLengths(ctx context.Context, c client.Client, sample []string, dueAt time.Time) ([]int64, error) {
+	out := make([]int64, len(sample))
+	for i, id := range sample {
+		var err error
+		if out[i], err = settledHistoryLength(ctx, c, id, dueAt.Add(-time.Second)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// meanAdded returns the mean number of events the sampled workflows' histories grew
+// by between before and events (the lengths of every id, in ids' order).
+func meanAdded(ids []string, events []int64, sample []string, before []int64) float64 {
+	pos := make(map[string]int, len(ids))
+	for i, id := range ids {
+		pos[id] = i
+	}
+	added := make([]int64, len(sample))
+	for i, id := range sample {
+		added[i] = events[pos[id]] - before[i]
+	}
+	return mean(added)
+}
+
+// historyLengths returns each workflow's current history length, once nothing is in
+// flight on it (no workflow task, no activity), so a plan that just charged is counted
+// with the timer it sets next.
+func historyLengths(ctx context.Context, c client.Client, ids []string, b *progressbar.ProgressBar) ([]int64, error) {
+	out := make([]int64, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, id := range ids {
+		g.Go(func() error {
+			l, err := settledHistoryLength(gctx, c, id, time.Now().Add(30*time.Second))
+			out[i] = l
+			_ = b.Add(1)
+			return err
+		})
+	}
+	err := g.Wait()
+	_ = b.Finish()
+	return out, err
+}
+
+// settledHistoryLength describes the workflow until it has no workflow task or
+// activity pending (or until the deadline) and returns its history length.
+func settledHistoryLength(ctx context.Context, c client.Client, id string, deadline time.Time) (int64, error) {
+	for {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return 0, fmt.Errorf("describe %s: %w", id, err)
+		}
+		if (d.GetPendingWorkflowTask() == nil && len(d.GetPendingActivities()) == 0) || time.Now().After(deadline) {
+			return d.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func mean[T int64 | float64](xs []T) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
+	return sum / float64(len(xs))
 }
