@@ -15,6 +15,7 @@ import (
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -151,4 +152,53 @@ func TestOpsProcesses(t *testing.T) {
 		t.Errorf("/readyz with Temporal down = %s, want temporal named as failing", body)
 	}
 	apiProc.terminate(t)
+}
+
+// opsStack is what ops run, started for a test: an embedded Temporal server, a
+// migrated Postgres store with one merchant, and `recurring api` serving on base. The
+// test starts its own workers with env (plus any extra variables).
+type opsStack struct {
+	base string
+	key  string // the merchant's test key
+	env  []string
+	db   *store.DB
+}
+
+func startOpsStack(t *testing.T, namespace string) opsStack {
+	t.Helper()
+	dbURL := testdb.PostgresURL(t)
+	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: namespace, SearchAttributes: workflows.SearchAttributes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	httpPort, err := devserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := opsStack{base: "http://127.0.0.1:" + strconv.Itoa(httpPort), key: store.NewSecretKey(store.ModeTest)}
+	st.env = []string{
+		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=" + namespace,
+		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "LOG_LEVEL=warn",
+		"ENCRYPTION_KEYS=k1:" + strings.Repeat("cd", 32), "SIMULATOR_VAULT_KEY=" + strings.Repeat("ef", 32),
+	}
+	if err := <-startOps(t, st.env, "migrate").exited; err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	if st.db, err = store.Open(context.Background(), dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.db.Close() })
+	if _, err := st.db.CreateMerchant(context.Background(), "Ops", st.key); err != nil {
+		t.Fatal(err)
+	}
+	apiProc := startOps(t, st.env, "api")
+	t.Cleanup(func() { apiProc.terminate(t) })
+	waitStatus(t, st.base+"/readyz", http.StatusOK)
+	return st
+}
+
+// with returns the stack's environment plus extra variables.
+func (st opsStack) with(extra ...string) []string {
+	return append(st.env[:len(st.env):len(st.env)], extra...)
 }

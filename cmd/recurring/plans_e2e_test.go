@@ -7,16 +7,12 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/recurring/recurring/internal/devserver"
-	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/store"
-	"github.com/recurring/recurring/workflows"
 )
 
 // call sends one API request and decodes the JSON answer into out (when not nil).
@@ -154,41 +150,9 @@ func TestWorkerKilledMidCharge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	dbURL := testdb.PostgresURL(t)
-	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: "crash", SearchAttributes: workflows.SearchAttributes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	httpPort, err := devserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	env := []string{
-		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=crash",
-		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "LOG_LEVEL=warn",
-		"ENCRYPTION_KEYS=k1:" + strings.Repeat("cd", 32), "SIMULATOR_VAULT_KEY=" + strings.Repeat("ef", 32),
-	}
-	slowWorker := append(env[:len(env):len(env)], "SIMULATOR_ANSWER_DELAY=3s")
-
-	if err := <-startOps(t, env, "migrate").exited; err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	db, err := store.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	key := store.NewSecretKey(store.ModeTest)
-	if _, err := db.CreateMerchant(context.Background(), "Crash Drill", key); err != nil {
-		t.Fatal(err)
-	}
-
-	apiProc := startOps(t, env, "api")
-	defer apiProc.terminate(t)
-	waitStatus(t, base+"/readyz", http.StatusOK)
-	worker := startOps(t, slowWorker, "worker")
+	st := startOpsStack(t, "crash")
+	base, key, db := st.base, st.key, st.db
+	worker := startOps(t, st.with("SIMULATOR_ANSWER_DELAY=3s"), "worker")
 
 	p := newPlan(t, base, key)
 	// Kill the worker the moment the first charge is committed at the simulator: its
@@ -217,7 +181,7 @@ func TestWorkerKilledMidCharge(t *testing.T) {
 		t.Fatalf("the killed worker recorded %d payments; the kill came too late to test the window", len(pays.Data))
 	}
 
-	restarted := startOps(t, env, "worker")
+	restarted := startOps(t, st.env, "worker")
 	defer restarted.terminate(t)
 	// The charge activity's attempt times out (one minute) before Temporal retries it.
 	done := waitCompleted(t, base, key, p.ID, 4*time.Minute)

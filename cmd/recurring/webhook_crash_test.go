@@ -6,17 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/recurring/recurring/internal/devserver"
-	"github.com/recurring/recurring/internal/testdb"
-	"github.com/recurring/recurring/store"
-	"github.com/recurring/recurring/workflows"
 )
 
 // TestWorkerKilledMidDelivery: the worker is SIGKILLed while a webhook request is in
@@ -45,38 +39,9 @@ func TestWorkerKilledMidDelivery(t *testing.T) {
 	defer receiver.Close()
 	defer close(release)
 
-	dbURL := testdb.PostgresURL(t)
-	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: "hooks", SearchAttributes: workflows.SearchAttributes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	httpPort, err := devserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	env := []string{
-		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=hooks",
-		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "LOG_LEVEL=warn",
-		"ENCRYPTION_KEYS=k1:" + strings.Repeat("12", 32), "SIMULATOR_VAULT_KEY=" + strings.Repeat("34", 32),
-	}
-	if err := <-startOps(t, env, "migrate").exited; err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	db, err := store.Open(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	key := store.NewSecretKey(store.ModeTest)
-	if _, err := db.CreateMerchant(t.Context(), "Hooks", key); err != nil {
-		t.Fatal(err)
-	}
-	apiProc := startOps(t, env, "api")
-	defer apiProc.terminate(t)
-	waitStatus(t, base+"/readyz", http.StatusOK)
-	worker := startOps(t, env, "worker")
+	st := startOpsStack(t, "hooks")
+	base, key := st.base, st.key
+	worker := startOps(t, st.env, "worker")
 
 	call(t, base, key, http.MethodPost, "/v1/webhook-endpoints",
 		fmt.Sprintf(`{"url": %q, "event_types": ["payment.succeeded"]}`, receiver.URL), nil)
@@ -95,7 +60,7 @@ func TestWorkerKilledMidDelivery(t *testing.T) {
 	}
 	<-worker.exited
 
-	restarted := startOps(t, env, "worker")
+	restarted := startOps(t, st.env, "worker")
 	defer restarted.terminate(t)
 	// The interrupted attempt's activity times out (30 s) before Temporal retries it.
 	select {
