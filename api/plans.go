@@ -366,19 +366,28 @@ func (s *server) ListPlanPayments(ctx context.Context, req ListPlanPaymentsReque
 	return out, nil
 }
 
-// lifecycle checks the plan is the caller's, runs an update on its workflow and
-// renders the plan with the state the update returned.
-func (s *server) lifecycle(ctx context.Context, id string, update func(context.Context, client.Client) (workflows.PlanState, error)) (Plan, error) {
+// planUpdate runs one update on a plan's workflow, given the plan's row.
+type planUpdate func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error)
+
+// byID adapts a starter helper that needs only the plan id.
+func byID(f func(context.Context, client.Client, string) (workflows.PlanState, error)) planUpdate {
+	return func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+		return f(ctx, c, row.ID)
+	}
+}
+
+// lifecycle loads the caller's plan (404 for anyone else's), runs update on its
+// workflow and renders the plan with the state the update returned.
+func (s *server) lifecycle(ctx context.Context, id string, update planUpdate) (Plan, error) {
+	row, err := s.store.GetPlan(ctx, callerFrom(ctx), id)
+	if err != nil {
+		return Plan{}, err
+	}
 	c, err := s.temporalClient()
 	if err != nil {
 		return Plan{}, err
 	}
-	caller := callerFrom(ctx)
-	row, err := s.store.GetPlan(ctx, caller, id)
-	if err != nil {
-		return Plan{}, err
-	}
-	st, err := update(ctx, c)
+	st, err := update(ctx, c, row)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -393,8 +402,8 @@ func (s *server) CancelPlan(ctx context.Context, req CancelPlanRequestObject) (C
 	if req.Body != nil && req.Body.Reason != nil {
 		reason = *req.Body.Reason
 	}
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
-		return starter.CancelPlan(ctx, c, req.Id, reason)
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+		return starter.CancelPlan(ctx, c, row.ID, reason)
 	})
 	if err != nil {
 		return nil, err
@@ -404,9 +413,7 @@ func (s *server) CancelPlan(ctx context.Context, req CancelPlanRequestObject) (C
 
 // PausePlan implements POST /v1/plans/{id}/pause.
 func (s *server) PausePlan(ctx context.Context, req PausePlanRequestObject) (PausePlanResponseObject, error) {
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
-		return starter.PausePlan(ctx, c, req.Id)
-	})
+	out, err := s.lifecycle(ctx, req.Id, byID(starter.PausePlan))
 	if err != nil {
 		return nil, err
 	}
@@ -415,9 +422,7 @@ func (s *server) PausePlan(ctx context.Context, req PausePlanRequestObject) (Pau
 
 // ResumePlan implements POST /v1/plans/{id}/resume.
 func (s *server) ResumePlan(ctx context.Context, req ResumePlanRequestObject) (ResumePlanResponseObject, error) {
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
-		return starter.ResumePlan(ctx, c, req.Id)
-	})
+	out, err := s.lifecycle(ctx, req.Id, byID(starter.ResumePlan))
 	if err != nil {
 		return nil, err
 	}
@@ -426,28 +431,22 @@ func (s *server) ResumePlan(ctx context.Context, req ResumePlanRequestObject) (R
 
 // SkipNextInstallment implements POST /v1/plans/{id}/skip-next.
 func (s *server) SkipNextInstallment(ctx context.Context, req SkipNextInstallmentRequestObject) (SkipNextInstallmentResponseObject, error) {
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
-		return starter.SkipNextInstallment(ctx, c, req.Id)
-	})
+	out, err := s.lifecycle(ctx, req.Id, byID(starter.SkipNextInstallment))
 	if err != nil {
 		return nil, err
 	}
 	return SkipNextInstallment200JSONResponse(out), nil
 }
 
-// ChangePlanPaymentMethod implements POST /v1/plans/{id}/payment-method.
+// ChangePlanPaymentMethod implements POST /v1/plans/{id}/payment-method. The new card
+// must be an active card of the plan's customer whose provider does recurring.
 func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaymentMethodRequestObject) (ChangePlanPaymentMethodResponseObject, error) {
-	caller := callerFrom(ctx)
-	row, err := s.store.GetPlan(ctx, caller, req.Id)
-	if err != nil {
-		return nil, err
-	}
-	pm, err := s.chargeableMethod(ctx, caller, row.CustomerID, req.Body.PaymentMethod, "payment_method", true)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client) (workflows.PlanState, error) {
-		return starter.ChangePlanPaymentMethod(ctx, c, req.Id, workflows.ChangePaymentMethodRequest{PaymentMethodID: pm.ID})
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+		pm, err := s.chargeableMethod(ctx, callerFrom(ctx), row.CustomerID, req.Body.PaymentMethod, "payment_method", true)
+		if err != nil {
+			return workflows.PlanState{}, err
+		}
+		return starter.ChangePlanPaymentMethod(ctx, c, row.ID, workflows.ChangePaymentMethodRequest{PaymentMethodID: pm.ID})
 	})
 	if err != nil {
 		return nil, err
