@@ -699,6 +699,9 @@ type Installment struct {
 // Metadata Up to 50 string pairs of your own; keys up to 40 characters, values up to 500.
 type Metadata map[string]string
 
+// NoParameters An empty object.
+type NoParameters = map[string]interface{}
+
 // Payment defines model for Payment.
 type Payment struct {
 	Amount         int64      `json:"amount"`
@@ -1251,6 +1254,18 @@ type UpdateCustomerJSONRequestBody = CustomerUpdate
 // CreatePaymentMethodJSONRequestBody defines body for CreatePaymentMethod for application/json ContentType.
 type CreatePaymentMethodJSONRequestBody = PaymentMethodCreate
 
+// RedeliverEventJSONRequestBody defines body for RedeliverEvent for application/json ContentType.
+type RedeliverEventJSONRequestBody = NoParameters
+
+// BlockPaymentMethodJSONRequestBody defines body for BlockPaymentMethod for application/json ContentType.
+type BlockPaymentMethodJSONRequestBody = NoParameters
+
+// DetachPaymentMethodJSONRequestBody defines body for DetachPaymentMethod for application/json ContentType.
+type DetachPaymentMethodJSONRequestBody = NoParameters
+
+// UnblockPaymentMethodJSONRequestBody defines body for UnblockPaymentMethod for application/json ContentType.
+type UnblockPaymentMethodJSONRequestBody = NoParameters
+
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = PaymentCreate
 
@@ -1263,11 +1278,23 @@ type PreviewPlanJSONRequestBody = PlanPreviewRequest
 // CancelPlanJSONRequestBody defines body for CancelPlan for application/json ContentType.
 type CancelPlanJSONRequestBody = PlanCancel
 
+// PausePlanJSONRequestBody defines body for PausePlan for application/json ContentType.
+type PausePlanJSONRequestBody = NoParameters
+
 // ChangePlanPaymentMethodJSONRequestBody defines body for ChangePlanPaymentMethod for application/json ContentType.
 type ChangePlanPaymentMethodJSONRequestBody = PlanPaymentMethodChange
 
+// ResumePlanJSONRequestBody defines body for ResumePlan for application/json ContentType.
+type ResumePlanJSONRequestBody = NoParameters
+
+// SkipNextInstallmentJSONRequestBody defines body for SkipNextInstallment for application/json ContentType.
+type SkipNextInstallmentJSONRequestBody = NoParameters
+
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// RotateWebhookSecretJSONRequestBody defines body for RotateWebhookSecret for application/json ContentType.
+type RotateWebhookSecretJSONRequestBody = NoParameters
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -2884,6 +2911,7 @@ func (response ListEventAttemptsdefaultJSONResponse) VisitListEventAttemptsRespo
 type RedeliverEventRequestObject struct {
 	Id     ID `json:"id"`
 	Params RedeliverEventParams
+	Body   *RedeliverEventJSONRequestBody
 }
 
 type RedeliverEventResponseObject interface {
@@ -2963,6 +2991,7 @@ func (response GetPaymentMethoddefaultJSONResponse) VisitGetPaymentMethodRespons
 type BlockPaymentMethodRequestObject struct {
 	Id     ID `json:"id"`
 	Params BlockPaymentMethodParams
+	Body   *BlockPaymentMethodJSONRequestBody
 }
 
 type BlockPaymentMethodResponseObject interface {
@@ -3003,6 +3032,7 @@ func (response BlockPaymentMethoddefaultJSONResponse) VisitBlockPaymentMethodRes
 type DetachPaymentMethodRequestObject struct {
 	Id     ID `json:"id"`
 	Params DetachPaymentMethodParams
+	Body   *DetachPaymentMethodJSONRequestBody
 }
 
 type DetachPaymentMethodResponseObject interface {
@@ -3043,6 +3073,7 @@ func (response DetachPaymentMethoddefaultJSONResponse) VisitDetachPaymentMethodR
 type UnblockPaymentMethodRequestObject struct {
 	Id     ID `json:"id"`
 	Params UnblockPaymentMethodParams
+	Body   *UnblockPaymentMethodJSONRequestBody
 }
 
 type UnblockPaymentMethodResponseObject interface {
@@ -3361,6 +3392,7 @@ func (response CancelPlandefaultJSONResponse) VisitCancelPlanResponse(w http.Res
 type PausePlanRequestObject struct {
 	Id     ID `json:"id"`
 	Params PausePlanParams
+	Body   *PausePlanJSONRequestBody
 }
 
 type PausePlanResponseObject interface {
@@ -3482,6 +3514,7 @@ func (response ListPlanPaymentsdefaultJSONResponse) VisitListPlanPaymentsRespons
 type ResumePlanRequestObject struct {
 	Id     ID `json:"id"`
 	Params ResumePlanParams
+	Body   *ResumePlanJSONRequestBody
 }
 
 type ResumePlanResponseObject interface {
@@ -3522,6 +3555,7 @@ func (response ResumePlandefaultJSONResponse) VisitResumePlanResponse(w http.Res
 type SkipNextInstallmentRequestObject struct {
 	Id     ID `json:"id"`
 	Params SkipNextInstallmentParams
+	Body   *SkipNextInstallmentJSONRequestBody
 }
 
 type SkipNextInstallmentResponseObject interface {
@@ -3757,6 +3791,7 @@ func (response GetWebhookEndpointdefaultJSONResponse) VisitGetWebhookEndpointRes
 type RotateWebhookSecretRequestObject struct {
 	Id     ID `json:"id"`
 	Params RotateWebhookSecretParams
+	Body   *RotateWebhookSecretJSONRequestBody
 }
 
 type RotateWebhookSecretResponseObject interface {
@@ -4315,6 +4350,32 @@ func (sh *strictHandler) RedeliverEvent(ctx echo.Context, id ID, params Redelive
 	request.Id = id
 	request.Params = params
 
+	var body RedeliverEventJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RedeliverEvent(ctx.Request().Context(), request.(RedeliverEventRequestObject))
 	}
@@ -4366,6 +4427,32 @@ func (sh *strictHandler) BlockPaymentMethod(ctx echo.Context, id ID, params Bloc
 	request.Id = id
 	request.Params = params
 
+	var body BlockPaymentMethodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.BlockPaymentMethod(ctx.Request().Context(), request.(BlockPaymentMethodRequestObject))
 	}
@@ -4392,6 +4479,32 @@ func (sh *strictHandler) DetachPaymentMethod(ctx echo.Context, id ID, params Det
 	request.Id = id
 	request.Params = params
 
+	var body DetachPaymentMethodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DetachPaymentMethod(ctx.Request().Context(), request.(DetachPaymentMethodRequestObject))
 	}
@@ -4417,6 +4530,32 @@ func (sh *strictHandler) UnblockPaymentMethod(ctx echo.Context, id ID, params Un
 
 	request.Id = id
 	request.Params = params
+
+	var body UnblockPaymentMethodJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.UnblockPaymentMethod(ctx.Request().Context(), request.(UnblockPaymentMethodRequestObject))
@@ -4715,6 +4854,32 @@ func (sh *strictHandler) PausePlan(ctx echo.Context, id ID, params PausePlanPara
 	request.Id = id
 	request.Params = params
 
+	var body PausePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.PausePlan(ctx.Request().Context(), request.(PausePlanRequestObject))
 	}
@@ -4816,6 +4981,32 @@ func (sh *strictHandler) ResumePlan(ctx echo.Context, id ID, params ResumePlanPa
 	request.Id = id
 	request.Params = params
 
+	var body ResumePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ResumePlan(ctx.Request().Context(), request.(ResumePlanRequestObject))
 	}
@@ -4841,6 +5032,32 @@ func (sh *strictHandler) SkipNextInstallment(ctx echo.Context, id ID, params Ski
 
 	request.Id = id
 	request.Params = params
+
+	var body SkipNextInstallmentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.SkipNextInstallment(ctx.Request().Context(), request.(SkipNextInstallmentRequestObject))
@@ -5013,6 +5230,32 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, id ID, params Rot
 
 	request.Id = id
 	request.Params = params
+
+	var body RotateWebhookSecretJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RotateWebhookSecret(ctx.Request().Context(), request.(RotateWebhookSecretRequestObject))
