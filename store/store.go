@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -199,6 +200,12 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
+// CodeInvalidData is the code of a write the database refused for its values: a data
+// exception (a NUL byte or invalid UTF-8 in a string, a value out of range), or a NOT
+// NULL or CHECK constraint. Retrying the same write can never succeed, so it is a
+// KindInvalid error, which activities make non-retryable.
+const CodeInvalidData = "invalid_data"
+
 // translate turns driver errors into billing errors at the store boundary and wraps
 // everything else with what was being done.
 func translate(err error, what string) error {
@@ -209,15 +216,31 @@ func translate(err error, what string) error {
 		return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: what + ": not found", Err: err}
 	}
 	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: what + ": already exists", Err: err}
+	if errors.As(err, &pqErr) {
+		switch {
+		case pqErr.Code == pqerror.UniqueViolation:
+			return &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: what + ": already exists", Err: err}
+		case pqErr.Code.Class() == pqerror.ClassDataException, pqErr.Code == pqerror.NotNullViolation,
+			pqErr.Code == pqerror.CheckViolation:
+			return invalidData(err, what)
+		}
 	}
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
 		switch liteErr.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: what + ": already exists", Err: err}
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_DATATYPE,
+			sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG:
+			return invalidData(err, what)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// invalidData is the error of a write refused for its values. The driver's message
+// (pq's leaves out the failing row's detail) stays in Err for operators.
+func invalidData(err error, what string) error {
+	return &billing.Error{Kind: billing.KindInvalid, Code: CodeInvalidData,
+		Message: what + ": the database refused a value", Err: err}
 }
