@@ -11,12 +11,16 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 )
 
 // Payment is one charge attempt in the ledger: a plan installment's attempt, or a
 // one-off or initial payment (PlanID empty, Installment 0). IdempotencyKey is the key
 // the provider saw (plan_<id>/<installment>/<attempt> for plans), unique like the
 // (plan, installment, attempt) triple.
+//
+// Its JSON form is not the API's (that is Object): it is the data payment events
+// carried before data.object, which upgradeEvents still reads, so keep its tags.
 type Payment struct {
 	ID                   string     `db:"id" json:"id"`
 	Seq                  int64      `db:"seq" json:"-"`
@@ -43,6 +47,24 @@ type Payment struct {
 	AttemptedAt          time.Time  `db:"attempted_at" json:"attempted_at"`
 	CreatedAt            time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt            time.Time  `db:"updated_at" json:"updated_at"`
+}
+
+// Object renders the payment as the API shows it: the body of GET /v1/payments/{id}
+// and the data.object of its events.
+func (p Payment) Object() rest.Payment {
+	out := rest.Payment{
+		ID: p.ID, Object: "payment", Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Amount: p.Amount, Currency: p.Currency, Status: p.Status, PaymentType: p.PaymentType,
+		IsRecurring: p.IsRecurring, Provider: p.Provider, Livemode: p.Mode == ModeLive,
+		CreatedAt: p.CreatedAt.UTC(), DueAt: rest.UTC(p.DueAt),
+		ProviderChargeID: rest.OptString(p.ProviderChargeID), FailureCode: rest.OptString(p.FailureCode),
+		FailureClass: rest.OptString(p.FailureClass), FailureMessage: rest.OptString(p.FailureMessage),
+	}
+	if p.PlanID != nil && *p.PlanID != "" {
+		plan, inst, attempt := *p.PlanID, p.Installment, p.Attempt
+		out.Plan, out.Installment, out.Attempt = &plan, &inst, &attempt
+	}
+	return out
 }
 
 // outcomeUnknown reports whether a pending payment is an attempt whose outcome nobody
@@ -121,6 +143,10 @@ func (db *DB) RecordPayment(ctx context.Context, p Payment) (Payment, error) {
 		}
 	}
 	if emit {
+		// The event shows the row as stored, as GET /v1/payments/{id} reads it.
+		if err := tx.GetContext(ctx, &out, db.Rebind(`SELECT * FROM payments WHERE id = ?`), out.ID); err != nil {
+			return Payment{}, translate(err, "record payment")
+		}
 		if ev, ok := paymentEvent(out); ok {
 			if _, err := appendEvent(ctx, db, tx, ev); err != nil {
 				return Payment{}, err
@@ -133,7 +159,8 @@ func (db *DB) RecordPayment(ctx context.Context, p Payment) (Payment, error) {
 	return out, nil
 }
 
-// paymentEvent returns the event announcing p's outcome; pending payments have none yet.
+// paymentEvent returns the event announcing p's outcome, with p as its data.object;
+// pending payments have none yet.
 func paymentEvent(p Payment) (Event, bool) {
 	typ := ""
 	switch p.Status {
@@ -144,11 +171,21 @@ func paymentEvent(p Payment) (Event, bool) {
 	default:
 		return Event{}, false
 	}
-	data, _ := json.Marshal(p) // a struct of plain fields always marshals
 	return Event{
-		MerchantID: p.MerchantID, Mode: p.Mode, Type: typ, Data: data,
+		MerchantID: p.MerchantID, Mode: p.Mode, Type: typ, Data: eventData(p.Object()),
 		IdempotencyKey: "payment/" + p.IdempotencyKey + "/" + p.Status,
 	}, true
+}
+
+// eventData is an event's data member for object: {"object": …}.
+func eventData[T any](object T) JSONDoc {
+	data, err := json.Marshal(rest.EventData[T]{Object: object})
+	if err != nil {
+		// The rest types are plain fields and JSON documents that were decoded from
+		// JSON: they always marshal.
+		panic(fmt.Sprintf("render event data: %v", err))
+	}
+	return data
 }
 
 // GetPayment returns one of the caller's payments.
@@ -208,13 +245,16 @@ func (db *DB) FailedAttemptsSince(ctx context.Context, merchantID, paymentMethod
 
 // Event is one entry of the merchant's event log, the source of webhooks.
 type Event struct {
-	ID         string    `db:"id" json:"id"`
-	Seq        int64     `db:"seq" json:"-"`
-	MerchantID string    `db:"merchant_id" json:"-"`
-	Mode       Mode      `db:"mode" json:"mode"`
-	Type       string    `db:"type" json:"type"`
-	Data       JSONDoc   `db:"data" json:"data"`
-	CreatedAt  time.Time `db:"created_at" json:"created_at"`
+	ID         string `db:"id" json:"id"`
+	Seq        int64  `db:"seq" json:"-"`
+	MerchantID string `db:"merchant_id" json:"-"`
+	Mode       Mode   `db:"mode" json:"mode"`
+	Type       string `db:"type" json:"type"`
+	// Data is {"object": …}: the payment or plan the event is about, rendered by
+	// Payment.Object or Plan.Object when the event is written (older data is
+	// converted when read: see upgradeEvents).
+	Data      JSONDoc   `db:"data" json:"data"`
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
 	// IdempotencyKey makes appending the same event twice a no-op.
 	IdempotencyKey string `db:"idempotency_key" json:"-"`
 	// DispatchedAt is when webhook deliveries were started for the event (the outbox
@@ -273,5 +313,9 @@ func (db *DB) ListEvents(ctx context.Context, caller Caller, typ string, p ListP
 	if err := db.SelectContext(ctx, &rows, db.Rebind(q+` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...); err != nil {
 		return Page[Event]{}, fmt.Errorf("list events: %w", err)
 	}
-	return page(rows, limit), nil
+	out := page(rows, limit)
+	if err := db.upgradeEvents(ctx, out.Items); err != nil {
+		return Page[Event]{}, err
+	}
+	return out, nil
 }

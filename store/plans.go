@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 )
 
 // JSONDoc is a JSON document kept in a column (JSON on Postgres, TEXT on SQLite); empty
@@ -87,6 +89,56 @@ type Plan struct {
 	UpdatedAt time.Time `db:"updated_at"`
 }
 
+// Object renders the plan's recorded state as the API shows it: GET /v1/plans (which
+// lists rows), GET /v1/plans/{id} before the workflow's live state is laid over it,
+// and the data.object of the plan's events.
+func (p Plan) Object() rest.Plan {
+	live := false
+	return rest.Plan{
+		ID: p.ID, Object: "plan", Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Provider: p.Provider, Currency: p.Currency, Status: p.Status, Livemode: p.Mode == ModeLive,
+		CreatedAt: p.CreatedAt.UTC(), NextChargeAt: rest.UTC(p.NextChargeAt), LiveState: &live,
+		Type: rest.OptString(p.Type), Reference: rest.OptString(p.Reference),
+		MerchantData: jsonObject(p.MerchantData), Schedule: jsonObject(p.Schedule),
+	}
+}
+
+// jsonObject decodes a stored JSON object for rendering; nil when absent or not an
+// object.
+func jsonObject(doc JSONDoc) *map[string]any {
+	if len(doc) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(doc, &m) != nil || m == nil {
+		return nil
+	}
+	return &m
+}
+
+// planEvent returns the event of type typ about p, showing p as its data.object.
+func planEvent(p Plan, typ, key string) Event {
+	return Event{MerchantID: p.MerchantID, Mode: p.Mode, Type: typ, Data: eventData(p.Object()), IdempotencyKey: key}
+}
+
+// getPlanRow reads a plan by id alone (the workflow's activities carry no caller),
+// locking it on Postgres when lock is set.
+func (db *DB) getPlanRow(ctx context.Context, q sqlx.QueryerContext, id string, lock bool) (Plan, error) {
+	query := `SELECT * FROM plans WHERE id = ?`
+	if lock {
+		query += db.forUpdate()
+	}
+	var p Plan
+	err := sqlx.GetContext(ctx, q, &p, db.Rebind(query), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Plan{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "no plan " + id, Err: err}
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("get plan: %w", err)
+	}
+	return p, nil
+}
+
 // ledgerTime is how every instant is stored: UTC at microsecond precision (Postgres'),
 // so a value reads back equal on both dialects and SQLite's text timestamps sort.
 func ledgerTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
@@ -100,8 +152,9 @@ func ledgerTimePtr(t *time.Time) *time.Time {
 }
 
 // CreatePlan inserts p unless a plan with its id exists, and returns the stored row and
-// whether this call created it. Creating the same plan twice (a retried activity) is
-// not an error; another merchant's plan with the same id is.
+// whether this call created it; the call that creates it also appends plan.created, in
+// the same transaction. Creating the same plan twice (a retried activity) is not an
+// error and announces nothing; another merchant's plan with the same id is an error.
 func (db *DB) CreatePlan(ctx context.Context, p Plan) (Plan, bool, error) {
 	now := ledgerTime(time.Now())
 	if p.CreatedAt.IsZero() {
@@ -113,7 +166,12 @@ func (db *DB) CreatePlan(ctx context.Context, p Plan) (Plan, bool, error) {
 	if p.Type == "" {
 		p.Type = "ecom"
 	}
-	res, err := sqlx.NamedExecContext(ctx, db.DB, `INSERT INTO plans (id, merchant_id, mode, customer_id,
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Plan{}, false, fmt.Errorf("create plan: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO plans (id, merchant_id, mode, customer_id,
 		payment_method_id, provider, currency, type, reference, merchant_data, schedule, timetable, dunning,
 		initial_payment_id, status, next_charge_at, state_seq, created_at, updated_at)
 		VALUES (:id, :merchant_id, :mode, :customer_id, :payment_method_id, :provider, :currency, :type,
@@ -127,12 +185,20 @@ func (db *DB) CreatePlan(ctx context.Context, p Plan) (Plan, bool, error) {
 	if err != nil {
 		return Plan{}, false, fmt.Errorf("create plan: %w", err)
 	}
-	got, err := db.GetPlan(ctx, Caller{MerchantID: p.MerchantID, Mode: p.Mode}, p.ID)
+	got, err := db.getPlanRow(ctx, tx, p.ID, false)
 	if err != nil {
-		if billing.KindOf(err) == billing.KindNotFound {
-			return Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: "create plan: id taken"}
-		}
 		return Plan{}, false, err
+	}
+	if got.MerchantID != p.MerchantID || got.Mode != p.Mode {
+		return Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: "create plan: id taken"}
+	}
+	if n == 1 {
+		if _, err := appendEvent(ctx, db, tx, planEvent(got, billing.EventPlanCreated, got.ID+"/created")); err != nil {
+			return Plan{}, false, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return Plan{}, false, fmt.Errorf("create plan: %w", err)
 	}
 	return got, n == 1, nil
 }
@@ -199,48 +265,62 @@ func (db *DB) ListPlans(ctx context.Context, caller Caller, f PlanFilter, p List
 }
 
 // PlanUpdate is a plan workflow's report of its state, with the event announcing it
-// when there is one.
+// when the workflow names one.
 type PlanUpdate struct {
 	PlanID          string
 	Seq             int64 // increases with every update the workflow makes
 	Status          string
 	NextChargeAt    *time.Time
 	PaymentMethodID string
-	Event           *Event
+	// Event, when set, names the event announcing the update: its Type and
+	// IdempotencyKey are kept; the store fills in the rest (merchant, mode, and the
+	// plan as updated as its data.object), so the event says what the row says.
+	Event *Event
 }
 
-// UpdatePlanState applies u and appends its event in one transaction. An update older
-// than the stored one (a lower Seq) changes nothing; replaying the same update (an
-// activity retry) is a no-op.
+// UpdatePlanState applies u and appends the event announcing it, in one transaction:
+// u.Event when the workflow names one (plan.past_due, plan.canceled, …); otherwise
+// plan.updated when the status or the payment method changed. A change of the next
+// charge time alone announces nothing (payment events cover installments). An update
+// older than the stored one (a lower Seq) changes nothing and announces nothing;
+// replaying the same update (an activity retry) is a no-op.
 func (db *DB) UpdatePlanState(ctx context.Context, u PlanUpdate) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update plan: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	before, err := db.getPlanRow(ctx, tx, u.PlanID, true)
+	if err != nil {
+		return err
+	}
+	if u.Seq < before.StateSeq {
+		return nil
+	}
 	set, args := "status = ?, next_charge_at = ?, state_seq = ?, updated_at = ?",
 		[]any{u.Status, ledgerTimePtr(u.NextChargeAt), u.Seq, ledgerTime(time.Now())}
 	if u.PaymentMethodID != "" {
 		set, args = set+", payment_method_id = ?", append(args, u.PaymentMethodID)
 	}
-	res, err := tx.ExecContext(ctx, db.Rebind(`UPDATE plans SET `+set+` WHERE id = ? AND state_seq <= ?`),
-		append(args, u.PlanID, u.Seq)...)
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE plans SET `+set+` WHERE id = ? AND state_seq <= ?`),
+		append(args, u.PlanID, u.Seq)...); err != nil {
 		return translate(err, "update plan")
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update plan: %w", err)
-	} else if n == 0 {
-		var exists int
-		if err := tx.GetContext(ctx, &exists, db.Rebind(`SELECT COUNT(*) FROM plans WHERE id = ?`), u.PlanID); err != nil {
-			return fmt.Errorf("update plan: %w", err)
-		}
-		if exists == 0 {
-			return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "update plan: no plan " + u.PlanID}
-		}
+	after, err := db.getPlanRow(ctx, tx, u.PlanID, false)
+	if err != nil {
+		return err
 	}
-	if u.Event != nil {
-		if _, err := appendEvent(ctx, db, tx, *u.Event); err != nil {
+	var ev *Event
+	switch {
+	case u.Event != nil:
+		e := planEvent(after, u.Event.Type, u.Event.IdempotencyKey)
+		ev = &e
+	case after.Status != before.Status || after.PaymentMethodID != before.PaymentMethodID:
+		e := planEvent(after, billing.EventPlanUpdated, fmt.Sprintf("%s/state/%d/%s", u.PlanID, u.Seq, billing.EventPlanUpdated))
+		ev = &e
+	}
+	if ev != nil {
+		if _, err := appendEvent(ctx, db, tx, *ev); err != nil {
 			return err
 		}
 	}

@@ -144,8 +144,8 @@ func TestUpdatePlanStateKeepsTheNewestAndEmitsOnce(t *testing.T) {
 		}
 		page, err := db.ListEvents(ctx, caller(mer), "", store.ListParams{})
 		evs := page.Items
-		if err != nil || len(evs) != 1 || evs[0].Type != billing.EventPlanPastDue || string(evs[0].Data) == "" {
-			t.Errorf("events %+v, %v; want one plan.past_due", evs, err)
+		if err != nil || len(evs) != 2 || evs[0].Type != billing.EventPlanPastDue || evs[1].Type != billing.EventPlanCreated {
+			t.Errorf("events %+v, %v; want plan.created, then one plan.past_due", evs, err)
 		}
 		if err := db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: "plan_missing", Seq: 1, Status: "active"}); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("update of a missing plan: %v", err)
@@ -199,8 +199,8 @@ func TestRecordPaymentIsIdempotentAndSettlesUnknownOutcomes(t *testing.T) {
 		if len(evs) != 2 {
 			t.Errorf("%d payment.succeeded events, want 2 (one per settled attempt)", len(evs))
 		}
-		var data map[string]any
-		if err := json.Unmarshal(evs[0].Data, &data); err != nil || data["payment_type"] != "recurring" || data["is_recurring"] != true {
+		var data struct{ Object map[string]any }
+		if err := json.Unmarshal(evs[0].Data, &data); err != nil || data.Object["payment_type"] != "recurring" || data.Object["is_recurring"] != true {
 			t.Errorf("event data %s", evs[0].Data)
 		}
 

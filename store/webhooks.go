@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -299,7 +300,11 @@ func (db *DB) GetEvent(ctx context.Context, caller Caller, id string) (Event, er
 	if err != nil {
 		return Event{}, fmt.Errorf("get event: %w", err)
 	}
-	return ev, nil
+	evs := []Event{ev}
+	if err := db.upgradeEvents(ctx, evs); err != nil {
+		return Event{}, err
+	}
+	return evs[0], nil
 }
 
 // EventByID returns an event of the merchant (for deliveries, which carry no caller).
@@ -312,7 +317,90 @@ func (db *DB) EventByID(ctx context.Context, merchantID, id string) (Event, erro
 	if err != nil {
 		return Event{}, fmt.Errorf("get event: %w", err)
 	}
-	return ev, nil
+	evs := []Event{ev}
+	if err := db.upgradeEvents(ctx, evs); err != nil {
+		return Event{}, err
+	}
+	return evs[0], nil
+}
+
+// legacyPlanState is what plan events carried as data before data.object: the plan
+// workflow's state, of which the recorded fields are kept here.
+type legacyPlanState struct {
+	PlanID          string     `json:"plan_id"`
+	Status          string     `json:"status"`
+	PaymentMethodID string     `json:"payment_method_id"`
+	NextChargeAt    *time.Time `json:"next_charge_at"`
+}
+
+// upgradeEvents gives events written before data.object existed the data a new event
+// has. Those carried, for payment events, the ledger row itself (Payment's JSON:
+// plan_id, customer_id, payment_method_id, mode, …) and, for plan events, the plan
+// workflow's state (plan_id, status, payment_method_id, next_charge_at, paid, …).
+//
+// They are converted when read, not rewritten by a migration: the log stays
+// append-only, a deploy runs nothing over it, and every reader (GET /v1/events, a
+// delivery or redelivery, also one retried across the upgrade) gets the one
+// documented shape. A payment converts exactly, the old data being the whole row. A
+// plan takes the fields that never change from its row and the recorded ones that do
+// (status, payment method, next charge) from the old data: what a new event would
+// have shown at the time. Data of any other shape is left as it is.
+func (db *DB) upgradeEvents(ctx context.Context, evs []Event) error {
+	plans := map[int]legacyPlanState{}
+	var planIDs []string
+	for i := range evs {
+		ev := &evs[i]
+		var probe map[string]json.RawMessage
+		if json.Unmarshal(ev.Data, &probe) != nil {
+			continue
+		}
+		if _, current := probe["object"]; current {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(ev.Type, "payment."):
+			var p Payment
+			if json.Unmarshal(ev.Data, &p) != nil || !strings.HasPrefix(p.ID, billing.PrefixPayment) {
+				continue
+			}
+			p.Mode = ev.Mode
+			ev.Data = eventData(p.Object())
+		case strings.HasPrefix(ev.Type, "plan."):
+			var st legacyPlanState
+			if json.Unmarshal(ev.Data, &st) != nil || !strings.HasPrefix(st.PlanID, billing.PrefixPlan) {
+				continue
+			}
+			plans[i] = st
+			planIDs = append(planIDs, st.PlanID)
+		}
+	}
+	if len(planIDs) == 0 {
+		return nil
+	}
+	query, args, err := sqlx.In(`SELECT * FROM plans WHERE id IN (?)`, planIDs)
+	if err != nil {
+		return fmt.Errorf("read plans of old events: %w", err)
+	}
+	var rows []Plan
+	if err := db.SelectContext(ctx, &rows, db.Rebind(query), args...); err != nil {
+		return fmt.Errorf("read plans of old events: %w", err)
+	}
+	byID := make(map[string]Plan, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	for i, st := range plans {
+		row, ok := byID[st.PlanID]
+		if !ok || row.MerchantID != evs[i].MerchantID || row.Mode != evs[i].Mode {
+			continue
+		}
+		row.Status, row.NextChargeAt = st.Status, ledgerTimePtr(st.NextChargeAt)
+		if st.PaymentMethodID != "" {
+			row.PaymentMethodID = st.PaymentMethodID
+		}
+		evs[i].Data = eventData(row.Object())
+	}
+	return nil
 }
 
 // UndispatchedEvents returns up to limit events not yet dispatched, oldest first.
