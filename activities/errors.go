@@ -15,6 +15,21 @@ import (
 // activity retries them with the same idempotency key, after RetryAfter when the
 // provider gave one); declines, required authentication and invalid requests are
 // non-retryable, typed so the workflow can switch on the type.
+//
+// It is also where a failure is told apart from a fault. A decline is a business
+// outcome the plan workflow acts on (dunning, past_due), not something to page anyone
+// about, so its ApplicationError has the benign category: the SDK then logs its
+// "Activity error." line at DEBUG instead of ERROR and leaves it out of the activity
+// failure metrics, and the workflow logs one INFO/WARN line per decline with the plan,
+// installment, attempt and code. Faults (transient provider failures, our provider
+// configuration, invalid requests, the store) keep the default category and log at
+// ERROR.
+//
+// The category was chosen over returning declines as result values because it changes
+// nothing the workflow reads: the error keeps its type, details and retryability, the
+// workflow's commands are the same, so running plans replay unchanged (no version
+// gate) and the recorded histories in workflows/testdata keep passing. It also works
+// with whatever logger the client was built with, so no logger wrapper is needed.
 
 // Types of the non-retryable ApplicationErrors a charge ends with.
 const (
@@ -62,11 +77,26 @@ type ChargeFailure struct {
 // Class returns the failure class recorded in the ledger (the provider's taxonomy).
 func (f ChargeFailure) Class() string { return f.Type }
 
-// err wraps f in an ApplicationError of its type.
+// Outcome reports whether f is a business outcome (a decline, the customer having to
+// act, a card that is unavailable or over its attempt limit) rather than a fault.
+func (f ChargeFailure) Outcome() bool {
+	switch f.Type {
+	case ErrHardDecline, ErrSoftDecline, ErrAuthenticationRequired, ErrPaymentMethodUnavailable, ErrAttemptLimit:
+		return true
+	}
+	return false
+}
+
+// err wraps f in an ApplicationError of its type; a final business outcome is benign
+// (see the top of this file). The activity must return it unwrapped: the SDK checks
+// the category on the returned error itself.
 func (f ChargeFailure) err(retryable bool, cause error) error {
 	opts := temporal.ApplicationErrorOptions{NonRetryable: !retryable, Details: []any{f}, Cause: cause}
 	if retryable && f.RetryAfter > 0 {
 		opts.NextRetryDelay = f.RetryAfter
+	}
+	if !retryable && f.Outcome() {
+		opts.Category = temporal.ApplicationErrorCategoryBenign
 	}
 	msg := f.Code
 	if f.Message != "" {
@@ -102,14 +132,17 @@ func chargeError(err error) error {
 }
 
 // storeError makes store errors that retrying cannot fix (invalid, conflict, not found)
-// non-retryable; the rest (a database that is down) stay retryable.
+// non-retryable; the rest (a database that is down) stay retryable. Values the
+// database refuses (a NUL byte in a string on Postgres, a CHECK or NOT NULL
+// constraint) come as KindInvalid with store.CodeInvalidData. A store error is a fault
+// either way: it keeps the default category and logs at ERROR.
 func storeError(err error) error {
 	if err == nil {
 		return nil
 	}
 	switch billing.KindOf(err) {
 	case billing.KindInvalid, billing.KindConflict, billing.KindNotFound, billing.KindUnprocessable:
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrStoreRejected, err)
+		return temporal.NewNonRetryableApplicationError("the store refused; retrying cannot fix it", ErrStoreRejected, err)
 	}
 	return err
 }
