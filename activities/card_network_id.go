@@ -33,5 +33,5 @@ func (a *Activities) RememberNetworkID(ctx context.Context, req RememberNetworkI
 // RememberNetworkID runs Activities.RememberNetworkID from a workflow.
 func RememberNetworkID(ctx workflow.Context, req RememberNetworkIDRequest) error {
 	var a *Activities
-	return workflow.ExecuteActivity(localOptions(ctx), a.RememberNetworkID, req).Get(ctx, nil)
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.RememberNetworkID, req).Get(ctx, nil)
 }

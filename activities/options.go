@@ -31,10 +31,34 @@ func chargeOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// localOptions are for activities that only touch our own store or do nothing: short
-// timeouts and retries without a limit, because the plan cannot go on without its
-// ledger and the store comes back (errors that retrying cannot fix are non-retryable,
-// see storeError).
+// LedgerMaxAttempts bounds the retries of a ledger write (CreatePlan, UpdatePlan,
+// RecordPayment, RememberNetworkID): backing off to one a minute, they span about a day
+// before the workflow fails with the last error. Writes the store can never take fail
+// at once (storeError makes them non-retryable), so this only ends faults nobody
+// classified, which would otherwise retry forever, invisibly. It is a day, not minutes,
+// because the other thing these retries wait out is a database that is down or
+// failing over, and a plan that gives up on its ledger after charging needs an
+// operator; every failed attempt already logs at ERROR, so a fault is seen long before
+// the day is over. A count rather than a ScheduleToCloseTimeout, so the time-skipping
+// test environment (which caps unlimited retries at 10) runs the real bound.
+const LedgerMaxAttempts = 24 * 60
+
+// ledgerOptions are for activities that write our own store: short attempts, retried
+// LedgerMaxAttempts times at most.
+func ledgerOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    LedgerMaxAttempts,
+		},
+	})
+}
+
+// localOptions are for activities that do nothing (Noop, the baseline's server cost):
+// short timeouts and retries without a limit.
 func localOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,

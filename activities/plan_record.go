@@ -37,10 +37,21 @@ type CreatePlanRequest struct {
 // CreatePlan writes the plan's row unless it exists. The plan workflow runs it first,
 // so the row exists exactly when the workflow does: the API only ever starts the
 // workflow (idempotently, by its id plan_<id>), and a crash between the two steps
-// leaves a workflow that retries this until the store takes it.
+// leaves a workflow that retries this until the store takes it. A row the store can
+// never take (a NUL byte in the reference, a value a constraint refuses) fails at
+// once, non-retryably, and with it the plan workflow.
 func (a *Activities) CreatePlan(ctx context.Context, req CreatePlanRequest) error {
 	if a.deps.Ledger == nil {
 		return errors.New("create plan: activities built without a ledger")
+	}
+	if err := checkStorable("create plan",
+		field{"plan_id", req.PlanID}, field{"merchant_id", req.MerchantID}, field{"mode", string(req.Mode)},
+		field{"customer_id", req.CustomerID}, field{"payment_method_id", req.PaymentMethodID},
+		field{"provider", req.Provider}, field{"currency", req.Currency}, field{"type", req.Type},
+		field{"reference", req.Reference}, field{"merchant_data", string(req.MerchantData)},
+		field{"schedule", string(req.Schedule)}, field{"initial_payment_id", req.InitialPaymentID},
+	); err != nil {
+		return storeError(err)
 	}
 	tt, err := json.Marshal(req.Timetable)
 	if err != nil {
@@ -71,7 +82,7 @@ func (a *Activities) CreatePlan(ctx context.Context, req CreatePlanRequest) erro
 // CreatePlan runs Activities.CreatePlan from a workflow.
 func CreatePlan(ctx workflow.Context, req CreatePlanRequest) error {
 	var a *Activities
-	return workflow.ExecuteActivity(localOptions(ctx), a.CreatePlan, req).Get(ctx, nil)
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.CreatePlan, req).Get(ctx, nil)
 }
 
 // UpdatePlanRequest is a plan workflow's report of its state, and the event announcing
@@ -116,5 +127,5 @@ func (a *Activities) UpdatePlan(ctx context.Context, req UpdatePlanRequest) erro
 // UpdatePlan runs Activities.UpdatePlan from a workflow.
 func UpdatePlan(ctx workflow.Context, req UpdatePlanRequest) error {
 	var a *Activities
-	return workflow.ExecuteActivity(localOptions(ctx), a.UpdatePlan, req).Get(ctx, nil)
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.UpdatePlan, req).Get(ctx, nil)
 }

@@ -59,8 +59,10 @@ func (a *Activities) RecordPayment(ctx context.Context, req RecordPaymentRequest
 		Amount: req.Amount, Currency: req.Currency, Status: req.Status, PaymentType: string(req.PaymentType),
 		IsRecurring: req.PaymentType.IsRecurring(), Provider: req.Provider, ProviderChargeID: req.ProviderChargeID,
 		NetworkTransactionID: req.NetworkTransactionID, IdempotencyKey: req.IdempotencyKey,
-		FailureCode: req.FailureCode, FailureClass: req.FailureClass, FailureMessage: req.FailureMessage,
-		AttemptedAt: req.AttemptedAt,
+		// The provider's words: made storable rather than refused, because the
+		// attempt happened and must be recorded whatever the provider said.
+		FailureCode: storableText(req.FailureCode), FailureClass: storableText(req.FailureClass),
+		FailureMessage: storableText(req.FailureMessage), AttemptedAt: req.AttemptedAt,
 	}
 	if req.PlanID != "" {
 		p.PlanID = &req.PlanID
@@ -84,6 +86,6 @@ func (a *Activities) RecordPayment(ctx context.Context, req RecordPaymentRequest
 func RecordPayment(ctx workflow.Context, req RecordPaymentRequest) (RecordPaymentResult, error) {
 	var a *Activities
 	var res RecordPaymentResult
-	err := workflow.ExecuteActivity(localOptions(ctx), a.RecordPayment, req).Get(ctx, &res)
+	err := workflow.ExecuteActivity(ledgerOptions(ctx), a.RecordPayment, req).Get(ctx, &res)
 	return res, err
 }
