@@ -76,6 +76,10 @@ func Payment(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
 		out.Provider, out.ProviderChargeID, out.NetworkTransactionID = res.Provider, res.ChargeID, res.NetworkTransactionID
 	} else {
 		f, final := activities.ChargeFailureOf(err)
+		// The one log line of a decline (the SDK logs declines at DEBUG only, see
+		// activities/errors.go); no card data.
+		workflow.GetLogger(ctx).Info("payment failed", "payment_id", in.PaymentID, "class", f.Type, "code", f.Code,
+			"provider", f.Provider, "final", final)
 		if final && f.Type == activities.ErrAttemptLimit {
 			f.Message = fmt.Sprintf("the card failed too often lately; try again after %s", f.Until.Format("2006-01-02T15:04Z"))
 		}

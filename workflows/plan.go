@@ -245,6 +245,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	}
 
 	f, final := activities.ChargeFailureOf(err)
+	p.logFailure(inst, attempt, f, final)
 	switch {
 	case final && f.Type == activities.ErrPaymentMethodUnavailable:
 		// Nothing reached the provider: no attempt to record.
@@ -289,6 +290,36 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		p.notify(ctx, notify, inst, attempt, f)
 	}
 	return nil
+}
+
+// logFailure logs one line per failed charge: INFO for a soft decline (dunning
+// retries it), WARN for the rest. Declines reach the SDK as benign errors, which it
+// logs at DEBUG only (activities/errors.go), so this is the line operators see; faults
+// are also logged at ERROR by the SDK for every failed activity attempt. Logging adds
+// no command to the history, so it needs no version gate, and the workflow logger is
+// silent during replay, so a decline is logged once. No card data: ids, codes and
+// classes only.
+func (p *planRun) logFailure(inst billing.Installment, attempt int, f activities.ChargeFailure, final bool) {
+	args := []any{"plan_id", p.in.PlanID, "installment", inst.Number, "attempt", attempt,
+		"class", f.Type, "code", f.Code, "provider", f.Provider}
+	if f.DeclineCode != "" {
+		args = append(args, "decline_code", f.DeclineCode)
+	}
+	if f.AdviceCode != "" {
+		args = append(args, "advice_code", f.AdviceCode)
+	}
+	switch {
+	case !final:
+		p.logger.Warn("charge outcome unknown after its retries; the next attempt reuses the key", args...)
+	case f.Type == activities.ErrSoftDecline:
+		p.logger.Info("charge declined", args...)
+	case f.Type == activities.ErrPaymentMethodUnavailable || f.Type == activities.ErrAttemptLimit:
+		p.logger.Info("charge not attempted", args...)
+	case f.Outcome():
+		p.logger.Warn("charge declined", args...)
+	default:
+		p.logger.Warn("charge failed", args...)
+	}
 }
 
 // afterNoAttempt publishes a card found unavailable and tells the customer when they

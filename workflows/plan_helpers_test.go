@@ -39,6 +39,8 @@ type harness struct {
 	notifier *activitiestest.Notifier
 	provider *activitiestest.Provider
 	acts     *activities.Activities
+	// logs holds what the SDK and the workflow logged at INFO and above.
+	logs *logCapture
 
 	mu      sync.Mutex
 	upserts []saUpsert
@@ -55,11 +57,21 @@ func quietLogger() sdklog.Logger {
 
 func newHarness(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error)) *harness {
 	t.Helper()
+	return newHarnessWithLedger(t, respond, nil)
+}
+
+// newHarnessWithLedger is newHarness with the activities' ledger wrapped by wrap (nil:
+// the fake ledger itself), for tests of a failing store.
+func newHarnessWithLedger(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error),
+	wrap func(activities.Ledger) activities.Ledger) *harness {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(quietLogger())
+	logs := &logCapture{}
+	suite.SetLogger(logs.logger(slog.LevelInfo))
 	h := &harness{
 		t:        t,
 		env:      suite.NewTestWorkflowEnvironment(),
+		logs:     logs,
 		ledger:   activitiestest.NewLedger(),
 		notifier: &activitiestest.Notifier{},
 		provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond},
@@ -71,9 +83,13 @@ func newHarness(t *testing.T, respond func(activitiestest.Call) (providers.Charg
 	h.env.SetStartTime(start)
 	h.env.SetTestTimeout(5 * time.Minute)
 	h.env.RegisterWorkflow(workflows.Plan)
+	var ledger activities.Ledger = h.ledger
+	if wrap != nil {
+		ledger = wrap(ledger)
+	}
 	h.acts = activities.New(activities.Deps{
 		Providers: activitiestest.Providers{"fake": h.provider}, PaymentMethods: h.pms,
-		Ledger: h.ledger, Notifier: h.notifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Ledger: ledger, Notifier: h.notifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	h.env.RegisterActivity(h.acts)
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
