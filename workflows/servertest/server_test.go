@@ -50,10 +50,21 @@ type env struct {
 
 func start(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error)) *env {
 	t.Helper()
+	return startLogging(t, respond, nil)
+}
+
+// startLogging is start with the client's logger (which the worker, the SDK and
+// workflow.GetLogger write to) and the activities' logger set to logger; nil discards.
+func startLogging(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error), logger *slog.Logger) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server: skipped with -short")
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sdkLogger := quiet
+	if logger != nil {
+		sdkLogger = logger
+	}
 	dir := t.TempDir()
 	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: namespace,
 		SearchAttributes: workflows.SearchAttributes(), Logger: quiet})
@@ -62,7 +73,7 @@ func start(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResu
 	}
 	t.Cleanup(srv.Stop)
 	ctx := context.Background()
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: namespace, Logger: quiet})
+	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: namespace, Logger: sdkLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +99,7 @@ func start(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResu
 		PaymentMethods: activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
 			"pm_card1": {Provider: "fake", Token: "tok_1"},
 		}),
-		Ledger: db, Notifier: &activitiestest.Notifier{}, Logger: quiet,
+		Ledger: db, Notifier: &activitiestest.Notifier{}, Logger: sdkLogger,
 	}), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
