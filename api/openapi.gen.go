@@ -120,6 +120,45 @@ func (e EventListObject) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	EventTypePaymentFailed      EventType = "payment.failed"
+	EventTypePaymentSucceeded   EventType = "payment.succeeded"
+	EventTypePlanActionRequired EventType = "plan.action_required"
+	EventTypePlanCanceled       EventType = "plan.canceled"
+	EventTypePlanCompleted      EventType = "plan.completed"
+	EventTypePlanCreated        EventType = "plan.created"
+	EventTypePlanFailed         EventType = "plan.failed"
+	EventTypePlanPastDue        EventType = "plan.past_due"
+	EventTypePlanUpdated        EventType = "plan.updated"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypePaymentFailed:
+		return true
+	case EventTypePaymentSucceeded:
+		return true
+	case EventTypePlanActionRequired:
+		return true
+	case EventTypePlanCanceled:
+		return true
+	case EventTypePlanCompleted:
+		return true
+	case EventTypePlanCreated:
+		return true
+	case EventTypePlanFailed:
+		return true
+	case EventTypePlanPastDue:
+		return true
+	case EventTypePlanUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentObject.
 const (
 	PaymentObjectPayment PaymentObject = "payment"
@@ -504,6 +543,48 @@ func (e WebhookEndpointStatus) Valid() bool {
 	}
 }
 
+// Defines values for WebhookEndpointCreateEventTypes.
+const (
+	WebhookEndpointCreateEventTypesAsterisk           WebhookEndpointCreateEventTypes = "*"
+	WebhookEndpointCreateEventTypesPaymentFailed      WebhookEndpointCreateEventTypes = "payment.failed"
+	WebhookEndpointCreateEventTypesPaymentSucceeded   WebhookEndpointCreateEventTypes = "payment.succeeded"
+	WebhookEndpointCreateEventTypesPlanActionRequired WebhookEndpointCreateEventTypes = "plan.action_required"
+	WebhookEndpointCreateEventTypesPlanCanceled       WebhookEndpointCreateEventTypes = "plan.canceled"
+	WebhookEndpointCreateEventTypesPlanCompleted      WebhookEndpointCreateEventTypes = "plan.completed"
+	WebhookEndpointCreateEventTypesPlanCreated        WebhookEndpointCreateEventTypes = "plan.created"
+	WebhookEndpointCreateEventTypesPlanFailed         WebhookEndpointCreateEventTypes = "plan.failed"
+	WebhookEndpointCreateEventTypesPlanPastDue        WebhookEndpointCreateEventTypes = "plan.past_due"
+	WebhookEndpointCreateEventTypesPlanUpdated        WebhookEndpointCreateEventTypes = "plan.updated"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEndpointCreateEventTypes enum.
+func (e WebhookEndpointCreateEventTypes) Valid() bool {
+	switch e {
+	case WebhookEndpointCreateEventTypesAsterisk:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentFailed:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentSucceeded:
+		return true
+	case WebhookEndpointCreateEventTypesPlanActionRequired:
+		return true
+	case WebhookEndpointCreateEventTypesPlanCanceled:
+		return true
+	case WebhookEndpointCreateEventTypesPlanCompleted:
+		return true
+	case WebhookEndpointCreateEventTypesPlanCreated:
+		return true
+	case WebhookEndpointCreateEventTypesPlanFailed:
+		return true
+	case WebhookEndpointCreateEventTypesPlanPastDue:
+		return true
+	case WebhookEndpointCreateEventTypesPlanUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookEndpointListObject.
 const (
 	WebhookEndpointListObjectList WebhookEndpointListObject = "list"
@@ -659,16 +740,35 @@ type ErrorErrorType string
 
 // Event defines model for Event.
 type Event struct {
-	CreatedAt time.Time              `json:"created_at"`
-	Data      map[string]interface{} `json:"data"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      struct {
+		// Object The object the event is about, rendered as the API answers it: the body of
+		// GET /v1/payments/{id} for payment events, of GET /v1/plans/{id} (its
+		// recorded fields) for plan events, as it stood when the event happened.
+		Object Event_Data_Object `json:"object"`
+	} `json:"data"`
 
 	// Id Example: evt_2n4v6ruxk3j5dcbq7j2wzqg4ly
 	Id       string      `json:"id"`
 	Livemode bool        `json:"livemode"`
 	Object   EventObject `json:"object"`
 
-	// Type Example: payment.succeeded
-	Type string `json:"type"`
+	// Type What happened. `payment.succeeded` and `payment.failed`: a charge attempt's
+	// outcome (a plan installment's attempt, or a one-off or initial payment), with the
+	// Payment as `data.object`. The others carry the Plan as recorded when the event
+	// happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
+	// its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
+	// `plan.action_required` and `plan.failed` when it enters that status;
+	// `plan.updated` for any other change of its status (paused, active again,
+	// blocked) or of its payment method. One change is announced by one event.
+	Type EventType `json:"type"`
+}
+
+// Event_Data_Object The object the event is about, rendered as the API answers it: the body of
+// GET /v1/payments/{id} for payment events, of GET /v1/plans/{id} (its
+// recorded fields) for plan events, as it stood when the event happened.
+type Event_Data_Object struct {
+	union json.RawMessage
 }
 
 // EventObject defines model for Event.Object.
@@ -683,6 +783,16 @@ type EventList struct {
 
 // EventListObject defines model for EventList.Object.
 type EventListObject string
+
+// EventType What happened. `payment.succeeded` and `payment.failed`: a charge attempt's
+// outcome (a plan installment's attempt, or a one-off or initial payment), with the
+// Payment as `data.object`. The others carry the Plan as recorded when the event
+// happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
+// its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
+// `plan.action_required` and `plan.failed` when it enters that status;
+// `plan.updated` for any other change of its status (paused, active again,
+// blocked) or of its payment method. One change is announced by one event.
+type EventType string
 
 // Health defines model for Health.
 type Health struct {
@@ -1058,12 +1168,16 @@ type WebhookEndpointStatus string
 type WebhookEndpointCreate struct {
 	Description *string `json:"description,omitempty"`
 
-	// EventTypes Event types to receive; `*` is every type.
-	EventTypes []string `json:"event_types"`
+	// EventTypes Event types to receive (see EventType); `*` is every type. Any other value is
+	// refused with `400 invalid_value` naming the element (`event_types.0`).
+	EventTypes []WebhookEndpointCreateEventTypes `json:"event_types"`
 
 	// Url Example: https://example.com/webhooks
 	Url string `json:"url"`
 }
+
+// WebhookEndpointCreateEventTypes defines model for WebhookEndpointCreate.EventTypes.
+type WebhookEndpointCreateEventTypes string
 
 // WebhookEndpointList defines model for WebhookEndpointList.
 type WebhookEndpointList struct {
@@ -1129,7 +1243,7 @@ type ListEventsParams struct {
 	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
 
 	// Type Only events of this type (`payment.succeeded`, …).
-	Type *string `form:"type,omitempty" json:"type,omitempty"`
+	Type *EventType `form:"type,omitempty" json:"type,omitempty"`
 }
 
 // RedeliverEventParams defines parameters for RedeliverEvent.
@@ -1295,6 +1409,107 @@ type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
 
 // RotateWebhookSecretJSONRequestBody defines body for RotateWebhookSecret for application/json ContentType.
 type RotateWebhookSecretJSONRequestBody = NoParameters
+
+// AsPayment returns the union data inside the Event_Data_Object as a Payment
+func (t Event_Data_Object) AsPayment() (Payment, error) {
+	var body Payment
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPayment overwrites any union data inside the Event_Data_Object as the provided Payment
+func (t *Event_Data_Object) FromPayment(v Payment) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"payment"}`))
+	t.union = b
+	return err
+}
+
+// MergePayment performs a merge with any union data inside the Event_Data_Object, using the provided Payment
+func (t *Event_Data_Object) MergePayment(v Payment) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"payment"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPlan returns the union data inside the Event_Data_Object as a Plan
+func (t Event_Data_Object) AsPlan() (Plan, error) {
+	var body Plan
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPlan overwrites any union data inside the Event_Data_Object as the provided Plan
+func (t *Event_Data_Object) FromPlan(v Plan) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"plan"}`))
+	t.union = b
+	return err
+}
+
+// MergePlan performs a merge with any union data inside the Event_Data_Object, using the provided Plan
+func (t *Event_Data_Object) MergePlan(v Plan) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"plan"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Event_Data_Object) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"object"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t Event_Data_Object) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "payment":
+		return t.AsPayment()
+	case "plan":
+		return t.AsPlan()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t Event_Data_Object) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Event_Data_Object) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {

@@ -79,21 +79,5 @@ func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (G
 	return GetPayment200JSONResponse(paymentOut(p)), nil
 }
 
-func paymentOut(p store.Payment) Payment {
-	out := Payment{
-		Id: p.ID, Object: PaymentObjectPayment, Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
-		Amount: p.Amount, Currency: p.Currency, Status: PaymentStatus(p.Status),
-		PaymentType: PaymentPaymentType(p.PaymentType), IsRecurring: p.IsRecurring, Provider: p.Provider,
-		Livemode: p.Mode == store.ModeLive, CreatedAt: p.CreatedAt, Plan: p.PlanID, DueAt: p.DueAt,
-	}
-	if p.PlanID != nil {
-		out.Installment, out.Attempt = &p.Installment, &p.Attempt
-	}
-	for dst, v := range map[**string]string{&out.ProviderChargeId: p.ProviderChargeID, &out.FailureCode: p.FailureCode,
-		&out.FailureClass: p.FailureClass, &out.FailureMessage: p.FailureMessage} {
-		if v != "" {
-			*dst = &v
-		}
-	}
-	return out
-}
+// paymentOut renders a payment with the rendering its events carry (store.Payment.Object).
+func paymentOut(p store.Payment) Payment { return fromREST[Payment](p.Object()) }

@@ -226,34 +226,9 @@ func (s *server) planOut(ctx context.Context, caller store.Caller, id string, wa
 	return out, nil
 }
 
-func planRowOut(p store.Plan) Plan {
-	live := false
-	out := Plan{
-		Id: p.ID, Object: PlanObjectPlan, Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
-		Provider: p.Provider, Currency: p.Currency, Status: PlanStatus(p.Status),
-		Livemode: p.Mode == store.ModeLive, CreatedAt: p.CreatedAt, NextChargeAt: p.NextChargeAt, LiveState: &live,
-	}
-	if p.Type != "" {
-		out.Type = &p.Type
-	}
-	if p.Reference != "" {
-		out.Reference = &p.Reference
-	}
-	out.MerchantData = jsonObject(p.MerchantData)
-	out.Schedule = jsonObject(p.Schedule)
-	return out
-}
-
-func jsonObject(doc store.JSONDoc) *map[string]any {
-	if len(doc) == 0 {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(doc, &m) != nil || m == nil {
-		return nil
-	}
-	return &m
-}
+// planRowOut renders a plan's row with the rendering its events carry
+// (store.Plan.Object).
+func planRowOut(p store.Plan) Plan { return fromREST[Plan](p.Object()) }
 
 // applyState overlays the workflow's live state on a plan's rendering.
 func applyState(out *Plan, st workflows.PlanState) {

@@ -36,9 +36,14 @@ func (s *server) CreateWebhookEndpoint(ctx context.Context, req CreateWebhookEnd
 		}
 		return nil, billing.Invalid("url", CodeInvalidURL, "url must be an absolute http:// or https:// URL without credentials")
 	}
+	// openapi.yaml's enum (billing.EventTypes and "*") has refused any other type.
+	types := make([]string, len(req.Body.EventTypes))
+	for i, t := range req.Body.EventTypes {
+		types[i] = string(t)
+	}
 	secret := webhooks.NewSecret()
 	ep, err := s.store.CreateWebhookEndpoint(ctx, caller, store.NewWebhookEndpoint{URL: req.Body.Url,
-		Description: deref(req.Body.Description), EventTypes: req.Body.EventTypes, Secret: secret})
+		Description: deref(req.Body.Description), EventTypes: types, Secret: secret})
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +107,7 @@ func webhookEndpointOut(ep store.WebhookEndpoint) WebhookEndpoint {
 
 // ListEvents implements GET /v1/events.
 func (s *server) ListEvents(ctx context.Context, req ListEventsRequestObject) (ListEventsResponseObject, error) {
-	page, err := s.store.ListEvents(ctx, callerFrom(ctx), deref(req.Params.Type),
+	page, err := s.store.ListEvents(ctx, callerFrom(ctx), string(deref(req.Params.Type)),
 		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
@@ -123,13 +128,11 @@ func (s *server) GetEvent(ctx context.Context, req GetEventRequestObject) (GetEv
 	return GetEvent200JSONResponse(eventOut(ev)), nil
 }
 
-// eventOut renders an event exactly as its webhooks carry it (webhooks.Payload).
+// eventOut renders an event exactly as its webhooks carry it (webhooks.Payload); its
+// data.object passes through as stored, already rendered by the store.
 func eventOut(ev store.Event) Event {
 	var out Event
 	_ = json.Unmarshal(webhooks.Payload(ev), &out) // Payload always renders a valid object
-	if out.Data == nil {
-		out.Data = map[string]any{}
-	}
 	return out
 }
 

@@ -37,7 +37,10 @@ func NewSecret() string {
 	return SecretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
-// Payload is the body sent for an event: the same object GET /v1/events/{id} answers.
+// Payload is the body sent for an event: the same object GET /v1/events/{id} answers,
+// {"id": "evt_…", "object": "event", "type": …, "livemode": …, "created_at": …,
+// "data": {"object": …}}, where data.object is the payment or plan as the API renders
+// it (the store wrote it so with the event).
 func Payload(ev store.Event) []byte {
 	data := json.RawMessage(ev.Data)
 	if !json.Valid(data) {

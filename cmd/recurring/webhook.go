@@ -63,7 +63,8 @@ func isMissingHeaders(err error) bool {
 	return err != nil && bytes.Contains([]byte(err.Error()), []byte("missing required headers"))
 }
 
-// listenHandler verifies and prints each webhook, one line per delivery.
+// listenHandler verifies and prints each webhook, one line per delivery: its
+// webhook-id, type, the id of the object it is about (data.object.id), then the body.
 func listenHandler(secret string, out io.Writer) http.Handler {
 	var mu sync.Mutex
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -80,8 +81,12 @@ func listenHandler(secret string, out io.Writer) http.Handler {
 			return
 		}
 		var ev struct {
-			ID   string `json:"id"`
 			Type string `json:"type"`
+			Data struct {
+				Object struct {
+					ID string `json:"id"`
+				} `json:"object"`
+			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &ev)
 		var compact bytes.Buffer
@@ -89,7 +94,7 @@ func listenHandler(secret string, out io.Writer) http.Handler {
 			compact.Reset()
 			compact.Write(body)
 		}
-		fmt.Fprintf(out, "verified %s %s %s\n", r.Header.Get("webhook-id"), ev.Type, compact.String())
+		fmt.Fprintf(out, "verified %s %s %s %s\n", r.Header.Get("webhook-id"), ev.Type, ev.Data.Object.ID, compact.String())
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

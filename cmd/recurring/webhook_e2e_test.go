@@ -28,9 +28,11 @@ func TestDevWebhookEndToEnd(t *testing.T) {
 			ID   string `json:"id"`
 			Type string `json:"type"`
 			Data struct {
-				ID          string `json:"id"`
-				PaymentType string `json:"payment_type"`
-				IsRecurring bool   `json:"is_recurring"`
+				Object struct {
+					ID          string `json:"id"`
+					PaymentType string `json:"payment_type"`
+					IsRecurring bool   `json:"is_recurring"`
+				} `json:"object"`
 			} `json:"data"`
 		}
 	}
@@ -74,11 +76,11 @@ func TestDevWebhookEndToEnd(t *testing.T) {
 		if dl.verdict != nil {
 			t.Fatalf("signature did not verify with the standard-webhooks library: %v", dl.verdict)
 		}
-		if dl.id != dl.event.ID || dl.event.Type != "payment.succeeded" || dl.event.Data.ID != pay.ID {
+		if dl.id != dl.event.ID || dl.event.Type != "payment.succeeded" || dl.event.Data.Object.ID != pay.ID {
 			t.Errorf("delivery webhook-id %q, event %+v; want the payment.succeeded event of %s with its id as webhook-id", dl.id, dl.event, pay.ID)
 		}
-		if dl.event.Data.PaymentType != "initial" || !dl.event.Data.IsRecurring {
-			t.Errorf("payment_type %q is_recurring %v, want initial and true", dl.event.Data.PaymentType, dl.event.Data.IsRecurring)
+		if o := dl.event.Data.Object; o.PaymentType != "initial" || !o.IsRecurring {
+			t.Errorf("payment_type %q is_recurring %v, want initial and true", o.PaymentType, o.IsRecurring)
 		}
 	case <-time.After(time.Minute):
 		t.Fatalf("no webhook within a minute\n%s", d.stderr)

@@ -16,14 +16,14 @@ func TestWebhookListenVerifies(t *testing.T) {
 	var out bytes.Buffer
 	srv := httptest.NewServer(listenHandler(secret, &out))
 	defer srv.Close()
-	body := []byte(`{"id":"evt_1","type":"payment.succeeded","data":{}}`)
+	body := []byte(`{"id":"evt_1","object":"event","type":"payment.succeeded","data":{"object":{"id":"pay_1","object":"payment"}}}`)
 	if r := webhooks.Send(t.Context(), srv.Client(), srv.URL, "evt_1", body, []string{secret}, time.Now()); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("signed delivery: %+v", r)
 	}
 	if r := webhooks.Send(t.Context(), srv.Client(), srv.URL, "evt_2", body, []string{webhooks.NewSecret()}, time.Now()); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrongly signed delivery: %+v", r)
 	}
-	if s := out.String(); !strings.Contains(s, "verified evt_1 payment.succeeded") || !strings.Contains(s, "REJECTED evt_2") {
+	if s := out.String(); !strings.Contains(s, `verified evt_1 payment.succeeded pay_1 {"id":"evt_1",`) || !strings.Contains(s, "REJECTED evt_2") {
 		t.Fatalf("output:\n%s", s)
 	}
 }
