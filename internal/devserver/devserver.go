@@ -35,7 +35,8 @@ const host = "127.0.0.1"
 
 // Options configures the embedded server. Zero ports pick free ones.
 type Options struct {
-	// DataDir holds temporal.db (the server's state) and temporal.log.
+	// DataDir holds temporal.db (the server's state) and temporal.log, both mode
+	// 0600. Start does not lock it: callers that share data dirs use LockDataDir.
 	DataDir   string
 	Port      int // frontend gRPC port; the address SDK clients dial
 	UIPort    int // Web UI port; 0 picks one, -1 disables the UI
@@ -149,10 +150,15 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	logFile := filepath.Join(opts.DataDir, "temporal.log")
+	// zap would create the log world-readable.
+	if err := MakePrivate(logFile); err != nil {
+		return nil, err
+	}
 	logger := tlog.NewZapLogger(tlog.BuildZapLogger(tlog.Config{
 		Level:      "warn",
 		Format:     "json",
-		OutputFile: filepath.Join(opts.DataDir, "temporal.log"),
+		OutputFile: logFile,
 	}))
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
@@ -243,7 +249,14 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		MaxConns:     8,
 		MaxIdleConns: 8,
 	}
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+	_, err := os.Stat(file)
+	fresh := errors.Is(err, os.ErrNotExist)
+	// SQLite would create the file, and its WAL after it, world-readable; an empty file
+	// is an empty database to the schema set-up.
+	if err := MakePrivate(file); err != nil {
+		return nil, err
+	}
+	if fresh {
 		if err := sqliteschema.SetupSchema(sqlConf); err != nil {
 			return nil, fmt.Errorf("create temporal schema in %s: %w", file, err)
 		}
