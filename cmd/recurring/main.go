@@ -3,8 +3,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,20 +22,84 @@ Usage:
   recurring dev [flags]        everything in one process: embedded Temporal, Web UI, worker, API
   recurring api                the HTTP API (configured by environment variables)
   recurring worker             the Temporal worker (configured by environment variables)
-  recurring migrate            apply database migrations to DATABASE_URL
+  recurring migrate [flags]    apply database migrations to DATABASE_URL
   recurring merchant create --name NAME
                                create a merchant and print its API keys once
   recurring bench [flags]      load test on an embedded server
   recurring webhook listen --port P --secret S
                                a local receiver that verifies and prints webhooks
 
-Run 'recurring dev -h' for the dev flags; the README lists the environment variables.
+Run 'recurring <command> --help' for a command's flags; the README lists the
+environment variables.
 `
 
 // usageError is bad command-line input: exit status 2, like flag's own errors.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// command is one subcommand: how to run it and what its --help prints.
+type command struct {
+	run func(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) error
+	// help is printed first by `recurring <name> --help`.
+	help string
+	// flagArgs make the command print its own flags (ending in -h), so help cannot
+	// drift from its flag set; nil for commands without flags.
+	flagArgs []string
+}
+
+var commands = map[string]command{
+	"dev": {run: runDev, flagArgs: []string{"-h"}, help: `Usage: recurring dev [flags]
+
+Runs everything in one process: an embedded Temporal server and its Web UI, the
+worker and the API, keeping state in --data-dir. One recurring dev per data dir: a
+second one on the same dir exits at once.
+
+Environment (optional): SIMULATOR_ANSWER_DELAY, SIMULATOR_VAULT_KEY,
+STRIPE_SECRET_KEY, STRIPE_BASE_URL (see the README's Configuration section).
+`},
+	"api": {run: func(ctx context.Context, args []string, env map[string]string, _, stderr io.Writer) error {
+		return runAPI(ctx, args, env, stderr)
+	}, help: `Usage: recurring api
+
+Serves the HTTP API. It takes no flags: it is configured by environment variables,
+DATABASE_URL and ENCRYPTION_KEYS required, HTTP_ADDR and TEMPORAL_* among the others
+(the README's Configuration section lists them all). SIGTERM drains requests for up to
+SHUTDOWN_TIMEOUT, then exits 0.
+`},
+	"worker": {run: func(ctx context.Context, args []string, env map[string]string, _, stderr io.Writer) error {
+		return runWorker(ctx, args, env, stderr)
+	}, help: `Usage: recurring worker
+
+Runs the Temporal worker: plan and payment workflows, charges, webhook deliveries and
+notifications. It takes no flags: it is configured by environment variables,
+DATABASE_URL and ENCRYPTION_KEYS required, TEMPORAL_*, WORKER_POLLERS and SMTP_*
+among the others (the README's Configuration section lists them all). SIGTERM lets
+in-flight activities finish for up to SHUTDOWN_TIMEOUT, then exits 0.
+`},
+	"migrate": {run: runMigrate, flagArgs: []string{"-h"}, help: `Usage: recurring migrate [flags]
+
+Applies the database migrations to DATABASE_URL and, when ENCRYPTION_KEYS is set,
+re-encrypts saved card tokens still under an older key.
+`},
+	"merchant": {run: runMerchant, flagArgs: []string{"create", "-h"}, help: `Usage: recurring merchant create --name NAME
+
+Creates a merchant in DATABASE_URL's store and prints its test and live API keys
+once; only their hashes are stored.
+`},
+	"bench": {run: runBench, flagArgs: []string{"-h"}, help: `Usage: recurring bench [flags]
+
+Load test on a fresh embedded server: bare workflows, then plans, all due at one
+instant; reports both drain rates.
+`},
+	"webhook": {run: func(ctx context.Context, args []string, _ map[string]string, stdout, stderr io.Writer) error {
+		return runWebhook(ctx, args, stdout, stderr)
+	}, flagArgs: []string{"listen", "-h"}, help: `Usage: recurring webhook listen --port P --secret whsec_…
+
+A local webhook receiver: verifies each delivery's signature, prints the event and
+answers 204 (401 when the signature does not verify).
+`},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,33 +124,32 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	var err error
-	switch args[0] {
-	case "dev":
-		err = runDev(ctx, args[1:], env, stdout, stderr)
-	case "api":
-		err = runAPI(ctx, args[1:], env, stderr)
-	case "worker":
-		err = runWorker(ctx, args[1:], env, stderr)
-	case "migrate":
-		err = runMigrate(ctx, args[1:], env, stdout, stderr)
-	case "merchant":
-		err = runMerchant(ctx, args[1:], env, stdout, stderr)
-	case "bench":
-		err = runBench(ctx, args[1:], env, stdout, stderr)
-	case "webhook":
-		err = runWebhook(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "recurring: unknown command %q\n\n%s", args[0], usage)
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 0 {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		name, rest = rest[0], []string{"--help"}
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "recurring: unknown command %q\n\n%s", name, usage)
 		return 2
 	}
+	if wantsHelp(rest) {
+		if err := printHelp(ctx, name, cmd, stdout); err != nil {
+			fmt.Fprintf(stderr, "recurring %s --help: %v\n", name, err)
+			return 1
+		}
+		return 0
+	}
+	err := cmd.run(ctx, rest, env, stdout, stderr)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "recurring %s: %v\n", args[0], err)
+	fmt.Fprintf(stderr, "recurring %s: %v\n", name, err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
@@ -105,5 +170,43 @@ func noArgs(cmd string, args []string) error {
 	if len(args) > 0 {
 		return usageError{fmt.Sprintf("%s takes no arguments (it is configured by environment variables), got %q", cmd, args)}
 	}
+	return nil
+}
+
+// wantsHelp reports whether args ask for help the way the flag package understands it
+// (-h, -help, --h, --help, also with =value), anywhere before a "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "h" || name == "help") {
+			return true
+		}
+	}
+	return false
+}
+
+// printHelp writes a command's usage and flags to w. The flags come from the command
+// itself, asked for help with flagArgs: its flag set prints them and stops it before it
+// does anything else.
+func printHelp(ctx context.Context, name string, cmd command, w io.Writer) error {
+	fmt.Fprint(w, cmd.help)
+	if cmd.flagArgs == nil {
+		return nil
+	}
+	var flags bytes.Buffer
+	err := cmd.run(ctx, cmd.flagArgs, map[string]string{}, &flags, &flags)
+	var ue usageError
+	if !errors.As(err, &ue) || ue.msg != flag.ErrHelp.Error() {
+		return fmt.Errorf("%s did not print its flags (%v)", name, err)
+	}
+	// Drop flag's own "Usage of <name>:" line: help above says it better.
+	out := flags.String()
+	if first, after, ok := strings.Cut(out, "\n"); ok && strings.HasPrefix(first, "Usage of ") {
+		out = after
+	}
+	fmt.Fprintf(w, "\nFlags:\n%s", out)
 	return nil
 }

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,3 +85,66 @@ func TestDevPortInUse(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// `recurring <cmd> --help` and -h print the command's usage and flags on stdout and
+// exit 0, for every command, without doing anything else.
+func TestHelp(t *testing.T) {
+	// A flag each command's help must show, so the flags come from its own flag set.
+	flagOf := map[string]string{
+		"dev": "-data-dir", "api": "", "worker": "", "migrate": "-search-attributes",
+		"merchant": "-name", "bench": "-workflows", "webhook": "-secret",
+	}
+	if len(flagOf) != len(commands) {
+		t.Fatalf("the test knows %d commands, main has %d: add the new one", len(flagOf), len(commands))
+	}
+	for name := range commands {
+		wantFlag, ok := flagOf[name]
+		if !ok {
+			t.Errorf("no help expectations for command %q", name)
+			continue
+		}
+		sub := map[string][]string{"merchant": {"create"}, "webhook": {"listen"}}[name]
+		for _, args := range [][]string{
+			append(append([]string{name}, sub...), "--help"),
+			append(append([]string{name}, sub...), "-h"),
+			{name, "-help"},
+			{"help", name},
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				dataDir := filepath.Join(t.TempDir(), "data")
+				if name == "dev" || name == "bench" {
+					args = append(slices.Clone(args), "--data-dir", dataDir)
+				}
+				code, stdout, stderr := runForTest(t, args, map[string]string{"DATABASE_URL": "sqlite:" + dataDir + ".db"})
+				if code != 0 || stderr != "" {
+					t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr", code, stderr)
+				}
+				if !strings.HasPrefix(stdout, "Usage: recurring "+name) {
+					t.Errorf("stdout does not start with the usage line:\n%s", stdout)
+				}
+				if wantFlag != "" && !(strings.Contains(stdout, "Flags:\n") && strings.Contains(stdout, wantFlag)) {
+					t.Errorf("stdout does not list the flag %s:\n%s", wantFlag, stdout)
+				}
+				if strings.Contains(stdout, "Usage of ") {
+					t.Errorf("stdout repeats flag's own usage line:\n%s", stdout)
+				}
+				if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("help created %s (%v)", dataDir, err)
+				}
+				if _, err := os.Stat(dataDir + ".db"); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("help created %s.db (%v)", dataDir, err)
+				}
+			})
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, stdout, stderr := runForTest(t, args, nil)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "recurring dev [flags]") {
+			t.Errorf("recurring %s: exit %d, stdout %q, stderr %q", args[0], code, stdout, stderr)
+		}
+	}
+	// A value that merely contains -h is not a request for help.
+	if wantsHelp([]string{"--name", "-hx"}) || wantsHelp([]string{"--", "-h"}) || !wantsHelp([]string{"--help=true"}) {
+		t.Error("wantsHelp misreads -hx, -- -h or --help=true")
+	}
+}
