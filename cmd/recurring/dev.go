@@ -104,6 +104,13 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if err != nil {
 		return err
 	}
+	// Before any database or port: a second dev on this data dir would run a second
+	// Temporal server on the same SQLite file.
+	lock, err := devserver.LockDataDir(f.dataDir)
+	if err != nil {
+		return fmt.Errorf("%w: stop that recurring dev, or pass another --data-dir", err)
+	}
+	defer func() { _ = lock.Unlock() }()
 	// Bind the API port before anything slow starts, so a clash fails at once.
 	l, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
@@ -131,7 +138,12 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 
 	dbURL := f.databaseURL
 	if dbURL == "" {
-		dbURL = "sqlite:" + filepath.Join(f.dataDir, "recurring.db")
+		file := filepath.Join(f.dataDir, "recurring.db")
+		// It holds sealed card tokens and hashed API keys: owner only, like dev.json.
+		if err := devserver.MakePrivate(file); err != nil {
+			return err
+		}
+		dbURL = "sqlite:" + file
 	}
 	db, err := store.Open(ctx, dbURL)
 	if err != nil {

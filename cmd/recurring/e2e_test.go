@@ -80,23 +80,32 @@ func freePorts(t *testing.T) devPorts {
 	return devPorts{p[0], p[1], p[2]}
 }
 
-func startDev(t *testing.T, dataDir string, ports devPorts, apiKey string) *devProcess {
+// devCommand is `recurring dev` on dataDir and ports, not yet started; env adds to
+// the test's environment.
+func devCommand(t *testing.T, dataDir string, ports devPorts, apiKey string, env ...string) *exec.Cmd {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir,
+		"--http", "127.0.0.1:"+strconv.Itoa(ports.http),
+		"--temporal-port", strconv.Itoa(ports.temporal),
+		"--ui-port", strconv.Itoa(ports.ui),
+		"--api-key", apiKey)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+func startDev(t *testing.T, dataDir string, ports devPorts, apiKey string, env ...string) *devProcess {
+	t.Helper()
 	d := &devProcess{
 		stdout: &syncBuffer{}, stderr: &syncBuffer{},
 		apiURL:   "http://127.0.0.1:" + strconv.Itoa(ports.http),
 		temporal: "127.0.0.1:" + strconv.Itoa(ports.temporal),
 		uiURL:    "http://127.0.0.1:" + strconv.Itoa(ports.ui),
 	}
-	d.cmd = exec.Command(bin, "dev", "--data-dir", dataDir,
-		"--http", "127.0.0.1:"+strconv.Itoa(ports.http),
-		"--temporal-port", strconv.Itoa(ports.temporal),
-		"--ui-port", strconv.Itoa(ports.ui),
-		"--api-key", apiKey)
+	d.cmd = devCommand(t, dataDir, ports, apiKey, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
