@@ -34,11 +34,7 @@ type Config struct {
 	WorkerPollers     int           `env:"WORKER_POLLERS" envDefault:"16"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
-	SimulatorVaultKey string        `env:"SIMULATOR_VAULT_KEY"`
-	// SimulatorAnswerDelay holds simulator answers back after a charge, for crash drills.
-	SimulatorAnswerDelay time.Duration `env:"SIMULATOR_ANSWER_DELAY" envDefault:"0s"`
-	StripeSecretKey      string        `env:"STRIPE_SECRET_KEY"`
-	StripeBaseURL        string        `env:"STRIPE_BASE_URL"`
+	ProviderConfig
 	// EncryptionKeys seals saved cards' provider tokens: id:hex pairs, the first active.
 	EncryptionKeys string `env:"ENCRYPTION_KEYS"`
 	// SMTPAddr (host:port) turns on customer emails; notifications are only logged
@@ -52,11 +48,24 @@ type Config struct {
 	WebhookRetrySchedule []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE" envSeparator:","`
 }
 
+// ProviderConfig is the part of Config that builds the payment providers. `recurring
+// dev`, configured by flags otherwise, reads this part too, so crash drills work there.
+type ProviderConfig struct {
+	SimulatorVaultKey string `env:"SIMULATOR_VAULT_KEY"`
+	// SimulatorAnswerDelay holds simulator answers back after a charge, for crash drills.
+	SimulatorAnswerDelay time.Duration `env:"SIMULATOR_ANSWER_DELAY" envDefault:"0s"`
+	StripeSecretKey      string        `env:"STRIPE_SECRET_KEY"`
+	StripeBaseURL        string        `env:"STRIPE_BASE_URL"`
+}
+
 // parseConfig reads Config from environ, naming the variable in every error.
 func parseConfig(environ map[string]string) (Config, error) {
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
-		return cfg, renameFields(err)
+		return cfg, renameFields[Config](err)
+	}
+	if err := cfg.ProviderConfig.validate(); err != nil {
+		return cfg, err
 	}
 	if cfg.WorkerPollers < 1 {
 		return cfg, fmt.Errorf("WORKER_POLLERS must be at least 1, got %d", cfg.WorkerPollers)
@@ -66,11 +75,6 @@ func parseConfig(environ map[string]string) (Config, error) {
 	}
 	if _, err := parseLevel(cfg.LogLevel); err != nil {
 		return cfg, err
-	}
-	if cfg.SimulatorVaultKey != "" {
-		if _, err := decodeVaultKey(cfg.SimulatorVaultKey); err != nil {
-			return cfg, err
-		}
 	}
 	if cfg.EncryptionKeys != "" {
 		if _, err := seal.Parse(cfg.EncryptionKeys); err != nil {
@@ -91,15 +95,37 @@ func parseConfig(environ map[string]string) (Config, error) {
 	return cfg, nil
 }
 
+// parseProviderConfig reads only ProviderConfig from environ, for `recurring dev`: the
+// variables only api and worker use cannot stop dev from starting.
+func parseProviderConfig(environ map[string]string) (ProviderConfig, error) {
+	var pc ProviderConfig
+	if err := env.ParseWithOptions(&pc, env.Options{Environment: environ}); err != nil {
+		return pc, renameFields[ProviderConfig](err)
+	}
+	return pc, pc.validate()
+}
+
+func (pc ProviderConfig) validate() error {
+	if pc.SimulatorVaultKey != "" {
+		if _, err := decodeVaultKey(pc.SimulatorVaultKey); err != nil {
+			return err
+		}
+	}
+	if pc.SimulatorAnswerDelay < 0 {
+		return fmt.Errorf("SIMULATOR_ANSWER_DELAY must not be negative, got %s", pc.SimulatorAnswerDelay)
+	}
+	return nil
+}
+
 // renameFields replaces Go field names in env's parse errors with the variable names
 // an operator actually set.
-func renameFields(err error) error {
+func renameFields[T any](err error) error {
 	msg := err.Error()
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[T]()) {
 		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-		msg = strings.ReplaceAll(msg, fmt.Sprintf("field %q", f.Name), name)
+		if name != "" {
+			msg = strings.ReplaceAll(msg, fmt.Sprintf("field %q", f.Name), name)
+		}
 	}
 	return errors.New("invalid environment: " + msg)
 }

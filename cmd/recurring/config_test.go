@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/store"
@@ -113,5 +114,30 @@ func TestMigrateResealsTokensAfterRotation(t *testing.T) {
 	db.Keyring, _ = seal.Parse(newSpec)
 	if cred, err := db.ChargeableCard(t.Context(), caller.MerchantID, pm.ID); err != nil || cred.Token != "tok_1" {
 		t.Fatalf("with only the new key: %v", err)
+	}
+}
+
+// dev reads only the provider settings: a variable only api or worker use cannot stop
+// it, and the simulator settings reach the providers as api and worker get them.
+func TestProviderConfigForDev(t *testing.T) {
+	pc, err := parseProviderConfig(map[string]string{
+		"SIMULATOR_ANSWER_DELAY": "2s", "WORKER_POLLERS": "many", "STRIPE_SECRET_KEY": "sk_test_x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.SimulatorAnswerDelay != 2*time.Second || pc.StripeSecretKey != "sk_test_x" {
+		t.Errorf("provider config %+v", pc)
+	}
+	if _, err := parseProviderConfig(map[string]string{"SIMULATOR_ANSWER_DELAY": "soon"}); err == nil ||
+		!strings.Contains(err.Error(), "SIMULATOR_ANSWER_DELAY") || strings.Contains(err.Error(), "SimulatorAnswerDelay") {
+		t.Errorf("a bad delay: %v; want the variable named", err)
+	}
+	cfg, err := parseConfig(map[string]string{"SIMULATOR_ANSWER_DELAY": "3s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.providers(&store.DB{}); s.simulatorAnswerDelay != 3*time.Second {
+		t.Errorf("api/worker settings carry delay %s, want 3s", s.simulatorAnswerDelay)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -100,6 +101,10 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if err != nil {
 		return err
 	}
+	pc, err := parseProviderConfig(env)
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	logger, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		return err
@@ -153,7 +158,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	st, err := ensureDevState(ctx, db, f.dataDir, f.apiKey)
+	st, err := ensureDevState(ctx, db, f.dataDir, f.apiKey, pc.SimulatorVaultKey, logger)
 	if err != nil {
 		return err
 	}
@@ -161,13 +166,13 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 		return fmt.Errorf("dev.json encryption_keys: %w", err)
 	}
 	key := st.TestKey
-	reg, err := buildProviders(providerSettings{
-		simulatorVaultKey: st.vaultKey(),
-		stripeSecretKey:   env["STRIPE_SECRET_KEY"], stripeBaseURL: env["STRIPE_BASE_URL"],
-		simulatorJournal: db.SimulatorJournal(),
-	})
+	pc.SimulatorVaultKey = st.VaultKey
+	reg, err := buildProviders(pc.providers(db))
 	if err != nil {
 		return err
+	}
+	if pc.SimulatorAnswerDelay > 0 {
+		logger.Info("simulator answers held back after each charge", "SIMULATOR_ANSWER_DELAY", pc.SimulatorAnswerDelay.String())
 	}
 
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db,
@@ -189,7 +194,7 @@ Try: curl -H "Authorization: Bearer %s" %s/v1/providers
 `, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
 
 	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(env["STRIPE_SECRET_KEY"])})
+		ProviderAllowed: providerPolicy(pc.StripeSecretKey)})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
 	select {
@@ -212,9 +217,9 @@ func orNone(s string) string {
 
 // devState is what dev remembers between starts, in <data-dir>/dev.json (mode 0600):
 // the default merchant and its test key, so a restart prints the same key, and the
-// simulator's vault key and the store's encryption keys (ENCRYPTION_KEYS), so saved
-// cards keep working. Only dev keeps these in the clear, and only on the developer's
-// disk.
+// simulator's vault key (SIMULATOR_VAULT_KEY) and the store's encryption keys
+// (ENCRYPTION_KEYS), so saved cards keep working. Only dev keeps these in the clear,
+// and only on the developer's disk.
 type devState struct {
 	MerchantID     string `json:"merchant_id"`
 	TestKey        string `json:"test_key"`
@@ -222,14 +227,12 @@ type devState struct {
 	EncryptionKeys string `json:"encryption_keys"`
 }
 
-func (s devState) vaultKey() []byte {
-	k, _ := decodeVaultKey(s.VaultKey) // written by ensureDevState
-	return k
-}
-
 // ensureDevState creates the default merchant on first start and returns what dev
-// remembers. A --api-key not yet known is added to the default merchant.
-func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) (devState, error) {
+// remembers. A --api-key not yet known is added to the default merchant. A vaultKey
+// (SIMULATOR_VAULT_KEY, validated) replaces the remembered one, so dev can charge cards
+// that an api process sealed with it in a shared --database-url; it is remembered in
+// turn, so the cards saved with it stay chargeable after a restart without it.
+func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey, vaultKey string, logger *slog.Logger) (devState, error) {
 	path := filepath.Join(dataDir, "dev.json")
 	var st devState
 	raw, err := os.ReadFile(path)
@@ -271,6 +274,16 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey string) 
 			}
 		}
 		st.TestKey = flagKey
+	}
+	if k, err := decodeVaultKey(vaultKey); err == nil {
+		vaultKey = hex.EncodeToString(k) // the spelling dev.json uses
+	}
+	if vaultKey != "" && vaultKey != st.VaultKey {
+		if st.VaultKey != "" {
+			logger.Warn("SIMULATOR_VAULT_KEY replaces the simulator vault key in dev.json: "+
+				"simulator cards saved under the old key can no longer be charged", "dev_json", path)
+		}
+		st.VaultKey = vaultKey
 	}
 	if _, err := decodeVaultKey(st.VaultKey); err != nil {
 		st.VaultKey = hex.EncodeToString(randomBytes(32))

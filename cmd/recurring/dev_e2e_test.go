@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recurring/recurring/store"
 )
 
 // TestDevDataDir: through the real binary, a fresh data dir's files are the owner's
@@ -86,4 +90,83 @@ func requireMode(t *testing.T, path string, want os.FileMode) {
 	if got := fi.Mode().Perm(); got != want {
 		t.Errorf("%s has mode %#o, want %#o", filepath.Base(path), got, want)
 	}
+}
+
+// TestDevHonoursAnswerDelay: dev reads SIMULATOR_ANSWER_DELAY, so a crash drill has its
+// window there too: the simulator has journaled the charge while the payment request
+// is still waiting for the answer, and the request takes at least the delay.
+func TestDevHonoursAnswerDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the real binary")
+	}
+	const delay = 4 * time.Second
+	dataDir := t.TempDir()
+	const key = "sk_test_delay0123456789abcdefgh"
+	d := startDev(t, dataDir, freePorts(t), key, "SIMULATOR_ANSWER_DELAY="+delay.String())
+
+	var cus struct{ ID string }
+	call(t, d.apiURL, key, http.MethodPost, "/v1/customers", `{"email": "delay@example.com"}`, &cus)
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dataDir, "recurring.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+
+	type answer struct {
+		status  string
+		elapsed time.Duration
+	}
+	answered := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		// call's t.Fatal must run on the test goroutine: report through the channel.
+		req, _ := http.NewRequest(http.MethodPost, d.apiURL+"/v1/payments", strings.NewReader(fmt.Sprintf(
+			`{"customer": %q, "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035}, "amount": 700, "currency": "USD"}`, cus.ID)))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- answer{status: err.Error(), elapsed: time.Since(start)}
+			return
+		}
+		_ = resp.Body.Close()
+		answered <- answer{status: resp.Status, elapsed: time.Since(start)}
+	}()
+
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n, err := db.CountSimulatorCharges(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 1 {
+			break
+		}
+		select {
+		case a := <-answered:
+			t.Fatalf("the payment was answered (%s after %s) before the simulator journaled a charge", a.status, a.elapsed)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no charge reached the simulator within a minute\n%s", d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case a := <-answered:
+		t.Fatalf("the payment was answered (%s after %s) as soon as it was charged: SIMULATOR_ANSWER_DELAY=%s ignored", a.status, a.elapsed, delay)
+	default:
+	}
+	select {
+	case a := <-answered:
+		if a.status != "201 Created" {
+			t.Fatalf("payment answered %s", a.status)
+		}
+		if a.elapsed < delay {
+			t.Errorf("payment answered after %s, before SIMULATOR_ANSWER_DELAY=%s", a.elapsed, delay)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the payment was not answered within a minute of its charge\n%s", d.stderr)
+	}
+	d.stop(t)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"log/slog"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/recurring/recurring/internal/seal"
@@ -53,20 +55,52 @@ func TestDevStateKeepsEncryptionKeys(t *testing.T) {
 		return db
 	}
 	db := open("a.db")
-	first, err := ensureDevState(t.Context(), db, dir, "")
+	first, err := ensureDevState(t.Context(), db, dir, "", "", quietLogger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := seal.Parse(first.EncryptionKeys); err != nil {
 		t.Fatalf("dev.json encryption keys %v", err)
 	}
-	again, err := ensureDevState(t.Context(), db, dir, "")
+	again, err := ensureDevState(t.Context(), db, dir, "", "", quietLogger)
 	if err != nil || again.EncryptionKeys != first.EncryptionKeys || again.TestKey != first.TestKey {
 		t.Fatalf("restart changed the state: %v", err)
 	}
-	fresh, err := ensureDevState(t.Context(), open("b.db"), dir, "")
+	fresh, err := ensureDevState(t.Context(), open("b.db"), dir, "", "", quietLogger)
 	if err != nil || fresh.EncryptionKeys != first.EncryptionKeys || fresh.MerchantID == first.MerchantID {
 		t.Fatalf("a new store: merchant %s (was %s), keys kept %v, %v", fresh.MerchantID, first.MerchantID,
 			fresh.EncryptionKeys == first.EncryptionKeys, err)
+	}
+}
+
+var quietLogger = slog.New(slog.DiscardHandler)
+
+// SIMULATOR_VAULT_KEY given to dev replaces the vault key in dev.json and is remembered,
+// so cards saved under it stay chargeable after a restart without the variable.
+func TestDevStateVaultKeyFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(t.Context(), "sqlite:"+dir+"/a.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first, err := ensureDevState(t.Context(), db, dir, "", "", quietLogger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := strings.Repeat("AB", 32) // upper case: the same key as dev.json's lower case
+	withEnv, err := ensureDevState(t.Context(), db, dir, "", given, quietLogger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withEnv.VaultKey != strings.ToLower(given) || withEnv.VaultKey == first.VaultKey {
+		t.Fatalf("vault key %q with SIMULATOR_VAULT_KEY=%s (was %q)", withEnv.VaultKey, given, first.VaultKey)
+	}
+	later, err := ensureDevState(t.Context(), db, dir, "", "", quietLogger)
+	if err != nil || later.VaultKey != withEnv.VaultKey {
+		t.Fatalf("restart without the variable: vault key %q, %v; want %q", later.VaultKey, err, withEnv.VaultKey)
 	}
 }

@@ -148,3 +148,24 @@ func TestHelp(t *testing.T) {
 		t.Error("wantsHelp misreads -hx, -- -h or --help=true")
 	}
 }
+
+// dev reads the simulator settings and rejects a bad one with status 2, naming the
+// variable, before it touches its data dir.
+func TestDevRejectsBadProviderEnv(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"SIMULATOR_ANSWER_DELAY":                      {"SIMULATOR_ANSWER_DELAY": "soon"},
+		"SIMULATOR_ANSWER_DELAY must not be negative": {"SIMULATOR_ANSWER_DELAY": "-1s"},
+		"SIMULATOR_VAULT_KEY must be 64 hex digits":   {"SIMULATOR_VAULT_KEY": "abc"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			code, _, stderr := runForTest(t, []string{"dev", "--data-dir", dataDir, "--http", "127.0.0.1:0"}, env)
+			if code != 2 || !strings.Contains(stderr, name) {
+				t.Fatalf("exit %d, stderr %q; want 2 naming %q", code, stderr, name)
+			}
+			if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("dev created its data dir before rejecting the environment (%v)", err)
+			}
+		})
+	}
+}

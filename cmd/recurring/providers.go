@@ -41,12 +41,12 @@ func buildProviders(s providerSettings) (*providers.Registry, error) {
 	return providers.NewRegistry(ps...)
 }
 
-// providers returns the provider settings of an api or worker process; the simulator
-// journals its answers in db, the store the processes share.
-func (c Config) providers(db *store.DB) providerSettings {
-	key, _ := decodeVaultKey(c.SimulatorVaultKey) // validated by parseConfig
+// providers returns the provider settings of an api, worker or dev process; the
+// simulator journals its answers in db, the store the api and worker share.
+func (pc ProviderConfig) providers(db *store.DB) providerSettings {
+	key, _ := decodeVaultKey(pc.SimulatorVaultKey) // validated by parseConfig
 	return providerSettings{
-		simulatorVaultKey: key, stripeSecretKey: c.StripeSecretKey, stripeBaseURL: c.StripeBaseURL,
-		simulatorJournal: db.SimulatorJournal(), simulatorAnswerDelay: c.SimulatorAnswerDelay,
+		simulatorVaultKey: key, stripeSecretKey: pc.StripeSecretKey, stripeBaseURL: pc.StripeBaseURL,
+		simulatorJournal: db.SimulatorJournal(), simulatorAnswerDelay: pc.SimulatorAnswerDelay,
 	}
 }
