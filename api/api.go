@@ -48,6 +48,9 @@ type Deps struct {
 	// it, Plans and ActivePlans default to the plans' own hooks; without it the plan
 	// and payment routes answer 503.
 	Temporal client.Client
+	// IdempotencyLease is how long an Idempotency-Key claim outlives its last renewal
+	// (a request renews it every quarter lease while it runs); 8 s when zero.
+	IdempotencyLease time.Duration
 }
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
@@ -109,7 +112,7 @@ func New(d Deps) *echo.Echo {
 
 	// /v1 needs a key (also for unknown /v1 paths, which answer 401 before 404), then a
 	// request that matches openapi.yaml, then the Idempotency-Key rules for POSTs.
-	v1 := e.Group("/v1", authenticate(d.Store), validator, idempotency(d.Store, d.Logger))
+	v1 := e.Group("/v1", authenticate(d.Store), validator, idempotency(d.Store, d.Logger, d.IdempotencyLease))
 	RegisterHandlers(routes{root: e, v1: v1}, NewStrictHandler(s, nil))
 	return e
 }
@@ -208,10 +211,15 @@ func (s *server) GetReadiness(ctx context.Context, _ GetReadinessRequestObject) 
 	return GetReadiness200JSONResponse(out), nil
 }
 
-// ListProviders implements GET /v1/providers.
-func (s *server) ListProviders(context.Context, ListProvidersRequestObject) (ListProvidersResponseObject, error) {
+// ListProviders implements GET /v1/providers: only the providers the caller's mode may
+// use, so nothing listed is then refused with provider_not_available.
+func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject) (ListProvidersResponseObject, error) {
+	mode := callerFrom(ctx).Mode
 	out := ListProviders200JSONResponse{Object: ProviderListObjectList, Data: []Capability{}}
 	for _, c := range s.providers.Capabilities() {
+		if !s.providerAllowed(c.Provider, mode) {
+			continue
+		}
 		row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds}
 		if len(c.Currencies) > 0 {
 			row.Currencies = &c.Currencies

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
 	"github.com/recurring/recurring/store"
@@ -45,6 +47,23 @@ type fixtureOptions struct {
 	// temporal, when set, is called with the fixture's store and providers and returns
 	// the Temporal client the API uses (see plans_test.go).
 	temporal func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client
+	// dbURL makes the store's database (testdb.SQLiteURL or testdb.PostgresURL); a
+	// SQLite file in a temp dir when nil.
+	dbURL func(testing.TB) string
+	// lease is the Idempotency-Key claim lease (the API's default when zero).
+	lease time.Duration
+}
+
+// eachStore runs fn once per store dialect (SQLite and Postgres), each with a fresh
+// fixture made from o.
+func eachStore(t *testing.T, o fixtureOptions, fn func(t *testing.T, f fixture)) {
+	for name, url := range testdb.URLs() {
+		t.Run(name, func(t *testing.T) {
+			o := o
+			o.dbURL = url
+			fn(t, newFixtureWith(t, o))
+		})
+	}
 }
 
 func newFixture(t testing.TB, ready map[string]api.Checker) fixture {
@@ -55,7 +74,12 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "api.db")
-	db, err := store.Open(ctx, "sqlite:"+path)
+	url := "sqlite:" + path
+	if o.dbURL != nil {
+		url = o.dbURL(t)
+		path = strings.TrimPrefix(url, "sqlite:")
+	}
+	db, err := store.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +117,7 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 		tc = o.temporal(t, db, reg)
 	}
 	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
-		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc})
+		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease})
 	return f
 }
 

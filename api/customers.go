@@ -100,7 +100,8 @@ func (s *server) DeleteCustomer(ctx context.Context, req DeleteCustomerRequestOb
 	}
 	if n > 0 {
 		return nil, &billing.Error{Kind: billing.KindConflict, Code: CodeCustomerHasActivePlans, Param: "id",
-			Message: fmt.Sprintf("the customer has %d active plan(s); cancel them before deleting the customer", n)}
+			Message: fmt.Sprintf("the customer has %d unfinished %s; cancel %s before deleting the customer", n,
+				plural(n, "plan", "plans"), plural(n, "it", "them"))}
 	}
 	detached, err := s.store.DeleteCustomer(ctx, caller, req.Id)
 	if err != nil {
@@ -212,4 +213,11 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

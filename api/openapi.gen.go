@@ -858,7 +858,8 @@ type PaymentCreate struct {
 	// PaymentMethod a saved card; or give card
 	PaymentMethod *string `json:"payment_method,omitempty"`
 
-	// Provider for a new card
+	// Provider Only with a new `card` (a saved card keeps its provider). Absent: the
+	// simulator in test mode; in live mode the only provider live keys may use.
 	Provider  *string            `json:"provider,omitempty"`
 	Reference *string            `json:"reference,omitempty"`
 	SaveCard  *bool              `json:"save_card,omitempty"`
@@ -905,7 +906,8 @@ type PaymentMethodStatus string
 type PaymentMethodCreate struct {
 	Card CardInput `json:"card"`
 
-	// Provider A provider from GET /v1/providers.
+	// Provider A provider from GET /v1/providers. Absent: the simulator in test mode; in live
+	// mode the only provider live keys may use (required when there are several).
 	Provider *string `json:"provider,omitempty"`
 }
 
@@ -1082,7 +1084,7 @@ type RedeliveryObject string
 // (payments). Amounts are minor units of the plan's currency. Test mode also
 // accepts seconds|minutes|hours. See billing/README.md for every rule.
 type Schedule struct {
-	// ChargeTime HH:MM local, default 09:00
+	// ChargeTime HH:MM local; absent: 09:00
 	ChargeTime *string `json:"charge_time,omitempty"`
 
 	// ExpiresOn YYYY-MM-DD
@@ -1099,10 +1101,10 @@ type Schedule struct {
 	} `json:"payments,omitempty"`
 	RecurringAmount *int64 `json:"recurring_amount,omitempty"`
 
-	// StartDate YYYY-MM-DD or an RFC 3339 timestamp
+	// StartDate YYYY-MM-DD or an RFC 3339 timestamp; absent: now
 	StartDate *string `json:"start_date,omitempty"`
 
-	// Timezone IANA name, default UTC
+	// Timezone IANA name; absent: UTC
 	Timezone *string `json:"timezone,omitempty"`
 }
 

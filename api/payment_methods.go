@@ -8,6 +8,7 @@ import (
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/simulator"
 	"github.com/recurring/recurring/store"
 )
 
@@ -15,8 +16,27 @@ import (
 // with a live key, a live provider account with a test key).
 const CodeProviderNotAvailable = "provider_not_available"
 
-// defaultProvider tokenizes cards when a request names none.
-const defaultProvider = "simulator"
+// defaultProvider names the provider that tokenizes a card when the request names none:
+// the simulator in test mode, and in live mode the one provider live objects may use.
+// Several live providers make the choice the merchant's: provider is then required.
+func (s *server) defaultProvider(mode store.Mode) (string, error) {
+	var allowed []string
+	for _, name := range s.providers.Names() {
+		if s.providerAllowed(name, mode) {
+			if mode == store.ModeTest && name == simulator.Name {
+				return name, nil
+			}
+			allowed = append(allowed, name)
+		}
+	}
+	switch len(allowed) {
+	case 1:
+		return allowed[0], nil
+	case 0:
+		return "", billing.Invalid("provider", CodeProviderNotAvailable, "no provider is available in %s mode; GET /v1/providers lists them", mode)
+	}
+	return "", billing.Invalid("provider", CodeParameterMissing, "name the provider: %s mode has several (%s)", mode, strings.Join(allowed, ", "))
+}
 
 // CreatePaymentMethod implements POST /v1/customers/{id}/payment-methods. The card
 // goes from the request straight to the provider; nothing here logs, stores or echoes
@@ -44,7 +64,10 @@ func (s *server) saveCard(ctx context.Context, caller store.Caller, customer sto
 		return store.PaymentMethod{}, cardError(err)
 	}
 	if name == "" {
-		name = defaultProvider
+		var err error
+		if name, err = s.defaultProvider(caller.Mode); err != nil {
+			return store.PaymentMethod{}, err
+		}
 	}
 	provider, err := s.providers.Get(name)
 	if err != nil {

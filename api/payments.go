@@ -12,8 +12,8 @@ import (
 // CreatePayment implements POST /v1/payments: a one-off or initial payment. Money
 // moves only inside workflows, so the API starts the payment's short workflow (id =
 // payment id, derived from the Idempotency-Key when there is one) and waits for it. A
-// new card is saved first; unless save_card is set it is detached again once charged,
-// so only its tombstone stays for the payment's history.
+// new card is saved first; unless save_card is set and the payment did not fail, it is
+// detached again once charged, so only its tombstone stays for the payment's history.
 func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObject) (CreatePaymentResponseObject, error) {
 	caller := callerFrom(ctx)
 	b := req.Body
@@ -55,10 +55,15 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 		Type: string(derefOr(b.Type, PaymentCreateTypeEcom)), Reference: deref(b.Reference),
 		Description: deref(b.Description), SaveCard: save,
 	}
-	if _, err := starter.RunPayment(ctx, c, in); err != nil {
+	res, err := starter.RunPayment(ctx, c, in)
+	if err != nil {
 		return nil, err
 	}
-	if b.Card != nil && !save {
+	// One rule for a new card: it stays saved only when asked to and its first payment
+	// succeeded (or is still settling). A card whose first payment failed, for whatever
+	// reason (a decline, a hard decline, 3-D Secure required), is not saved: its
+	// tombstone keeps the payment's history. A retry of the request repeats this step.
+	if b.Card != nil && (!save || res.Status == billing.PaymentFailed) {
 		if _, err := s.store.DetachPaymentMethod(ctx, caller, pm.ID); err != nil {
 			return nil, err
 		}

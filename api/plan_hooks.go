@@ -61,9 +61,5 @@ func (h planHooks) each(ctx context.Context, merchantID, pmID string,
 // ActivePlans counts the customer's unfinished plans.
 func (h planHooks) ActivePlans(ctx context.Context, merchantID, customerID string) (int, error) {
 	caller := store.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
-	page, err := h.store.ListPlans(ctx, caller, store.PlanFilter{CustomerID: customerID, Active: true}, store.ListParams{Limit: 1})
-	if err != nil {
-		return 0, err
-	}
-	return len(page.Items), nil
+	return h.store.CountUnfinishedPlans(ctx, caller, customerID)
 }
