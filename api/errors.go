@@ -1,9 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -85,11 +88,59 @@ func describe(err error) (errorDetail, int) {
 		}
 		return errorDetail{Type: s.typ, Code: be.Code, Message: be.Message, Param: be.Param}, s.status
 	}
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &ute) {
+		// The body matched openapi.yaml (kin-openapi reads every number as a float) but
+		// does not fit the Go type: an integer beyond int64 or written as 100.0 or 1e2.
+		return decodeError(ute), http.StatusBadRequest
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return echoError(he), he.Code
 	}
 	return errorDetail{Type: "api_error", Code: "internal_error", Message: "internal error; quote the request id when reporting it"}, http.StatusInternalServerError
+}
+
+// decodeError names the field of a JSON value that does not fit its Go type, without
+// quoting the value.
+func decodeError(ute *json.UnmarshalTypeError) errorDetail {
+	d := errorDetail{Type: "invalid_request_error", Code: CodeInvalidType, Param: ute.Field}
+	if d.Param == "" {
+		d.Message = "the request body does not have the expected types"
+		return d
+	}
+	switch ute.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if digits, ok := strings.CutPrefix(ute.Value, "number "); ok && !strings.ContainsAny(digits, ".eE") {
+			d.Code = CodeInvalidValue
+			d.Message = fmt.Sprintf("%s is out of range: at most %d", ute.Field, maxOf(ute.Type))
+			return d
+		}
+		d.Message = fmt.Sprintf("%s must be an integer written without a fraction or exponent", ute.Field)
+	default:
+		d.Message = fmt.Sprintf("%s must be %s", ute.Field, goTypeName(ute.Type))
+	}
+	return d
+}
+
+func maxOf(t reflect.Type) int64 {
+	return int64(1)<<(t.Bits()-1) - 1
+}
+
+func goTypeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a valid value"
 }
 
 // echoError describes the errors Echo itself raises (no route, wrong method, body too

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -82,7 +87,10 @@ func validateRequests(spec []byte) (echo.MiddlewareFunc, error) {
 				c.SetRequest(r)
 				nextErr = next(c)
 			}))
-			req := c.Request()
+			if err := refuseControlCharacters(c); err != nil {
+				return err
+			}
+			req := emptyObjectAsJSON(c.Request())
 			h.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), validationHolderKey{}, holder)))
 			if holder.err != nil {
 				return holder.err
@@ -90,6 +98,138 @@ func validateRequests(spec []byte) (echo.MiddlewareFunc, error) {
 			return nextErr
 		}
 	}, nil
+}
+
+// CodeInvalidCharacters: a string holds NUL or another control character.
+const CodeInvalidCharacters = "invalid_characters"
+
+// refuseControlCharacters refuses, naming the field, any path parameter, query
+// parameter, Idempotency-Key or JSON string (member names included) holding NUL or
+// another C0 control character other than tab, newline and carriage return in body
+// text. Postgres cannot store NUL in text at all (and would answer a 500), no id or
+// key has control characters, and none may reach SQL or a workflow.
+func refuseControlCharacters(c echo.Context) error {
+	for i, name := range c.ParamNames() {
+		if i < len(c.ParamValues()) && hasControl(c.ParamValues()[i], false) {
+			return billing.Invalid(name, CodeInvalidCharacters, "%s must not contain NUL or other control characters", name)
+		}
+	}
+	req := c.Request()
+	for name, values := range req.URL.Query() {
+		for _, v := range values {
+			if hasControl(name, false) || hasControl(v, false) {
+				return billing.Invalid(strings.ToValidUTF8(strings.Map(dropControl, name), ""), CodeInvalidCharacters,
+					"query parameter %s must not contain NUL or other control characters", strings.Map(dropControl, name))
+			}
+		}
+	}
+	if hasControl(req.Header.Get(HeaderIdempotencyKey), false) {
+		return billing.Invalid(HeaderIdempotencyKey, CodeInvalidCharacters, "Idempotency-Key must not contain control characters")
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return err // the body limit
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if !bytes.Contains(body, []byte(`\u00`)) && bytes.IndexByte(body, 0x7f) < 0 {
+		return nil // no JSON string holds a control character: they must be escaped as \u00XX
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil // not JSON: validation says so
+	}
+	if path, bad := controlIn(v, nil); bad {
+		param := strings.Join(path, ".")
+		if param == "" {
+			return billing.Invalid("", CodeInvalidCharacters, "the request body must not contain NUL or other control characters")
+		}
+		return billing.Invalid(param, CodeInvalidCharacters, "%s must not contain NUL or other control characters", param)
+	}
+	return nil
+}
+
+// controlIn returns the path of the first string in v (in member-name order) that holds
+// a control character.
+func controlIn(v any, path []string) ([]string, bool) {
+	switch v := v.(type) {
+	case string:
+		return path, hasControl(v, true)
+	case []any:
+		for i, e := range v {
+			if p, bad := controlIn(e, append(path, strconv.Itoa(i))); bad {
+				return p, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if hasControl(k, false) {
+				return path, true // the member's name itself: name the object holding it
+			}
+			if p, bad := controlIn(v[k], append(path, k)); bad {
+				return p, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// hasControl reports a C0 control character or DEL; text may hold tab, newline and
+// carriage return.
+func hasControl(s string, text bool) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			if text && (r == '\t' || r == '\n' || r == '\r') {
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func dropControl(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return -1
+	}
+	return r
+}
+
+// emptyObjectAsJSON labels a body of exactly {} as JSON when it came without a media
+// type or as text/plain, which is what fetch(url, {method: "POST", body: "{}"}) sends:
+// the action routes take an optional empty object, and the content is unmistakable.
+// Any other body keeps its Content-Type and meets the usual checks.
+func emptyObjectAsJSON(r *http.Request) *http.Request {
+	if r.Body == nil || r.Body == http.NoBody {
+		return r
+	}
+	mt := r.Header.Get(echo.HeaderContentType)
+	if mt != "" {
+		if parsed, _, err := mime.ParseMediaType(mt); err != nil || parsed != "text/plain" {
+			return r
+		}
+	}
+	head, err := io.ReadAll(io.LimitReader(r.Body, 64))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(head), r.Body), r.Body}
+	if err != nil || len(head) == 64 || string(bytes.Join(bytes.Fields(head), nil)) != "{}" {
+		return r
+	}
+	r.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	return r
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // requestError turns a kin-openapi validation failure into the API's error: never a
@@ -194,6 +334,12 @@ func schemaError(se *openapi3.SchemaError) error {
 	code := CodeInvalidValue
 	if c, ok := fieldCodes[param]; ok {
 		code = c
+	}
+	if se.SchemaField == "format" && se.Schema != nil && (se.Schema.Format == "int64" || se.Schema.Format == "int32") && param != "" {
+		return billing.Invalid(param, code, "%s is out of range for a %s integer", param, strings.TrimPrefix(se.Schema.Format, "int")+"-bit")
+	}
+	if se.SchemaField == "minLength" && se.Value == "" && param != "" {
+		return billing.Invalid(param, code, "%s must not be empty", param)
 	}
 	if param == "" {
 		return billing.Invalid("", code, "the request body is invalid: %s", reason(se))
