@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,9 +18,12 @@ import (
 
 // Idempotency headers.
 const (
-	HeaderIdempotencyKey      = "Idempotency-Key"
-	HeaderIdempotentReplayed  = "Idempotent-Replayed"
-	idempotencyLease          = 2 * time.Minute
+	HeaderIdempotencyKey     = "Idempotency-Key"
+	HeaderIdempotentReplayed = "Idempotent-Replayed"
+	// idempotencyLease is how long a claim outlives its last renewal: a request renews
+	// it every quarter lease while it runs, so a claim whose process died is taken over
+	// within this long, and a slow request never loses its key.
+	idempotencyLease          = 8 * time.Second
 	idempotentHandlerDeadline = time.Minute
 	idempotencyPurgeEvery     = time.Hour
 )
@@ -33,9 +37,15 @@ const (
 // is answered 409 idempotency_key_in_use at once rather than left waiting, and its
 // retry replays the winner's response. Responses below 500 are stored and replayed for
 // 24 hours with Idempotent-Replayed: true; after a 5xx or a panic the claim is released
-// so the retry executes. The handler's context is cut off well before the claim's lease
-// runs out, so a claim is only ever taken over from a process that died.
-func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
+// so the retry executes. The claim is a lease renewed while the handler runs, so a claim
+// is only taken over from a process that stopped renewing (it died): a client retrying
+// after a crash gets through within seconds, not minutes. Should the claim be lost all
+// the same (the store was unreachable for a whole lease and another request took the
+// key), the handler's context is canceled.
+func idempotency(db *store.DB, logger *slog.Logger, lease time.Duration) echo.MiddlewareFunc {
+	if lease <= 0 {
+		lease = idempotencyLease
+	}
 	var lastPurge atomic.Int64
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -52,7 +62,7 @@ func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
 			caller := callerOf(c)
 			fingerprint := requestFingerprint(req.Method, req.URL.Path, body)
 
-			claim, err := db.ClaimIdempotencyKey(req.Context(), caller, key, fingerprint, idempotencyLease)
+			claim, err := db.ClaimIdempotencyKey(req.Context(), caller, key, fingerprint, lease)
 			if err != nil {
 				return err
 			}
@@ -61,9 +71,10 @@ func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
 				return c.JSONBlob(claim.Status, claim.Response)
 			}
 
-			// Requests finish long before the lease lets anyone take the key over.
 			ctx, cancel := context.WithTimeout(req.Context(), idempotentHandlerDeadline)
 			defer cancel()
+			stopRenewing := renewWhileRunning(ctx, cancel, db, logger, caller, claim, lease)
+			defer stopRenewing()
 			c.SetRequest(req.WithContext(ctx))
 			rec := &recorder{ResponseWriter: c.Response().Writer}
 			c.Response().Writer = rec
@@ -81,6 +92,7 @@ func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err) // render now, so the stored body is exactly what the client got
 			}
 			completed = true
+			stopRenewing()
 			status := c.Response().Status
 			storeCtx := context.WithoutCancel(ctx)
 			if status >= 500 {
@@ -98,6 +110,43 @@ func idempotency(db *store.DB, logger *slog.Logger) echo.MiddlewareFunc {
 			purgeExpired(storeCtx, &lastPurge, db, logger)
 			return nil
 		}
+	}
+}
+
+// renewWhileRunning renews claim every quarter lease until the returned stop is called
+// (it waits for the renewer to finish, so no renewal follows it). A claim found taken
+// over cancels the request's context.
+func renewWhileRunning(ctx context.Context, cancel context.CancelFunc, db *store.DB, logger *slog.Logger,
+	caller store.Caller, claim store.IdempotencyClaim, lease time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var stopped sync.WaitGroup
+	stopped.Add(1)
+	go func() {
+		defer stopped.Done()
+		tick := time.NewTicker(lease / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			held, err := db.RenewIdempotencyKey(context.WithoutCancel(ctx), caller, claim, lease)
+			switch {
+			case err != nil:
+				logger.Warn("renew idempotency key", "error", err) // the next tick tries again
+			case !held:
+				logger.Error("idempotency key taken over while its request ran; canceling the request")
+				cancel()
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done); stopped.Wait() })
 	}
 }
 

@@ -37,13 +37,14 @@ type IdempotencyClaim struct {
 }
 
 type idempotencyRow struct {
-	RequestMAC    []byte        `db:"request_mac"`
-	MACKeyID      string        `db:"mac_key_id"`
-	Status        sql.NullInt64 `db:"status"`
-	Response      []byte        `db:"response"`
-	Claim         int64         `db:"claim"`
-	LockedUntilMS sql.NullInt64 `db:"locked_until_ms"`
-	CreatedAtMS   int64         `db:"created_at_ms"`
+	RequestMAC    []byte         `db:"request_mac"`
+	MACKeyID      string         `db:"mac_key_id"`
+	Status        sql.NullInt64  `db:"status"`
+	Response      []byte         `db:"response"`
+	ResponseKeyID sql.NullString `db:"response_key_id"`
+	Claim         int64          `db:"claim"`
+	LockedUntilMS sql.NullInt64  `db:"locked_until_ms"`
+	CreatedAtMS   int64          `db:"created_at_ms"`
 }
 
 // ClaimIdempotencyKey claims key for one request of the caller, identified by request
@@ -72,7 +73,7 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 		}
 
 		var row idempotencyRow
-		err = db.GetContext(ctx, &row, db.Rebind(`SELECT request_mac, mac_key_id, status, response, claim,
+		err = db.GetContext(ctx, &row, db.Rebind(`SELECT request_mac, mac_key_id, status, response, response_key_id, claim,
 			locked_until_ms, created_at_ms FROM idempotency_keys WHERE merchant_id = ? AND mode = ? AND idem_key = ?`),
 			caller.MerchantID, caller.Mode, key)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -104,21 +105,34 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: CodeIdempotencyKeyInUse,
 				Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 		}
-		return IdempotencyClaim{Replayed: true, Status: int(row.Status.Int64), Response: row.Response}, nil
+		response := row.Response
+		if row.ResponseKeyID.Valid {
+			if response, err = kr.Open(row.ResponseKeyID.String, row.Response, responseAAD(caller, key)); err != nil {
+				return IdempotencyClaim{}, fmt.Errorf("open idempotent response: %w", err)
+			}
+		}
+		return IdempotencyClaim{Replayed: true, Status: int(row.Status.Int64), Response: response}, nil
 	}
 	return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: CodeIdempotencyKeyInUse,
 		Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 }
 
 // CompleteIdempotencyKey stores the response of a claimed key, to be replayed for 24
-// hours. It does nothing if the claim was taken over meanwhile.
+// hours. It does nothing if the claim was taken over meanwhile. The response is sealed
+// with the keyring: it may carry a secret shown once (a webhook signing secret) and
+// personal data, which must not sit in the database in clear.
 func (db *DB) CompleteIdempotencyKey(ctx context.Context, caller Caller, c IdempotencyClaim, status int, response []byte) error {
-	if response == nil {
-		response = []byte{}
+	kr, err := db.keyring()
+	if err != nil {
+		return err
 	}
-	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE idempotency_keys SET status = ?, response = ?, locked_until_ms = NULL
-		WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ?`),
-		status, response, caller.MerchantID, caller.Mode, c.key, c.claim); err != nil {
+	kid, sealed, err := kr.Seal(response, responseAAD(caller, c.key))
+	if err != nil {
+		return fmt.Errorf("seal idempotent response: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE idempotency_keys SET status = ?, response = ?, response_key_id = ?,
+		locked_until_ms = NULL WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ?`),
+		status, sealed, kid, caller.MerchantID, caller.Mode, c.key, c.claim); err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
 	}
 	return nil
@@ -144,4 +158,24 @@ func (db *DB) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// RenewIdempotencyKey extends a claim's lease while its request still runs, so a slow
+// request keeps its key and a dead process's claim is taken over soon after it stops
+// renewing. It reports false when the claim is no longer held (taken over or done).
+func (db *DB) RenewIdempotencyKey(ctx context.Context, caller Caller, c IdempotencyClaim, lease time.Duration) (bool, error) {
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE idempotency_keys SET locked_until_ms = ?
+		WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ? AND status IS NULL`),
+		db.now().Add(lease).UnixMilli(), caller.MerchantID, caller.Mode, c.key, c.claim)
+	if err != nil {
+		return false, fmt.Errorf("renew idempotency key: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// responseAAD binds a sealed response to its key, so a stored answer cannot be replayed
+// under another merchant's, mode's or key's name.
+func responseAAD(caller Caller, key string) []byte {
+	return []byte("idempotency-response\x00" + caller.MerchantID + "\x00" + string(caller.Mode) + "\x00" + key)
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -131,6 +132,61 @@ func TestIdempotencyConcurrentClaims(t *testing.T) {
 		wg.Wait()
 		if won != 1 || inUse != n-1 {
 			t.Fatalf("%d claims won and %d were told the key is in use, want 1 and %d", won, inUse, n-1)
+		}
+	})
+}
+
+// TestIdempotencyLeaseRenewal: a running request renews its claim, so it keeps the key
+// past the first lease; once renewals stop (the process died) the key is taken over
+// one lease after the last renewal, and the dead holder's renewal then fails.
+func TestIdempotencyLeaseRenewal(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		now := time.Now()
+		db.Now = func() time.Time { return now }
+		req := []byte("POST /v1/plans {}")
+		const lease = 8 * time.Second
+
+		c, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 { // 5 renewals, 2 s apart: 10 s, past the first lease
+			now = now.Add(2 * time.Second)
+			if held, err := db.RenewIdempotencyKey(ctx, ten.aTest, c, lease); err != nil || !held {
+				t.Fatalf("renew: %t, %v", held, err)
+			}
+		}
+		now = now.Add(lease - time.Millisecond)
+		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)
+		wantKind(t, "a retry while the renewed claim runs", err, billing.KindConflict, store.CodeIdempotencyKeyInUse)
+
+		now = now.Add(time.Millisecond) // one lease after the last renewal
+		taken, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)
+		if err != nil || taken.Replayed {
+			t.Fatalf("takeover one lease after the last renewal: %+v, %v", taken, err)
+		}
+		if held, err := db.RenewIdempotencyKey(ctx, ten.aTest, c, lease); err != nil || held {
+			t.Errorf("the dead holder's renewal after a takeover: %t, %v; want false", held, err)
+		}
+		if err := db.CompleteIdempotencyKey(ctx, ten.aTest, taken, 201, []byte(`{"secret":"whsec_abc"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if held, err := db.RenewIdempotencyKey(ctx, ten.aTest, taken, lease); err != nil || held {
+			t.Errorf("renewing a completed claim: %t, %v; want false", held, err)
+		}
+		// The response is replayed as stored, and stored sealed.
+		r, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)
+		if err != nil || !r.Replayed || string(r.Response) != `{"secret":"whsec_abc"}` {
+			t.Fatalf("replay: %+v, %v", r, err)
+		}
+		var raw []byte
+		if err := db.GetContext(ctx, &raw, `SELECT response FROM idempotency_keys`); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("whsec_abc")) {
+			t.Errorf("the stored response is in clear: %q", raw)
 		}
 	})
 }
