@@ -68,6 +68,12 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		defer func() { _ = os.RemoveAll(tmp) }()
 		dir = tmp
 	}
+	// The same rule as dev: one embedded Temporal server per data dir.
+	lock, err := devserver.LockDataDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: stop the process using it, or pass another --data-dir", err)
+	}
+	defer func() { _ = lock.Unlock() }()
 	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
 		return err
