@@ -28,10 +28,10 @@ func TestComposeMatchesConfig(t *testing.T) {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	known := map[string]bool{}
-	ct := reflect.TypeFor[Config]()
-	for i := range ct.NumField() {
-		name, _, _ := strings.Cut(ct.Field(i).Tag.Get("env"), ",")
-		known[name] = true
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[Config]()) { // embedded ProviderConfig too
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			known[name] = true
+		}
 	}
 	// ${VAR:-default} → default, as compose resolves it when VAR is unset.
 	subst := regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`)
