@@ -1,17 +1,33 @@
 package workflows_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/recurring/recurring/workflows"
 )
 
+// replayed are the workflow types the replayer registers, by name: every type the
+// worker registers (TestReplayCoversEveryWorkerWorkflow keeps the two lists equal).
+var replayed = map[string]any{
+	"Baseline":        workflows.Baseline,
+	"Plan":            workflows.Plan,
+	"Payment":         workflows.Payment,
+	"WebhookDelivery": workflows.WebhookDelivery,
+}
+
 // TestReplayRecordedHistories replays every history in testdata/ against the current
-// workflow code: a change that would break a running plan fails here. testdata/README.md
-// says how the histories are recorded.
+// workflow code: a change that would break a running workflow fails here, and so does
+// a workflow type without a recorded history. testdata/README.md says how the
+// histories are recorded.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
 	if err != nil {
@@ -20,14 +36,70 @@ func TestReplayRecordedHistories(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no recorded histories in testdata/")
 	}
+	seen := map[string]int{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(workflows.Plan)
-			r.RegisterWorkflow(workflows.Baseline)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(quietLogger(), f); err != nil {
-				t.Errorf("replay %s: %v", f, err)
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = r.Close() }()
+			h, err := client.HistoryFromJSON(r, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatalf("read %s: %v", f, err)
+			}
+			typ := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName()
+			if _, ok := replayed[typ]; !ok {
+				t.Fatalf("%s is a history of %q, which the replayer does not register", f, typ)
+			}
+			seen[typ]++
+			rep := worker.NewWorkflowReplayer()
+			for _, wf := range replayed {
+				rep.RegisterWorkflow(wf)
+			}
+			if err := rep.ReplayWorkflowHistory(quietLogger(), h); err != nil {
+				t.Errorf("replay %s (%s): %v", f, typ, err)
 			}
 		})
+	}
+	for typ := range replayed {
+		if seen[typ] == 0 {
+			t.Errorf("no recorded history of %s in testdata/: record one (see testdata/README.md)", typ)
+		}
+	}
+}
+
+// TestReplayCoversEveryWorkerWorkflow reads the workflows worker.New registers from its
+// source, so a workflow added there without a recorded history cannot go unreplayed.
+func TestReplayCoversEveryWorkerWorkflow(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "worker", "worker.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var registered []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) != 1 {
+			return true
+		}
+		if fn, ok := call.Fun.(*ast.SelectorExpr); !ok || fn.Sel.Name != "RegisterWorkflow" {
+			return true
+		}
+		if arg, ok := call.Args[0].(*ast.SelectorExpr); ok {
+			registered = append(registered, arg.Sel.Name)
+		}
+		return true
+	})
+	if len(registered) == 0 {
+		t.Fatal("found no RegisterWorkflow(workflows.X) call in worker/worker.go")
+	}
+	var want []string
+	for typ := range replayed {
+		want = append(want, typ)
+	}
+	slices.Sort(registered)
+	slices.Sort(want)
+	if !slices.Equal(registered, want) {
+		t.Errorf("worker.New registers %v, the replay test %v", registered, want)
 	}
 }
