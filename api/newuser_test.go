@@ -137,6 +137,18 @@ func TestSavedCardPayments(t *testing.T) {
 				{"/v1/plans/" + p.ID + "/pause", ``, "", "paused"},
 				{"/v1/plans/" + p.ID + "/cancel", `{}`, "application/json", "canceled"},
 			}
+			// redeliver, which needs Temporal too, with {} as fetch sends it.
+			var events listBody[struct{ ID string }]
+			f.ok(t, http.MethodGet, "/v1/events?limit=1", f.testKey, "", &events)
+			if len(events.Data) != 1 {
+				t.Fatalf("no event to redeliver: %+v", events)
+			}
+			if rec := f.raw(t, http.MethodPost, "/v1/events/"+events.Data[0].ID+"/redeliver", `{}`, "text/plain;charset=UTF-8"); rec.Code != http.StatusAccepted {
+				t.Errorf("redeliver with {}: %d %s", rec.Code, rec.Body)
+			}
+			if rec, e := f.do(t, http.MethodPost, "/v1/events/"+events.Data[0].ID+"/redeliver", f.testKey, `{"endpoint": "we_x"}`); rec.Code != http.StatusBadRequest || e.Error.Param != "endpoint" {
+				t.Errorf("redeliver with a member: %d %s %q", rec.Code, e.Error.Code, e.Error.Param)
+			}
 			for _, s := range steps {
 				rec := f.raw(t, http.MethodPost, s.path, s.body, s.contentType)
 				if rec.Code != http.StatusOK {
