@@ -278,7 +278,7 @@ func appendEvent(ctx context.Context, db *DB, ext sqlx.ExtContext, ev Event) (Ev
 	if len(ev.Data) == 0 {
 		ev.Data = JSONDoc("{}")
 	}
-	ev.CreatedAt = ledgerTime(time.Now())
+	ev.CreatedAt = ledgerTime(db.now())
 	if _, err := sqlx.NamedExecContext(ctx, ext, `INSERT INTO events (id, merchant_id, mode, type, data, idempotency_key, created_at)
 		VALUES (:id, :merchant_id, :mode, :type, :data, :idempotency_key, :created_at) ON CONFLICT DO NOTHING`, ev); err != nil {
 		return Event{}, translate(err, "append event")
