@@ -90,9 +90,9 @@ func TestChargeClassifiesOutcomes(t *testing.T) {
 		t.Fatalf("simulator charged %d times", n)
 	}
 	for pm, want := range map[string]struct{ typ, code string }{
-		"pm_4000000000009995": {activities.ErrSoftDecline, providers.CodeInsufficientFunds},
-		"pm_4000000000000069": {activities.ErrHardDecline, providers.CodeCardExpired},
-		"pm_4000002500003155": {activities.ErrAuthenticationRequired, providers.CodeAuthenticationRequired},
+		"pm_4000000000009995": {activities.ErrSoftDecline, billing.CodeInsufficientFunds},
+		"pm_4000000000000069": {activities.ErrHardDecline, billing.CodeCardExpired},
+		"pm_4000002500003155": {activities.ErrAuthenticationRequired, billing.CodeAuthenticationRequired},
 	} {
 		_, err := f.charge(chargeReq(pm, "k_"+pm))
 		fl, appErr := failure(t, err)
@@ -107,7 +107,7 @@ func TestChargeTransientIsRetryableWithTheSameKey(t *testing.T) {
 	req := chargeReq("pm_4000000000000119", "plan_1/1/1")
 	_, err := f.charge(req)
 	fl, appErr := failure(t, err)
-	if appErr.Type() != activities.ErrTransient || appErr.NonRetryable() || fl.Code != providers.CodeProcessingError {
+	if appErr.Type() != activities.ErrTransient || appErr.NonRetryable() || fl.Code != billing.CodeProcessingError {
 		t.Fatalf("first call: %v, want a retryable transient failure", err)
 	}
 	if _, err := f.charge(req); err != nil {
@@ -121,7 +121,7 @@ func TestChargeTransientIsRetryableWithTheSameKey(t *testing.T) {
 func TestChargeRateLimitCarriesNextRetryDelay(t *testing.T) {
 	f := newFixture(t)
 	f.fake.Respond = func(activitiestest.Call) (providers.ChargeResult, error) {
-		return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: providers.CodeRateLimited, RetryAfter: 42 * time.Second}
+		return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeRateLimited, RetryAfter: 42 * time.Second}
 	}
 	_, err := f.charge(chargeReq("pm_fake", "k"))
 	_, appErr := failure(t, err)
@@ -227,7 +227,7 @@ func TestRecordPaymentIsIdempotentAndUpdatesThePlan(t *testing.T) {
 
 func TestChargeFailureOf(t *testing.T) {
 	f, final := activities.ChargeFailureOf(temporal.NewTimeoutError(0, nil))
-	if final || f.Type != activities.ErrTransient || f.Code != providers.CodeTimeout {
+	if final || f.Type != activities.ErrTransient || f.Code != billing.CodeTimeout {
 		t.Errorf("timeout: %+v final=%v, want an unknown outcome", f, final)
 	}
 	f, final = activities.ChargeFailureOf(errors.New("boom"))

@@ -55,7 +55,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 	card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
 	if err != nil {
 		if billing.KindOf(err) == billing.KindNotFound {
-			return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: "payment_method_not_found",
+			return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: billing.CodePaymentMethodNotFound,
 				Message: "the payment method does not exist", Detached: true}.err(false, nil)
 		}
 		return ChargeResult{}, err
@@ -63,9 +63,9 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 	if card.Blocked || card.Detached {
 		// Nothing is sent to the provider: the plan waits for an unblock or a new card,
 		// even if it missed the block or detach signal.
-		code := "payment_method_blocked"
+		code := billing.CodePaymentMethodBlocked
 		if card.Detached {
-			code = "payment_method_detached"
+			code = billing.CodePaymentMethodDetached
 		}
 		return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: code, Provider: card.Provider,
 			Blocked: card.Blocked && !card.Detached, Detached: card.Detached}.err(false, nil)
@@ -81,7 +81,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 			return ChargeResult{}, err
 		}
 		if until := limit.NextAllowed(at, failed); until.After(at) {
-			return ChargeResult{}, ChargeFailure{Type: ErrAttemptLimit, Code: "attempt_limit_reached", Provider: card.Provider,
+			return ChargeResult{}, ChargeFailure{Type: ErrAttemptLimit, Code: billing.CodeAttemptLimitReached, Provider: card.Provider,
 				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
 		}
 	}

@@ -63,7 +63,7 @@ type DeliverWebhookResult struct {
 // after the send may send again, which receivers absorb by webhook-id.
 func (a *Activities) DeliverWebhook(ctx context.Context, req DeliverWebhookRequest) (DeliverWebhookResult, error) {
 	if a.deps.Webhooks == nil {
-		return DeliverWebhookResult{}, storeError(&billing.Error{Kind: billing.KindInvalid, Code: "webhooks_not_configured",
+		return DeliverWebhookResult{}, storeError(&billing.Error{Kind: billing.KindInvalid, Code: billing.CodeWebhooksNotConfigured,
 			Message: "deliver webhook: no webhook store configured"})
 	}
 	target, err := a.deps.Webhooks.WebhookTarget(ctx, req.MerchantID, req.EndpointID)

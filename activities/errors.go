@@ -119,11 +119,11 @@ func chargeError(err error) error {
 	switch {
 	case pe.Retryable():
 		return f.err(true, nil)
-	case pe.Code == providers.CodeProviderAuthenticationFailed || pe.Code == providers.CodeUnknownProvider:
+	case pe.Code == billing.CodeProviderAuthenticationFailed || pe.Code == billing.CodeUnknownProvider:
 		// Our configuration is wrong, not the customer's card: retry while operators
 		// fix it; when retries run out the attempt's outcome counts as unknown.
 		return f.err(true, nil)
-	case pe.Code == providers.CodePaymentMethodNotFound || pe.Code == providers.CodeResourceMissing:
+	case pe.Code == billing.CodePaymentMethodNotFound || pe.Code == billing.CodeResourceMissing:
 		// The provider no longer has the card: the customer must give a new one.
 		f.Type, f.Detached = ErrPaymentMethodUnavailable, true
 		return f.err(false, nil)
@@ -134,7 +134,7 @@ func chargeError(err error) error {
 // storeError makes store errors that retrying cannot fix (invalid, conflict, not found)
 // non-retryable; the rest (a database that is down) stay retryable. Values the
 // database refuses (a NUL byte in a string on Postgres, a CHECK or NOT NULL
-// constraint) come as KindInvalid with store.CodeInvalidData. A store error is a fault
+// constraint) come as KindInvalid with billing.CodeInvalidData. A store error is a fault
 // either way: it keeps the default category and logs at ERROR.
 func storeError(err error) error {
 	if err == nil {
@@ -161,11 +161,11 @@ func ChargeFailureOf(err error) (f ChargeFailure, final bool) {
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {
-		return ChargeFailure{Type: ErrTransient, Code: providers.CodeTimeout, Message: timeoutErr.Error()}, false
+		return ChargeFailure{Type: ErrTransient, Code: billing.CodeTimeout, Message: timeoutErr.Error()}, false
 	}
 	msg := ""
 	if err != nil {
 		msg = err.Error()
 	}
-	return ChargeFailure{Type: ErrTransient, Code: providers.CodeProcessingError, Message: msg}, false
+	return ChargeFailure{Type: ErrTransient, Code: billing.CodeProcessingError, Message: msg}, false
 }

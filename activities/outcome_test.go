@@ -7,6 +7,7 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -23,12 +24,12 @@ func TestChargeDeclinesAreBenignAndFaultsAreNot(t *testing.T) {
 		typ    string
 		benign bool
 	}{
-		{"soft decline", "pm_fake", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeInsufficientFunds), activities.ErrSoftDecline, true},
-		{"hard decline", "pm_fake", activitiestest.Decline(providers.ClassHardDecline, providers.CodeCardExpired), activities.ErrHardDecline, true},
-		{"authentication required", "pm_fake", activitiestest.Decline(providers.ClassAuthenticationRequired, providers.CodeAuthenticationRequired), activities.ErrAuthenticationRequired, true},
+		{"soft decline", "pm_fake", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds), activities.ErrSoftDecline, true},
+		{"hard decline", "pm_fake", activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardExpired), activities.ErrHardDecline, true},
+		{"authentication required", "pm_fake", activitiestest.Decline(providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired), activities.ErrAuthenticationRequired, true},
 		{"card blocked in the store", "pm_blocked", nil, activities.ErrPaymentMethodUnavailable, true},
 		{"invalid request", "pm_fake", activitiestest.Decline(providers.ClassInvalidRequest, "currency_not_supported"), activities.ErrInvalidRequest, false},
-		{"transient", "pm_fake", &providers.Error{Class: providers.ClassTransient, Code: providers.CodeProcessingError}, activities.ErrTransient, false},
+		{"transient", "pm_fake", &providers.Error{Class: providers.ClassTransient, Code: billing.CodeProcessingError}, activities.ErrTransient, false},
 	}
 	for _, c := range cases {
 		f.fake.Respond = func(activitiestest.Call) (providers.ChargeResult, error) { return providers.ChargeResult{}, c.err }

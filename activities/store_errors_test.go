@@ -67,8 +67,8 @@ func storeRejected(t *testing.T, err error, what string) {
 	if appErr.Type() != activities.ErrStoreRejected || !appErr.NonRetryable() {
 		t.Errorf("error %v: type %s retryable=%v, want non-retryable %s", err, appErr.Type(), !appErr.NonRetryable(), activities.ErrStoreRejected)
 	}
-	if !strings.Contains(appErr.Error(), store.CodeInvalidData) || !strings.Contains(appErr.Error(), what) {
-		t.Errorf("error %q does not say %s (%s)", appErr.Error(), store.CodeInvalidData, what)
+	if !strings.Contains(appErr.Error(), billing.CodeInvalidData) || !strings.Contains(appErr.Error(), what) {
+		t.Errorf("error %q does not say %s (%s)", appErr.Error(), billing.CodeInvalidData, what)
 	}
 }
 

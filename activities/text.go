@@ -5,7 +5,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/store"
 )
 
 // No string reaches the store with a NUL byte or invalid UTF-8 in it (DESIGN, Security).
@@ -22,7 +21,7 @@ type field struct{ name, value string }
 func checkStorable(what string, fields ...field) error {
 	for _, f := range fields {
 		if strings.IndexByte(f.value, 0) >= 0 || !utf8.ValidString(f.value) {
-			return &billing.Error{Kind: billing.KindInvalid, Code: store.CodeInvalidData, Param: f.name,
+			return &billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData, Param: f.name,
 				Message: what + ": contains a NUL byte or invalid UTF-8, which the store cannot keep"}
 		}
 	}

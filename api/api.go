@@ -236,7 +236,7 @@ func authenticate(db *store.DB) echo.MiddlewareFunc {
 			auth := c.Request().Header.Get(echo.HeaderAuthorization)
 			secret, ok := strings.CutPrefix(auth, "Bearer ")
 			if !ok || secret == "" {
-				return &billing.Error{Kind: billing.KindUnauthenticated, Code: "missing_api_key",
+				return &billing.Error{Kind: billing.KindUnauthenticated, Code: billing.CodeMissingAPIKey,
 					Message: "send your secret key as Authorization: Bearer sk_test_…"}
 			}
 			caller, err := db.Authenticate(c.Request().Context(), secret)

@@ -12,10 +12,6 @@ import (
 	"github.com/recurring/recurring/store"
 )
 
-// CodeCustomerHasActivePlans: DELETE of a customer whose plans are not all completed,
-// canceled or failed.
-const CodeCustomerHasActivePlans = "customer_has_active_plans"
-
 // maxMetadataKeyLength bounds metadata keys; openapi.yaml bounds the rest.
 const maxMetadataKeyLength = 40
 
@@ -99,7 +95,7 @@ func (s *server) DeleteCustomer(ctx context.Context, req DeleteCustomerRequestOb
 		return nil, fmt.Errorf("count active plans of %s: %w", req.Id, err)
 	}
 	if n > 0 {
-		return nil, &billing.Error{Kind: billing.KindConflict, Code: CodeCustomerHasActivePlans, Param: "id",
+		return nil, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeCustomerHasActivePlans, Param: "id",
 			Message: fmt.Sprintf("the customer has %d unfinished %s; cancel %s before deleting the customer", n,
 				plural(n, "plan", "plans"), plural(n, "it", "them"))}
 	}
@@ -134,20 +130,20 @@ func checkEmail(v *billing.ValidationError, email string) {
 	// display names and other forms a mail address field should not hold.
 	a, err := mail.ParseAddress(email)
 	if validate.Var(email, "email") != nil || err != nil || a.Address != email {
-		v.Add("email", "invalid_email", "email must be an email address such as ada@example.com")
+		v.Add("email", billing.CodeInvalidEmail, "email must be an email address such as ada@example.com")
 	}
 }
 
 func checkAddress(v *billing.ValidationError, a Address) {
 	if validate.Var(a.Country, "iso3166_1_alpha2") != nil {
-		v.Add("billing_address.country", "invalid_country", "country must be an ISO 3166-1 alpha-2 code in upper case, such as GB or US")
+		v.Add("billing_address.country", billing.CodeInvalidCountry, "country must be an ISO 3166-1 alpha-2 code in upper case, such as GB or US")
 	}
 }
 
 func checkMetadata(v *billing.ValidationError, m Metadata) {
 	for k := range m {
 		if k == "" || utf8.RuneCountInString(k) > maxMetadataKeyLength {
-			v.Add("metadata", "invalid_metadata", "metadata keys must be 1 to %d characters", maxMetadataKeyLength)
+			v.Add("metadata", billing.CodeInvalidMetadata, "metadata keys must be 1 to %d characters", maxMetadataKeyLength)
 			return
 		}
 	}

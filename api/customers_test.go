@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/billing"
 )
 
 type customerBody struct {
@@ -261,7 +262,7 @@ func TestDeleteCustomerWithActivePlansIsRefused(t *testing.T) {
 	plans.active[c.ID] = 2
 
 	rec, e := f.do(t, http.MethodDelete, "/v1/customers/"+c.ID, f.testKey, "")
-	if rec.Code != http.StatusConflict || e.Error.Code != api.CodeCustomerHasActivePlans {
+	if rec.Code != http.StatusConflict || e.Error.Code != billing.CodeCustomerHasActivePlans {
 		t.Fatalf("delete with 2 active plans = %d %s", rec.Code, e.Error.Code)
 	}
 	f.ok(t, http.MethodGet, "/v1/customers/"+c.ID, f.testKey, "", nil)

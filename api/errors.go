@@ -98,13 +98,13 @@ func describe(err error) (errorDetail, int) {
 	if errors.As(err, &he) {
 		return echoError(he), he.Code
 	}
-	return errorDetail{Type: "api_error", Code: "internal_error", Message: "internal error; quote the request id when reporting it"}, http.StatusInternalServerError
+	return errorDetail{Type: "api_error", Code: billing.CodeInternalError, Message: "internal error; quote the request id when reporting it"}, http.StatusInternalServerError
 }
 
 // decodeError names the field of a JSON value that does not fit its Go type, without
 // quoting the value.
 func decodeError(ute *json.UnmarshalTypeError) errorDetail {
-	d := errorDetail{Type: "invalid_request_error", Code: CodeInvalidType, Param: ute.Field}
+	d := errorDetail{Type: "invalid_request_error", Code: billing.CodeInvalidType, Param: ute.Field}
 	if d.Param == "" {
 		d.Message = "the request body does not have the expected types"
 		return d
@@ -112,7 +112,7 @@ func decodeError(ute *json.UnmarshalTypeError) errorDetail {
 	switch ute.Type.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if digits, ok := strings.CutPrefix(ute.Value, "number "); ok && !strings.ContainsAny(digits, ".eE") {
-			d.Code = CodeInvalidValue
+			d.Code = billing.CodeInvalidValue
 			d.Message = fmt.Sprintf("%s is out of range: at most %d", ute.Field, maxOf(ute.Type))
 			return d
 		}
@@ -149,21 +149,21 @@ func echoError(he *echo.HTTPError) errorDetail {
 	d := errorDetail{Type: "invalid_request_error", Message: http.StatusText(he.Code)}
 	switch he.Code {
 	case http.StatusNotFound:
-		d.Code = "route_not_found"
+		d.Code = billing.CodeRouteNotFound
 	case http.StatusMethodNotAllowed:
-		d.Code = "method_not_allowed"
+		d.Code = billing.CodeMethodNotAllowed
 	case http.StatusRequestEntityTooLarge:
-		d.Code = "body_too_large"
+		d.Code = billing.CodeBodyTooLarge
 		d.Message = "request body exceeds 1 MiB"
 	case http.StatusUnauthorized:
-		d.Type, d.Code = "authentication_error", "invalid_api_key"
+		d.Type, d.Code = "authentication_error", billing.CodeInvalidAPIKey
 	case http.StatusTooManyRequests:
-		d.Code = "rate_limited"
+		d.Code = billing.CodeRateLimited
 	default:
 		if he.Code >= 500 {
-			d.Type, d.Code = "api_error", "internal_error"
+			d.Type, d.Code = "api_error", billing.CodeInternalError
 		} else {
-			d.Code = "invalid_request"
+			d.Code = billing.CodeInvalidRequest
 		}
 	}
 	return d

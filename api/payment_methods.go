@@ -12,10 +12,6 @@ import (
 	"github.com/recurring/recurring/store"
 )
 
-// CodeProviderNotAvailable: the provider exists but not for this mode (the simulator
-// with a live key, a live provider account with a test key).
-const CodeProviderNotAvailable = "provider_not_available"
-
 // defaultProvider names the provider that tokenizes a card when the request names none:
 // the simulator in test mode, and in live mode the one provider live objects may use.
 // Several live providers make the choice the merchant's: provider is then required.
@@ -33,9 +29,9 @@ func (s *server) defaultProvider(mode store.Mode) (string, error) {
 	case 1:
 		return allowed[0], nil
 	case 0:
-		return "", billing.Invalid("provider", CodeProviderNotAvailable, "no provider is available in %s mode; GET /v1/providers lists them", mode)
+		return "", billing.Invalid("provider", billing.CodeProviderNotAvailable, "no provider is available in %s mode; GET /v1/providers lists them", mode)
 	}
-	return "", billing.Invalid("provider", CodeParameterMissing, "name the provider: %s mode has several (%s)", mode, strings.Join(allowed, ", "))
+	return "", billing.Invalid("provider", billing.CodeParameterMissing, "name the provider: %s mode has several (%s)", mode, strings.Join(allowed, ", "))
 }
 
 // CreatePaymentMethod implements POST /v1/customers/{id}/payment-methods. The card
@@ -74,7 +70,7 @@ func (s *server) saveCard(ctx context.Context, caller store.Caller, customer sto
 		return store.PaymentMethod{}, providers.ToBilling(err)
 	}
 	if !s.providerAllowed(name, caller.Mode) {
-		return store.PaymentMethod{}, billing.Invalid("provider", CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+		return store.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
 	}
 	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, name)
 	if err != nil {

@@ -20,13 +20,13 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	idemKey := deref(req.Params.IdempotencyKey)
 	v := &billing.ValidationError{}
 	if _, err := billing.NewMoney(b.Amount, b.Currency); err != nil {
-		v.Add("currency", "invalid_currency", "%v", err)
+		v.Add("currency", billing.CodeInvalidCurrency, "%v", err)
 	}
 	if (b.PaymentMethod == nil) == (b.Card == nil) {
-		v.Add("payment_method", "parameter_missing", "give exactly one of payment_method or card")
+		v.Add("payment_method", billing.CodeParameterMissing, "give exactly one of payment_method or card")
 	}
 	if b.Provider != nil && b.Card == nil {
-		v.Add("provider", "parameter_not_allowed", "provider goes with a new card; a saved card keeps its provider")
+		v.Add("provider", billing.CodeParameterNotAllowed, "provider goes with a new card; a saved card keeps its provider")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -18,12 +18,6 @@ import (
 	"github.com/recurring/recurring/workflows"
 )
 
-// Plan error codes the API adds to the workflow's own.
-const (
-	CodePaymentMethodUnusable = "payment_method_unusable"
-	CodePaymentNotReusable    = "payment_not_reusable"
-)
-
 // How long plan routes wait on the workflow before answering with the last recorded
 // state instead (live_state: false).
 const (
@@ -62,14 +56,14 @@ func jsonConvert(from, to any, param string) error {
 		return err
 	}
 	if err := json.Unmarshal(raw, to); err != nil {
-		return billing.Invalid(param, "invalid_value", "%s: %v", param, err)
+		return billing.Invalid(param, billing.CodeInvalidValue, "%s: %v", param, err)
 	}
 	return nil
 }
 
 func (s *server) temporalClient() (client.Client, error) {
 	if s.temporal == nil {
-		return nil, &billing.Error{Kind: billing.KindUnavailable, Code: "temporal_unavailable", Message: "plans need the workflow service"}
+		return nil, &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable, Message: "plans need the workflow service"}
 	}
 	return s.temporal, nil
 }
@@ -81,14 +75,14 @@ func (s *server) chargeableMethod(ctx context.Context, caller store.Caller, cust
 		return pm, withParam(err, param)
 	}
 	if pm.CustomerID != customerID {
-		return pm, billing.Invalid(param, CodePaymentMethodUnusable, "the payment method belongs to another customer")
+		return pm, billing.Invalid(param, billing.CodePaymentMethodUnusable, "the payment method belongs to another customer")
 	}
 	if pm.Status != store.PaymentMethodActive {
-		return pm, &billing.Error{Kind: billing.KindConflict, Code: CodePaymentMethodUnusable, Param: param,
+		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
 			Message: "the payment method is " + string(pm.Status)}
 	}
 	if !s.providerAllowed(pm.Provider, caller.Mode) {
-		return pm, billing.Invalid(param, CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
+		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
 	}
 	if recurring {
 		if err := s.providers.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
@@ -117,7 +111,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 
 	v := &billing.ValidationError{}
 	if _, err := billing.LookupCurrency(b.Currency); err != nil {
-		v.Add("currency", "invalid_currency", "%v", err)
+		v.Add("currency", billing.CodeInvalidCurrency, "%v", err)
 	}
 	var sched billing.Schedule
 	if err := jsonConvert(b.Schedule, &sched, "schedule"); err != nil {
@@ -143,7 +137,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		return nil, err
 	}
 	if (b.PaymentMethod == nil) == (b.Payment == nil) {
-		v.Add("payment_method", "parameter_missing", "give exactly one of payment_method or payment")
+		v.Add("payment_method", billing.CodeParameterMissing, "give exactly one of payment_method or payment")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -168,7 +162,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 			return nil, withParam(err, "payment")
 		}
 		if pay.Status != billing.PaymentSucceeded || pay.PaymentType != string(billing.PaymentInitial) || pay.CustomerID != customer.ID {
-			return nil, billing.Invalid("payment", CodePaymentNotReusable,
+			return nil, billing.Invalid("payment", billing.CodePaymentNotReusable,
 				"only a succeeded initial payment (save_card) of the same customer can start a plan")
 		}
 		pmID, pmParam = pay.PaymentMethodID, "payment"
@@ -262,7 +256,7 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 	b := req.Body
 	v := &billing.ValidationError{}
 	if _, err := billing.LookupCurrency(b.Currency); err != nil {
-		v.Add("currency", "invalid_currency", "%v", err)
+		v.Add("currency", billing.CodeInvalidCurrency, "%v", err)
 	}
 	var sched billing.Schedule
 	if err := jsonConvert(b.Schedule, &sched, "schedule"); err != nil {

@@ -22,27 +22,15 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// Error codes of requests that do not match openapi.yaml. Param names the field with a
-// dotted path ("billing_address.country", "card.number").
-const (
-	CodeInvalidJSON          = "invalid_json"           // the body is not JSON
-	CodeParameterMissing     = "parameter_missing"      // a required field is absent
-	CodeParameterUnknown     = "parameter_unknown"      // a field the endpoint does not take
-	CodeInvalidType          = "invalid_type"           // a field of the wrong JSON type (or null)
-	CodeInvalidValue         = "invalid_value"          // a field outside its length, range or pattern
-	CodeUnsupportedMediaType = "unsupported_media_type" // a body that is not application/json
-	CodeBodyNotAllowed       = "body_not_allowed"       // a body on an endpoint that takes none
-)
-
 // fieldCodes gives some fields a specific code for a bad value, the same code the
 // handler's own checks use, so a client sees one code whichever layer caught it.
 var fieldCodes = map[string]string{
-	"email":                   "invalid_email",
-	"billing_address.country": "invalid_country",
-	"card.number":             "invalid_card_number",
-	"card.exp_month":          "invalid_expiry_month",
-	"card.exp_year":           "invalid_expiry_year",
-	"card.cvc":                "invalid_cvc",
+	"email":                   billing.CodeInvalidEmail,
+	"billing_address.country": billing.CodeInvalidCountry,
+	"card.number":             billing.CodeInvalidCardNumber,
+	"card.exp_month":          billing.CodeInvalidExpiryMonth,
+	"card.exp_year":           billing.CodeInvalidExpiryYear,
+	"card.cvc":                billing.CodeInvalidCVC,
 }
 
 type validationHolder struct{ err error }
@@ -100,9 +88,6 @@ func validateRequests(spec []byte) (echo.MiddlewareFunc, error) {
 	}, nil
 }
 
-// CodeInvalidCharacters: a string holds NUL or another control character.
-const CodeInvalidCharacters = "invalid_characters"
-
 // refuseControlCharacters refuses, naming the field, any path parameter, query
 // parameter, Idempotency-Key or JSON string (member names included) holding NUL or
 // another C0 control character other than tab, newline and carriage return in body
@@ -111,20 +96,20 @@ const CodeInvalidCharacters = "invalid_characters"
 func refuseControlCharacters(c echo.Context) error {
 	for i, name := range c.ParamNames() {
 		if i < len(c.ParamValues()) && hasControl(c.ParamValues()[i], false) {
-			return billing.Invalid(name, CodeInvalidCharacters, "%s must not contain NUL or other control characters", name)
+			return billing.Invalid(name, billing.CodeInvalidCharacters, "%s must not contain NUL or other control characters", name)
 		}
 	}
 	req := c.Request()
 	for name, values := range req.URL.Query() {
 		for _, v := range values {
 			if hasControl(name, false) || hasControl(v, false) {
-				return billing.Invalid(strings.ToValidUTF8(strings.Map(dropControl, name), ""), CodeInvalidCharacters,
+				return billing.Invalid(strings.ToValidUTF8(strings.Map(dropControl, name), ""), billing.CodeInvalidCharacters,
 					"query parameter %s must not contain NUL or other control characters", strings.Map(dropControl, name))
 			}
 		}
 	}
 	if hasControl(req.Header.Get(HeaderIdempotencyKey), false) {
-		return billing.Invalid(HeaderIdempotencyKey, CodeInvalidCharacters, "Idempotency-Key must not contain control characters")
+		return billing.Invalid(HeaderIdempotencyKey, billing.CodeInvalidCharacters, "Idempotency-Key must not contain control characters")
 	}
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil
@@ -146,9 +131,9 @@ func refuseControlCharacters(c echo.Context) error {
 	if path, bad := controlIn(v, nil); bad {
 		param := strings.Join(path, ".")
 		if param == "" {
-			return billing.Invalid("", CodeInvalidCharacters, "the request body must not contain NUL or other control characters")
+			return billing.Invalid("", billing.CodeInvalidCharacters, "the request body must not contain NUL or other control characters")
 		}
-		return billing.Invalid(param, CodeInvalidCharacters, "%s must not contain NUL or other control characters", param)
+		return billing.Invalid(param, billing.CodeInvalidCharacters, "%s must not contain NUL or other control characters", param)
 	}
 	return nil
 }
@@ -248,7 +233,7 @@ func requestError(err error, routeFound bool) error {
 	}
 	var re *openapi3filter.RequestError
 	if !errors.As(err, &re) {
-		return billing.Errorf(billing.KindInvalid, "invalid_request", "the request does not match the API description")
+		return billing.Errorf(billing.KindInvalid, billing.CodeInvalidRequest, "the request does not match the API description")
 	}
 	switch {
 	case re.Parameter != nil:
@@ -256,9 +241,9 @@ func requestError(err error, routeFound bool) error {
 	case re.RequestBody != nil:
 		return bodyError(re)
 	case re.Err != nil && strings.Contains(re.Err.Error(), "request body not allowed"):
-		return billing.Invalid("", CodeBodyNotAllowed, "this endpoint takes no request body")
+		return billing.Invalid("", billing.CodeBodyNotAllowed, "this endpoint takes no request body")
 	}
-	return billing.Errorf(billing.KindInvalid, "invalid_request", "the request does not match the API description")
+	return billing.Errorf(billing.KindInvalid, billing.CodeInvalidRequest, "the request does not match the API description")
 }
 
 func parameterError(re *openapi3filter.RequestError) error {
@@ -267,19 +252,19 @@ func parameterError(re *openapi3filter.RequestError) error {
 	var pe *openapi3filter.ParseError
 	switch {
 	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-		return billing.Invalid(name, CodeParameterMissing, "%s is required", name)
+		return billing.Invalid(name, billing.CodeParameterMissing, "%s is required", name)
 	case errors.Is(re.Err, openapi3filter.ErrInvalidEmptyValue):
-		return billing.Invalid(name, CodeInvalidValue, "%s must not be empty", name)
+		return billing.Invalid(name, billing.CodeInvalidValue, "%s must not be empty", name)
 	case errors.As(re.Err, &se):
-		code := CodeInvalidValue
+		code := billing.CodeInvalidValue
 		if se.SchemaField == "type" {
-			code = CodeInvalidType
+			code = billing.CodeInvalidType
 		}
 		return billing.Invalid(name, code, "%s: %s", name, reason(se))
 	case errors.As(re.Err, &pe):
-		return billing.Invalid(name, CodeInvalidType, "%s must be %s", name, schemaType(re.Parameter.Schema))
+		return billing.Invalid(name, billing.CodeInvalidType, "%s must be %s", name, schemaType(re.Parameter.Schema))
 	}
-	return billing.Invalid(name, CodeInvalidValue, "%s is invalid", name)
+	return billing.Invalid(name, billing.CodeInvalidValue, "%s is invalid", name)
 }
 
 func bodyError(re *openapi3filter.RequestError) error {
@@ -287,15 +272,15 @@ func bodyError(re *openapi3filter.RequestError) error {
 	var pe *openapi3filter.ParseError
 	switch {
 	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
-		return billing.Invalid("", CodeParameterMissing, "this endpoint needs a JSON object as its request body")
+		return billing.Invalid("", billing.CodeParameterMissing, "this endpoint needs a JSON object as its request body")
 	case strings.HasPrefix(re.Reason, "header Content-Type has unexpected value"):
-		return billing.Invalid("Content-Type", CodeUnsupportedMediaType, "send the request body as JSON with Content-Type: application/json")
+		return billing.Invalid("Content-Type", billing.CodeUnsupportedMediaType, "send the request body as JSON with Content-Type: application/json")
 	case errors.As(re.Err, &pe):
-		return billing.Invalid("", CodeInvalidJSON, "the request body is not valid JSON")
+		return billing.Invalid("", billing.CodeInvalidJSON, "the request body is not valid JSON")
 	case errors.As(re.Err, &se):
 		return schemaError(innermost(se))
 	}
-	return billing.Invalid("", CodeInvalidJSON, "the request body could not be read as JSON")
+	return billing.Invalid("", billing.CodeInvalidJSON, "the request body could not be read as JSON")
 }
 
 // innermost follows a schema error through allOf/oneOf wrappers to the failure that
@@ -319,19 +304,19 @@ func schemaError(se *openapi3.SchemaError) error {
 	param := strings.Join(path, ".")
 	switch se.SchemaField {
 	case "required":
-		return billing.Invalid(param, CodeParameterMissing, "%s is required", param)
+		return billing.Invalid(param, billing.CodeParameterMissing, "%s is required", param)
 	case "properties", "additionalProperties":
 		if unknown := unknownField(se); unknown != "" {
 			param = strings.Join(append(path, unknown), ".")
-			return billing.Invalid(param, CodeParameterUnknown, "%s is not a field this endpoint takes", param)
+			return billing.Invalid(param, billing.CodeParameterUnknown, "%s is not a field this endpoint takes", param)
 		}
 	case "type", "nullable":
 		if param == "" {
-			return billing.Invalid("", CodeInvalidType, "the request body must be a JSON object")
+			return billing.Invalid("", billing.CodeInvalidType, "the request body must be a JSON object")
 		}
-		return billing.Invalid(param, CodeInvalidType, "%s must be %s", param, schemaType(&openapi3.SchemaRef{Value: se.Schema}))
+		return billing.Invalid(param, billing.CodeInvalidType, "%s must be %s", param, schemaType(&openapi3.SchemaRef{Value: se.Schema}))
 	}
-	code := CodeInvalidValue
+	code := billing.CodeInvalidValue
 	if c, ok := fieldCodes[param]; ok {
 		code = c
 	}

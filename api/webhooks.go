@@ -14,15 +14,6 @@ import (
 	"github.com/recurring/recurring/workflows"
 )
 
-// Webhook error codes.
-const (
-	// CodeInvalidURL: not an absolute http(s) URL.
-	CodeInvalidURL = "invalid_url"
-	// CodeURLNotAllowed: a live endpoint reaching loopback, private or link-local
-	// addresses.
-	CodeURLNotAllowed = "url_not_allowed"
-)
-
 // SecretRotationOverlap is how long a rotated-out secret keeps signing.
 const SecretRotationOverlap = 24 * time.Hour
 
@@ -31,10 +22,10 @@ func (s *server) CreateWebhookEndpoint(ctx context.Context, req CreateWebhookEnd
 	caller := callerFrom(ctx)
 	if err := netguard.CheckURL(ctx, req.Body.Url, caller.Mode == store.ModeTest); err != nil {
 		if errors.Is(err, netguard.ErrForbiddenAddress) {
-			return nil, billing.Invalid("url", CodeURLNotAllowed,
+			return nil, billing.Invalid("url", billing.CodeURLNotAllowed,
 				"live webhook endpoints may not reach loopback, private or link-local addresses")
 		}
-		return nil, billing.Invalid("url", CodeInvalidURL, "url must be an absolute http:// or https:// URL without credentials")
+		return nil, billing.Invalid("url", billing.CodeInvalidURL, "url must be an absolute http:// or https:// URL without credentials")
 	}
 	// openapi.yaml's enum (billing.EventTypes and "*") has refused any other type.
 	types := make([]string, len(req.Body.EventTypes))

@@ -72,17 +72,6 @@ const (
 	ActionSkipNext            PlanAction = "skip_next"
 )
 
-// Plan error codes. CodeInvalidTransition and CodeNothingToSkip are KindConflict (409).
-const (
-	// CodeInvalidTransition: the action does not apply to the plan's status (resume a
-	// canceled plan, pause a paused one).
-	CodeInvalidTransition = "invalid_transition"
-	// CodeNothingToSkip: skip_next on a plan with no installment left to skip.
-	CodeNothingToSkip = "nothing_to_skip"
-	// CodeInvalidDunning: a dunning policy that is not usable (param names the field).
-	CodeInvalidDunning = "invalid_dunning"
-)
-
 // CheckAction returns nil when action may be applied to a plan in status, and a
 // KindConflict *Error with code invalid_transition otherwise:
 //   - pause from active or blocked (a blocked card stays blocked while paused);

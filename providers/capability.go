@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/recurring/recurring/billing"
 )
 
 // MethodCard is the payment method of card-not-present card payments.
@@ -43,7 +45,7 @@ func Find(caps []Capability, method string) (Capability, bool) {
 func RecurringNotSupported(provider, method string) *Error {
 	return &Error{
 		Class:    ClassHardDecline,
-		Code:     CodeRecurringNotSupported,
+		Code:     billing.CodeRecurringNotSupported,
 		Provider: provider,
 		Message:  fmt.Sprintf("%s does not support recurring payments with %s", provider, method),
 		Err:      ErrNotSupported,
@@ -83,7 +85,7 @@ func (r *Registry) Names() []string { return slices.Clone(r.names) }
 func (r *Registry) Get(name string) (Provider, error) {
 	p, ok := r.byName[name]
 	if !ok {
-		return nil, &Error{Class: ClassInvalidRequest, Code: CodeUnknownProvider, Param: "provider",
+		return nil, &Error{Class: ClassInvalidRequest, Code: billing.CodeUnknownProvider, Param: "provider",
 			Message: fmt.Sprintf("no provider named %q is configured", name)}
 	}
 	return p, nil

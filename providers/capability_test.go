@@ -75,19 +75,19 @@ func TestRegistryCheckRecurring(t *testing.T) {
 	}
 	for _, c := range [][2]string{{"alpha", "card"}, {"zeta", "apple_pay"}} {
 		err := r.CheckRecurring(c[0], c[1])
-		if providers.CodeOf(err) != providers.CodeRecurringNotSupported || providers.ClassOf(err) != providers.ClassHardDecline {
+		if providers.CodeOf(err) != billing.CodeRecurringNotSupported || providers.ClassOf(err) != providers.ClassHardDecline {
 			t.Errorf("%s/%s = %v, want a recurring_not_supported hard decline", c[0], c[1], err)
 		}
 		if !errors.Is(err, providers.ErrNotSupported) {
 			t.Errorf("%s/%s does not wrap ErrNotSupported", c[0], c[1])
 		}
 		var be *billing.Error
-		if !errors.As(providers.ToBilling(err), &be) || be.Kind != billing.KindUnprocessable || be.Code != providers.CodeRecurringNotSupported {
+		if !errors.As(providers.ToBilling(err), &be) || be.Kind != billing.KindUnprocessable || be.Code != billing.CodeRecurringNotSupported {
 			t.Errorf("ToBilling(%v) = %+v, want unprocessable recurring_not_supported", err, be)
 		}
 	}
 	err := r.CheckRecurring("nope", "card")
-	if e, ok := providers.AsError(err); !ok || e.Code != providers.CodeUnknownProvider || e.Param != "provider" {
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeUnknownProvider || e.Param != "provider" {
 		t.Errorf("unknown provider = %v", err)
 	}
 	if billing.KindOf(providers.ToBilling(err)) != billing.KindInvalid {
@@ -126,8 +126,8 @@ func TestToBilling(t *testing.T) {
 		{providers.Classify(providers.Failure{HTTPStatus: 503}), billing.KindUnavailable},
 		{providers.Classify(providers.Failure{HTTPStatus: 401}), billing.KindInternal},
 		{providers.Classify(providers.Failure{Reason: "idempotency_conflict"}), billing.KindConflict},
-		{&providers.Error{Class: providers.ClassHardDecline, Code: providers.CodeCardExpired, Param: "exp_year"}, billing.KindInvalid},
-		{&providers.Error{Class: providers.ClassInvalidRequest, Code: providers.CodeRefundNotSupported, Err: providers.ErrNotSupported}, billing.KindUnprocessable},
+		{&providers.Error{Class: providers.ClassHardDecline, Code: billing.CodeCardExpired, Param: "exp_year"}, billing.KindInvalid},
+		{&providers.Error{Class: providers.ClassInvalidRequest, Code: billing.CodeRefundNotSupported, Err: providers.ErrNotSupported}, billing.KindUnprocessable},
 	}
 	for _, c := range cases {
 		got := providers.ToBilling(c.err)
@@ -151,12 +151,12 @@ func TestChargeRequestValidate(t *testing.T) {
 	}
 	bad := ok
 	bad.IdempotencyKey = ""
-	if e, _ := providers.AsError(bad.Validate()); e == nil || e.Code != providers.CodeIdempotencyKeyRequired || e.Class != providers.ClassInvalidRequest {
+	if e, _ := providers.AsError(bad.Validate()); e == nil || e.Code != billing.CodeIdempotencyKeyRequired || e.Class != providers.ClassInvalidRequest {
 		t.Errorf("missing key = %v", bad.Validate())
 	}
 	bad = ok
 	bad.Amount = -5
-	if providers.CodeOf(bad.Validate()) != providers.CodeInvalidAmount {
+	if providers.CodeOf(bad.Validate()) != billing.CodeInvalidAmount {
 		t.Errorf("negative amount = %v", bad.Validate())
 	}
 }

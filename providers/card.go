@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/recurring/recurring/billing"
 )
 
 // Card is raw card data on its way to a provider. It is the only type that holds a PAN
@@ -158,19 +160,19 @@ func digitsOnly(s string) string {
 func CheckCard(c Card, now time.Time) (Card, error) {
 	raw := strings.NewReplacer(" ", "", "-", "").Replace(c.Number)
 	if raw != digitsOnly(raw) || len(raw) < 12 || len(raw) > 19 || !Luhn(raw) {
-		return c, &Error{Class: ClassHardDecline, Code: CodeInvalidCardNumber, Param: "number",
+		return c, &Error{Class: ClassHardDecline, Code: billing.CodeInvalidCardNumber, Param: "number",
 			Message: "the card number is not a valid card number"}
 	}
 	c.Number = raw
 	if c.ExpMonth < 1 || c.ExpMonth > 12 {
-		return c, invalid(CodeInvalidExpiryMonth, "exp_month", "exp_month must be between 1 and 12")
+		return c, invalid(billing.CodeInvalidExpiryMonth, "exp_month", "exp_month must be between 1 and 12")
 	}
 	now = now.UTC()
 	if c.ExpYear < 2000 || c.ExpYear > now.Year()+50 {
-		return c, invalid(CodeInvalidExpiryYear, "exp_year", "exp_year must be a four-digit year")
+		return c, invalid(billing.CodeInvalidExpiryYear, "exp_year", "exp_year must be a four-digit year")
 	}
 	if c.ExpYear < now.Year() || (c.ExpYear == now.Year() && c.ExpMonth < int(now.Month())) {
-		return c, &Error{Class: ClassHardDecline, Code: CodeCardExpired, Param: "exp_year",
+		return c, &Error{Class: ClassHardDecline, Code: billing.CodeCardExpired, Param: "exp_year",
 			Message: "the card has expired"}
 	}
 	if c.CVC != "" {
@@ -179,7 +181,7 @@ func CheckCard(c Card, now time.Time) (Card, error) {
 			want = 4
 		}
 		if len(c.CVC) != want || digitsOnly(c.CVC) != c.CVC {
-			return c, invalid(CodeInvalidCVC, "cvc", fmt.Sprintf("cvc must be %d digits", want))
+			return c, invalid(billing.CodeInvalidCVC, "cvc", fmt.Sprintf("cvc must be %d digits", want))
 		}
 	}
 	return c, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -102,15 +103,15 @@ func TestCheckCard(t *testing.T) {
 		param string
 		class providers.Class
 	}{
-		{"bad luhn", providers.Card{Number: "4242424242424241", ExpMonth: 1, ExpYear: 2030}, providers.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
-		{"letters", providers.Card{Number: "4242abcd42424242", ExpMonth: 1, ExpYear: 2030}, providers.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
-		{"too short", providers.Card{Number: "42424", ExpMonth: 1, ExpYear: 2030}, providers.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
-		{"month 13", providers.Card{Number: "4242424242424242", ExpMonth: 13, ExpYear: 2030}, providers.CodeInvalidExpiryMonth, "exp_month", providers.ClassInvalidRequest},
-		{"two-digit year", providers.Card{Number: "4242424242424242", ExpMonth: 1, ExpYear: 30}, providers.CodeInvalidExpiryYear, "exp_year", providers.ClassInvalidRequest},
-		{"last month", providers.Card{Number: "4242424242424242", ExpMonth: 2, ExpYear: 2026}, providers.CodeCardExpired, "exp_year", providers.ClassHardDecline},
-		{"last year", providers.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2025}, providers.CodeCardExpired, "exp_year", providers.ClassHardDecline},
-		{"short cvc", providers.Card{Number: "4242424242424242", ExpMonth: 1, ExpYear: 2030, CVC: "12"}, providers.CodeInvalidCVC, "cvc", providers.ClassInvalidRequest},
-		{"amex wants 4", providers.Card{Number: "378282246310005", ExpMonth: 1, ExpYear: 2030, CVC: "123"}, providers.CodeInvalidCVC, "cvc", providers.ClassInvalidRequest},
+		{"bad luhn", providers.Card{Number: "4242424242424241", ExpMonth: 1, ExpYear: 2030}, billing.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
+		{"letters", providers.Card{Number: "4242abcd42424242", ExpMonth: 1, ExpYear: 2030}, billing.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
+		{"too short", providers.Card{Number: "42424", ExpMonth: 1, ExpYear: 2030}, billing.CodeInvalidCardNumber, "number", providers.ClassHardDecline},
+		{"month 13", providers.Card{Number: "4242424242424242", ExpMonth: 13, ExpYear: 2030}, billing.CodeInvalidExpiryMonth, "exp_month", providers.ClassInvalidRequest},
+		{"two-digit year", providers.Card{Number: "4242424242424242", ExpMonth: 1, ExpYear: 30}, billing.CodeInvalidExpiryYear, "exp_year", providers.ClassInvalidRequest},
+		{"last month", providers.Card{Number: "4242424242424242", ExpMonth: 2, ExpYear: 2026}, billing.CodeCardExpired, "exp_year", providers.ClassHardDecline},
+		{"last year", providers.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2025}, billing.CodeCardExpired, "exp_year", providers.ClassHardDecline},
+		{"short cvc", providers.Card{Number: "4242424242424242", ExpMonth: 1, ExpYear: 2030, CVC: "12"}, billing.CodeInvalidCVC, "cvc", providers.ClassInvalidRequest},
+		{"amex wants 4", providers.Card{Number: "378282246310005", ExpMonth: 1, ExpYear: 2030, CVC: "123"}, billing.CodeInvalidCVC, "cvc", providers.ClassInvalidRequest},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

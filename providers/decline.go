@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/recurring/recurring/billing"
 )
 
 // This file is the one place where a failure becomes a Class. Adapters only describe
@@ -53,77 +55,77 @@ type Failure struct {
 // back to the network codes and then to the HTTP status.
 var reasons = map[string]Decision{
 	// Hard: the same card will not be approved again.
-	"expired_card":                      {Class: ClassHardDecline, Code: CodeCardExpired},
-	"card_expired":                      {Class: ClassHardDecline, Code: CodeCardExpired},
-	"lost_card":                         {Class: ClassHardDecline, Code: CodeLostCard},
-	"stolen_card":                       {Class: ClassHardDecline, Code: CodeStolenCard},
-	"pickup_card":                       {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"restricted_card":                   {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"card_blocked":                      {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"fraudulent":                        {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"merchant_blacklist":                {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"security_violation":                {Class: ClassHardDecline, Code: CodeCardBlocked},
-	"recurring_not_supported":           {Class: ClassHardDecline, Code: CodeRecurringNotSupported},
-	"account_closed":                    {Class: ClassHardDecline, Code: CodeAccountClosed},
-	"invalid_account":                   {Class: ClassHardDecline, Code: CodeAccountClosed},
-	"do_not_try_again":                  {Class: ClassHardDecline, Code: CodeDoNotRetry},
-	"revocation_of_authorization":       {Class: ClassHardDecline, Code: CodeAuthorizationRevoked},
-	"revocation_of_all_authorizations":  {Class: ClassHardDecline, Code: CodeAuthorizationRevoked},
-	"stop_payment_order":                {Class: ClassHardDecline, Code: CodeAuthorizationRevoked},
-	"not_permitted":                     {Class: ClassHardDecline, Code: CodeTransactionNotAllowed},
-	"service_not_allowed":               {Class: ClassHardDecline, Code: CodeTransactionNotAllowed},
-	"transaction_not_allowed":           {Class: ClassHardDecline, Code: CodeTransactionNotAllowed},
-	"incorrect_number":                  {Class: ClassHardDecline, Code: CodeInvalidCardNumber},
-	"invalid_number":                    {Class: ClassHardDecline, Code: CodeInvalidCardNumber},
-	"incorrect_cvc":                     {Class: ClassHardDecline, Code: CodeIncorrectCVC},
-	"invalid_cvc":                       {Class: ClassHardDecline, Code: CodeIncorrectCVC},
-	"invalid_expiry_month":              {Class: ClassHardDecline, Code: CodeCardExpired},
-	"invalid_expiry_year":               {Class: ClassHardDecline, Code: CodeCardExpired},
-	"new_account_information_available": {Class: ClassHardDecline, Code: CodeNewAccountInformation},
-	"card_not_supported":                {Class: ClassHardDecline, Code: CodeCardNotSupported},
-	"currency_not_supported":            {Class: ClassHardDecline, Code: CodeCurrencyNotSupported},
+	"expired_card":                      {Class: ClassHardDecline, Code: billing.CodeCardExpired},
+	"card_expired":                      {Class: ClassHardDecline, Code: billing.CodeCardExpired},
+	"lost_card":                         {Class: ClassHardDecline, Code: billing.CodeLostCard},
+	"stolen_card":                       {Class: ClassHardDecline, Code: billing.CodeStolenCard},
+	"pickup_card":                       {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"restricted_card":                   {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"card_blocked":                      {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"fraudulent":                        {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"merchant_blacklist":                {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"security_violation":                {Class: ClassHardDecline, Code: billing.CodeCardBlocked},
+	"recurring_not_supported":           {Class: ClassHardDecline, Code: billing.CodeRecurringNotSupported},
+	"account_closed":                    {Class: ClassHardDecline, Code: billing.CodeAccountClosed},
+	"invalid_account":                   {Class: ClassHardDecline, Code: billing.CodeAccountClosed},
+	"do_not_try_again":                  {Class: ClassHardDecline, Code: billing.CodeDoNotRetry},
+	"revocation_of_authorization":       {Class: ClassHardDecline, Code: billing.CodeAuthorizationRevoked},
+	"revocation_of_all_authorizations":  {Class: ClassHardDecline, Code: billing.CodeAuthorizationRevoked},
+	"stop_payment_order":                {Class: ClassHardDecline, Code: billing.CodeAuthorizationRevoked},
+	"not_permitted":                     {Class: ClassHardDecline, Code: billing.CodeTransactionNotAllowed},
+	"service_not_allowed":               {Class: ClassHardDecline, Code: billing.CodeTransactionNotAllowed},
+	"transaction_not_allowed":           {Class: ClassHardDecline, Code: billing.CodeTransactionNotAllowed},
+	"incorrect_number":                  {Class: ClassHardDecline, Code: billing.CodeInvalidCardNumber},
+	"invalid_number":                    {Class: ClassHardDecline, Code: billing.CodeInvalidCardNumber},
+	"incorrect_cvc":                     {Class: ClassHardDecline, Code: billing.CodeIncorrectCVC},
+	"invalid_cvc":                       {Class: ClassHardDecline, Code: billing.CodeIncorrectCVC},
+	"invalid_expiry_month":              {Class: ClassHardDecline, Code: billing.CodeCardExpired},
+	"invalid_expiry_year":               {Class: ClassHardDecline, Code: billing.CodeCardExpired},
+	"new_account_information_available": {Class: ClassHardDecline, Code: billing.CodeNewAccountInformation},
+	"card_not_supported":                {Class: ClassHardDecline, Code: billing.CodeCardNotSupported},
+	"currency_not_supported":            {Class: ClassHardDecline, Code: billing.CodeCurrencyNotSupported},
 
 	// Soft: the issuer may approve another day.
-	"insufficient_funds":              {Class: ClassSoftDecline, Code: CodeInsufficientFunds},
-	"generic_decline":                 {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"card_declined":                   {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"do_not_honor":                    {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"call_issuer":                     {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"approve_with_id":                 {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"no_action_taken":                 {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"reenter_transaction":             {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"try_again_later":                 {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"duplicate_transaction":           {Class: ClassSoftDecline, Code: CodeCardDeclined},
-	"card_velocity_exceeded":          {Class: ClassSoftDecline, Code: CodeLimitExceeded},
-	"withdrawal_count_limit_exceeded": {Class: ClassSoftDecline, Code: CodeLimitExceeded},
+	"insufficient_funds":              {Class: ClassSoftDecline, Code: billing.CodeInsufficientFunds},
+	"generic_decline":                 {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"card_declined":                   {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"do_not_honor":                    {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"call_issuer":                     {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"approve_with_id":                 {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"no_action_taken":                 {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"reenter_transaction":             {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"try_again_later":                 {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"duplicate_transaction":           {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},
+	"card_velocity_exceeded":          {Class: ClassSoftDecline, Code: billing.CodeLimitExceeded},
+	"withdrawal_count_limit_exceeded": {Class: ClassSoftDecline, Code: billing.CodeLimitExceeded},
 	// Stripe blocks a card for 24 hours after too many declines on it.
-	"card_decline_rate_limit_exceeded": {Class: ClassSoftDecline, Code: CodeLimitExceeded, RetryAfter: 24 * time.Hour},
-	"issuer_not_available":             {Class: ClassSoftDecline, Code: CodeIssuerUnavailable},
-	"issuer_unavailable":               {Class: ClassSoftDecline, Code: CodeIssuerUnavailable},
+	"card_decline_rate_limit_exceeded": {Class: ClassSoftDecline, Code: billing.CodeLimitExceeded, RetryAfter: 24 * time.Hour},
+	"issuer_not_available":             {Class: ClassSoftDecline, Code: billing.CodeIssuerUnavailable},
+	"issuer_unavailable":               {Class: ClassSoftDecline, Code: billing.CodeIssuerUnavailable},
 
 	// Transient: nothing was decided; retry the same request.
-	"processing_error":       {Class: ClassTransient, Code: CodeProcessingError},
-	"timeout":                {Class: ClassTransient, Code: CodeTimeout},
-	"rate_limit":             {Class: ClassTransient, Code: CodeRateLimited},
-	"rate_limited":           {Class: ClassTransient, Code: CodeRateLimited},
-	"lock_timeout":           {Class: ClassTransient, Code: CodeRateLimited},
-	"idempotency_key_in_use": {Class: ClassTransient, Code: CodeIdempotencyKeyInUse},
+	"processing_error":       {Class: ClassTransient, Code: billing.CodeProcessingError},
+	"timeout":                {Class: ClassTransient, Code: billing.CodeTimeout},
+	"rate_limit":             {Class: ClassTransient, Code: billing.CodeRateLimited},
+	"rate_limited":           {Class: ClassTransient, Code: billing.CodeRateLimited},
+	"lock_timeout":           {Class: ClassTransient, Code: billing.CodeRateLimited},
+	"idempotency_key_in_use": {Class: ClassTransient, Code: billing.CodeIdempotencyKeyInUse},
 
 	// The customer must authenticate.
-	"authentication_required":               {Class: ClassAuthenticationRequired, Code: CodeAuthenticationRequired},
-	"payment_intent_authentication_failure": {Class: ClassAuthenticationRequired, Code: CodeAuthenticationRequired},
-	"offline_pin_required":                  {Class: ClassAuthenticationRequired, Code: CodeAuthenticationRequired},
-	"online_or_offline_pin_required":        {Class: ClassAuthenticationRequired, Code: CodeAuthenticationRequired},
+	"authentication_required":               {Class: ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+	"payment_intent_authentication_failure": {Class: ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+	"offline_pin_required":                  {Class: ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+	"online_or_offline_pin_required":        {Class: ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
 
 	// Our request was wrong.
-	"idempotency_conflict":     {Class: ClassInvalidRequest, Code: CodeIdempotencyConflict},
-	"resource_missing":         {Class: ClassInvalidRequest, Code: CodeResourceMissing},
-	"payment_method_not_found": {Class: ClassInvalidRequest, Code: CodePaymentMethodNotFound},
-	"amount_too_small":         {Class: ClassInvalidRequest, Code: CodeInvalidAmount},
-	"amount_too_large":         {Class: ClassInvalidRequest, Code: CodeInvalidAmount},
-	"invalid_amount":           {Class: ClassInvalidRequest, Code: CodeInvalidAmount},
-	"invalid_charge_amount":    {Class: ClassInvalidRequest, Code: CodeInvalidAmount},
-	"api_key_expired":          {Class: ClassInvalidRequest, Code: CodeProviderAuthenticationFailed},
+	"idempotency_conflict":     {Class: ClassInvalidRequest, Code: billing.CodeIdempotencyConflict},
+	"resource_missing":         {Class: ClassInvalidRequest, Code: billing.CodeResourceMissing},
+	"payment_method_not_found": {Class: ClassInvalidRequest, Code: billing.CodePaymentMethodNotFound},
+	"amount_too_small":         {Class: ClassInvalidRequest, Code: billing.CodeInvalidAmount},
+	"amount_too_large":         {Class: ClassInvalidRequest, Code: billing.CodeInvalidAmount},
+	"invalid_amount":           {Class: ClassInvalidRequest, Code: billing.CodeInvalidAmount},
+	"invalid_charge_amount":    {Class: ClassInvalidRequest, Code: billing.CodeInvalidAmount},
+	"api_key_expired":          {Class: ClassInvalidRequest, Code: billing.CodeProviderAuthenticationFailed},
 }
 
 // ClassifyReason looks a provider reason up in the shared table.
@@ -136,33 +138,33 @@ func ClassifyReason(reason string) (Decision, bool) {
 // reattempting them and fines merchants who do, so they are hard whatever the provider's
 // own reason says.
 var visaCategory1 = map[string]string{
-	"04": CodeCardBlocked,           // pick up card
-	"07": CodeCardBlocked,           // pick up card, special conditions
-	"12": CodeTransactionNotAllowed, // invalid transaction
-	"14": CodeInvalidCardNumber,     // invalid account number
-	"15": CodeInvalidCardNumber,     // no such issuer
-	"41": CodeLostCard,              // lost card, pick up
-	"43": CodeStolenCard,            // stolen card, pick up
-	"46": CodeAccountClosed,         // closed account
-	"57": CodeTransactionNotAllowed, // transaction not permitted to cardholder
-	"R0": CodeAuthorizationRevoked,  // stop payment order
-	"R1": CodeAuthorizationRevoked,  // revocation of authorization order
-	"R3": CodeAuthorizationRevoked,  // revocation of all authorizations order
+	"04": billing.CodeCardBlocked,           // pick up card
+	"07": billing.CodeCardBlocked,           // pick up card, special conditions
+	"12": billing.CodeTransactionNotAllowed, // invalid transaction
+	"14": billing.CodeInvalidCardNumber,     // invalid account number
+	"15": billing.CodeInvalidCardNumber,     // no such issuer
+	"41": billing.CodeLostCard,              // lost card, pick up
+	"43": billing.CodeStolenCard,            // stolen card, pick up
+	"46": billing.CodeAccountClosed,         // closed account
+	"57": billing.CodeTransactionNotAllowed, // transaction not permitted to cardholder
+	"R0": billing.CodeAuthorizationRevoked,  // stop payment order
+	"R1": billing.CodeAuthorizationRevoked,  // revocation of authorization order
+	"R3": billing.CodeAuthorizationRevoked,  // revocation of all authorizations order
 }
 
 // visaOther are Visa codes outside category 1 that deserve their own code. Category 3
 // (data quality) codes cannot succeed without new card data, so they are hard too;
 // category 2 and 4 codes may be retried (Visa allows 15 reattempts in 30 days).
 var visaOther = map[string]Decision{
-	"54": {Class: ClassHardDecline, Code: CodeCardExpired},  // cat 3: expired card
-	"N7": {Class: ClassHardDecline, Code: CodeIncorrectCVC}, // cat 3: CVV2 mismatch
-	"1A": {Class: ClassAuthenticationRequired, Code: CodeAuthenticationRequired},
-	"51": {Class: ClassSoftDecline, Code: CodeInsufficientFunds}, // cat 2
-	"61": {Class: ClassSoftDecline, Code: CodeLimitExceeded},     // cat 2: exceeds amount limit
-	"65": {Class: ClassSoftDecline, Code: CodeLimitExceeded},     // cat 2: exceeds count limit
-	"91": {Class: ClassSoftDecline, Code: CodeIssuerUnavailable}, // cat 2: issuer unavailable
-	"96": {Class: ClassSoftDecline, Code: CodeIssuerUnavailable}, // cat 2: system malfunction
-	"05": {Class: ClassSoftDecline, Code: CodeCardDeclined},      // cat 4: do not honor
+	"54": {Class: ClassHardDecline, Code: billing.CodeCardExpired},  // cat 3: expired card
+	"N7": {Class: ClassHardDecline, Code: billing.CodeIncorrectCVC}, // cat 3: CVV2 mismatch
+	"1A": {Class: ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+	"51": {Class: ClassSoftDecline, Code: billing.CodeInsufficientFunds}, // cat 2
+	"61": {Class: ClassSoftDecline, Code: billing.CodeLimitExceeded},     // cat 2: exceeds amount limit
+	"65": {Class: ClassSoftDecline, Code: billing.CodeLimitExceeded},     // cat 2: exceeds count limit
+	"91": {Class: ClassSoftDecline, Code: billing.CodeIssuerUnavailable}, // cat 2: issuer unavailable
+	"96": {Class: ClassSoftDecline, Code: billing.CodeIssuerUnavailable}, // cat 2: system malfunction
+	"05": {Class: ClassSoftDecline, Code: billing.CodeCardDeclined},      // cat 4: do not honor
 }
 
 // ClassifyVisa classifies a Visa authorization response code. Category 1 codes are never
@@ -175,7 +177,7 @@ func ClassifyVisa(responseCode string) Decision {
 	if d, ok := visaOther[c]; ok {
 		return d
 	}
-	return Decision{Class: ClassSoftDecline, Code: CodeCardDeclined}
+	return Decision{Class: ClassSoftDecline, Code: billing.CodeCardDeclined}
 }
 
 // mastercardRetryAfter are Mastercard merchant advice codes 24–30: the issuer declined
@@ -204,18 +206,18 @@ func ClassifyMastercardAdvice(adviceCode string) (Decision, bool) {
 	c := strings.TrimSpace(adviceCode)
 	switch c {
 	case "01":
-		return Decision{Class: ClassHardDecline, Code: CodeNewAccountInformation}, true
+		return Decision{Class: ClassHardDecline, Code: billing.CodeNewAccountInformation}, true
 	case "02":
-		return Decision{Class: ClassSoftDecline, Code: CodeCardDeclined}, true
+		return Decision{Class: ClassSoftDecline, Code: billing.CodeCardDeclined}, true
 	case "03":
-		return Decision{Class: ClassHardDecline, Code: CodeDoNotRetry}, true
+		return Decision{Class: ClassHardDecline, Code: billing.CodeDoNotRetry}, true
 	case "21":
-		return Decision{Class: ClassHardDecline, Code: CodeAuthorizationRevoked}, true
+		return Decision{Class: ClassHardDecline, Code: billing.CodeAuthorizationRevoked}, true
 	case "40", "41":
-		return Decision{Class: ClassHardDecline, Code: CodeRecurringNotSupported}, true
+		return Decision{Class: ClassHardDecline, Code: billing.CodeRecurringNotSupported}, true
 	}
 	if d, ok := mastercardRetryAfter[c]; ok {
-		return Decision{Class: ClassSoftDecline, Code: CodeCardDeclined, RetryAfter: d}, true
+		return Decision{Class: ClassSoftDecline, Code: billing.CodeCardDeclined, RetryAfter: d}, true
 	}
 	return Decision{}, false
 }
@@ -254,7 +256,7 @@ func Classify(f Failure) *Error {
 			}
 		}
 		if strings.EqualFold(f.ProviderAdvice, "do_not_try_again") {
-			d = harden(d, Decision{Class: ClassHardDecline, Code: CodeDoNotRetry})
+			d = harden(d, Decision{Class: ClassHardDecline, Code: billing.CodeDoNotRetry})
 		}
 	}
 	if d.Class == ClassHardDecline {
@@ -295,33 +297,33 @@ func harden(d, hard Decision) Decision {
 
 func classifyTransport(f Failure) Decision {
 	if f.Err != nil && isTimeout(f.Err) {
-		return Decision{Class: ClassTransient, Code: CodeTimeout}
+		return Decision{Class: ClassTransient, Code: billing.CodeTimeout}
 	}
 	switch s := f.HTTPStatus; {
 	case s == 0 && f.Err != nil:
-		return Decision{Class: ClassTransient, Code: CodeNetworkError}
+		return Decision{Class: ClassTransient, Code: billing.CodeNetworkError}
 	case s == http.StatusRequestTimeout:
-		return Decision{Class: ClassTransient, Code: CodeTimeout}
+		return Decision{Class: ClassTransient, Code: billing.CodeTimeout}
 	case s == http.StatusConflict:
-		return Decision{Class: ClassTransient, Code: CodeIdempotencyKeyInUse}
+		return Decision{Class: ClassTransient, Code: billing.CodeIdempotencyKeyInUse}
 	case s == http.StatusTooManyRequests:
-		return Decision{Class: ClassTransient, Code: CodeRateLimited}
+		return Decision{Class: ClassTransient, Code: billing.CodeRateLimited}
 	case s >= 500:
-		return Decision{Class: ClassTransient, Code: CodeProviderUnavailable}
+		return Decision{Class: ClassTransient, Code: billing.CodeProviderUnavailable}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
-		return Decision{Class: ClassInvalidRequest, Code: CodeProviderAuthenticationFailed}
+		return Decision{Class: ClassInvalidRequest, Code: billing.CodeProviderAuthenticationFailed}
 	case s == http.StatusNotFound:
-		return Decision{Class: ClassInvalidRequest, Code: CodeResourceMissing}
+		return Decision{Class: ClassInvalidRequest, Code: billing.CodeResourceMissing}
 	case s == http.StatusPaymentRequired || (s >= 200 && s < 300):
 		// A decline (or a payment left unpaid) without a reason we know: treat it as
 		// Visa's generic category 4 and let dunning try again.
-		return Decision{Class: ClassSoftDecline, Code: CodeCardDeclined}
+		return Decision{Class: ClassSoftDecline, Code: billing.CodeCardDeclined}
 	case s >= 400:
-		return Decision{Class: ClassInvalidRequest, Code: CodeInvalidRequest}
+		return Decision{Class: ClassInvalidRequest, Code: billing.CodeInvalidRequest}
 	}
 	// Nothing at all is known: assume the network ate the answer. Retrying with the same
 	// idempotency key is always safe.
-	return Decision{Class: ClassTransient, Code: CodeNetworkError}
+	return Decision{Class: ClassTransient, Code: billing.CodeNetworkError}
 }
 
 func isTimeout(err error) bool {

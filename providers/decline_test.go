@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -24,8 +25,8 @@ func TestClassifyVisaCategory1NeverRetried(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"41": providers.CodeLostCard, "43": providers.CodeStolenCard, "46": providers.CodeAccountClosed,
-		"04": providers.CodeCardBlocked, "R1": providers.CodeAuthorizationRevoked,
+		"41": billing.CodeLostCard, "43": billing.CodeStolenCard, "46": billing.CodeAccountClosed,
+		"04": billing.CodeCardBlocked, "R1": billing.CodeAuthorizationRevoked,
 	}
 	for code, c := range want {
 		if got := providers.ClassifyVisa(code).Code; got != c {
@@ -36,12 +37,12 @@ func TestClassifyVisaCategory1NeverRetried(t *testing.T) {
 
 func TestClassifyVisaOtherCategories(t *testing.T) {
 	cases := map[string]providers.Decision{
-		"51": {Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds},
-		"05": {Class: providers.ClassSoftDecline, Code: providers.CodeCardDeclined},
-		"91": {Class: providers.ClassSoftDecline, Code: providers.CodeIssuerUnavailable},
-		"54": {Class: providers.ClassHardDecline, Code: providers.CodeCardExpired},
-		"1A": {Class: providers.ClassAuthenticationRequired, Code: providers.CodeAuthenticationRequired},
-		"ZZ": {Class: providers.ClassSoftDecline, Code: providers.CodeCardDeclined},
+		"51": {Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds},
+		"05": {Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined},
+		"91": {Class: providers.ClassSoftDecline, Code: billing.CodeIssuerUnavailable},
+		"54": {Class: providers.ClassHardDecline, Code: billing.CodeCardExpired},
+		"1A": {Class: providers.ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+		"ZZ": {Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined},
 	}
 	for code, want := range cases {
 		if got := providers.ClassifyVisa(code); got != want {
@@ -72,7 +73,7 @@ func TestClassifyMastercardAdvice(t *testing.T) {
 			t.Errorf("MAC %s = %+v, want soft after %v", mac, d, after)
 		}
 		e := providers.Classify(providers.Failure{Reason: "insufficient_funds", Network: "mastercard", AdviceCode: mac})
-		if e.Class != providers.ClassSoftDecline || e.Code != providers.CodeInsufficientFunds || e.RetryAfter != after {
+		if e.Class != providers.ClassSoftDecline || e.Code != billing.CodeInsufficientFunds || e.RetryAfter != after {
 			t.Errorf("insufficient_funds with MAC %s = %s/%s after %v, want soft insufficient_funds after %v", mac, e.Class, e.Code, e.RetryAfter, after)
 		}
 	}
@@ -81,7 +82,7 @@ func TestClassifyMastercardAdvice(t *testing.T) {
 	}
 	// A hint never makes a hard decline retryable.
 	e := providers.Classify(providers.Failure{Reason: "stolen_card", Network: "mastercard", AdviceCode: "24"})
-	if e.Class != providers.ClassHardDecline || e.Code != providers.CodeStolenCard || e.RetryAfter != 0 {
+	if e.Class != providers.ClassHardDecline || e.Code != billing.CodeStolenCard || e.RetryAfter != 0 {
 		t.Errorf("stolen_card with MAC 24 = %s/%s after %v", e.Class, e.Code, e.RetryAfter)
 	}
 	// Mastercard advice means nothing on a Visa authorization.
@@ -99,30 +100,30 @@ func TestClassifyTaxonomy(t *testing.T) {
 		class providers.Class
 		code  string
 	}{
-		{"expired", providers.Failure{Reason: "expired_card"}, providers.ClassHardDecline, providers.CodeCardExpired},
-		{"lost", providers.Failure{Reason: "lost_card"}, providers.ClassHardDecline, providers.CodeLostCard},
-		{"stolen", providers.Failure{Reason: "stolen_card"}, providers.ClassHardDecline, providers.CodeStolenCard},
-		{"blocked", providers.Failure{Reason: "pickup_card"}, providers.ClassHardDecline, providers.CodeCardBlocked},
-		{"recurring", providers.Failure{Reason: "recurring_not_supported"}, providers.ClassHardDecline, providers.CodeRecurringNotSupported},
-		{"closed", providers.Failure{Reason: "account_closed"}, providers.ClassHardDecline, providers.CodeAccountClosed},
-		{"do not try again", providers.Failure{Reason: "do_not_try_again"}, providers.ClassHardDecline, providers.CodeDoNotRetry},
-		{"advice do not try again", providers.Failure{Reason: "generic_decline", ProviderAdvice: "do_not_try_again"}, providers.ClassHardDecline, providers.CodeDoNotRetry},
-		{"funds", providers.Failure{Reason: "insufficient_funds"}, providers.ClassSoftDecline, providers.CodeInsufficientFunds},
-		{"generic", providers.Failure{Reason: "generic_decline"}, providers.ClassSoftDecline, providers.CodeCardDeclined},
-		{"issuer down", providers.Failure{Reason: "issuer_not_available"}, providers.ClassSoftDecline, providers.CodeIssuerUnavailable},
-		{"unknown reason on 402", providers.Failure{Reason: "something_new", HTTPStatus: 402}, providers.ClassSoftDecline, providers.CodeCardDeclined},
-		{"visa code without reason", providers.Failure{Network: "visa", NetworkCode: "43", HTTPStatus: 402}, providers.ClassHardDecline, providers.CodeStolenCard},
-		{"processing", providers.Failure{Reason: "processing_error"}, providers.ClassTransient, providers.CodeProcessingError},
-		{"5xx", providers.Failure{HTTPStatus: 503}, providers.ClassTransient, providers.CodeProviderUnavailable},
-		{"429", providers.Failure{HTTPStatus: 429}, providers.ClassTransient, providers.CodeRateLimited},
-		{"409", providers.Failure{HTTPStatus: 409}, providers.ClassTransient, providers.CodeIdempotencyKeyInUse},
-		{"deadline", providers.Failure{Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}, providers.ClassTransient, providers.CodeTimeout},
-		{"net timeout", providers.Failure{Err: timeoutErr}, providers.ClassTransient, providers.CodeTimeout},
-		{"refused", providers.Failure{Err: errors.New("connection refused")}, providers.ClassTransient, providers.CodeNetworkError},
-		{"3ds", providers.Failure{Reason: "authentication_required"}, providers.ClassAuthenticationRequired, providers.CodeAuthenticationRequired},
-		{"bad key", providers.Failure{HTTPStatus: 401}, providers.ClassInvalidRequest, providers.CodeProviderAuthenticationFailed},
-		{"bad param", providers.Failure{Reason: "parameter_invalid_integer", HTTPStatus: 400}, providers.ClassInvalidRequest, providers.CodeInvalidRequest},
-		{"key reuse", providers.Failure{Reason: "idempotency_conflict", HTTPStatus: 400}, providers.ClassInvalidRequest, providers.CodeIdempotencyConflict},
+		{"expired", providers.Failure{Reason: "expired_card"}, providers.ClassHardDecline, billing.CodeCardExpired},
+		{"lost", providers.Failure{Reason: "lost_card"}, providers.ClassHardDecline, billing.CodeLostCard},
+		{"stolen", providers.Failure{Reason: "stolen_card"}, providers.ClassHardDecline, billing.CodeStolenCard},
+		{"blocked", providers.Failure{Reason: "pickup_card"}, providers.ClassHardDecline, billing.CodeCardBlocked},
+		{"recurring", providers.Failure{Reason: "recurring_not_supported"}, providers.ClassHardDecline, billing.CodeRecurringNotSupported},
+		{"closed", providers.Failure{Reason: "account_closed"}, providers.ClassHardDecline, billing.CodeAccountClosed},
+		{"do not try again", providers.Failure{Reason: "do_not_try_again"}, providers.ClassHardDecline, billing.CodeDoNotRetry},
+		{"advice do not try again", providers.Failure{Reason: "generic_decline", ProviderAdvice: "do_not_try_again"}, providers.ClassHardDecline, billing.CodeDoNotRetry},
+		{"funds", providers.Failure{Reason: "insufficient_funds"}, providers.ClassSoftDecline, billing.CodeInsufficientFunds},
+		{"generic", providers.Failure{Reason: "generic_decline"}, providers.ClassSoftDecline, billing.CodeCardDeclined},
+		{"issuer down", providers.Failure{Reason: "issuer_not_available"}, providers.ClassSoftDecline, billing.CodeIssuerUnavailable},
+		{"unknown reason on 402", providers.Failure{Reason: "something_new", HTTPStatus: 402}, providers.ClassSoftDecline, billing.CodeCardDeclined},
+		{"visa code without reason", providers.Failure{Network: "visa", NetworkCode: "43", HTTPStatus: 402}, providers.ClassHardDecline, billing.CodeStolenCard},
+		{"processing", providers.Failure{Reason: "processing_error"}, providers.ClassTransient, billing.CodeProcessingError},
+		{"5xx", providers.Failure{HTTPStatus: 503}, providers.ClassTransient, billing.CodeProviderUnavailable},
+		{"429", providers.Failure{HTTPStatus: 429}, providers.ClassTransient, billing.CodeRateLimited},
+		{"409", providers.Failure{HTTPStatus: 409}, providers.ClassTransient, billing.CodeIdempotencyKeyInUse},
+		{"deadline", providers.Failure{Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}, providers.ClassTransient, billing.CodeTimeout},
+		{"net timeout", providers.Failure{Err: timeoutErr}, providers.ClassTransient, billing.CodeTimeout},
+		{"refused", providers.Failure{Err: errors.New("connection refused")}, providers.ClassTransient, billing.CodeNetworkError},
+		{"3ds", providers.Failure{Reason: "authentication_required"}, providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired},
+		{"bad key", providers.Failure{HTTPStatus: 401}, providers.ClassInvalidRequest, billing.CodeProviderAuthenticationFailed},
+		{"bad param", providers.Failure{Reason: "parameter_invalid_integer", HTTPStatus: 400}, providers.ClassInvalidRequest, billing.CodeInvalidRequest},
+		{"key reuse", providers.Failure{Reason: "idempotency_conflict", HTTPStatus: 400}, providers.ClassInvalidRequest, billing.CodeIdempotencyConflict},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -143,7 +144,7 @@ func TestClassifyTaxonomy(t *testing.T) {
 
 func TestClassifyKeepsRetryAfter(t *testing.T) {
 	e := providers.Classify(providers.Failure{HTTPStatus: 429, RetryAfter: 3 * time.Second})
-	if e.Code != providers.CodeRateLimited || e.RetryAfter != 3*time.Second {
+	if e.Code != billing.CodeRateLimited || e.RetryAfter != 3*time.Second {
 		t.Errorf("rate limit = %s after %v", e.Code, e.RetryAfter)
 	}
 }

@@ -34,58 +34,6 @@ const (
 	ClassInvalidRequest Class = "invalid_request"
 )
 
-// Codes every adapter maps into. They are stable: the API shows them to clients and plans
-// record them as their last error.
-const (
-	// Hard declines.
-	CodeCardExpired           = "card_expired"
-	CodeLostCard              = "lost_card"
-	CodeStolenCard            = "stolen_card"
-	CodeCardBlocked           = "card_blocked"
-	CodeRecurringNotSupported = "recurring_not_supported"
-	CodeAccountClosed         = "account_closed"
-	CodeDoNotRetry            = "do_not_retry"
-	CodeAuthorizationRevoked  = "authorization_revoked"
-	CodeTransactionNotAllowed = "transaction_not_allowed"
-	CodeInvalidCardNumber     = "invalid_card_number"
-	CodeIncorrectCVC          = "incorrect_cvc"
-	CodeNewAccountInformation = "new_account_information_available"
-	CodeCardNotSupported      = "card_not_supported"
-	CodeCurrencyNotSupported  = "currency_not_supported"
-
-	// Soft declines.
-	CodeInsufficientFunds = "insufficient_funds"
-	CodeCardDeclined      = "card_declined"
-	CodeIssuerUnavailable = "issuer_unavailable"
-	CodeLimitExceeded     = "limit_exceeded"
-
-	// Transient technical errors.
-	CodeProcessingError     = "processing_error"
-	CodeTimeout             = "timeout"
-	CodeRateLimited         = "rate_limited"
-	CodeProviderUnavailable = "provider_unavailable"
-	CodeNetworkError        = "network_error"
-	CodeIdempotencyKeyInUse = "idempotency_key_in_use"
-
-	// The customer must act.
-	CodeAuthenticationRequired = "authentication_required"
-
-	// Invalid requests.
-	CodeInvalidRequest               = "invalid_request"
-	CodeIdempotencyKeyRequired       = "idempotency_key_required"
-	CodeIdempotencyConflict          = "idempotency_conflict"
-	CodeInvalidAmount                = "invalid_amount"
-	CodeInvalidCurrency              = "invalid_currency"
-	CodeInvalidExpiryMonth           = "invalid_expiry_month"
-	CodeInvalidExpiryYear            = "invalid_expiry_year"
-	CodeInvalidCVC                   = "invalid_cvc"
-	CodePaymentMethodNotFound        = "payment_method_not_found"
-	CodeResourceMissing              = "resource_missing"
-	CodeProviderAuthenticationFailed = "provider_authentication_failed"
-	CodeRefundNotSupported           = "refund_not_supported"
-	CodeUnknownProvider              = "unknown_provider"
-)
-
 // ErrNotSupported is wrapped by every error about something a provider does not offer
 // (a refund, recurring charges on a method), so callers can test with errors.Is.
 var ErrNotSupported = errors.New("not supported by provider")
@@ -94,7 +42,9 @@ var ErrNotSupported = errors.New("not supported by provider")
 // the rest explains the failure to people and keeps the network's own words for audits.
 // It carries nothing secret: no PAN, no API key, no raw provider payload.
 type Error struct {
-	Class   Class
+	Class Class
+	// Code is one of the provider codes of billing/codes.go; clients see it as
+	// error.code.
 	Code    string
 	Message string
 	// Param names the request field at fault, for validation failures.
@@ -195,15 +145,15 @@ func billingKind(e *Error) billing.Kind {
 		return billing.KindInvalid
 	}
 	switch e.Code {
-	case CodeRecurringNotSupported:
+	case billing.CodeRecurringNotSupported:
 		return billing.KindUnprocessable
-	case CodeRateLimited:
+	case billing.CodeRateLimited:
 		return billing.KindRateLimited
-	case CodeIdempotencyConflict:
+	case billing.CodeIdempotencyConflict:
 		return billing.KindConflict
-	case CodePaymentMethodNotFound, CodeResourceMissing:
+	case billing.CodePaymentMethodNotFound, billing.CodeResourceMissing:
 		return billing.KindNotFound
-	case CodeUnknownProvider:
+	case billing.CodeUnknownProvider:
 		return billing.KindInvalid
 	}
 	switch e.Class {

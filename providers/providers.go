@@ -12,6 +12,8 @@ import (
 	"context"
 	"regexp"
 	"time"
+
+	"github.com/recurring/recurring/billing"
 )
 
 // Provider is a payment provider adapter. Implementations are safe for concurrent use,
@@ -157,15 +159,15 @@ var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 func (r ChargeRequest) Validate() error {
 	switch {
 	case r.IdempotencyKey == "":
-		return invalid(CodeIdempotencyKeyRequired, "idempotency_key", "a charge needs an idempotency key")
+		return invalid(billing.CodeIdempotencyKeyRequired, "idempotency_key", "a charge needs an idempotency key")
 	case r.Token == "":
-		return invalid(CodePaymentMethodNotFound, "token", "a charge needs a saved card token")
+		return invalid(billing.CodePaymentMethodNotFound, "token", "a charge needs a saved card token")
 	case r.Amount <= 0:
-		return invalid(CodeInvalidAmount, "amount", "amount must be a positive number of minor units")
+		return invalid(billing.CodeInvalidAmount, "amount", "amount must be a positive number of minor units")
 	case !currencyCode.MatchString(r.Currency):
-		return invalid(CodeInvalidCurrency, "currency", "currency must be an upper-case ISO 4217 code")
+		return invalid(billing.CodeInvalidCurrency, "currency", "currency must be an upper-case ISO 4217 code")
 	case r.Initiator != InitiatorCustomer && r.Initiator != InitiatorMerchant:
-		return invalid(CodeInvalidRequest, "initiator", `initiator must be "customer" or "merchant"`)
+		return invalid(billing.CodeInvalidRequest, "initiator", `initiator must be "customer" or "merchant"`)
 	}
 	return nil
 }
@@ -174,13 +176,13 @@ func (r ChargeRequest) Validate() error {
 func (r RefundRequest) Validate() error {
 	switch {
 	case r.IdempotencyKey == "":
-		return invalid(CodeIdempotencyKeyRequired, "idempotency_key", "a refund needs an idempotency key")
+		return invalid(billing.CodeIdempotencyKeyRequired, "idempotency_key", "a refund needs an idempotency key")
 	case r.ChargeID == "":
-		return invalid(CodeInvalidRequest, "charge_id", "a refund needs a charge id")
+		return invalid(billing.CodeInvalidRequest, "charge_id", "a refund needs a charge id")
 	case r.Amount < 0:
-		return invalid(CodeInvalidAmount, "amount", "amount must not be negative")
+		return invalid(billing.CodeInvalidAmount, "amount", "amount must not be negative")
 	case r.Amount > 0 && !currencyCode.MatchString(r.Currency):
-		return invalid(CodeInvalidCurrency, "currency", "currency must be an upper-case ISO 4217 code")
+		return invalid(billing.CodeInvalidCurrency, "currency", "currency must be an upper-case ISO 4217 code")
 	}
 	return nil
 }

@@ -180,11 +180,11 @@ func updateError(ctx context.Context, c client.Client, planID, name string, err 
 func planError(planID string, err error) error {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "no plan " + planID, Err: err}
+		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no plan " + planID, Err: err}
 	}
 	var unavailable *serviceerror.Unavailable
 	if errors.As(err, &unavailable) {
-		return &billing.Error{Kind: billing.KindUnavailable, Code: "temporal_unavailable", Message: "the workflow service is unavailable", Err: err}
+		return &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable, Message: "the workflow service is unavailable", Err: err}
 	}
 	return fmt.Errorf("plan %s: %w", planID, err)
 }

@@ -122,7 +122,7 @@ func (r *customerRow) setAddress(a *Address) {
 
 func encodeMetadata(m map[string]string) (string, error) {
 	if len(m) > MaxMetadataKeys {
-		return "", billing.Invalid("metadata", "invalid_metadata", "metadata holds at most %d keys", MaxMetadataKeys)
+		return "", billing.Invalid("metadata", billing.CodeInvalidMetadata, "metadata holds at most %d keys", MaxMetadataKeys)
 	}
 	if m == nil {
 		m = map[string]string{}

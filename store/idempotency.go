@@ -14,16 +14,6 @@ import (
 // used again for anything.
 const IdempotencyTTL = 24 * time.Hour
 
-// Error codes of Idempotency-Key.
-const (
-	// CodeIdempotencyKeyReused: the key was used for a different request (method, path
-	// or body) in the last 24 hours.
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
-	// CodeIdempotencyKeyInUse: a request with this key is executing right now; retry
-	// once it has finished to get its response.
-	CodeIdempotencyKeyInUse = "idempotency_key_in_use"
-)
-
 // IdempotencyClaim is the outcome of claiming a key. Either Replayed is set and Status
 // and Response are the stored answer, or the caller owns the key and must end the claim
 // with CompleteIdempotencyKey or ReleaseIdempotencyKey.
@@ -99,10 +89,10 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 			}
 			continue
 		case !kr.CheckMAC(row.MACKeyID, request, row.RequestMAC):
-			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: CodeIdempotencyKeyReused,
+			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyReused,
 				Param: "Idempotency-Key", Message: "this Idempotency-Key was already used with a different request in the last 24 hours"}
 		case !row.Status.Valid:
-			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: CodeIdempotencyKeyInUse,
+			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
 				Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 		}
 		response := row.Response
@@ -113,7 +103,7 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 		}
 		return IdempotencyClaim{Replayed: true, Status: int(row.Status.Int64), Response: response}, nil
 	}
-	return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: CodeIdempotencyKeyInUse,
+	return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
 		Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 }
 

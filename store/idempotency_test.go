@@ -24,9 +24,9 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 			t.Fatalf("first claim: %+v, %v", c, err)
 		}
 		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k1", req, time.Minute)
-		wantKind(t, "claim while executing", err, billing.KindConflict, store.CodeIdempotencyKeyInUse)
+		wantKind(t, "claim while executing", err, billing.KindConflict, billing.CodeIdempotencyKeyInUse)
 		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k1", []byte("other"), time.Minute)
-		wantKind(t, "other request while executing", err, billing.KindConflict, store.CodeIdempotencyKeyReused)
+		wantKind(t, "other request while executing", err, billing.KindConflict, billing.CodeIdempotencyKeyReused)
 
 		// Keys are per merchant and mode.
 		for name, other := range map[string]store.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
@@ -44,7 +44,7 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 			t.Fatalf("replay: %+v, %v", r, err)
 		}
 		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k1", []byte("other"), time.Minute)
-		wantKind(t, "reuse with another request", err, billing.KindConflict, store.CodeIdempotencyKeyReused)
+		wantKind(t, "reuse with another request", err, billing.KindConflict, billing.CodeIdempotencyKeyReused)
 
 		// Still kept just before 24 h, gone after.
 		now = now.Add(store.IdempotencyTTL - time.Second)
@@ -87,7 +87,7 @@ func TestIdempotencyReleaseAndAbandonedClaims(t *testing.T) {
 		// holder can no longer store a response.
 		now = now.Add(2 * time.Minute)
 		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k", []byte("different"), time.Minute)
-		wantKind(t, "another request after the lease", err, billing.KindConflict, store.CodeIdempotencyKeyReused)
+		wantKind(t, "another request after the lease", err, billing.KindConflict, billing.CodeIdempotencyKeyReused)
 		c3, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, time.Minute)
 		if err != nil || c3.Replayed {
 			t.Fatalf("takeover after the lease: %+v, %v", c3, err)
@@ -160,7 +160,7 @@ func TestIdempotencyLeaseRenewal(t *testing.T) {
 		}
 		now = now.Add(lease - time.Millisecond)
 		_, err = db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)
-		wantKind(t, "a retry while the renewed claim runs", err, billing.KindConflict, store.CodeIdempotencyKeyInUse)
+		wantKind(t, "a retry while the renewed claim runs", err, billing.KindConflict, billing.CodeIdempotencyKeyInUse)
 
 		now = now.Add(time.Millisecond) // one lease after the last renewal
 		taken, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k", req, lease)

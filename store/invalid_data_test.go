@@ -13,12 +13,12 @@ import (
 )
 
 // invalidData fails t unless err is the store's typed refusal of a value: KindInvalid
-// with CodeInvalidData, the driver's error kept underneath.
+// with billing.CodeInvalidData, the driver's error kept underneath.
 func invalidData(t *testing.T, what string, err error) {
 	t.Helper()
 	var be *billing.Error
-	if !errors.As(err, &be) || be.Kind != billing.KindInvalid || be.Code != store.CodeInvalidData {
-		t.Fatalf("%s: err %v (%T), want a KindInvalid %s billing error", what, err, err, store.CodeInvalidData)
+	if !errors.As(err, &be) || be.Kind != billing.KindInvalid || be.Code != billing.CodeInvalidData {
+		t.Fatalf("%s: err %v (%T), want a KindInvalid %s billing error", what, err, err, billing.CodeInvalidData)
 	}
 	if be.Err == nil {
 		t.Errorf("%s: the driver's error is not kept underneath", what)

@@ -35,7 +35,7 @@ func (p ListParams) limit() (int, error) {
 	case p.Limit == 0:
 		return DefaultListLimit, nil
 	case p.Limit < 1 || p.Limit > MaxListLimit:
-		return 0, billing.Invalid("limit", "invalid_value", "limit must be between 1 and %d", MaxListLimit)
+		return 0, billing.Invalid("limit", billing.CodeInvalidValue, "limit must be between 1 and %d", MaxListLimit)
 	}
 	return p.Limit, nil
 }
@@ -51,7 +51,7 @@ func (db *DB) cursor(ctx context.Context, table string, caller Caller, id string
 	err := db.GetContext(ctx, &seq, db.Rebind(`SELECT seq FROM `+table+` WHERE id = ? AND merchant_id = ? AND mode = ?`),
 		id, caller.MerchantID, caller.Mode)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, billing.Invalid("starting_after", "resource_missing", "starting_after names no object in this list: %q", id)
+		return 0, billing.Invalid("starting_after", billing.CodeResourceMissing, "starting_after names no object in this list: %q", id)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read list cursor: %w", err)
@@ -73,7 +73,7 @@ func page[T any](rows []T, limit int) Page[T] {
 // notFound is the error for an id that does not exist for the caller: missing, another
 // merchant's, or the other mode's all look the same.
 func notFound(what, id string) error {
-	return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Param: "id",
+	return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Param: "id",
 		Message: fmt.Sprintf("no such %s: %q", what, id)}
 }
 

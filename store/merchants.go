@@ -100,7 +100,7 @@ func (db *DB) AddAPIKey(ctx context.Context, merchantID, secret string) error {
 func insertAPIKey(ctx context.Context, ext sqlx.ExtContext, merchantID, secret string, now time.Time) error {
 	mode, ok := keyMode(secret)
 	if !ok || len(secret) < len("sk_test_")+16 {
-		return billing.Invalid("api_key", "invalid_api_key", "an API key must start with sk_test_ or sk_live_ followed by at least 16 characters")
+		return billing.Invalid("api_key", billing.CodeInvalidAPIKey, "an API key must start with sk_test_ or sk_live_ followed by at least 16 characters")
 	}
 	k := APIKey{
 		ID: billing.NewID(billing.PrefixAPIKey), MerchantID: merchantID, Mode: mode,
@@ -115,7 +115,7 @@ func insertAPIKey(ctx context.Context, ext sqlx.ExtContext, merchantID, secret s
 
 // Authenticate returns the caller a secret key belongs to, or an unauthenticated error.
 func (db *DB) Authenticate(ctx context.Context, secret string) (Caller, error) {
-	unauthenticated := &billing.Error{Kind: billing.KindUnauthenticated, Code: "invalid_api_key", Message: "invalid API key"}
+	unauthenticated := &billing.Error{Kind: billing.KindUnauthenticated, Code: billing.CodeInvalidAPIKey, Message: "invalid API key"}
 	if _, ok := keyMode(secret); !ok {
 		return Caller{}, unauthenticated
 	}

@@ -23,15 +23,6 @@ const (
 	PaymentMethodDetached PaymentMethodStatus = "detached"
 )
 
-// Error codes of payment method state changes and charges.
-const (
-	// CodePaymentMethodDetached: the card was detached; it can never be unblocked or
-	// charged again.
-	CodePaymentMethodDetached = "payment_method_detached"
-	// CodePaymentMethodBlocked: the card is blocked; unblock it before charging.
-	CodePaymentMethodBlocked = "payment_method_blocked"
-)
-
 // CardDetails is what may be shown of a saved card.
 type CardDetails struct {
 	Brand       string
@@ -292,7 +283,7 @@ func (db *DB) setBlocked(ctx context.Context, caller Caller, id string, to Payme
 	}
 	switch {
 	case row.Status == PaymentMethodDetached:
-		return PaymentMethod{}, &billing.Error{Kind: billing.KindConflict, Code: CodePaymentMethodDetached, Param: "id",
+		return PaymentMethod{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodDetached, Param: "id",
 			Message: fmt.Sprintf("payment method %s is detached; it can never be used again", id)}
 	case row.Status == to:
 		return row.paymentMethod(), nil

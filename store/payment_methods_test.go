@@ -125,9 +125,9 @@ func TestPaymentMethodLifecycle(t *testing.T) {
 			t.Errorf("detach twice: %+v, %v", again, err)
 		}
 		_, err = db.UnblockPaymentMethod(ctx, ten.aTest, pm.ID)
-		wantKind(t, "unblock a detached card", err, billing.KindConflict, store.CodePaymentMethodDetached)
+		wantKind(t, "unblock a detached card", err, billing.KindConflict, billing.CodePaymentMethodDetached)
 		_, err = db.BlockPaymentMethod(ctx, ten.aTest, pm.ID)
-		wantKind(t, "block a detached card", err, billing.KindConflict, store.CodePaymentMethodDetached)
+		wantKind(t, "block a detached card", err, billing.KindConflict, billing.CodePaymentMethodDetached)
 		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || !cred.Detached || cred.Token != "" || cred.NetworkTransactionID != "" {
 			t.Errorf("a detached card: %+v, %v; want detached with nothing left", cred, err)
 		}

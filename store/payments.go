@@ -125,7 +125,7 @@ func (db *DB) RecordPayment(ctx context.Context, p Payment) (Payment, error) {
 			return Payment{}, translate(err, "record payment")
 		}
 		if out.MerchantID != p.MerchantID {
-			return Payment{}, &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: "record payment: idempotency key taken"}
+			return Payment{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeResourceExists, Message: "record payment: idempotency key taken"}
 		}
 		if out.outcomeUnknown() {
 			// A retry of an attempt nobody knew the outcome of: take the new outcome

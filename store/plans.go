@@ -131,7 +131,7 @@ func (db *DB) getPlanRow(ctx context.Context, q sqlx.QueryerContext, id string, 
 	var p Plan
 	err := sqlx.GetContext(ctx, q, &p, db.Rebind(query), id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Plan{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "no plan " + id, Err: err}
+		return Plan{}, &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no plan " + id, Err: err}
 	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("get plan: %w", err)
@@ -190,7 +190,7 @@ func (db *DB) CreatePlan(ctx context.Context, p Plan) (Plan, bool, error) {
 		return Plan{}, false, err
 	}
 	if got.MerchantID != p.MerchantID || got.Mode != p.Mode {
-		return Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: "create plan: id taken"}
+		return Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeResourceExists, Message: "create plan: id taken"}
 	}
 	if n == 1 {
 		if _, err := appendEvent(ctx, db, tx, planEvent(got, billing.EventPlanCreated, got.ID+"/created")); err != nil {

@@ -200,12 +200,6 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
-// CodeInvalidData is the code of a write the database refused for its values: a data
-// exception (a NUL byte or invalid UTF-8 in a string, a value out of range), or a NOT
-// NULL or CHECK constraint. Retrying the same write can never succeed, so it is a
-// KindInvalid error, which activities make non-retryable.
-const CodeInvalidData = "invalid_data"
-
 // translate turns driver errors into billing errors at the store boundary and wraps
 // everything else with what was being done.
 func translate(err error, what string) error {
@@ -213,13 +207,13 @@ func translate(err error, what string) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: what + ": not found", Err: err}
+		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: what + ": not found", Err: err}
 	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
 		switch {
 		case pqErr.Code == pqerror.UniqueViolation:
-			return &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: what + ": already exists", Err: err}
+			return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeResourceExists, Message: what + ": already exists", Err: err}
 		case pqErr.Code.Class() == pqerror.ClassDataException, pqErr.Code == pqerror.NotNullViolation,
 			pqErr.Code == pqerror.CheckViolation:
 			return invalidData(err, what)
@@ -229,7 +223,7 @@ func translate(err error, what string) error {
 	if errors.As(err, &liteErr) {
 		switch liteErr.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return &billing.Error{Kind: billing.KindConflict, Code: "resource_exists", Message: what + ": already exists", Err: err}
+			return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeResourceExists, Message: what + ": already exists", Err: err}
 		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_DATATYPE,
 			sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG:
 			return invalidData(err, what)
@@ -241,6 +235,6 @@ func translate(err error, what string) error {
 // invalidData is the error of a write refused for its values. The driver's message
 // (pq's leaves out the failing row's detail) stays in Err for operators.
 func invalidData(err error, what string) error {
-	return &billing.Error{Kind: billing.KindInvalid, Code: CodeInvalidData,
+	return &billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData,
 		Message: what + ": the database refused a value", Err: err}
 }

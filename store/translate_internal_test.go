@@ -22,19 +22,19 @@ func TestTranslateDriverErrors(t *testing.T) {
 		kind     billing.Kind
 		wantCode string
 	}{
-		{name: "not null", kind: billing.KindInvalid, wantCode: CodeInvalidData, stmt: map[Dialect]string{
+		{name: "not null", kind: billing.KindInvalid, wantCode: billing.CodeInvalidData, stmt: map[Dialect]string{
 			Postgres: `INSERT INTO merchants (id, name, created_at) VALUES ('mer_x', NULL, now())`,
 			SQLite:   `INSERT INTO merchants (id, name, created_at) VALUES ('mer_x', NULL, CURRENT_TIMESTAMP)`,
 		}},
-		{name: "check", kind: billing.KindInvalid, wantCode: CodeInvalidData, stmt: map[Dialect]string{
+		{name: "check", kind: billing.KindInvalid, wantCode: billing.CodeInvalidData, stmt: map[Dialect]string{
 			Postgres: `INSERT INTO api_keys (id, merchant_id, mode, key_hash, key_hint, created_at) VALUES ('key_x', 'mer_1', 'staging', 'h', 'k', now())`,
 			SQLite:   `INSERT INTO api_keys (id, merchant_id, mode, key_hash, key_hint, created_at) VALUES ('key_x', 'mer_1', 'staging', 'h', 'k', CURRENT_TIMESTAMP)`,
 		}},
-		{name: "invalid text representation", kind: billing.KindInvalid, wantCode: CodeInvalidData, stmt: map[Dialect]string{
+		{name: "invalid text representation", kind: billing.KindInvalid, wantCode: billing.CodeInvalidData, stmt: map[Dialect]string{
 			Postgres: `SELECT CAST('abc' AS integer)`,             // 22P02
 			SQLite:   `SELECT CAST(zeroblob(2000000000) AS TEXT)`, // SQLITE_TOOBIG
 		}},
-		{name: "NUL byte", kind: billing.KindInvalid, wantCode: CodeInvalidData, args: []any{"x\u0000y"}, stmt: map[Dialect]string{
+		{name: "NUL byte", kind: billing.KindInvalid, wantCode: billing.CodeInvalidData, args: []any{"x\u0000y"}, stmt: map[Dialect]string{
 			Postgres: `SELECT CAST($1 AS TEXT)`, // 22021; SQLite keeps NULs (activities refuse them first)
 		}},
 		{name: "duplicate", kind: billing.KindConflict, wantCode: "resource_exists", stmt: map[Dialect]string{

@@ -153,9 +153,9 @@ func (l *faultyLedger) RecordPayment(ctx context.Context, p store.Payment) (stor
 // logs one line per decline with the plan, installment, attempt and codes, and no card
 // data.
 func TestDeclinesAreLoggedOnceEachAndNeverAtError(t *testing.T) {
-	soft := &providers.Error{Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds, DeclineCode: "51",
+	soft := &providers.Error{Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds, DeclineCode: "51",
 		Provider: "fake", Message: "declined by the fake provider"}
-	hard := &providers.Error{Class: providers.ClassHardDecline, Code: providers.CodeCardExpired, DeclineCode: "54",
+	hard := &providers.Error{Class: providers.ClassHardDecline, Code: billing.CodeCardExpired, DeclineCode: "54",
 		Provider: "fake", Message: "expired card"}
 	for _, c := range []struct {
 		name      string
@@ -251,7 +251,7 @@ func TestAPlanTheStoreCannotTakeFailsAtOnce(t *testing.T) {
 		t.Fatalf("workflow error %v, want the non-retryable %s of CreatePlan", err, activities.ErrStoreRejected)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "create plan row") || !strings.Contains(msg, "reference") ||
-		!strings.Contains(msg, store.CodeInvalidData) {
+		!strings.Contains(msg, billing.CodeInvalidData) {
 		t.Errorf("workflow error %q does not say what was refused", msg)
 	}
 	if got := h.logs.find("Activity error."); len(got) != 1 || got[0].attrs["ActivityType"] != "CreatePlan" || got[0].level != slog.LevelError {

@@ -49,10 +49,10 @@ func TestInitialPaymentKeepsTheNetworkID(t *testing.T) {
 }
 
 func TestOneOffPaymentDecline(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeInsufficientFunds)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)))
 	res := h.runPayment(paymentInput(false))
 	if res.Status != billing.PaymentFailed || res.PaymentType != billing.PaymentOneOff || res.IsRecurring ||
-		res.FailureCode != providers.CodeInsufficientFunds || res.FailureClass != "soft_decline" {
+		res.FailureCode != billing.CodeInsufficientFunds || res.FailureClass != "soft_decline" {
 		t.Fatalf("result %+v, want a failed one_off with the decline", res)
 	}
 	if n := len(h.provider.Calls()); n != 1 {

@@ -48,7 +48,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		if p.s.PendingNotify {
 			p.s.PendingNotify = false
 			p.notify(ctx, activities.NotifyActionRequired, p.waiting(), p.s.Attempt,
-				activities.ChargeFailure{Code: "payment_method_detached", Message: "the card was removed; a new payment method is needed"})
+				activities.ChargeFailure{Code: billing.CodePaymentMethodDetached, Message: "the card was removed; a new payment method is needed"})
 			continue
 		}
 		if p.shouldContinueAsNew(ctx) {

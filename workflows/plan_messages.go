@@ -64,7 +64,7 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			return p.changed(ctx), nil
 		}, func(ctx workflow.Context, req ChangePaymentMethodRequest) error {
 			if !strings.HasPrefix(req.PaymentMethodID, billing.PrefixPaymentMethod) {
-				return rejection(billing.Invalid("payment_method", "invalid_payment_method", "payment_method must be a pm_ id"))
+				return rejection(billing.Invalid("payment_method", billing.CodeInvalidPaymentMethod, "payment_method must be a pm_ id"))
 			}
 			return rejection(billing.CheckAction(p.status(), billing.ActionChangePaymentMethod))
 		}},

@@ -112,7 +112,7 @@ func TestStopsAtExpiresOn(t *testing.T) {
 }
 
 func TestSoftDeclinesFollowDunningThenPastDueUntilNewCard(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeInsufficientFunds)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)))
 	in := input(t, monthly("2027-01-31", 2))
 	var pastDue workflows.PlanState
 	h.at(utc("2027-02-17T00:00:00Z"), func() { pastDue = h.state() })
@@ -134,7 +134,7 @@ func TestSoftDeclinesFollowDunningThenPastDueUntilNewCard(t *testing.T) {
 		{1, 6, "succeeded", utc("2027-02-20T12:00:00Z"), 1000, "pm_card2"},
 		{2, 1, "succeeded", utc("2027-02-28T09:00:00Z"), 1000, "pm_card2"},
 	})
-	if pastDue.Status != billing.PlanPastDue || pastDue.LastError == nil || pastDue.LastError.Code != providers.CodeInsufficientFunds ||
+	if pastDue.Status != billing.PlanPastDue || pastDue.LastError == nil || pastDue.LastError.Code != billing.CodeInsufficientFunds ||
 		!pastDue.NextChargeAt.IsZero() || pastDue.Attempts != 5 || pastDue.DunningRetries != 4 {
 		t.Errorf("state after the last retry = %+v, want past_due, no next charge, 5 attempts, last error insufficient_funds", pastDue)
 	}
@@ -153,7 +153,7 @@ func TestSoftDeclinesFollowDunningThenPastDueUntilNewCard(t *testing.T) {
 }
 
 func TestDunningOutcomeCanceled(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeCardDeclined)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeCardDeclined)))
 	in := input(t, monthly("2027-01-31", 3))
 	in.Dunning = billing.DunningPolicy{Retries: []billing.Duration{billing.Duration(30 * time.Second)}, Outcome: billing.OutcomeCanceled}
 	res := h.run(in)
@@ -174,7 +174,7 @@ func TestDunningOutcomeCanceled(t *testing.T) {
 func TestSoftDeclineRecoversAndLaterInstallmentsKeepTheirDates(t *testing.T) {
 	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.IdempotencyKey == "plan_test1/2/1" {
-			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, providers.CodeInsufficientFunds)
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
 		}
 		return activitiestest.Succeed(c)
 	})
@@ -191,7 +191,7 @@ func TestSoftDeclineRecoversAndLaterInstallmentsKeepTheirDates(t *testing.T) {
 }
 
 func TestHardDeclineStopsAtOnce(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassHardDecline, providers.CodeCardExpired)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardExpired)))
 	var st workflows.PlanState
 	h.at(utc("2027-03-30T00:00:00Z"), func() { st = h.state() })
 	h.cancelAt(utc("2027-04-01T00:00:00Z"))
@@ -200,7 +200,7 @@ func TestHardDeclineStopsAtOnce(t *testing.T) {
 	if st.Status != billing.PlanPastDue || st.LastError == nil || st.LastError.Class != "hard_decline" {
 		t.Errorf("state %+v, want past_due after a hard decline", st)
 	}
-	if n := h.notifier.Sent(); len(n) != 1 || n[0].Code != providers.CodeCardExpired {
+	if n := h.notifier.Sent(); len(n) != 1 || n[0].Code != billing.CodeCardExpired {
 		t.Errorf("notifications %+v, want one about card_expired", n)
 	}
 	h.wantEvents("payment.failed", "plan.past_due", "plan.canceled")
@@ -209,7 +209,7 @@ func TestHardDeclineStopsAtOnce(t *testing.T) {
 func TestTransientErrorsAreRetriedWithTheSameKey(t *testing.T) {
 	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.N <= 2 {
-			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, providers.CodeProcessingError)
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, billing.CodeProcessingError)
 		}
 		return activitiestest.Succeed(c)
 	})
@@ -230,7 +230,7 @@ func TestTransientErrorsAreRetriedWithTheSameKey(t *testing.T) {
 func TestUnknownOutcomeReusesTheKeyOnTheDunningRetry(t *testing.T) {
 	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.IdempotencyKey == "plan_test1/1/1" && c.N <= activities.ChargeMaxAttempts {
-			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, providers.CodeTimeout)
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, billing.CodeTimeout)
 		}
 		return activitiestest.Succeed(c)
 	})
@@ -247,7 +247,7 @@ func TestUnknownOutcomeReusesTheKeyOnTheDunningRetry(t *testing.T) {
 			t.Fatalf("call with key %s: an attempt with an unknown outcome must be retried with its own key", c.IdempotencyKey)
 		}
 	}
-	if mid.Status != billing.PlanActive || mid.LastError == nil || mid.LastError.Code != providers.CodeTimeout ||
+	if mid.Status != billing.PlanActive || mid.LastError == nil || mid.LastError.Code != billing.CodeTimeout ||
 		!mid.NextChargeAt.After(utc("2027-02-01T09:00:00Z")) {
 		t.Errorf("state while the outcome is unknown = %+v, want active, retrying a day later", mid)
 	}
@@ -413,7 +413,7 @@ func TestSkipNext(t *testing.T) {
 }
 
 func TestSkipNextSparesTheInstallmentInDunningAndRefusesWhenNothingIsLeft(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeInsufficientFunds)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)))
 	var r func() updateResult
 	h.at(utc("2027-01-31T12:00:00Z"), func() { r = h.update(workflows.UpdateSkipNext, workflows.SkipNextRequest{}) })
 	h.cancelAt(utc("2027-01-31T13:00:00Z"))
@@ -426,7 +426,7 @@ func TestSkipNextSparesTheInstallmentInDunningAndRefusesWhenNothingIsLeft(t *tes
 }
 
 func TestAuthenticationRequiredAsksTheCustomer(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassAuthenticationRequired, providers.CodeAuthenticationRequired)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired)))
 	var st workflows.PlanState
 	h.at(utc("2027-02-01T00:00:00Z"), func() { st = h.state() })
 	h.cancelAt(utc("2027-02-02T00:00:00Z"))
@@ -441,7 +441,7 @@ func TestAuthenticationRequiredAsksTheCustomer(t *testing.T) {
 }
 
 func TestInvalidRequestFailsThePlan(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassInvalidRequest, providers.CodeCurrencyNotSupported)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassInvalidRequest, billing.CodeCurrencyNotSupported)))
 	res := h.run(input(t, monthly("2027-01-31", 2)))
 	if res.Status != billing.PlanFailed {
 		t.Errorf("status %s, want failed", res.Status)
@@ -461,7 +461,7 @@ func TestCardBlockedInTheStoreWaitsForUnblock(t *testing.T) {
 }
 
 func TestNoCardFailsMoreThan15TimesIn30Days(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, providers.CodeCardDeclined)))
+	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeCardDeclined)))
 	in := input(t, monthly("2027-01-31", 2))
 	hour := billing.Duration(time.Hour)
 	in.Dunning = billing.DunningPolicy{Retries: slices.Repeat([]billing.Duration{hour}, 10), Outcome: billing.OutcomePastDue}

@@ -60,7 +60,7 @@ func (l *Ledger) UpdatePlanState(_ context.Context, u store.PlanUpdate) error {
 	defer l.mu.Unlock()
 	p, ok := l.plans[u.PlanID]
 	if !ok {
-		return &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "no plan " + u.PlanID}
+		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no plan " + u.PlanID}
 	}
 	if u.Seq >= p.StateSeq {
 		p.Status, p.NextChargeAt, p.StateSeq = u.Status, u.NextChargeAt, u.Seq
@@ -186,7 +186,7 @@ func (m *PaymentMethods) ChargeableCard(_ context.Context, _, paymentMethodID st
 	defer m.mu.Unlock()
 	c, ok := m.cards[paymentMethodID]
 	if !ok {
-		return store.ChargeableCard{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing", Message: "no payment method " + paymentMethodID}
+		return store.ChargeableCard{}, &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
 	}
 	c.PaymentMethodID = paymentMethodID
 	if c.Blocked || c.Detached {
@@ -249,7 +249,7 @@ func (ps Providers) Get(name string) (providers.Provider, error) {
 	if p, ok := ps[name]; ok {
 		return p, nil
 	}
-	return nil, &providers.Error{Class: providers.ClassInvalidRequest, Code: providers.CodeUnknownProvider, Message: "no provider " + name}
+	return nil, &providers.Error{Class: providers.ClassInvalidRequest, Code: billing.CodeUnknownProvider, Message: "no provider " + name}
 }
 
 // Call is one charge a Provider received.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -180,10 +181,10 @@ func (s *suite) capabilities(t *testing.T) {
 		t.Errorf("CheckRecurring(card) = %v, but the matrix says recurring is supported", err)
 	}
 	if !card.Recurring {
-		wantError(t, p, err, providers.ClassHardDecline, providers.CodeRecurringNotSupported)
+		wantError(t, p, err, providers.ClassHardDecline, billing.CodeRecurringNotSupported)
 	}
 	err = reg.CheckRecurring(p.Name(), "no_such_method")
-	wantError(t, p, err, providers.ClassHardDecline, providers.CodeRecurringNotSupported)
+	wantError(t, p, err, providers.ClassHardDecline, billing.CodeRecurringNotSupported)
 	if !errors.Is(err, providers.ErrNotSupported) {
 		t.Errorf("recurring_not_supported does not wrap ErrNotSupported: %v", err)
 	}
@@ -224,7 +225,7 @@ func (s *suite) saveRejects(t *testing.T) {
 	last := bad.Number[len(bad.Number)-1] - '0'
 	bad.Number = fmt.Sprintf("%s%d", bad.Number[:len(bad.Number)-1], (last+1)%10) // breaks the Luhn check
 	_, err := p.SaveCard(ctx(t), providers.SaveCardRequest{CustomerID: "cus_contract", Card: bad})
-	if e := wantError(t, p, err, providers.ClassHardDecline, providers.CodeInvalidCardNumber); e.Param != "number" {
+	if e := wantError(t, p, err, providers.ClassHardDecline, billing.CodeInvalidCardNumber); e.Param != "number" {
 		t.Errorf("param = %q, want number", e.Param)
 	}
 	if strings.Contains(err.Error(), bad.Number) {
@@ -234,7 +235,7 @@ func (s *suite) saveRejects(t *testing.T) {
 	expired := s.cards.Success
 	expired.ExpYear = time.Now().Year() - 1
 	_, err = p.SaveCard(ctx(t), providers.SaveCardRequest{CustomerID: "cus_contract", Card: expired})
-	wantError(t, p, err, providers.ClassHardDecline, providers.CodeCardExpired)
+	wantError(t, p, err, providers.ClassHardDecline, billing.CodeCardExpired)
 }
 
 func (s *suite) initialThenRecurring(t *testing.T) {
@@ -274,11 +275,11 @@ func (s *suite) chargeValidates(t *testing.T) {
 		mutate func(*providers.ChargeRequest)
 		code   string
 	}{
-		{"no idempotency key", func(r *providers.ChargeRequest) { r.IdempotencyKey = "" }, providers.CodeIdempotencyKeyRequired},
-		{"zero amount", func(r *providers.ChargeRequest) { r.Amount = 0 }, providers.CodeInvalidAmount},
-		{"lower-case currency", func(r *providers.ChargeRequest) { r.Currency = "usd" }, providers.CodeInvalidCurrency},
-		{"no token", func(r *providers.ChargeRequest) { r.Token = "" }, providers.CodePaymentMethodNotFound},
-		{"no initiator", func(r *providers.ChargeRequest) { r.Initiator = "" }, providers.CodeInvalidRequest},
+		{"no idempotency key", func(r *providers.ChargeRequest) { r.IdempotencyKey = "" }, billing.CodeIdempotencyKeyRequired},
+		{"zero amount", func(r *providers.ChargeRequest) { r.Amount = 0 }, billing.CodeInvalidAmount},
+		{"lower-case currency", func(r *providers.ChargeRequest) { r.Currency = "usd" }, billing.CodeInvalidCurrency},
+		{"no token", func(r *providers.ChargeRequest) { r.Token = "" }, billing.CodePaymentMethodNotFound},
+		{"no initiator", func(r *providers.ChargeRequest) { r.Initiator = "" }, billing.CodeInvalidRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,7 +322,7 @@ func (s *suite) idempotentRepeat(t *testing.T) {
 	changed := req
 	changed.Amount++
 	_, err = p.Charge(ctx(t), changed)
-	wantError(t, p, err, providers.ClassInvalidRequest, providers.CodeIdempotencyConflict)
+	wantError(t, p, err, providers.ClassInvalidRequest, billing.CodeIdempotencyConflict)
 }
 
 func (s *suite) concurrentRepeat(t *testing.T) {
@@ -406,7 +407,7 @@ func (s *suite) expiredDeadline(t *testing.T) {
 	c, cancel := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
 	defer cancel()
 	_, err := p.Charge(c, s.chargeReq(t, saved, providers.InitiatorCustomer))
-	wantError(t, p, err, providers.ClassTransient, providers.CodeTimeout)
+	wantError(t, p, err, providers.ClassTransient, billing.CodeTimeout)
 }
 
 func (s *suite) timeoutCard(t *testing.T) {
@@ -420,7 +421,7 @@ func (s *suite) timeoutCard(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := p.Charge(c, s.chargeReq(t, saved, providers.InitiatorCustomer))
-	wantError(t, p, err, providers.ClassTransient, providers.CodeTimeout)
+	wantError(t, p, err, providers.ClassTransient, billing.CodeTimeout)
 	if waited := time.Since(start); waited > 5*time.Second {
 		t.Errorf("the call outlived its deadline by %v", waited)
 	}
@@ -449,7 +450,7 @@ func (s *suite) refund(t *testing.T) {
 		t.Fatalf("Refund = %+v, want an id and amount 50", r)
 	}
 	_, err = p.Refund(ctx(t), providers.RefundRequest{ChargeID: charge.ID, Amount: 50, Currency: "USD"})
-	wantError(t, p, err, providers.ClassInvalidRequest, providers.CodeIdempotencyKeyRequired)
+	wantError(t, p, err, providers.ClassInvalidRequest, billing.CodeIdempotencyKeyRequired)
 
 	if s.stateless != "" {
 		return

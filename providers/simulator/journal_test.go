@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
 )
@@ -68,7 +69,7 @@ func TestJournalKeepsIdempotencyAcrossRestarts(t *testing.T) {
 
 	other := charge(saved, "plan_1/1/1")
 	other.Amount++
-	if _, err := restarted.Charge(context.Background(), other); providers.CodeOf(err) != providers.CodeIdempotencyConflict {
+	if _, err := restarted.Charge(context.Background(), other); providers.CodeOf(err) != billing.CodeIdempotencyConflict {
 		t.Errorf("same key, other amount after restart: %v, want idempotency_conflict", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -322,7 +323,7 @@ func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (pr
 	if a, ok := s.charges[req.IdempotencyKey]; ok {
 		s.mu.Unlock()
 		if a.request != fp {
-			return providers.ChargeResult{}, s.fail(providers.CodeIdempotencyConflict,
+			return providers.ChargeResult{}, s.fail(billing.CodeIdempotencyConflict,
 				"this idempotency key was used for a different charge")
 		}
 		select {
@@ -405,7 +406,7 @@ func (s *Simulator) replay(raw []byte, fp string) (providers.ChargeResult, error
 		return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal record: %w", err))
 	}
 	if rec.Request != fp {
-		return providers.ChargeResult{}, s.fail(providers.CodeIdempotencyConflict,
+		return providers.ChargeResult{}, s.fail(billing.CodeIdempotencyConflict,
 			"this idempotency key was used for a different charge")
 	}
 	if e := rec.Error; e != nil {
@@ -458,15 +459,15 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 	}
 	card, err := s.vault.open(req.Token)
 	if err != nil {
-		return providers.ChargeResult{}, true, nil, s.fail(providers.CodePaymentMethodNotFound, err.Error())
+		return providers.ChargeResult{}, true, nil, s.fail(billing.CodePaymentMethodNotFound, err.Error())
 	}
 	if req.CustomerRef != "" && req.CustomerRef != card.CustomerRef {
-		return providers.ChargeResult{}, true, nil, s.fail(providers.CodePaymentMethodNotFound,
+		return providers.ChargeResult{}, true, nil, s.fail(billing.CodePaymentMethodNotFound,
 			"the card belongs to another customer")
 	}
 	c, ok := providers.Find(s.caps, providers.MethodCard)
 	if !ok {
-		e := s.fail(providers.CodeCardNotSupported, "cards are not enabled on this simulator")
+		e := s.fail(billing.CodeCardNotSupported, "cards are not enabled on this simulator")
 		e.Err = providers.ErrNotSupported
 		return providers.ChargeResult{}, true, nil, e
 	}
@@ -474,7 +475,7 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 		return providers.ChargeResult{}, true, nil, providers.RecurringNotSupported(s.name, providers.MethodCard)
 	}
 	if !c.SupportsCurrency(req.Currency) {
-		e := s.fail(providers.CodeCurrencyNotSupported, "currency not supported")
+		e := s.fail(billing.CodeCurrencyNotSupported, "currency not supported")
 		e.Class = providers.ClassHardDecline
 		return providers.ChargeResult{}, true, nil, e
 	}
@@ -558,7 +559,7 @@ func (s *Simulator) Refund(ctx context.Context, req providers.RefundRequest) (pr
 	}
 	if c, _ := providers.Find(s.caps, providers.MethodCard); !c.Refunds {
 		return providers.RefundResult{}, &providers.Error{
-			Class: providers.ClassInvalidRequest, Code: providers.CodeRefundNotSupported, Provider: s.name,
+			Class: providers.ClassInvalidRequest, Code: billing.CodeRefundNotSupported, Provider: s.name,
 			Message: "refunds are not supported", Err: providers.ErrNotSupported,
 		}
 	}
@@ -573,7 +574,7 @@ func (s *Simulator) Refund(ctx context.Context, req providers.RefundRequest) (pr
 	defer s.mu.Unlock()
 	if a, ok := s.refundKeys[req.IdempotencyKey]; ok {
 		if a.request != fp {
-			return providers.RefundResult{}, s.fail(providers.CodeIdempotencyConflict,
+			return providers.RefundResult{}, s.fail(billing.CodeIdempotencyConflict,
 				"this idempotency key was used for a different refund")
 		}
 		return a.res, a.err
@@ -587,7 +588,7 @@ func (s *Simulator) Refund(ctx context.Context, req providers.RefundRequest) (pr
 func (s *Simulator) refund(req providers.RefundRequest) (providers.RefundResult, error) {
 	i, ok := s.byChargeID[req.ChargeID]
 	if !ok {
-		return providers.RefundResult{}, s.fail(providers.CodeResourceMissing, "no such charge")
+		return providers.RefundResult{}, s.fail(billing.CodeResourceMissing, "no such charge")
 	}
 	ch := &s.ledger[i]
 	remaining := ch.Amount - ch.Refunded
@@ -597,9 +598,9 @@ func (s *Simulator) refund(req providers.RefundRequest) (providers.RefundResult,
 	}
 	switch {
 	case req.Currency != "" && req.Currency != ch.Currency:
-		return providers.RefundResult{}, s.fail(providers.CodeInvalidCurrency, "currency differs from the charge's")
+		return providers.RefundResult{}, s.fail(billing.CodeInvalidCurrency, "currency differs from the charge's")
 	case amount <= 0 || amount > remaining:
-		return providers.RefundResult{}, s.fail(providers.CodeInvalidAmount,
+		return providers.RefundResult{}, s.fail(billing.CodeInvalidAmount,
 			fmt.Sprintf("refund of %d exceeds the %d left on the charge", amount, remaining))
 	}
 	ch.Refunded += amount

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/providertest"
 	"github.com/recurring/recurring/providers/simulator"
@@ -36,18 +37,18 @@ func TestContract(t *testing.T) {
 		Success: card("4242424242424242"),
 		Timeout: card("4000000000000259"),
 		Declines: []providertest.Decline{
-			{Name: "generic", Card: card("4000000000000002"), Class: providers.ClassSoftDecline, Code: providers.CodeCardDeclined},
-			{Name: "insufficient funds", Card: card("4000000000009995"), Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds},
-			{Name: "expired", Card: card("4000000000000069"), Class: providers.ClassHardDecline, Code: providers.CodeCardExpired},
-			{Name: "lost", Card: card("4000000000009987"), Class: providers.ClassHardDecline, Code: providers.CodeLostCard},
-			{Name: "stolen", Card: card("4000000000009979"), Class: providers.ClassHardDecline, Code: providers.CodeStolenCard},
-			{Name: "pick up", Card: card("4100000000000019"), Class: providers.ClassHardDecline, Code: providers.CodeCardBlocked},
-			{Name: "visa R1", Card: card("4000000000001307"), Class: providers.ClassHardDecline, Code: providers.CodeAuthorizationRevoked},
-			{Name: "3ds", Card: card("4000002500003155"), Class: providers.ClassAuthenticationRequired, Code: providers.CodeAuthenticationRequired},
-			{Name: "mastercard 24", Card: card("5200000000000247"), Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds, RetryAfter: time.Hour},
-			{Name: "mastercard 21", Card: card("5200000000000213"), Class: providers.ClassHardDecline, Code: providers.CodeAuthorizationRevoked},
-			{Name: "prepaid recurring", Card: card("5100000000000040"), MerchantInitiated: true, Class: providers.ClassHardDecline, Code: providers.CodeRecurringNotSupported},
-			{Name: "succeeds once", Card: card("4000000000000341"), MerchantInitiated: true, Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds},
+			{Name: "generic", Card: card("4000000000000002"), Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined},
+			{Name: "insufficient funds", Card: card("4000000000009995"), Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds},
+			{Name: "expired", Card: card("4000000000000069"), Class: providers.ClassHardDecline, Code: billing.CodeCardExpired},
+			{Name: "lost", Card: card("4000000000009987"), Class: providers.ClassHardDecline, Code: billing.CodeLostCard},
+			{Name: "stolen", Card: card("4000000000009979"), Class: providers.ClassHardDecline, Code: billing.CodeStolenCard},
+			{Name: "pick up", Card: card("4100000000000019"), Class: providers.ClassHardDecline, Code: billing.CodeCardBlocked},
+			{Name: "visa R1", Card: card("4000000000001307"), Class: providers.ClassHardDecline, Code: billing.CodeAuthorizationRevoked},
+			{Name: "3ds", Card: card("4000002500003155"), Class: providers.ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+			{Name: "mastercard 24", Card: card("5200000000000247"), Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds, RetryAfter: time.Hour},
+			{Name: "mastercard 21", Card: card("5200000000000213"), Class: providers.ClassHardDecline, Code: billing.CodeAuthorizationRevoked},
+			{Name: "prepaid recurring", Card: card("5100000000000040"), MerchantInitiated: true, Class: providers.ClassHardDecline, Code: billing.CodeRecurringNotSupported},
+			{Name: "succeeds once", Card: card("4000000000000341"), MerchantInitiated: true, Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds},
 		},
 	})
 }
@@ -99,7 +100,7 @@ func TestProcessingErrorSucceedsOnRetryWithSameKey(t *testing.T) {
 	ctx := context.Background()
 
 	_, err := s.Charge(ctx, charge(saved, "k1"))
-	if e, ok := providers.AsError(err); !ok || e.Code != providers.CodeProcessingError || !e.Retryable() {
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeProcessingError || !e.Retryable() {
 		t.Fatalf("first attempt = %v, want a retryable processing_error", err)
 	}
 	if n := len(s.Charges()); n != 0 {
@@ -172,15 +173,15 @@ func TestRecurringNotSupportedByCapabilities(t *testing.T) {
 	req := charge(saved, "mit")
 	req.Initiator = providers.InitiatorMerchant
 	_, err := s.Charge(ctx, req)
-	if providers.CodeOf(err) != providers.CodeRecurringNotSupported || !errors.Is(err, providers.ErrNotSupported) {
+	if providers.CodeOf(err) != billing.CodeRecurringNotSupported || !errors.Is(err, providers.ErrNotSupported) {
 		t.Errorf("merchant-initiated charge = %v, want recurring_not_supported", err)
 	}
 	_, err = s.Refund(ctx, providers.RefundRequest{ChargeID: "x", IdempotencyKey: "r"})
-	if !errors.Is(err, providers.ErrNotSupported) || providers.CodeOf(err) != providers.CodeRefundNotSupported {
+	if !errors.Is(err, providers.ErrNotSupported) || providers.CodeOf(err) != billing.CodeRefundNotSupported {
 		t.Errorf("refund = %v, want refund_not_supported", err)
 	}
 	reg, _ := providers.NewRegistry(s)
-	if providers.CodeOf(reg.CheckRecurring(simulator.Name, providers.MethodCard)) != providers.CodeRecurringNotSupported {
+	if providers.CodeOf(reg.CheckRecurring(simulator.Name, providers.MethodCard)) != billing.CodeRecurringNotSupported {
 		t.Error("the registry accepts recurring on a matrix that says no")
 	}
 }
@@ -204,17 +205,17 @@ func TestVault(t *testing.T) {
 
 	other := newSim(t, simulator.Options{VaultKey: []byte("another key, another vault!!")})
 	_, err := other.Charge(ctx, charge(saved, "k"))
-	if providers.CodeOf(err) != providers.CodePaymentMethodNotFound {
+	if providers.CodeOf(err) != billing.CodePaymentMethodNotFound {
 		t.Errorf("another key opened the token: %v", err)
 	}
 	tampered := saved
 	tampered.Token = saved.Token[:len(saved.Token)-2] + "AA"
-	if _, err := s.Charge(ctx, charge(tampered, "k2")); providers.CodeOf(err) != providers.CodePaymentMethodNotFound {
+	if _, err := s.Charge(ctx, charge(tampered, "k2")); providers.CodeOf(err) != billing.CodePaymentMethodNotFound {
 		t.Errorf("a tampered token was accepted: %v", err)
 	}
 	req := charge(saved, "k3")
 	req.CustomerRef = "cus_sim_someoneelse"
-	if _, err := s.Charge(ctx, req); providers.CodeOf(err) != providers.CodePaymentMethodNotFound {
+	if _, err := s.Charge(ctx, req); providers.CodeOf(err) != billing.CodePaymentMethodNotFound {
 		t.Errorf("another customer's card was charged: %v", err)
 	}
 	if _, err := simulator.New(simulator.Options{VaultKey: []byte("short")}); err == nil {
@@ -277,7 +278,7 @@ func TestLatencyAndTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 	defer cancel()
 	_, err := s.Charge(ctx, charge(saved, "too-slow"))
-	if providers.CodeOf(err) != providers.CodeTimeout {
+	if providers.CodeOf(err) != billing.CodeTimeout {
 		t.Errorf("charge past its deadline = %v, want timeout", err)
 	}
 	// A timed-out attempt is not the key's answer.
@@ -290,7 +291,7 @@ func TestLatencyAndTimeout(t *testing.T) {
 	hang := save(t, quick, "4000000000000259")
 	start = time.Now()
 	_, err = quick.Charge(context.Background(), charge(hang, "hang"))
-	if providers.CodeOf(err) != providers.CodeTimeout || time.Since(start) > 2*time.Second {
+	if providers.CodeOf(err) != billing.CodeTimeout || time.Since(start) > 2*time.Second {
 		t.Errorf("hanging card = %v after %v", err, time.Since(start))
 	}
 }
@@ -315,7 +316,7 @@ func TestRefunds(t *testing.T) {
 		t.Fatalf("refund of the rest = %+v %v", rest, err)
 	}
 	_, err = s.Refund(ctx, providers.RefundRequest{ChargeID: ch.ID, Amount: 1, Currency: "JOD", IdempotencyKey: "r3"})
-	if providers.CodeOf(err) != providers.CodeInvalidAmount {
+	if providers.CodeOf(err) != billing.CodeInvalidAmount {
 		t.Errorf("over-refund = %v", err)
 	}
 	if n := len(s.Refunds()); n != 2 {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/providertest"
 	"github.com/recurring/recurring/providers/stripe"
@@ -88,52 +89,52 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{"insufficient funds",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds.","network_decline_code":"51","payment_method":{"id":"pm_1","object":"payment_method","card":{"brand":"visa"}}}}`},
-			providers.ClassSoftDecline, providers.CodeInsufficientFunds, 0, "51"},
+			providers.ClassSoftDecline, billing.CodeInsufficientFunds, 0, "51"},
 		{"visa R1 overrides a generic decline",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline","network_decline_code":"R1","payment_method":{"id":"pm_1","object":"payment_method","card":{"brand":"visa"}}}}`},
-			providers.ClassHardDecline, providers.CodeAuthorizationRevoked, 0, "R1"},
+			providers.ClassHardDecline, billing.CodeAuthorizationRevoked, 0, "R1"},
 		{"mastercard advice 03 stops retries",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"do_not_honor","network_advice_code":"03","payment_method":{"id":"pm_1","object":"payment_method","card":{"brand":"mastercard"}}}}`},
-			providers.ClassHardDecline, providers.CodeDoNotRetry, 0, ""},
+			providers.ClassHardDecline, billing.CodeDoNotRetry, 0, ""},
 		{"mastercard advice 25 hints a day",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","network_advice_code":"25","payment_method":{"id":"pm_1","object":"payment_method","card":{"brand":"mastercard"}}}}`},
-			providers.ClassSoftDecline, providers.CodeInsufficientFunds, 24 * time.Hour, ""},
+			providers.ClassSoftDecline, billing.CodeInsufficientFunds, 24 * time.Hour, ""},
 		{"stripe advice do_not_try_again",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline","advice_code":"do_not_try_again"}}`},
-			providers.ClassHardDecline, providers.CodeDoNotRetry, 0, ""},
+			providers.ClassHardDecline, billing.CodeDoNotRetry, 0, ""},
 		{"expired card code",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"expired_card","message":"Your card has expired."}}`},
-			providers.ClassHardDecline, providers.CodeCardExpired, 0, ""},
+			providers.ClassHardDecline, billing.CodeCardExpired, 0, ""},
 		{"lost card",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"card_declined","decline_code":"lost_card"}}`},
-			providers.ClassHardDecline, providers.CodeLostCard, 0, ""},
+			providers.ClassHardDecline, billing.CodeLostCard, 0, ""},
 		{"authentication required",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"authentication_required","decline_code":"authentication_required","payment_intent":{"id":"pi_123","object":"payment_intent","client_secret":"pi_123_secret_TOPSECRET","status":"requires_payment_method"}}}`},
-			providers.ClassAuthenticationRequired, providers.CodeAuthenticationRequired, 0, ""},
+			providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired, 0, ""},
 		{"processing error",
 			stripeError{402, nil, `{"error":{"type":"card_error","code":"processing_error"}}`},
-			providers.ClassTransient, providers.CodeProcessingError, 0, ""},
+			providers.ClassTransient, billing.CodeProcessingError, 0, ""},
 		{"rate limit with retry-after",
 			stripeError{429, map[string]string{"Retry-After": "2"}, `{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}`},
-			providers.ClassTransient, providers.CodeRateLimited, 2 * time.Second, ""},
+			providers.ClassTransient, billing.CodeRateLimited, 2 * time.Second, ""},
 		{"api error 500",
 			stripeError{500, nil, `{"error":{"type":"api_error","message":"Something went wrong"}}`},
-			providers.ClassTransient, providers.CodeProviderUnavailable, 0, ""},
+			providers.ClassTransient, billing.CodeProviderUnavailable, 0, ""},
 		{"html 502 from a proxy",
 			stripeError{502, nil, `<html>bad gateway</html>`},
-			providers.ClassTransient, providers.CodeNetworkError, 0, ""},
+			providers.ClassTransient, billing.CodeNetworkError, 0, ""},
 		{"idempotency key reused with other params",
 			stripeError{400, nil, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`},
-			providers.ClassInvalidRequest, providers.CodeIdempotencyConflict, 0, ""},
+			providers.ClassInvalidRequest, billing.CodeIdempotencyConflict, 0, ""},
 		{"idempotency key in use",
 			stripeError{409, nil, `{"error":{"type":"invalid_request_error","code":"idempotency_key_in_use"}}`},
-			providers.ClassTransient, providers.CodeIdempotencyKeyInUse, 0, ""},
+			providers.ClassTransient, billing.CodeIdempotencyKeyInUse, 0, ""},
 		{"bad api key",
 			stripeError{401, nil, `{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****"}}`},
-			providers.ClassInvalidRequest, providers.CodeProviderAuthenticationFailed, 0, ""},
+			providers.ClassInvalidRequest, billing.CodeProviderAuthenticationFailed, 0, ""},
 		{"detached payment method",
 			stripeError{400, nil, `{"error":{"type":"invalid_request_error","code":"resource_missing","param":"payment_method"}}`},
-			providers.ClassInvalidRequest, providers.CodeResourceMissing, 0, ""},
+			providers.ClassInvalidRequest, billing.CodeResourceMissing, 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -220,9 +221,9 @@ func TestPaymentIntentOutcomes(t *testing.T) {
 		code   string
 	}{
 		{"processing", `{"id":"pi_1","object":"payment_intent","amount":1050,"currency":"usd","status":"processing"}`, providers.ChargePending, ""},
-		{"requires action", `{"id":"pi_1","object":"payment_intent","status":"requires_action"}`, "", providers.CodeAuthenticationRequired},
-		{"failed attempt", `{"id":"pi_1","object":"payment_intent","status":"requires_payment_method","last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"stolen_card"}}`, "", providers.CodeStolenCard},
-		{"canceled", `{"id":"pi_1","object":"payment_intent","status":"canceled"}`, "", providers.CodeCardDeclined},
+		{"requires action", `{"id":"pi_1","object":"payment_intent","status":"requires_action"}`, "", billing.CodeAuthenticationRequired},
+		{"failed attempt", `{"id":"pi_1","object":"payment_intent","status":"requires_payment_method","last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"stolen_card"}}`, "", billing.CodeStolenCard},
+		{"canceled", `{"id":"pi_1","object":"payment_intent","status":"canceled"}`, "", billing.CodeCardDeclined},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,15 +257,15 @@ func TestEveryCallHasATimeout(t *testing.T) {
 
 	start := time.Now()
 	_, err := p.Charge(context.Background(), chargeReq(providers.InitiatorCustomer))
-	if e, ok := providers.AsError(err); !ok || e.Code != providers.CodeTimeout || !e.Retryable() {
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeTimeout || !e.Retryable() {
 		t.Fatalf("hanging charge = %v, want a retryable timeout", err)
 	}
 	_, err = p.SaveCard(context.Background(), providers.SaveCardRequest{Card: providertest.Card("4242424242424242")})
-	if providers.CodeOf(err) != providers.CodeTimeout {
+	if providers.CodeOf(err) != billing.CodeTimeout {
 		t.Errorf("hanging save = %v, want timeout", err)
 	}
 	_, err = p.Refund(context.Background(), providers.RefundRequest{ChargeID: "pi_1", IdempotencyKey: "r"})
-	if providers.CodeOf(err) != providers.CodeTimeout {
+	if providers.CodeOf(err) != billing.CodeTimeout {
 		t.Errorf("hanging refund = %v, want timeout", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {

@@ -73,7 +73,7 @@ func (h *capture) all() []captured {
 func TestDeclinesOnRealServer(t *testing.T) {
 	logs := newCapture()
 	e := startLogging(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
-		return providers.ChargeResult{}, &providers.Error{Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds,
+		return providers.ChargeResult{}, &providers.Error{Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds,
 			DeclineCode: "51", Provider: "fake", Message: "declined by the fake provider"}
 	}, slog.New(logs))
 	ctx := context.Background()
@@ -126,7 +126,7 @@ func TestDeclinesOnRealServer(t *testing.T) {
 	}
 	for i, r := range declines {
 		want := map[string]string{"plan_id": in.PlanID, "installment": "1", "attempt": fmt.Sprint(i + 1),
-			"code": providers.CodeInsufficientFunds, "decline_code": "51", "WorkflowID": in.PlanID}
+			"code": billing.CodeInsufficientFunds, "decline_code": "51", "WorkflowID": in.PlanID}
 		for k, v := range want {
 			if r.attrs[k] != v {
 				t.Errorf("decline %d: %s=%q, want %q (%v)", i+1, k, r.attrs[k], v, r)

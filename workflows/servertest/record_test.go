@@ -91,7 +91,7 @@ func startWithWebhooks(t *testing.T, respond func(activitiestest.Call) (provider
 func TestOneShotWorkflowsOnRealServer(t *testing.T) {
 	e := startWithWebhooks(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.IdempotencyKey == "pay_record_declined" {
-			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, providers.CodeCardBlocked)
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardBlocked)
 		}
 		return activitiestest.Succeed(c)
 	})
@@ -112,7 +112,7 @@ func TestOneShotWorkflowsOnRealServer(t *testing.T) {
 		MerchantID: e.merchant, Mode: billing.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_card1",
 		Amount: 500, Currency: "USD", Type: "ecom"})
 	if err != nil || declined.Status != billing.PaymentFailed || declined.PaymentType != billing.PaymentOneOff ||
-		declined.FailureCode != providers.CodeCardBlocked {
+		declined.FailureCode != billing.CodeCardBlocked {
 		t.Fatalf("declined payment: %+v, %v", declined, err)
 	}
 	for id, status := range map[string]string{paid.PaymentID: billing.PaymentSucceeded, declined.PaymentID: billing.PaymentFailed} {

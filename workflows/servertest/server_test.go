@@ -127,7 +127,7 @@ func waitFor(t *testing.T, c client.Client, planID string, what string, ok func(
 func TestPlanOnRealServer(t *testing.T) {
 	e := start(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.IdempotencyKey == "plan_servertest/6/1" {
-			return providers.ChargeResult{}, &providers.Error{Class: providers.ClassSoftDecline, Code: providers.CodeInsufficientFunds}
+			return providers.ChargeResult{}, &providers.Error{Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds}
 		}
 		return activitiestest.Succeed(c)
 	})
