@@ -37,8 +37,8 @@ type Notification struct {
 	IdempotencyKey string `json:"idempotency_key"`
 }
 
-// Notifier tells customers (by email, through the merchant's webhook…). Issue 7's
-// webhook sender is one; without one, notifications are logged.
+// Notifier tells customers about their plans (internal/notify sends email over SMTP, or
+// only logs when no SMTP server is configured); with no Notifier at all, Notify logs.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }

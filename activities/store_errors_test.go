@@ -73,7 +73,7 @@ func storeRejected(t *testing.T, err error, what string) {
 }
 
 // A plan the store can never take fails CreatePlan at once, non-retryably, on either
-// store: on Postgres a NUL byte is SQLSTATE 22021, which used to be retried forever.
+// store: on Postgres a NUL byte is SQLSTATE 22021, a data exception no retry can fix.
 func TestCreatePlanWithANULByteFailsNonRetryably(t *testing.T) {
 	forEachLedger(t, func(t *testing.T, l ledgerEnv) {
 		var a *activities.Activities

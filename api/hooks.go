@@ -14,10 +14,10 @@ import (
 // notification that failed). An error fails the request with a 5xx; the store change
 // stays, and the client's retry notifies again.
 //
-// The plan issue fills this in (signal `block`, `unblock`, `detach` to every active
-// plan whose payment method is pmID). Until then NoPlans does nothing. Independently,
-// store.ChargeableCard flags blocked and detached cards and unseals no token for them,
-// so a missed notification can never lead to a charge.
+// With a workflow service, planHooks signals `block`, `unblock` or `detach` to every
+// unfinished plan whose payment method is pmID; without one, NoPlans does nothing.
+// Independently, store.ChargeableCard flags blocked and detached cards and unseals no
+// token for them, so a missed notification can never lead to a charge.
 type PlanNotifier interface {
 	PaymentMethodBlocked(ctx context.Context, merchantID, pmID string) error
 	PaymentMethodUnblocked(ctx context.Context, merchantID, pmID string) error
@@ -26,7 +26,8 @@ type PlanNotifier interface {
 
 // PlanCounter counts a customer's plans that are not completed, canceled or failed;
 // DELETE /v1/customers/{id} is refused with 409 customer_has_active_plans while it is
-// above zero. The plan issue fills this in; NoPlans says zero.
+// above zero. planHooks counts the plans in the store; NoPlans, for an engine without a
+// workflow service, says zero.
 type PlanCounter interface {
 	ActivePlans(ctx context.Context, merchantID, customerID string) (int, error)
 }

@@ -1,6 +1,7 @@
-// Package store keeps the engine's own records (merchants, API keys, and later customers,
-// payment methods, plans and payments) in Postgres or SQLite through one sqlx code base.
-// Driver errors are translated here, at the boundary, into billing errors.
+// Package store keeps the engine's own records (merchants, API keys, customers, payment
+// methods, plans, payments, idempotency records, webhook endpoints and events) in
+// Postgres or SQLite through one sqlx code base. Driver errors are translated here, at
+// the boundary, into billing errors.
 package store
 
 import (

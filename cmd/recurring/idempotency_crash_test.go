@@ -97,7 +97,7 @@ func TestCrashedRequestFreesItsKeyWithinSeconds(t *testing.T) {
 		t.Errorf("the payment after the crash: %s", answer)
 	}
 	// The lease is 8 s: well within 8 s of the restart (which may itself take a while
-	// on a loaded machine) the key is free. Two minutes was the old lease.
+	// on a loaded machine) the key is free.
 	if through > restarted+10*time.Second {
 		t.Errorf("the key was in use until %s after the kill, %s after the restart; want within the 8 s lease", through, through-restarted)
 	}
