@@ -8,40 +8,20 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// Notification kinds: why the customer is told.
+// Notification kinds: why the customer is told (billing holds the noun, so that
+// senders such as internal/notify depend on the domain, not on activities).
 const (
-	// NotifyPaymentFailed: an installment could not be collected for good (hard decline
-	// or last dunning retry); the plan went past_due or canceled.
-	NotifyPaymentFailed = "payment_failed"
-	// NotifyActionRequired: the customer must act (authenticate, or give a new card).
-	NotifyActionRequired = "action_required"
-	// NotifyPlanFailed: the plan cannot go on.
-	NotifyPlanFailed = "plan_failed"
+	NotifyPaymentFailed  = billing.NotifyPaymentFailed
+	NotifyActionRequired = billing.NotifyActionRequired
+	NotifyPlanFailed     = billing.NotifyPlanFailed
 )
 
-// Notification asks for the customer to be told about their plan.
-type Notification struct {
-	Kind        string             `json:"kind"`
-	MerchantID  string             `json:"merchant_id"`
-	Mode        billing.Mode       `json:"mode"`
-	CustomerID  string             `json:"customer_id"`
-	PlanID      string             `json:"plan_id,omitempty"`
-	Installment int                `json:"installment,omitempty"`
-	Amount      int64              `json:"amount,omitempty"`
-	Currency    string             `json:"currency,omitempty"`
-	Status      billing.PlanStatus `json:"status,omitempty"`
-	Code        string             `json:"code,omitempty"`
-	Message     string             `json:"message,omitempty"`
-	// IdempotencyKey is the same for retries of one notification, so a sender can
-	// drop duplicates.
-	IdempotencyKey string `json:"idempotency_key"`
-}
+// Notification is the Notify activity's input: the domain's notification, unchanged
+// (same JSON in workflow histories).
+type Notification = billing.Notification
 
-// Notifier tells customers about their plans (internal/notify sends email over SMTP, or
-// only logs when no SMTP server is configured); with no Notifier at all, Notify logs.
-type Notifier interface {
-	Notify(ctx context.Context, n Notification) error
-}
+// Notifier sends notifications; with no Notifier at all, Notify only logs.
+type Notifier = billing.Notifier
 
 // Notify sends a notification to the customer.
 func (a *Activities) Notify(ctx context.Context, n Notification) error {

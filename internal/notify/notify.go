@@ -1,6 +1,6 @@
 // Package notify tells customers about their plans: by email through an SMTP server
 // (SMTP), or only in the log (Log, the default when no SMTP server is configured).
-// Both implement activities.Notifier.
+// Both implement billing.Notifier.
 package notify
 
 import (
@@ -13,17 +13,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
 )
 
 // Log writes notifications to the log and sends nothing.
 type Log struct{ Logger *slog.Logger }
 
-var _ activities.Notifier = Log{}
+var _ billing.Notifier = Log{}
 
 // Notify logs n (no personal data: ids and codes only).
-func (l Log) Notify(ctx context.Context, n activities.Notification) error {
+func (l Log) Notify(ctx context.Context, n billing.Notification) error {
 	logger := l.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -51,11 +50,11 @@ type SMTP struct {
 	Timeout time.Duration
 }
 
-var _ activities.Notifier = (*SMTP)(nil)
+var _ billing.Notifier = (*SMTP)(nil)
 
 // Notify emails the customer. A customer without an address is skipped, not an error
 // (retrying would not give them one).
-func (s *SMTP) Notify(ctx context.Context, n activities.Notification) error {
+func (s *SMTP) Notify(ctx context.Context, n billing.Notification) error {
 	to, err := s.Email(ctx, n.MerchantID, n.Mode, n.CustomerID)
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", n.CustomerID, err)
@@ -119,7 +118,7 @@ func (s *SMTP) send(ctx context.Context, timeout time.Duration, to string, msg [
 
 // message renders the email. The Message-ID is derived from the notification's
 // idempotency key, so a retried send is recognisably the same message.
-func message(from, to string, n activities.Notification) []byte {
+func message(from, to string, n billing.Notification) []byte {
 	subject, body := text(n)
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\n", from, to, subject)
@@ -129,16 +128,16 @@ func message(from, to string, n activities.Notification) []byte {
 	return []byte(b.String())
 }
 
-func text(n activities.Notification) (subject, body string) {
+func text(n billing.Notification) (subject, body string) {
 	amount := ""
 	if n.Currency != "" {
 		amount = fmt.Sprintf(" of %d %s (minor units)", n.Amount, n.Currency)
 	}
 	switch n.Kind {
-	case activities.NotifyActionRequired:
+	case billing.NotifyActionRequired:
 		subject = "Action required for your subscription"
 		body = fmt.Sprintf("Your payment%s for plan %s needs your action: please authenticate it or update your card.\n", amount, n.PlanID)
-	case activities.NotifyPaymentFailed:
+	case billing.NotifyPaymentFailed:
 		subject = "Your payment failed"
 		body = fmt.Sprintf("We could not collect installment %d%s for plan %s after repeated attempts. Please update your card.\n", n.Installment, amount, n.PlanID)
 	default:

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
 )
 
@@ -109,7 +108,7 @@ func TestSMTPSendsToTheCustomer(t *testing.T) {
 			}
 			return "ada@example.com", nil
 		}}
-	err := n.Notify(context.Background(), activities.Notification{Kind: activities.NotifyActionRequired,
+	err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyActionRequired,
 		MerchantID: "mer_1", Mode: billing.ModeTest, CustomerID: "cus_1", PlanID: "plan_1", Amount: 1250,
 		Currency: "USD", IdempotencyKey: "plan_1/notify/3"})
 	if err != nil {
@@ -135,7 +134,7 @@ func TestSMTPSkipsCustomerWithoutEmail(t *testing.T) {
 	n := &SMTP{Addr: "127.0.0.1:1", From: "x@y", Email: func(context.Context, string, billing.Mode, string) (string, error) {
 		return "", nil
 	}}
-	if err := n.Notify(context.Background(), activities.Notification{Kind: activities.NotifyPaymentFailed}); err != nil {
+	if err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyPaymentFailed}); err != nil {
 		t.Fatal(err)
 	}
 }

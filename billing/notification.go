@@ -1,0 +1,38 @@
+package billing
+
+import "context"
+
+// Notification kinds: why the customer is told.
+const (
+	// NotifyPaymentFailed: an installment could not be collected for good (hard decline
+	// or last dunning retry); the plan went past_due or canceled.
+	NotifyPaymentFailed = "payment_failed"
+	// NotifyActionRequired: the customer must act (authenticate, or give a new card).
+	NotifyActionRequired = "action_required"
+	// NotifyPlanFailed: the plan cannot go on.
+	NotifyPlanFailed = "plan_failed"
+)
+
+// Notification asks for the customer to be told about their plan.
+type Notification struct {
+	Kind        string     `json:"kind"`
+	MerchantID  string     `json:"merchant_id"`
+	Mode        Mode       `json:"mode"`
+	CustomerID  string     `json:"customer_id"`
+	PlanID      string     `json:"plan_id,omitempty"`
+	Installment int        `json:"installment,omitempty"`
+	Amount      int64      `json:"amount,omitempty"`
+	Currency    string     `json:"currency,omitempty"`
+	Status      PlanStatus `json:"status,omitempty"`
+	Code        string     `json:"code,omitempty"`
+	Message     string     `json:"message,omitempty"`
+	// IdempotencyKey is the same for retries of one notification, so a sender can
+	// drop duplicates.
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Notifier tells customers about their plans (internal/notify sends email over SMTP, or
+// only logs when no SMTP server is configured).
+type Notifier interface {
+	Notify(ctx context.Context, n Notification) error
+}
