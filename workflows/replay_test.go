@@ -1,12 +1,15 @@
 package workflows_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -65,6 +68,58 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for typ := range replayed {
 		if seen[typ] == 0 {
 			t.Errorf("no recorded history of %s in testdata/: record one (see testdata/README.md)", typ)
+		}
+	}
+}
+
+// secretPrefixes start the secrets a history must never hold: provider card tokens
+// (the fakes' tok_…), webhook signing secrets and API keys.
+var secretPrefixes = []string{"tok_", "whsec_", "sk_test_", "sk_live_"}
+
+// TestRecordedHistoriesHoldNoSecrets looks through every recorded history, the
+// payloads decoded (protojson writes them as base64), for a card token or a secret: a
+// history is committed, and shows what workflows and activities pass each other.
+func TestRecordedHistoriesHoldNoSecrets(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		texts := []string{string(b)}
+		var walk func(key string, v any)
+		walk = func(key string, v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				for k, e := range v {
+					walk(k, e)
+				}
+			case []any:
+				for _, e := range v {
+					walk(key, e)
+				}
+			case string:
+				if key == "data" {
+					if d, err := base64.StdEncoding.DecodeString(v); err == nil {
+						texts = append(texts, string(d))
+					}
+				}
+			}
+		}
+		walk("", doc)
+		for _, text := range texts {
+			for _, p := range secretPrefixes {
+				if i := strings.Index(text, p); i >= 0 {
+					t.Errorf("%s holds %q: …%s…", f, p, text[max(0, i-40):min(len(text), i+40)])
+				}
+			}
 		}
 	}
 }

@@ -33,6 +33,18 @@ import (
 // keyring, which endpoints need for their secrets).
 func startWithWebhooks(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error)) *env {
 	t.Helper()
+	cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+		"pm_card1": {Provider: "fake", Token: "tok_1"},
+	})
+	return startWithFakes(t, respond, cards, &activitiestest.Notifier{})
+}
+
+// startWithFakes is startWithWebhooks with the cards the activities charge and the
+// notifier they tell customers through given, so a test can detach a card or add one
+// and read the notifications sent.
+func startWithFakes(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error),
+	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier) *env {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server: skipped with -short")
 	}
@@ -70,11 +82,8 @@ func startWithWebhooks(t *testing.T, respond func(activitiestest.Call) (provider
 	}
 	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
 	w := worker.New(c, activities.New(activities.Deps{
-		Providers: activitiestest.Providers{"fake": e.provider},
-		PaymentMethods: activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
-			"pm_card1": {Provider: "fake", Token: "tok_1"},
-		}),
-		Ledger: db, Notifier: &activitiestest.Notifier{}, Webhooks: db, Logger: quiet,
+		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
+		Ledger: db, Notifier: notifier, Webhooks: db, Logger: quiet,
 	}), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,215 @@
+package servertest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/activities/activitiestest"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// testPlan is a test-mode plan of n installments of 1000, every `every` seconds from
+// `every` seconds from now, charging pm_card1 with no dunning retry.
+func testPlan(t *testing.T, e *env, id string, n, every int) workflows.PlanInput {
+	t.Helper()
+	amount := int64(1000)
+	tt, err := billing.Schedule{
+		Frequency: billing.FrequencySeconds, FrequencyDuration: &every, RecurringAmount: &amount, Installments: &n,
+		StartDate: time.Now().Add(time.Duration(every) * time.Second).UTC().Format(time.RFC3339),
+	}.Resolve(billing.ModeTest, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workflows.PlanInput{
+		PlanID: id, MerchantID: e.merchant, Mode: billing.ModeTest, CustomerID: "cus_1",
+		PaymentMethodID: "pm_card1", Provider: "fake", Currency: "USD", Type: "ecom", Timetable: tt,
+		InitialNetworkTransactionID: "nti_initial",
+	}
+}
+
+// runToEnd waits for the plan's (single) run to finish and returns its result.
+func runToEnd(t *testing.T, e *env, planID string) workflows.PlanResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var res workflows.PlanResult
+	if err := e.c.GetWorkflow(ctx, planID, "").Get(ctx, &res); err != nil {
+		t.Fatalf("plan result: %v", err)
+	}
+	return res
+}
+
+// paidInstallments returns the plan's ledger rows as "installment status pm",
+// in installment order.
+func paidInstallments(t *testing.T, e *env, planID string) []string {
+	t.Helper()
+	page, err := e.db.ListPlanPayments(context.Background(), store.Caller{MerchantID: e.merchant, Mode: store.ModeTest},
+		planID, store.ListParams{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, p := range page.Items {
+		rows = append(rows, fmt.Sprintf("%d %s %s", p.Installment, p.Status, p.PaymentMethodID))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// chargedKeys returns the idempotency keys the provider received for the plan, in
+// order, each with the token of the card charged.
+func chargedKeys(e *env, planID string) []string {
+	var keys []string
+	for _, c := range e.provider.Calls() {
+		if strings.HasPrefix(c.IdempotencyKey, planID+"/") {
+			keys = append(keys, c.IdempotencyKey+" "+c.Token)
+		}
+	}
+	return keys
+}
+
+// sleepUntil sleeps until at.
+func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
+
+// recordSingleRun checks the plan took one run and, with -record and the test passing
+// so far, writes its history to workflows/testdata/name.
+func recordSingleRun(t *testing.T, e *env, res workflows.PlanResult, planID, name string) {
+	t.Helper()
+	if res.Runs != 1 {
+		t.Fatalf("%d runs, want 1", res.Runs)
+	}
+	if *record && !t.Failed() {
+		writeHistory(t, history(t, e.c, planID), name)
+	}
+}
+
+// TestPausePlanOnRealServer pauses a plan after its first charge and resumes it after
+// the second installment fell due: that one is skipped, the others are charged on
+// their dates. With -record the history is written to
+// workflows/testdata/plan_pause_resume.json.
+func TestPausePlanOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, activitiestest.Succeed)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_pause_resume", 4, 3)
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.c, in.PlanID, "the first charge", func(st workflows.PlanState) bool { return st.Paid == 1 })
+
+	paused, err := starter.PausePlan(ctx, e.c, in.PlanID)
+	if err != nil || paused.Status != billing.PlanPaused || paused.NextInstallment != 2 || !paused.NextChargeAt.IsZero() {
+		t.Fatalf("pause: %+v, %v; want paused before installment 2, nothing to charge", paused, err)
+	}
+	if !time.Now().Before(paused.NextDueAt) {
+		t.Fatalf("paused at %v, after installment 2 fell due (%v): the machine is too slow for this schedule", time.Now(), paused.NextDueAt)
+	}
+	sleepUntil(paused.NextDueAt.Add(time.Second))
+	if st, err := starter.PlanState(ctx, e.c, in.PlanID); err != nil || st.Status != billing.PlanPaused || st.Paid != 1 {
+		t.Fatalf("paused past installment 2's date: %+v, %v; want still paused, one paid", st, err)
+	}
+
+	resumed, err := starter.ResumePlan(ctx, e.c, in.PlanID)
+	if err != nil || resumed.Status != billing.PlanActive || resumed.Skipped != 1 || resumed.NextInstallment != 3 {
+		t.Fatalf("resume: %+v, %v; want active, installment 2 skipped, 3 next", resumed, err)
+	}
+	if !time.Now().Before(resumed.NextDueAt) {
+		t.Fatalf("resumed at %v, after installment 3 fell due (%v): the machine is too slow for this schedule", time.Now(), resumed.NextDueAt)
+	}
+
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 3 || res.Skipped != 1 || res.PaidAmount != 3000 {
+		t.Errorf("result %+v, want completed: 3 paid, installment 2 skipped", res)
+	}
+	wantRows := []string{"1 succeeded pm_card1", "3 succeeded pm_card1", "4 succeeded pm_card1"}
+	if rows := paidInstallments(t, e, in.PlanID); !slices.Equal(rows, wantRows) {
+		t.Errorf("ledger %v, want %v", rows, wantRows)
+	}
+	wantKeys := []string{"plan_pause_resume/1/1 tok_1", "plan_pause_resume/3/1 tok_1", "plan_pause_resume/4/1 tok_1"}
+	if keys := chargedKeys(e, in.PlanID); !slices.Equal(keys, wantKeys) {
+		t.Errorf("provider charges %v, want %v", keys, wantKeys)
+	}
+	if row, err := e.db.GetPlan(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID); err != nil || row.Status != "completed" {
+		t.Errorf("plan row %+v, %v; want completed", row, err)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_pause_resume.json")
+}
+
+// TestChangeCardAfterDetachOnRealServer detaches the plan's card after its first
+// charge: the plan asks the customer for a new card and charges nothing while the
+// second installment falls due; change_payment_method to another card charges that
+// installment at once on the new card, and the last one on its date. With -record the
+// history is written to workflows/testdata/plan_detach_change_card.json.
+func TestChangeCardAfterDetachOnRealServer(t *testing.T) {
+	card1 := activitiestest.Card{Provider: "fake", Token: "tok_1"}
+	cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+		"pm_card1": card1,
+		"pm_card2": {Provider: "fake", Token: "tok_2"},
+	})
+	notifier := &activitiestest.Notifier{}
+	e := startWithFakes(t, activitiestest.Succeed, cards, notifier)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_detach_change_card", 3, 3)
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	first := waitFor(t, e.c, in.PlanID, "the first charge", func(st workflows.PlanState) bool { return st.Paid == 1 })
+
+	// The customer deletes the card: the store marks it detached, the API signals the
+	// plans charging it.
+	card1.Detached = true
+	cards.Set("pm_card1", card1)
+	if err := starter.DetachPlan(ctx, e.c, in.PlanID, "pm_card1"); err != nil {
+		t.Fatal(err)
+	}
+	detached := waitFor(t, e.c, in.PlanID, "action_required", func(st workflows.PlanState) bool {
+		return st.Status == billing.PlanActionRequired && st.Detached
+	})
+	if !time.Now().Before(first.NextDueAt) {
+		t.Fatalf("detached at %v, after installment 2 fell due (%v): the machine is too slow for this schedule", time.Now(), first.NextDueAt)
+	}
+	if detached.NextInstallment != 2 || !detached.NextChargeAt.IsZero() {
+		t.Errorf("detached: %+v, want installment 2 waiting, nothing to charge", detached)
+	}
+	sleepUntil(detached.NextDueAt.Add(time.Second))
+	if st, err := starter.PlanState(ctx, e.c, in.PlanID); err != nil || st.Status != billing.PlanActionRequired || st.Paid != 1 {
+		t.Fatalf("detached past installment 2's date: %+v, %v; want action_required, one paid", st, err)
+	}
+
+	changed, err := starter.ChangePlanPaymentMethod(ctx, e.c, in.PlanID, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"})
+	if err != nil || changed.Status != billing.PlanActive || changed.PaymentMethodID != "pm_card2" || changed.Detached {
+		t.Fatalf("change_payment_method: %+v, %v; want active on pm_card2", changed, err)
+	}
+
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 3 || res.Skipped != 0 {
+		t.Errorf("result %+v, want completed: 3 paid, none skipped", res)
+	}
+	wantRows := []string{"1 succeeded pm_card1", "2 succeeded pm_card2", "3 succeeded pm_card2"}
+	if rows := paidInstallments(t, e, in.PlanID); !slices.Equal(rows, wantRows) {
+		t.Errorf("ledger %v, want %v", rows, wantRows)
+	}
+	wantKeys := []string{"plan_detach_change_card/1/1 tok_1", "plan_detach_change_card/2/1 tok_2", "plan_detach_change_card/3/1 tok_2"}
+	if keys := chargedKeys(e, in.PlanID); !slices.Equal(keys, wantKeys) {
+		t.Errorf("provider charges %v, want %v", keys, wantKeys)
+	}
+	var asked []string
+	for _, n := range notifier.Sent() {
+		asked = append(asked, fmt.Sprintf("%s %d %s", n.Kind, n.Installment, n.Code))
+	}
+	if want := []string{activities.NotifyActionRequired + " 2 " + billing.CodePaymentMethodDetached}; !slices.Equal(asked, want) {
+		t.Errorf("notifications %v, want %v", asked, want)
+	}
+	if row, err := e.db.GetPlan(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID); err != nil ||
+		row.Status != "completed" || row.PaymentMethodID != "pm_card2" {
+		t.Errorf("plan row %+v, %v; want completed on pm_card2", row, err)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_detach_change_card.json")
+}
