@@ -87,7 +87,16 @@ type Plan struct {
 	StateSeq  int64     `db:"state_seq"`
 	CreatedAt time.Time `db:"created_at"`
 	UpdatedAt time.Time `db:"updated_at"`
+	// Paid and PaidAmount are not columns: reads count the plan's succeeded attempts in
+	// the ledger (planColumns), so the recorded state says what was collected.
+	Paid       int   `db:"paid"`
+	PaidAmount int64 `db:"paid_amount"`
 }
+
+// planColumns selects a plan row with Paid and PaidAmount counted from the ledger.
+const planColumns = `plans.*,
+	(SELECT COUNT(*) FROM payments WHERE payments.plan_id = plans.id AND payments.status = 'succeeded') AS paid,
+	(SELECT COALESCE(SUM(payments.amount), 0) FROM payments WHERE payments.plan_id = plans.id AND payments.status = 'succeeded') AS paid_amount`
 
 // Object renders the plan's recorded state as the API shows it: GET /v1/plans (which
 // lists rows), GET /v1/plans/{id} before the workflow's live state is laid over it,
@@ -100,6 +109,7 @@ func (p Plan) Object() rest.Plan {
 		CreatedAt: p.CreatedAt.UTC(), NextChargeAt: rest.UTC(p.NextChargeAt), LiveState: &live,
 		Type: rest.OptString(p.Type), Reference: rest.OptString(p.Reference),
 		MerchantData: jsonObject(p.MerchantData), Schedule: jsonObject(p.Schedule),
+		Paid: p.Paid, PaidAmount: p.PaidAmount,
 	}
 }
 
@@ -116,7 +126,9 @@ func jsonObject(doc JSONDoc) *map[string]any {
 	return &m
 }
 
-// planEvent returns the event of type typ about p, showing p as its data.object.
+// planEvent returns the event of type typ about p, showing p as its data.object (read
+// with planColumns in the event's transaction, so plan.completed says what was
+// collected).
 func planEvent(p Plan, typ, key string) Event {
 	return Event{MerchantID: p.MerchantID, Mode: p.Mode, Type: typ, Data: eventData(p.Object()), IdempotencyKey: key}
 }
@@ -124,7 +136,7 @@ func planEvent(p Plan, typ, key string) Event {
 // getPlanRow reads a plan by id alone (the workflow's activities carry no caller),
 // locking it on Postgres when lock is set.
 func (db *DB) getPlanRow(ctx context.Context, q sqlx.QueryerContext, id string, lock bool) (Plan, error) {
-	query := `SELECT * FROM plans WHERE id = ?`
+	query := `SELECT ` + planColumns + ` FROM plans WHERE id = ?`
 	if lock {
 		query += db.forUpdate()
 	}
@@ -207,7 +219,7 @@ func (db *DB) CreatePlan(ctx context.Context, p Plan) (Plan, bool, error) {
 // is not found.
 func (db *DB) GetPlan(ctx context.Context, caller Caller, id string) (Plan, error) {
 	var p Plan
-	err := db.GetContext(ctx, &p, db.Rebind(`SELECT * FROM plans WHERE id = ? AND merchant_id = ? AND mode = ?`),
+	err := db.GetContext(ctx, &p, db.Rebind(`SELECT `+planColumns+` FROM plans WHERE id = ? AND merchant_id = ? AND mode = ?`),
 		id, caller.MerchantID, caller.Mode)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Plan{}, notFound("plan", id)
@@ -257,7 +269,7 @@ func (db *DB) ListPlans(ctx context.Context, caller Caller, f PlanFilter, p List
 		where, args = append(where, "seq < ?"), append(args, after)
 	}
 	var rows []Plan
-	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT * FROM plans WHERE `+strings.Join(where, " AND ")+
+	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+planColumns+` FROM plans WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...); err != nil {
 		return Page[Plan]{}, fmt.Errorf("list plans: %w", err)
 	}
@@ -310,17 +322,15 @@ func (db *DB) UpdatePlanState(ctx context.Context, u PlanUpdate) error {
 	if err != nil {
 		return err
 	}
-	var ev *Event
+	typ, key := "", ""
 	switch {
 	case u.Event != nil:
-		e := planEvent(after, u.Event.Type, u.Event.IdempotencyKey)
-		ev = &e
+		typ, key = u.Event.Type, u.Event.IdempotencyKey
 	case after.Status != before.Status || after.PaymentMethodID != before.PaymentMethodID:
-		e := planEvent(after, billing.EventPlanUpdated, fmt.Sprintf("%s/state/%d/%s", u.PlanID, u.Seq, billing.EventPlanUpdated))
-		ev = &e
+		typ, key = billing.EventPlanUpdated, fmt.Sprintf("%s/state/%d/%s", u.PlanID, u.Seq, billing.EventPlanUpdated)
 	}
-	if ev != nil {
-		if _, err := appendEvent(ctx, db, tx, *ev); err != nil {
+	if typ != "" {
+		if _, err := appendEvent(ctx, db, tx, planEvent(after, typ, key)); err != nil {
 			return err
 		}
 	}
