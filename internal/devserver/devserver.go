@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -72,14 +74,43 @@ func CheckPort(name, addr string) error {
 	return l.Close()
 }
 
-// FreePort returns a port the OS considers free right now.
+// FreePort returns a port that is free right now, chosen at random below the OS's
+// ephemeral range. A port the OS hands out for ":0" comes from that range, where any
+// outgoing connection (to Postgres, to a webhook receiver) may take it as its source
+// port between our check and the embedded server's bind; below the range only another
+// explicit bind can, which makes the embedded server's internal ports far less likely
+// to be taken.
 func FreePort() (int, error) {
+	if lo := ephemeralLow(); lo > 20000+1000 {
+		for range 64 {
+			port := 20000 + rand.IntN(lo-20000)
+			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+			if err != nil {
+				continue
+			}
+			_ = l.Close()
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralLow is the first port of the OS's ephemeral range: Linux's setting, or
+// IANA's 49152 elsewhere.
+func ephemeralLow() int {
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if lo, err := strconv.Atoi(f[0]); err == nil {
+				return lo
+			}
+		}
+	}
+	return 49152
 }
 
 // TunedDynamicConfig returns the settings that let one process on SQLite drain a burst
