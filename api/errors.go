@@ -89,7 +89,8 @@ func describe(err error) (errorDetail, int) {
 		return errorDetail{Type: s.typ, Code: be.Code, Message: be.Message, Param: be.Param}, s.status
 	}
 	var ute *json.UnmarshalTypeError
-	if errors.As(err, &ute) {
+	var bindErr *echo.HTTPError
+	if errors.As(err, &bindErr) && bindErr.Code == http.StatusBadRequest && errors.As(bindErr.Internal, &ute) {
 		// The body matched openapi.yaml (kin-openapi reads every number as a float) but
 		// does not fit the Go type: an integer beyond int64 or written as 100.0 or 1e2.
 		return decodeError(ute), http.StatusBadRequest

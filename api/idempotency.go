@@ -127,10 +127,8 @@ func renewWhileRunning(ctx context.Context, cancel context.CancelFunc, db *store
 		defer tick.Stop()
 		for {
 			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
+			case <-done: // the handler returned; a canceled request context does not stop
+				return // renewal while the handler still finishes its work
 			case <-tick.C:
 			}
 			held, err := db.RenewIdempotencyKey(context.WithoutCancel(ctx), caller, claim, lease)

@@ -364,6 +364,8 @@ func TestNULBytesAreRefused(t *testing.T) {
 			{"/v1/events?type=payment.%00", "type"},
 			{"/v1/events/evt_%00", "id"},
 			{"/v1/webhook-endpoints/we_%00", "id"},
+			{"/v1/plans/plan_%FF", "id"},                  // not UTF-8: Postgres refuses it too
+			{"/v1/plans?customer=cus_%C3%28", "customer"}, // an invalid UTF-8 sequence
 		}
 		for _, g := range gets {
 			rec, e := f.do(t, http.MethodGet, g.path, f.testKey, "")
@@ -377,6 +379,8 @@ func TestNULBytesAreRefused(t *testing.T) {
 			{http.MethodPost, "/v1/customers", `{"email": "a@example.com", "metadata": {"k": "v\u0000"}}`, "metadata.k"},
 			{http.MethodPost, "/v1/customers", `{"email": "a@example.com", "metadata": {"k\u0000": "v"}}`, "metadata"},
 			{http.MethodPost, "/v1/customers", `{"email": "a@example.com", "last_name": "tab\tand\u0007bell"}`, "last_name"},
+			{http.MethodPost, "/v1/customers", `{"email": "a@example.com", "first_name": "back\bspace"}`, "first_name"},
+			{http.MethodPost, "/v1/customers", `{"email": "a@example.com", "first_name": "form\ffeed"}`, "first_name"},
 			{http.MethodPatch, "/v1/customers/" + cus.ID, `{"last_name": "\u0000"}`, "last_name"},
 			{http.MethodPost, "/v1/plans", fmt.Sprintf(`{"customer": %q, "payment_method": %q, "currency": "USD", "reference": "x\u0000y", "schedule": {"frequency": "days", "recurring_amount": 100}}`, cus.ID, pm.ID), "reference"},
 			{http.MethodPost, "/v1/plans", fmt.Sprintf(`{"customer": %q, "payment_method": "pm\u0000", "currency": "USD", "schedule": {"frequency": "days", "recurring_amount": 100}}`, cus.ID), "payment_method"},

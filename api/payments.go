@@ -59,18 +59,26 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	if err != nil {
 		return nil, err
 	}
+	p, getErr := s.store.GetPayment(ctx, caller, in.PaymentID)
 	// One rule for a new card: it stays saved only when asked to and its first payment
 	// succeeded (or is still settling). A card whose first payment failed, for whatever
 	// reason (a decline, a hard decline, 3-D Secure required), is not saved: its
-	// tombstone keeps the payment's history. A retry of the request repeats this step.
+	// tombstone keeps the payment's history. A retry of the request (after a failure
+	// here) repeats this step for the card the payment charged, which is the first
+	// attempt's, and for the one the retry saved again.
 	if b.Card != nil && (!save || res.Status == billing.PaymentFailed) {
-		if _, err := s.store.DetachPaymentMethod(ctx, caller, pm.ID); err != nil {
-			return nil, err
+		ids := []string{pm.ID}
+		if getErr == nil && p.PaymentMethodID != pm.ID {
+			ids = append(ids, p.PaymentMethodID)
+		}
+		for _, id := range ids {
+			if _, err := s.store.DetachPaymentMethod(ctx, caller, id); err != nil {
+				return nil, err
+			}
 		}
 	}
-	p, err := s.store.GetPayment(ctx, caller, in.PaymentID)
-	if err != nil {
-		return nil, err
+	if getErr != nil {
+		return nil, getErr
 	}
 	return CreatePayment201JSONResponse(paymentOut(p)), nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -96,7 +97,7 @@ func validateRequests(spec []byte) (echo.MiddlewareFunc, error) {
 func refuseControlCharacters(c echo.Context) error {
 	for i, name := range c.ParamNames() {
 		if i < len(c.ParamValues()) && hasControl(c.ParamValues()[i], false) {
-			return billing.Invalid(name, billing.CodeInvalidCharacters, "%s must not contain NUL or other control characters", name)
+			return billing.Invalid(name, billing.CodeInvalidCharacters, "%s must be UTF-8 without NUL or other control characters", name)
 		}
 	}
 	req := c.Request()
@@ -104,7 +105,7 @@ func refuseControlCharacters(c echo.Context) error {
 		for _, v := range values {
 			if hasControl(name, false) || hasControl(v, false) {
 				return billing.Invalid(strings.ToValidUTF8(strings.Map(dropControl, name), ""), billing.CodeInvalidCharacters,
-					"query parameter %s must not contain NUL or other control characters", strings.Map(dropControl, name))
+					"query parameter %s must be UTF-8 without NUL or other control characters", strings.Map(dropControl, name))
 			}
 		}
 	}
@@ -119,8 +120,8 @@ func refuseControlCharacters(c echo.Context) error {
 		return err // the body limit
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	if !bytes.Contains(body, []byte(`\u00`)) && bytes.IndexByte(body, 0x7f) < 0 {
-		return nil // no JSON string holds a control character: they must be escaped as \u00XX
+	if bytes.IndexByte(body, '\\') < 0 && bytes.IndexByte(body, 0x7f) < 0 {
+		return nil // no JSON string holds a control character: they must be escaped
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -131,9 +132,9 @@ func refuseControlCharacters(c echo.Context) error {
 	if path, bad := controlIn(v, nil); bad {
 		param := strings.Join(path, ".")
 		if param == "" {
-			return billing.Invalid("", billing.CodeInvalidCharacters, "the request body must not contain NUL or other control characters")
+			return billing.Invalid("", billing.CodeInvalidCharacters, "the request body must be UTF-8 without NUL or other control characters")
 		}
-		return billing.Invalid(param, billing.CodeInvalidCharacters, "%s must not contain NUL or other control characters", param)
+		return billing.Invalid(param, billing.CodeInvalidCharacters, "%s must be UTF-8 without NUL or other control characters", param)
 	}
 	return nil
 }
@@ -168,9 +169,12 @@ func controlIn(v any, path []string) ([]string, bool) {
 	return nil, false
 }
 
-// hasControl reports a C0 control character or DEL; text may hold tab, newline and
-// carriage return.
+// hasControl reports a C0 control character or DEL, or bytes that are not UTF-8 (which
+// Postgres refuses as well); text may hold tab, newline and carriage return.
 func hasControl(s string, text bool) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
 			if text && (r == '\t' || r == '\n' || r == '\r') {

@@ -261,11 +261,12 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 			"is_recurring":true,"provider":"simulator","livemode":false,"created_at":"2027-02-01T09:00:01.5Z",
 			"due_at":"2027-02-01T09:00:00Z","failure_code":"insufficient_funds","failure_class":"soft_decline",
 			"failure_message":"Insufficient funds"}`)
-		// The plan's fixed fields from its row; status, card and next charge as they were.
+		// The plan's fixed fields from its row; status, card, next charge and what had been
+		// collected as they were.
 		wantPlan := mustJSON(t, `{"id":"plan_a","object":"plan","customer":"cus_1","payment_method":"pm_1","provider":"simulator",
 			"currency":"USD","status":"past_due","livemode":false,"created_at":"2027-01-01T08:00:00Z","live_state":false,
 			"type":"ecom","reference":"order-1","merchant_data":{"k":"v"},"schedule":{"frequency":"months"},
-			"paid":0,"paid_amount":0}`)
+			"paid":1,"paid_amount":1000}`)
 
 		check := func(how string, evs ...store.Event) {
 			t.Helper()

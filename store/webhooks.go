@@ -331,6 +331,8 @@ type legacyPlanState struct {
 	Status          string     `json:"status"`
 	PaymentMethodID string     `json:"payment_method_id"`
 	NextChargeAt    *time.Time `json:"next_charge_at"`
+	Paid            int        `json:"paid"`
+	PaidAmount      int64      `json:"paid_amount"`
 }
 
 // upgradeEvents gives events written before data.object existed the data a new event
@@ -343,7 +345,7 @@ type legacyPlanState struct {
 // delivery or redelivery, also one retried across the upgrade) gets the one
 // documented shape. A payment converts exactly, the old data being the whole row. A
 // plan takes the fields that never change from its row and the recorded ones that do
-// (status, payment method, next charge) from the old data: what a new event would
+// (status, payment method, next charge, paid) from the old data: what a new event would
 // have shown at the time. Data of any other shape is left as it is.
 func (db *DB) upgradeEvents(ctx context.Context, evs []Event) error {
 	plans := map[int]legacyPlanState{}
@@ -395,6 +397,7 @@ func (db *DB) upgradeEvents(ctx context.Context, evs []Event) error {
 			continue
 		}
 		row.Status, row.NextChargeAt = st.Status, ledgerTimePtr(st.NextChargeAt)
+		row.Paid, row.PaidAmount = st.Paid, st.PaidAmount
 		if st.PaymentMethodID != "" {
 			row.PaymentMethodID = st.PaymentMethodID
 		}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -84,6 +85,9 @@ func FreePort() (int, error) {
 	if lo := ephemeralLow(); lo > 20000+1000 {
 		for range 64 {
 			port := 20000 + rand.IntN(lo-20000)
+			if !handOut(port) {
+				continue // given to an earlier caller in this process, maybe not bound yet
+			}
 			l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 			if err != nil {
 				continue
@@ -98,6 +102,26 @@ func FreePort() (int, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// handOut records port as given out by FreePort; false if it already was, so one
+// server's internal services never get the same port.
+func handOut(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
+	}
+	handedOut.ports[port] = true
+	return true
 }
 
 // ephemeralLow is the first port of the OS's ephemeral range: Linux's setting, or
