@@ -2,8 +2,6 @@ package servertest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,76 +18,26 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/internal/devserver"
-	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
-	"github.com/recurring/recurring/worker"
 	"github.com/recurring/recurring/workflows"
 )
 
-// startWithWebhooks is start with the store also serving webhook deliveries (and a
-// keyring, which endpoints need for their secrets).
+// startWithWebhooks is start with the store also serving webhook deliveries (start
+// always wires them; the name says what the caller relies on).
 func startWithWebhooks(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error)) *env {
 	t.Helper()
-	cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
-		"pm_card1": {Provider: "fake", Token: "tok_1"},
-	})
-	return startWithFakes(t, respond, cards, &activitiestest.Notifier{})
+	return startEnv(t, respond, nil, oneCard(), &activitiestest.Notifier{})
 }
 
-// startWithFakes is startWithWebhooks with the cards the activities charge and the
-// notifier they tell customers through given, so a test can detach a card or add one
-// and read the notifications sent.
+// startWithFakes is start with the cards the activities charge and the notifier they
+// tell customers through given, so a test can detach a card or add one and read the
+// notifications sent.
 func startWithFakes(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error),
 	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier) *env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Temporal server: skipped with -short")
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dir := t.TempDir()
-	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: namespace,
-		SearchAttributes: workflows.SearchAttributes(), Logger: quiet})
-	if err != nil {
-		t.Fatalf("start temporal: %v", err)
-	}
-	t.Cleanup(srv.Stop)
-	ctx := context.Background()
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: namespace, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := starter.EnsureSearchAttributes(ctx, c, namespace); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "recurring.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if db.Keyring, err = seal.Parse(seal.Generate("k1")); err != nil {
-		t.Fatal(err)
-	}
-	m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(store.ModeTest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
-	w := worker.New(c, activities.New(activities.Deps{
-		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
-		Ledger: db, Notifier: notifier, Webhooks: db, Logger: quiet,
-	}), worker.Options{Pollers: 4})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return e
+	return startEnv(t, respond, nil, cards, notifier)
 }
 
 // TestOneShotWorkflowsOnRealServer runs a succeeded initial payment, a hard-declined

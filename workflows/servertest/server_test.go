@@ -30,6 +30,7 @@ import (
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -56,6 +57,22 @@ func start(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResu
 // startLogging is start with the client's logger (which the worker, the SDK and
 // workflow.GetLogger write to) and the activities' logger set to logger; nil discards.
 func startLogging(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error), logger *slog.Logger) *env {
+	t.Helper()
+	return startEnv(t, respond, logger, oneCard(), &activitiestest.Notifier{})
+}
+
+// oneCard is the card store most tests charge: pm_card1 at the fake provider.
+func oneCard() *activitiestest.PaymentMethods {
+	return activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+		"pm_card1": {Provider: "fake", Token: "tok_1"},
+	})
+}
+
+// startEnv runs the embedded server and a worker whose activities charge respond's
+// fake provider, read cards from cards, tell customers through notifier, and keep
+// the ledger and webhook deliveries in a SQLite store with a keyring.
+func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error), logger *slog.Logger,
+	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server: skipped with -short")
@@ -89,17 +106,17 @@ func startLogging(t *testing.T, respond func(activitiestest.Call) (providers.Cha
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if db.Keyring, err = seal.Parse(seal.Generate("k1")); err != nil {
+		t.Fatal(err)
+	}
 	m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(store.ModeTest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
 	w := worker.New(c, activities.New(activities.Deps{
-		Providers: activitiestest.Providers{"fake": e.provider},
-		PaymentMethods: activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
-			"pm_card1": {Provider: "fake", Token: "tok_1"},
-		}),
-		Ledger: db, Notifier: &activitiestest.Notifier{}, Logger: sdkLogger,
+		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
+		Ledger: db, Notifier: notifier, Webhooks: db, Logger: sdkLogger,
 	}), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
