@@ -11,10 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/store"
 )
 
 // ProviderLookup finds a configured provider by name; *providers.Registry is one.
@@ -22,45 +21,15 @@ type ProviderLookup interface {
 	Get(name string) (providers.Provider, error)
 }
 
-// PaymentMethods is the saved-card store as charging needs it; *store.DB is one.
-type PaymentMethods interface {
-	// ChargeableCard returns the merchant's saved card: provider, customer reference,
-	// stored network transaction id, and the token when the card is active. A blocked
-	// or detached card comes back with its flag set; a missing one (or another
-	// merchant's) is a *billing.Error of KindNotFound.
-	ChargeableCard(ctx context.Context, merchantID, paymentMethodID string) (store.ChargeableCard, error)
-}
-
-// Ledger is where plans, payment attempts and events are kept; *store.DB is one. Every
-// method is idempotent, because activities are retried.
-type Ledger interface {
-	// CreatePlan inserts the plan unless it exists and reports whether it created it.
-	CreatePlan(ctx context.Context, p store.Plan) (store.Plan, bool, error)
-	// UpdatePlanState records a plan's status, next charge and payment method, with the
-	// event announcing the change, unless a newer update (higher Seq) is stored.
-	UpdatePlanState(ctx context.Context, u store.PlanUpdate) error
-	// RecordPayment stores an attempt (insert-or-get on its idempotency key) with its
-	// payment.succeeded / payment.failed event.
-	RecordPayment(ctx context.Context, p store.Payment) (store.Payment, error)
-	// FailedAttemptsSince lists when the card failed after since, across all plans.
-	FailedAttemptsSince(ctx context.Context, merchantID, paymentMethodID string, since time.Time) ([]time.Time, error)
-}
-
-// Compile-time checks: the store is the ledger and the payment-method store.
-var (
-	_ Ledger         = (*store.DB)(nil)
-	_ PaymentMethods = (*store.DB)(nil)
-)
-
 // Deps are the activities' dependencies. Providers and PaymentMethods are needed to
 // charge, Ledger to record; a nil Notifier logs notifications instead of sending them.
 type Deps struct {
 	Providers      ProviderLookup
-	PaymentMethods PaymentMethods
-	Ledger         Ledger
+	PaymentMethods billing.CardCharger
+	Ledger         billing.Ledger
 	Notifier       Notifier
 	// Webhooks is the store as webhook delivery needs it.
-	Webhooks WebhookStore
+	Webhooks billing.WebhookDeliveries
 	Logger   *slog.Logger
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
-	"github.com/recurring/recurring/store"
 )
 
 type fixture struct {
@@ -180,7 +179,7 @@ func TestChargeEnforcesTheAttemptLimitAcrossPlans(t *testing.T) {
 	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	plan := "plan_other"
 	for i := range 15 {
-		f.ledger.AddPayment(store.Payment{MerchantID: "mer_1", PlanID: &plan, PaymentMethodID: "pm_fake", Installment: 1,
+		f.ledger.AddPayment(billing.Payment{MerchantID: "mer_1", PlanID: &plan, PaymentMethodID: "pm_fake", Installment: 1,
 			Attempt: i + 1, Status: billing.PaymentFailed, FailureClass: "soft_decline", IdempotencyKey: "x" + string(rune('a'+i)),
 			AttemptedAt: at.Add(-time.Duration(i+1) * time.Hour)})
 	}

@@ -9,23 +9,8 @@ import (
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/netguard"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/webhooks"
 )
-
-// WebhookStore is what webhook delivery needs of the store; *store.DB is one.
-type WebhookStore interface {
-	// EventByID returns the merchant's event.
-	EventByID(ctx context.Context, merchantID, id string) (store.Event, error)
-	// WebhookTarget returns the endpoint with its unsealed signing secrets.
-	WebhookTarget(ctx context.Context, merchantID, endpointID string) (store.WebhookTarget, error)
-	// RecordWebhookAttempt stores an attempt (insert-or-ignore on delivery and attempt).
-	RecordWebhookAttempt(ctx context.Context, a store.WebhookAttempt) error
-	// DisableWebhookEndpoint stops deliveries to an endpoint.
-	DisableWebhookEndpoint(ctx context.Context, merchantID, endpointID, reason string) error
-}
-
-var _ WebhookStore = (*store.DB)(nil)
 
 // Outcomes of one webhook attempt.
 const (
@@ -73,17 +58,17 @@ func (a *Activities) DeliverWebhook(ctx context.Context, req DeliverWebhookReque
 	if err != nil {
 		return DeliverWebhookResult{}, storeError(err)
 	}
-	if target.Endpoint.Status != store.WebhookEnabled {
+	if target.Endpoint.Status != billing.WebhookEnabled {
 		return DeliverWebhookResult{Outcome: WebhookStopped, Error: "endpoint disabled"}, nil
 	}
 	ev, err := a.deps.Webhooks.EventByID(ctx, req.MerchantID, req.EventID)
 	if err != nil {
 		return DeliverWebhookResult{}, storeError(err)
 	}
-	live := target.Endpoint.Mode == store.ModeLive
+	live := target.Endpoint.Mode == billing.ModeLive
 	client := a.webhookClient(live)
 	r := webhooks.Send(ctx, client, target.Endpoint.URL, ev.ID, webhooks.Payload(ev), target.Secrets, time.Now())
-	if err := a.deps.Webhooks.RecordWebhookAttempt(ctx, store.WebhookAttempt{
+	if err := a.deps.Webhooks.RecordWebhookAttempt(ctx, billing.WebhookAttempt{
 		MerchantID: req.MerchantID, Mode: target.Endpoint.Mode, EventID: ev.ID, EndpointID: req.EndpointID,
 		DeliveryID: req.DeliveryID, Attempt: req.Attempt, URL: target.Endpoint.URL, StatusCode: r.StatusCode,
 		Error: r.Err, DurationMS: r.Duration.Milliseconds(),

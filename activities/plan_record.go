@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/store"
 )
 
 // CreatePlanRequest is a plan's row as its workflow first writes it.
@@ -61,15 +60,15 @@ func (a *Activities) CreatePlan(ctx context.Context, req CreatePlanRequest) erro
 	if err != nil {
 		return fmt.Errorf("create plan: encode dunning: %w", err)
 	}
-	schedule := store.JSONDoc(req.Schedule)
+	schedule := billing.JSONDoc(req.Schedule)
 	if len(schedule) == 0 {
-		schedule = store.JSONDoc(tt)
+		schedule = billing.JSONDoc(tt)
 	}
-	p := store.Plan{
-		ID: req.PlanID, MerchantID: req.MerchantID, Mode: store.Mode(req.Mode), CustomerID: req.CustomerID,
+	p := billing.Plan{
+		ID: req.PlanID, MerchantID: req.MerchantID, Mode: req.Mode, CustomerID: req.CustomerID,
 		PaymentMethodID: req.PaymentMethodID, Provider: req.Provider, Currency: req.Currency, Type: req.Type,
-		Reference: req.Reference, MerchantData: store.JSONDoc(req.MerchantData), Schedule: schedule,
-		Timetable: tt, Dunning: dunning, InitialPaymentID: req.InitialPaymentID, Status: string(req.Status),
+		Reference: req.Reference, MerchantData: billing.JSONDoc(req.MerchantData), Schedule: schedule,
+		Timetable: tt, Dunning: dunning, InitialPaymentID: req.InitialPaymentID, Status: req.Status,
 		CreatedAt: req.CreatedAt,
 	}
 	if !req.NextChargeAt.IsZero() {
@@ -107,7 +106,7 @@ func (a *Activities) UpdatePlan(ctx context.Context, req UpdatePlanRequest) erro
 	if a.deps.Ledger == nil {
 		return errors.New("update plan: activities built without a ledger")
 	}
-	u := store.PlanUpdate{PlanID: req.PlanID, Seq: req.Seq, Status: string(req.Status), PaymentMethodID: req.PaymentMethodID}
+	u := billing.PlanUpdate{PlanID: req.PlanID, Seq: req.Seq, Status: req.Status, PaymentMethodID: req.PaymentMethodID}
 	if !req.NextChargeAt.IsZero() {
 		u.NextChargeAt = &req.NextChargeAt
 	}
@@ -116,8 +115,8 @@ func (a *Activities) UpdatePlan(ctx context.Context, req UpdatePlanRequest) erro
 		if err != nil {
 			return fmt.Errorf("update plan: encode event data: %w", err)
 		}
-		u.Event = &store.Event{
-			MerchantID: req.MerchantID, Mode: store.Mode(req.Mode), Type: req.EventType, Data: data,
+		u.Event = &billing.Event{
+			MerchantID: req.MerchantID, Mode: req.Mode, Type: req.EventType, Data: data,
 			IdempotencyKey: fmt.Sprintf("%s/state/%d/%s", req.PlanID, req.Seq, req.EventType),
 		}
 	}

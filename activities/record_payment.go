@@ -8,34 +8,33 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/store"
 )
 
 // RecordPaymentRequest is one charge attempt's outcome for the ledger.
 type RecordPaymentRequest struct {
 	// PaymentID is the row's id; empty makes a new pay_ id (plan attempts), a one-off
 	// payment passes the id its workflow runs under.
-	PaymentID            string              `json:"payment_id,omitempty"`
-	MerchantID           string              `json:"merchant_id"`
-	Mode                 billing.Mode        `json:"mode"`
-	PlanID               string              `json:"plan_id,omitempty"`
-	CustomerID           string              `json:"customer_id"`
-	PaymentMethodID      string              `json:"payment_method_id"`
-	Installment          int                 `json:"installment,omitempty"`
-	Attempt              int                 `json:"attempt"`
-	Amount               int64               `json:"amount"`
-	Currency             string              `json:"currency"`
-	Status               string              `json:"status"` // billing.PaymentSucceeded | PaymentFailed | PaymentPending
-	PaymentType          billing.PaymentType `json:"payment_type"`
-	Provider             string              `json:"provider,omitempty"`
-	ProviderChargeID     string              `json:"provider_charge_id,omitempty"`
-	NetworkTransactionID string              `json:"network_transaction_id,omitempty"`
-	IdempotencyKey       string              `json:"idempotency_key"`
-	FailureCode          string              `json:"failure_code,omitempty"`
-	FailureClass         string              `json:"failure_class,omitempty"`
-	FailureMessage       string              `json:"failure_message,omitempty"`
-	DueAt                time.Time           `json:"due_at,omitzero"`
-	AttemptedAt          time.Time           `json:"attempted_at"`
+	PaymentID            string                `json:"payment_id,omitempty"`
+	MerchantID           string                `json:"merchant_id"`
+	Mode                 billing.Mode          `json:"mode"`
+	PlanID               string                `json:"plan_id,omitempty"`
+	CustomerID           string                `json:"customer_id"`
+	PaymentMethodID      string                `json:"payment_method_id"`
+	Installment          int                   `json:"installment,omitempty"`
+	Attempt              int                   `json:"attempt"`
+	Amount               int64                 `json:"amount"`
+	Currency             string                `json:"currency"`
+	Status               billing.PaymentStatus `json:"status"`
+	PaymentType          billing.PaymentType   `json:"payment_type"`
+	Provider             string                `json:"provider,omitempty"`
+	ProviderChargeID     string                `json:"provider_charge_id,omitempty"`
+	NetworkTransactionID string                `json:"network_transaction_id,omitempty"`
+	IdempotencyKey       string                `json:"idempotency_key"`
+	FailureCode          string                `json:"failure_code,omitempty"`
+	FailureClass         string                `json:"failure_class,omitempty"`
+	FailureMessage       string                `json:"failure_message,omitempty"`
+	DueAt                time.Time             `json:"due_at,omitzero"`
+	AttemptedAt          time.Time             `json:"attempted_at"`
 	// Plan, when set, is the plan's new state to record after the attempt (one
 	// activity instead of two per installment keeps the history short).
 	Plan *UpdatePlanRequest `json:"plan,omitempty"`
@@ -43,8 +42,8 @@ type RecordPaymentRequest struct {
 
 // RecordPaymentResult names the ledger row.
 type RecordPaymentResult struct {
-	PaymentID string `json:"payment_id"`
-	Status    string `json:"status"`
+	PaymentID string                `json:"payment_id"`
+	Status    billing.PaymentStatus `json:"status"`
 }
 
 // RecordPayment writes the attempt to the ledger with its payment event, then the
@@ -53,10 +52,10 @@ func (a *Activities) RecordPayment(ctx context.Context, req RecordPaymentRequest
 	if a.deps.Ledger == nil {
 		return RecordPaymentResult{}, errors.New("record payment: activities built without a ledger")
 	}
-	p := store.Payment{
-		ID: req.PaymentID, MerchantID: req.MerchantID, Mode: store.Mode(req.Mode), CustomerID: req.CustomerID,
+	p := billing.Payment{
+		ID: req.PaymentID, MerchantID: req.MerchantID, Mode: req.Mode, CustomerID: req.CustomerID,
 		PaymentMethodID: req.PaymentMethodID, Installment: req.Installment, Attempt: req.Attempt,
-		Amount: req.Amount, Currency: req.Currency, Status: req.Status, PaymentType: string(req.PaymentType),
+		Amount: req.Amount, Currency: req.Currency, Status: req.Status, PaymentType: req.PaymentType,
 		IsRecurring: req.PaymentType.IsRecurring(), Provider: req.Provider, ProviderChargeID: req.ProviderChargeID,
 		NetworkTransactionID: req.NetworkTransactionID, IdempotencyKey: req.IdempotencyKey,
 		// The provider's words: made storable rather than refused, because the

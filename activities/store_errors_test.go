@@ -38,7 +38,7 @@ func forEachLedger(t *testing.T, test func(t *testing.T, l ledgerEnv)) {
 			if _, err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(store.ModeTest))
+			m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(billing.ModeTest))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func TestCreatePlanWithANULByteFailsNonRetryably(t *testing.T) {
 		req.Reference = "x\u0000y"
 		_, err := l.env.ExecuteActivity(a.CreatePlan, req)
 		storeRejected(t, err, "reference")
-		if _, err := l.db.GetPlan(context.Background(), store.Caller{MerchantID: l.merchant, Mode: store.ModeTest}, "plan_nul"); billing.KindOf(err) != billing.KindNotFound {
+		if _, err := l.db.GetPlan(context.Background(), billing.Caller{MerchantID: l.merchant, Mode: billing.ModeTest}, "plan_nul"); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("the refused plan was stored: %v", err)
 		}
 	})
@@ -140,7 +140,7 @@ func TestRecordPaymentKeepsAProviderMessageTheStoreCouldNotTake(t *testing.T) {
 		if err := v.Get(&res); err != nil {
 			t.Fatal(err)
 		}
-		p, err := l.db.GetPayment(context.Background(), store.Caller{MerchantID: l.merchant, Mode: store.ModeTest}, res.PaymentID)
+		p, err := l.db.GetPayment(context.Background(), billing.Caller{MerchantID: l.merchant, Mode: billing.ModeTest}, res.PaymentID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/store"
 )
 
 //go:embed openapi.yaml
@@ -32,7 +31,7 @@ type Checker func(ctx context.Context) error
 
 // Deps are what the API needs. Store, Providers and a Store.Keyring are required.
 type Deps struct {
-	Store     *store.DB
+	Store     billing.Store
 	Providers *providers.Registry
 	Logger    *slog.Logger
 	// Ready names each dependency /readyz checks, for example "store" and "temporal".
@@ -55,7 +54,7 @@ type Deps struct {
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
 type server struct {
-	store           *store.DB
+	store           billing.Store
 	providers       *providers.Registry
 	ready           map[string]Checker
 	notifier        PlanNotifier
@@ -230,7 +229,7 @@ func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject
 }
 
 // authenticate resolves the Bearer API key to the calling merchant and mode.
-func authenticate(db *store.DB) echo.MiddlewareFunc {
+func authenticate(db billing.Store) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			auth := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -272,14 +271,14 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 type callerKey struct{}
 
 // callerOf returns the authenticated caller of a /v1 request.
-func callerOf(c echo.Context) store.Caller {
-	caller, _ := c.Get("caller").(store.Caller)
+func callerOf(c echo.Context) billing.Caller {
+	caller, _ := c.Get("caller").(billing.Caller)
 	return caller
 }
 
 // callerFrom returns the authenticated caller from a /v1 request's context, where the
 // generated strict handlers find it.
-func callerFrom(ctx context.Context) store.Caller {
-	caller, _ := ctx.Value(callerKey{}).(store.Caller)
+func callerFrom(ctx context.Context) billing.Caller {
+	caller, _ := ctx.Value(callerKey{}).(billing.Caller)
 	return caller
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/providers"
@@ -93,8 +94,8 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 	}
 	db.Keyring = kr
 	f := fixture{db: db, dbPath: path, logs: &syncBuffer{},
-		testKey: store.NewSecretKey(store.ModeTest), liveKey: store.NewSecretKey(store.ModeLive),
-		otherKey: store.NewSecretKey(store.ModeTest)}
+		testKey: store.NewSecretKey(billing.ModeTest), liveKey: store.NewSecretKey(billing.ModeLive),
+		otherKey: store.NewSecretKey(billing.ModeTest)}
 	m, err := db.CreateMerchant(ctx, "Acme", f.testKey, f.liveKey)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +279,7 @@ func TestAuthentication(t *testing.T) {
 		status          int
 	}{
 		{"no key", "", "missing_api_key", http.StatusUnauthorized},
-		{"unknown key", store.NewSecretKey(store.ModeTest), "invalid_api_key", http.StatusUnauthorized},
+		{"unknown key", store.NewSecretKey(billing.ModeTest), "invalid_api_key", http.StatusUnauthorized},
 		{"malformed key", "hunter2", "invalid_api_key", http.StatusUnauthorized},
 		{"valid key", f.testKey, "", http.StatusOK},
 	}

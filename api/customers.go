@@ -9,7 +9,6 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/store"
 )
 
 // maxMetadataKeyLength bounds metadata keys; openapi.yaml bounds the rest.
@@ -31,7 +30,7 @@ func (s *server) CreateCustomer(ctx context.Context, req CreateCustomerRequestOb
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	c, err := s.store.CreateCustomer(ctx, callerFrom(ctx), store.NewCustomer{
+	c, err := s.store.CreateCustomer(ctx, callerFrom(ctx), billing.NewCustomer{
 		Email: b.Email, FirstName: deref(b.FirstName), LastName: deref(b.LastName),
 		Address: addressIn(b.BillingAddress), Metadata: metadataIn(b.Metadata),
 	})
@@ -54,7 +53,7 @@ func (s *server) GetCustomer(ctx context.Context, req GetCustomerRequestObject) 
 func (s *server) UpdateCustomer(ctx context.Context, req UpdateCustomerRequestObject) (UpdateCustomerResponseObject, error) {
 	b := req.Body
 	var v billing.ValidationError
-	var patch store.CustomerPatch
+	var patch billing.CustomerPatch
 	if b.Email != nil {
 		checkEmail(&v, *b.Email)
 		patch.Email = b.Email
@@ -113,8 +112,8 @@ func (s *server) DeleteCustomer(ctx context.Context, req DeleteCustomerRequestOb
 
 // ListCustomers implements GET /v1/customers.
 func (s *server) ListCustomers(ctx context.Context, req ListCustomersRequestObject) (ListCustomersResponseObject, error) {
-	p, err := s.store.ListCustomers(ctx, callerFrom(ctx), store.CustomerFilter{Email: deref(req.Params.Email)},
-		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+	p, err := s.store.ListCustomers(ctx, callerFrom(ctx), billing.CustomerFilter{Email: deref(req.Params.Email)},
+		billing.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +148,10 @@ func checkMetadata(v *billing.ValidationError, m Metadata) {
 	}
 }
 
-func customerOut(c store.Customer) Customer {
+func customerOut(c billing.Customer) Customer {
 	out := Customer{
 		Id: c.ID, Object: CustomerObjectCustomer, Email: c.Email, Metadata: c.Metadata,
-		Livemode: c.Mode == store.ModeLive, CreatedAt: c.CreatedAt,
+		Livemode: c.Mode == billing.ModeLive, CreatedAt: c.CreatedAt,
 		FirstName: optional(c.FirstName), LastName: optional(c.LastName),
 	}
 	if out.Metadata == nil {
@@ -165,11 +164,11 @@ func customerOut(c store.Customer) Customer {
 	return out
 }
 
-func addressIn(a *Address) *store.Address {
+func addressIn(a *Address) *billing.Address {
 	if a == nil {
 		return nil
 	}
-	return &store.Address{Line1: deref(a.Line1), Line2: deref(a.Line2), City: deref(a.City), State: deref(a.State),
+	return &billing.Address{Line1: deref(a.Line1), Line2: deref(a.Line2), City: deref(a.City), State: deref(a.State),
 		PostalCode: deref(a.PostalCode), Country: a.Country}
 }
 

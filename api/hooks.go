@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers/simulator"
-	"github.com/recurring/recurring/store"
 )
 
 // PlanNotifier is where plans learn that a card they charge changed. The API calls it
@@ -16,7 +16,7 @@ import (
 //
 // With a workflow service, planHooks signals `block`, `unblock` or `detach` to every
 // unfinished plan whose payment method is pmID; without one, NoPlans does nothing.
-// Independently, store.ChargeableCard flags blocked and detached cards and unseals no
+// Independently, the store's ChargeableCard flags blocked and detached cards and unseals no
 // token for them, so a missed notification can never lead to a charge.
 type PlanNotifier interface {
 	PaymentMethodBlocked(ctx context.Context, merchantID, pmID string) error
@@ -55,15 +55,15 @@ func (NoPlans) ActivePlans(context.Context, string, string) (int, error) { retur
 // ProviderPolicy says whether objects of mode may use provider. A provider account is
 // either a sandbox or real money, so test objects must never reach a live account and
 // live objects never a sandbox.
-type ProviderPolicy func(provider string, mode store.Mode) bool
+type ProviderPolicy func(provider string, mode billing.Mode) bool
 
 // DefaultProviderPolicy allows the simulator (and any provider named simulator-…) in
 // test mode only, and every other provider in both modes. Processes that know which
 // mode a provider account is in (cmd/recurring looks at the Stripe key's prefix) pass a
 // stricter policy.
-func DefaultProviderPolicy(provider string, mode store.Mode) bool {
+func DefaultProviderPolicy(provider string, mode billing.Mode) bool {
 	if provider == simulator.Name || strings.HasPrefix(provider, simulator.Name+"-") {
-		return mode == store.ModeTest
+		return mode == billing.ModeTest
 	}
 	return true
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/billing"
 )
 
 // Idempotency headers.
@@ -42,7 +42,7 @@ const (
 // after a crash gets through within seconds, not minutes. Should the claim be lost all
 // the same (the store was unreachable for a whole lease and another request took the
 // key), the handler's context is canceled.
-func idempotency(db *store.DB, logger *slog.Logger, lease time.Duration) echo.MiddlewareFunc {
+func idempotency(db billing.Store, logger *slog.Logger, lease time.Duration) echo.MiddlewareFunc {
 	if lease <= 0 {
 		lease = idempotencyLease
 	}
@@ -116,8 +116,8 @@ func idempotency(db *store.DB, logger *slog.Logger, lease time.Duration) echo.Mi
 // renewWhileRunning renews claim every quarter lease until the returned stop is called
 // (it waits for the renewer to finish, so no renewal follows it). A claim found taken
 // over cancels the request's context.
-func renewWhileRunning(ctx context.Context, cancel context.CancelFunc, db *store.DB, logger *slog.Logger,
-	caller store.Caller, claim store.IdempotencyClaim, lease time.Duration) (stop func()) {
+func renewWhileRunning(ctx context.Context, cancel context.CancelFunc, db billing.Store, logger *slog.Logger,
+	caller billing.Caller, claim billing.IdempotencyClaim, lease time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var stopped sync.WaitGroup
 	stopped.Add(1)
@@ -171,7 +171,7 @@ func requestFingerprint(method, path string, body []byte) []byte {
 
 // purgeExpired deletes expired keys, at most once per idempotencyPurgeEvery per
 // process.
-func purgeExpired(ctx context.Context, last *atomic.Int64, db *store.DB, logger *slog.Logger) {
+func purgeExpired(ctx context.Context, last *atomic.Int64, db billing.Store, logger *slog.Logger) {
 	now := time.Now().UnixNano()
 	prev := last.Load()
 	if now-prev < int64(idempotencyPurgeEvery) || !last.CompareAndSwap(prev, now) {

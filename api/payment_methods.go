@@ -9,17 +9,16 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
-	"github.com/recurring/recurring/store"
 )
 
 // defaultProvider names the provider that tokenizes a card when the request names none:
 // the simulator in test mode, and in live mode the one provider live objects may use.
 // Several live providers make the choice the merchant's: provider is then required.
-func (s *server) defaultProvider(mode store.Mode) (string, error) {
+func (s *server) defaultProvider(mode billing.Mode) (string, error) {
 	var allowed []string
 	for _, name := range s.providers.Names() {
 		if s.providerAllowed(name, mode) {
-			if mode == store.ModeTest && name == simulator.Name {
+			if mode == billing.ModeTest && name == simulator.Name {
 				return name, nil
 			}
 			allowed = append(allowed, name)
@@ -53,28 +52,28 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 // saveCard checks a card, has the provider tokenize it and stores the payment method.
 // It serves POST /v1/customers/{id}/payment-methods and POST /v1/payments with a new
 // card; errors about the card name fields under "card.".
-func (s *server) saveCard(ctx context.Context, caller store.Caller, customer store.Customer, in CardInput, name, idemKey string) (store.PaymentMethod, error) {
+func (s *server) saveCard(ctx context.Context, caller billing.Caller, customer billing.Customer, in CardInput, name, idemKey string) (billing.PaymentMethod, error) {
 	card, err := providers.CheckCard(providers.Card{Number: in.Number, ExpMonth: in.ExpMonth,
 		ExpYear: in.ExpYear, CVC: deref(in.Cvc)}, time.Now())
 	if err != nil {
-		return store.PaymentMethod{}, cardError(err)
+		return billing.PaymentMethod{}, cardError(err)
 	}
 	if name == "" {
 		var err error
 		if name, err = s.defaultProvider(caller.Mode); err != nil {
-			return store.PaymentMethod{}, err
+			return billing.PaymentMethod{}, err
 		}
 	}
 	provider, err := s.providers.Get(name)
 	if err != nil {
-		return store.PaymentMethod{}, providers.ToBilling(err)
+		return billing.PaymentMethod{}, providers.ToBilling(err)
 	}
 	if !s.providerAllowed(name, caller.Mode) {
-		return store.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
 	}
 	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, name)
 	if err != nil {
-		return store.PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
 	saveReq := providers.SaveCardRequest{
 		CustomerID: customer.ID, ProviderCustomerRef: ref, Email: customer.Email,
@@ -86,11 +85,11 @@ func (s *server) saveCard(ctx context.Context, caller store.Caller, customer sto
 	}
 	saved, err := provider.SaveCard(ctx, saveReq)
 	if err != nil {
-		return store.PaymentMethod{}, cardError(err)
+		return billing.PaymentMethod{}, cardError(err)
 	}
-	return s.store.CreatePaymentMethod(ctx, caller, store.NewPaymentMethod{
+	return s.store.CreatePaymentMethod(ctx, caller, billing.NewPaymentMethod{
 		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
-		Card: store.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
+		Card: billing.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
 			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
 	})
 }
@@ -109,7 +108,7 @@ func cardError(err error) error {
 // ListPaymentMethods implements GET /v1/customers/{id}/payment-methods.
 func (s *server) ListPaymentMethods(ctx context.Context, req ListPaymentMethodsRequestObject) (ListPaymentMethodsResponseObject, error) {
 	p, err := s.store.ListPaymentMethods(ctx, callerFrom(ctx), req.Id,
-		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+		billing.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +159,7 @@ func (s *server) DetachPaymentMethod(ctx context.Context, req DetachPaymentMetho
 // changePaymentMethod records a block, unblock or detach and then tells the plans that
 // use the card. This is the one place card state changes reach plans.
 func (s *server) changePaymentMethod(ctx context.Context, id string,
-	change func(context.Context, store.Caller, string) (store.PaymentMethod, error),
+	change func(context.Context, billing.Caller, string) (billing.PaymentMethod, error),
 	notify func(ctx context.Context, merchantID, pmID string) error,
 ) (PaymentMethod, error) {
 	caller := callerFrom(ctx)
@@ -174,10 +173,10 @@ func (s *server) changePaymentMethod(ctx context.Context, id string,
 	return paymentMethodOut(pm), nil
 }
 
-func paymentMethodOut(pm store.PaymentMethod) PaymentMethod {
+func paymentMethodOut(pm billing.PaymentMethod) PaymentMethod {
 	out := PaymentMethod{
 		Id: pm.ID, Object: PaymentMethodObjectPaymentMethod, Customer: pm.CustomerID, Provider: pm.Provider,
-		Status: PaymentMethodStatus(pm.Status), Livemode: pm.Mode == store.ModeLive, CreatedAt: pm.CreatedAt,
+		Status: PaymentMethodStatus(pm.Status), Livemode: pm.Mode == billing.ModeLive, CreatedAt: pm.CreatedAt,
 		DetachedAt: pm.DetachedAt,
 	}
 	if c := pm.Card; c != nil {

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -40,7 +40,7 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 		return nil, withParam(err, "customer")
 	}
 	save := derefOr(b.SaveCard, false)
-	var pm store.PaymentMethod
+	var pm billing.PaymentMethod
 	if b.Card != nil {
 		if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
 			return nil, err
@@ -50,7 +50,7 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	}
 	in := workflows.PaymentInput{
 		PaymentID:  derivedID(billing.PrefixPayment, caller, idemKey),
-		MerchantID: caller.MerchantID, Mode: billing.Mode(caller.Mode), CustomerID: customer.ID,
+		MerchantID: caller.MerchantID, Mode: caller.Mode, CustomerID: customer.ID,
 		PaymentMethodID: pm.ID, Amount: b.Amount, Currency: b.Currency,
 		Type: string(derefOr(b.Type, PaymentCreateTypeEcom)), Reference: deref(b.Reference),
 		Description: deref(b.Description), SaveCard: save,
@@ -92,5 +92,5 @@ func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (G
 	return GetPayment200JSONResponse(paymentOut(p)), nil
 }
 
-// paymentOut renders a payment with the rendering its events carry (store.Payment.Object).
-func paymentOut(p store.Payment) Payment { return fromREST[Payment](p.Object()) }
+// paymentOut renders a payment with the rendering its events carry (rest.PaymentObject).
+func paymentOut(p billing.Payment) Payment { return fromREST[Payment](rest.PaymentObject(p)) }

@@ -6,14 +6,14 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 )
 
 // planHooks is the PlanNotifier and PlanCounter of an engine with plans: a card's
 // block, unblock and detach reach every unfinished plan that charges it, as signals.
 type planHooks struct {
-	store    *store.DB
+	store    billing.Store
 	temporal client.Client
 }
 
@@ -39,10 +39,10 @@ func (h planHooks) PaymentMethodDetached(ctx context.Context, merchantID, pmID s
 
 func (h planHooks) each(ctx context.Context, merchantID, pmID string,
 	signal func(context.Context, client.Client, string, string) error) error {
-	caller := store.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
-	params := store.ListParams{Limit: store.MaxListLimit}
+	caller := billing.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
+	params := billing.ListParams{Limit: billing.MaxListLimit}
 	for {
-		page, err := h.store.ListPlans(ctx, caller, store.PlanFilter{PaymentMethodID: pmID, Active: true}, params)
+		page, err := h.store.ListPlans(ctx, caller, billing.PlanFilter{PaymentMethodID: pmID, Active: true}, params)
 		if err != nil {
 			return err
 		}
@@ -60,6 +60,6 @@ func (h planHooks) each(ctx context.Context, merchantID, pmID string,
 
 // ActivePlans counts the customer's unfinished plans.
 func (h planHooks) ActivePlans(ctx context.Context, merchantID, customerID string) (int, error) {
-	caller := store.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
+	caller := billing.Caller{MerchantID: merchantID, Mode: callerFrom(ctx).Mode}
 	return h.store.CountUnfinishedPlans(ctx, caller, customerID)
 }

@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -28,7 +28,7 @@ const (
 // derivedID turns an Idempotency-Key into a stable object id, so a client retrying a
 // request whose answer it lost reaches the same workflow even if the API crashed
 // before it could store the answer; otherwise a fresh id.
-func derivedID(prefix string, caller store.Caller, idemKey string) string {
+func derivedID(prefix string, caller billing.Caller, idemKey string) string {
 	if idemKey == "" {
 		return billing.NewID(prefix)
 	}
@@ -69,7 +69,7 @@ func (s *server) temporalClient() (client.Client, error) {
 }
 
 // chargeableMethod returns the customer's card a plan or payment may charge.
-func (s *server) chargeableMethod(ctx context.Context, caller store.Caller, customerID, pmID, param string, recurring bool) (store.PaymentMethod, error) {
+func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, customerID, pmID, param string, recurring bool) (billing.PaymentMethod, error) {
 	pm, err := s.store.GetPaymentMethod(ctx, caller, pmID)
 	if err != nil {
 		return pm, withParam(err, param)
@@ -77,7 +77,7 @@ func (s *server) chargeableMethod(ctx context.Context, caller store.Caller, cust
 	if pm.CustomerID != customerID {
 		return pm, billing.Invalid(param, billing.CodePaymentMethodUnusable, "the payment method belongs to another customer")
 	}
-	if pm.Status != store.PaymentMethodActive {
+	if pm.Status != billing.PaymentMethodActive {
 		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
 			Message: "the payment method is " + string(pm.Status)}
 	}
@@ -107,7 +107,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 	caller := callerFrom(ctx)
 	b := req.Body
 	now := time.Now()
-	mode := billing.Mode(caller.Mode)
+	mode := caller.Mode
 
 	v := &billing.ValidationError{}
 	if _, err := billing.LookupCurrency(b.Currency); err != nil {
@@ -161,7 +161,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		if err != nil {
 			return nil, withParam(err, "payment")
 		}
-		if pay.Status != billing.PaymentSucceeded || pay.PaymentType != string(billing.PaymentInitial) || pay.CustomerID != customer.ID {
+		if pay.Status != billing.PaymentSucceeded || pay.PaymentType != billing.PaymentInitial || pay.CustomerID != customer.ID {
 			return nil, billing.Invalid("payment", billing.CodePaymentNotReusable,
 				"only a succeeded initial payment (save_card) of the same customer can start a plan")
 		}
@@ -193,7 +193,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 
 // planOut renders a plan: its row, with the workflow's live state when the workflow
 // answers in time. waitRow waits for a just-started workflow to write the row.
-func (s *server) planOut(ctx context.Context, caller store.Caller, id string, waitRow bool) (Plan, error) {
+func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, waitRow bool) (Plan, error) {
 	row, err := s.store.GetPlan(ctx, caller, id)
 	if waitRow {
 		deadline := time.Now().Add(rowWait)
@@ -221,8 +221,8 @@ func (s *server) planOut(ctx context.Context, caller store.Caller, id string, wa
 }
 
 // planRowOut renders a plan's row with the rendering its events carry
-// (store.Plan.Object).
-func planRowOut(p store.Plan) Plan { return fromREST[Plan](p.Object()) }
+// (rest.PlanObject).
+func planRowOut(p billing.Plan) Plan { return fromREST[Plan](rest.PlanObject(p)) }
 
 // applyState overlays the workflow's live state on a plan's rendering.
 func applyState(out *Plan, st workflows.PlanState) {
@@ -262,7 +262,7 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 	if err := jsonConvert(b.Schedule, &sched, "schedule"); err != nil {
 		return nil, err
 	}
-	tt, err := sched.Resolve(billing.Mode(caller.Mode), time.Now())
+	tt, err := sched.Resolve(caller.Mode, time.Now())
 	var sv *billing.ValidationError
 	if errors.As(err, &sv) {
 		v.Violations = append(v.Violations, sv.Violations...)
@@ -304,9 +304,9 @@ func (s *server) GetPlan(ctx context.Context, req GetPlanRequestObject) (GetPlan
 // ListPlans implements GET /v1/plans: rows with the status each workflow last recorded.
 func (s *server) ListPlans(ctx context.Context, req ListPlansRequestObject) (ListPlansResponseObject, error) {
 	p := req.Params
-	page, err := s.store.ListPlans(ctx, callerFrom(ctx), store.PlanFilter{
-		CustomerID: deref(p.Customer), Status: string(deref(p.Status)),
-	}, store.ListParams{Limit: deref(p.Limit), StartingAfter: deref(p.StartingAfter)})
+	page, err := s.store.ListPlans(ctx, callerFrom(ctx), billing.PlanFilter{
+		CustomerID: deref(p.Customer), Status: billing.PlanStatus(deref(p.Status)),
+	}, billing.ListParams{Limit: deref(p.Limit), StartingAfter: deref(p.StartingAfter)})
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (s *server) ListPlanPayments(ctx context.Context, req ListPlanPaymentsReque
 	if _, err := s.store.GetPlan(ctx, caller, req.Id); err != nil {
 		return nil, err
 	}
-	page, err := s.store.ListPlanPayments(ctx, caller, req.Id, store.ListParams{
+	page, err := s.store.ListPlanPayments(ctx, caller, req.Id, billing.ListParams{
 		Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
@@ -336,11 +336,11 @@ func (s *server) ListPlanPayments(ctx context.Context, req ListPlanPaymentsReque
 }
 
 // planUpdate runs one update on a plan's workflow, given the plan's row.
-type planUpdate func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error)
+type planUpdate func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error)
 
 // byID adapts a starter helper that needs only the plan id.
 func byID(f func(context.Context, client.Client, string) (workflows.PlanState, error)) planUpdate {
-	return func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+	return func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error) {
 		return f(ctx, c, row.ID)
 	}
 }
@@ -371,7 +371,7 @@ func (s *server) CancelPlan(ctx context.Context, req CancelPlanRequestObject) (C
 	if req.Body != nil && req.Body.Reason != nil {
 		reason = *req.Body.Reason
 	}
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error) {
 		return starter.CancelPlan(ctx, c, row.ID, reason)
 	})
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *server) SkipNextInstallment(ctx context.Context, req SkipNextInstallmen
 // ChangePlanPaymentMethod implements POST /v1/plans/{id}/payment-method. The new card
 // must be an active card of the plan's customer whose provider does recurring.
 func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaymentMethodRequestObject) (ChangePlanPaymentMethodResponseObject, error) {
-	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row store.Plan) (workflows.PlanState, error) {
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error) {
 		pm, err := s.chargeableMethod(ctx, callerFrom(ctx), row.CustomerID, req.Body.PaymentMethod, "payment_method", true)
 		if err != nil {
 			return workflows.PlanState{}, err

@@ -9,7 +9,6 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/netguard"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/webhooks"
 	"github.com/recurring/recurring/workflows"
 )
@@ -20,7 +19,7 @@ const SecretRotationOverlap = 24 * time.Hour
 // CreateWebhookEndpoint implements POST /v1/webhook-endpoints.
 func (s *server) CreateWebhookEndpoint(ctx context.Context, req CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error) {
 	caller := callerFrom(ctx)
-	if err := netguard.CheckURL(ctx, req.Body.Url, caller.Mode == store.ModeTest); err != nil {
+	if err := netguard.CheckURL(ctx, req.Body.Url, caller.Mode == billing.ModeTest); err != nil {
 		if errors.Is(err, netguard.ErrForbiddenAddress) {
 			return nil, billing.Invalid("url", billing.CodeURLNotAllowed,
 				"live webhook endpoints may not reach loopback, private or link-local addresses")
@@ -33,7 +32,7 @@ func (s *server) CreateWebhookEndpoint(ctx context.Context, req CreateWebhookEnd
 		types[i] = string(t)
 	}
 	secret := webhooks.NewSecret()
-	ep, err := s.store.CreateWebhookEndpoint(ctx, caller, store.NewWebhookEndpoint{URL: req.Body.Url,
+	ep, err := s.store.CreateWebhookEndpoint(ctx, caller, billing.NewWebhookEndpoint{URL: req.Body.Url,
 		Description: deref(req.Body.Description), EventTypes: types, Secret: secret})
 	if err != nil {
 		return nil, err
@@ -46,7 +45,7 @@ func (s *server) CreateWebhookEndpoint(ctx context.Context, req CreateWebhookEnd
 // ListWebhookEndpoints implements GET /v1/webhook-endpoints.
 func (s *server) ListWebhookEndpoints(ctx context.Context, req ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error) {
 	page, err := s.store.ListWebhookEndpoints(ctx, callerFrom(ctx),
-		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+		billing.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +85,9 @@ func (s *server) RotateWebhookSecret(ctx context.Context, req RotateWebhookSecre
 	return RotateWebhookSecret200JSONResponse(out), nil
 }
 
-func webhookEndpointOut(ep store.WebhookEndpoint) WebhookEndpoint {
+func webhookEndpointOut(ep billing.WebhookEndpoint) WebhookEndpoint {
 	out := WebhookEndpoint{Id: ep.ID, Object: WebhookEndpointObjectWebhookEndpoint, Url: ep.URL, Description: ep.Description,
-		EventTypes: ep.EventTypes, Status: WebhookEndpointStatus(ep.Status), Livemode: ep.Mode == store.ModeLive,
+		EventTypes: ep.EventTypes, Status: WebhookEndpointStatus(ep.Status), Livemode: ep.Mode == billing.ModeLive,
 		CreatedAt: ep.CreatedAt, PreviousSecretExpiresAt: ep.PreviousExpiresAt}
 	if ep.DisabledReason != "" {
 		out.DisabledReason = &ep.DisabledReason
@@ -99,7 +98,7 @@ func webhookEndpointOut(ep store.WebhookEndpoint) WebhookEndpoint {
 // ListEvents implements GET /v1/events.
 func (s *server) ListEvents(ctx context.Context, req ListEventsRequestObject) (ListEventsResponseObject, error) {
 	page, err := s.store.ListEvents(ctx, callerFrom(ctx), string(deref(req.Params.Type)),
-		store.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
+		billing.ListParams{Limit: deref(req.Params.Limit), StartingAfter: deref(req.Params.StartingAfter)})
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +120,7 @@ func (s *server) GetEvent(ctx context.Context, req GetEventRequestObject) (GetEv
 
 // eventOut renders an event exactly as its webhooks carry it (webhooks.Payload); its
 // data.object passes through as stored, already rendered by the store.
-func eventOut(ev store.Event) Event {
+func eventOut(ev billing.Event) Event {
 	var out Event
 	_ = json.Unmarshal(webhooks.Payload(ev), &out) // Payload always renders a valid object
 	return out

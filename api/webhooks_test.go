@@ -17,7 +17,6 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/rest"
-	"github.com/recurring/recurring/store"
 )
 
 type webhookEndpointBody struct {
@@ -102,7 +101,7 @@ func TestEventsAPI(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	plan := "plan_1"
-	pay, err := f.db.RecordPayment(ctx, store.Payment{MerchantID: f.merchantID, Mode: store.ModeTest, PlanID: &plan,
+	pay, err := f.db.RecordPayment(ctx, billing.Payment{MerchantID: f.merchantID, Mode: billing.ModeTest, PlanID: &plan,
 		CustomerID: "cus_1", PaymentMethodID: "pm_1", Installment: 1, Attempt: 1, Amount: 1000, Currency: "USD",
 		Status: "succeeded", PaymentType: "recurring", IsRecurring: true, Provider: "simulator", IdempotencyKey: "plan_1/1/1"})
 	if err != nil {
@@ -195,28 +194,28 @@ func TestEventDataIsTheObjectTheAPIAnswers(t *testing.T) {
 
 	// Rows as the workflows' activities record them.
 	next := time.Now().Add(24 * time.Hour).UTC()
-	if _, _, err := f.db.CreatePlan(ctx, store.Plan{ID: "plan_evt", MerchantID: f.merchantID, Mode: store.ModeTest,
+	if _, _, err := f.db.CreatePlan(ctx, billing.Plan{ID: "plan_evt", MerchantID: f.merchantID, Mode: billing.ModeTest,
 		CustomerID: cus.ID, PaymentMethodID: pm.ID, Provider: "simulator", Currency: "USD", Reference: "order-7",
-		MerchantData: store.JSONDoc(`{"crm":"42"}`), Schedule: store.JSONDoc(`{"frequency":"days","recurring_amount":1500}`),
-		Timetable: store.JSONDoc(`{}`), Dunning: store.JSONDoc(`{}`), Status: "active", NextChargeAt: &next}); err != nil {
+		MerchantData: billing.JSONDoc(`{"crm":"42"}`), Schedule: billing.JSONDoc(`{"frequency":"days","recurring_amount":1500}`),
+		Timetable: billing.JSONDoc(`{}`), Dunning: billing.JSONDoc(`{}`), Status: "active", NextChargeAt: &next}); err != nil {
 		t.Fatal(err)
 	}
 	plan, due := "plan_evt", next.Add(-time.Hour)
-	paid, err := f.db.RecordPayment(ctx, store.Payment{MerchantID: f.merchantID, Mode: store.ModeTest, PlanID: &plan,
+	paid, err := f.db.RecordPayment(ctx, billing.Payment{MerchantID: f.merchantID, Mode: billing.ModeTest, PlanID: &plan,
 		CustomerID: cus.ID, PaymentMethodID: pm.ID, Installment: 1, Attempt: 1, Amount: 1500, Currency: "USD",
 		Status: "succeeded", PaymentType: "initial", IsRecurring: true, Provider: "simulator", ProviderChargeID: "ch_1",
 		IdempotencyKey: "plan_evt/1/1", DueAt: &due})
 	if err != nil {
 		t.Fatal(err)
 	}
-	declined, err := f.db.RecordPayment(ctx, store.Payment{MerchantID: f.merchantID, Mode: store.ModeTest,
+	declined, err := f.db.RecordPayment(ctx, billing.Payment{MerchantID: f.merchantID, Mode: billing.ModeTest,
 		CustomerID: cus.ID, PaymentMethodID: pm.ID, Attempt: 1, Amount: 700, Currency: "JOD", Status: "failed",
 		PaymentType: "one_off", Provider: "simulator", FailureCode: "insufficient_funds", FailureClass: "soft_decline",
 		FailureMessage: "Insufficient funds", IdempotencyKey: "pay_declined"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: plan, Seq: 1, Status: "paused"}); err != nil {
+	if err := f.db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: plan, Seq: 1, Status: "paused"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -78,11 +78,11 @@ func BenchmarkResolve(b *testing.B) {
 	}
 }
 
-func dailyPayments(n int) []Payment {
-	out := make([]Payment, n)
+func dailyPayments(n int) []ScheduledPayment {
+	out := make([]ScheduledPayment, n)
 	d := date(2025, 1, 1)
 	for i := range out {
-		out[i] = Payment{Date: d.AddDays(i).String(), Amount: 1000}
+		out[i] = ScheduledPayment{Date: d.AddDays(i).String(), Amount: 1000}
 	}
 	return out
 }

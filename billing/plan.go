@@ -126,38 +126,6 @@ const (
 // IsRecurring reports whether the payment belongs to a stored-credential series.
 func (t PaymentType) IsRecurring() bool { return t == PaymentInitial || t == PaymentRecurring }
 
-// Payment statuses in the ledger.
-const (
-	PaymentSucceeded = "succeeded"
-	PaymentFailed    = "failed"
-	// PaymentPending: the provider accepted the charge and settles it later, or the
-	// attempt's outcome is not known yet (the provider never answered); a later attempt
-	// with the same idempotency key settles it.
-	PaymentPending = "pending"
-)
-
-// Event types the engine emits. Every event's data.object is the object it is about
-// (a payment or a plan) as the API answers it.
-const (
-	EventPaymentSucceeded = "payment.succeeded"
-	EventPaymentFailed    = "payment.failed"
-	// EventPlanCreated: the plan's row was first written.
-	EventPlanCreated = "plan.created"
-	// EventPlanUpdated: the plan's status or payment method changed and none of the
-	// events below announces the change (paused, resumed, blocked, unblocked, a new card).
-	EventPlanUpdated        = "plan.updated"
-	EventPlanCompleted      = "plan.completed"
-	EventPlanCanceled       = "plan.canceled"
-	EventPlanPastDue        = "plan.past_due"
-	EventPlanActionRequired = "plan.action_required"
-	EventPlanFailed         = "plan.failed"
-)
-
-// EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
-// "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
-var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPlanCreated, EventPlanUpdated,
-	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed}
-
 // PlanEventType returns the event announcing that a plan entered status, and "" for
 // statuses that emit none.
 func PlanEventType(status PlanStatus) string {

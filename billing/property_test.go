@@ -267,11 +267,11 @@ func TestPropertyVariable(t *testing.T) {
 		tz := rapid.SampledFrom(propertyZones).Draw(t, "timezone")
 		loc := mustLoad(t, tz)
 		day := drawDate(t, "first", 2025, 2040)
-		var ps []Payment
+		var ps []ScheduledPayment
 		var dues []time.Time
 		for i := range rapid.IntRange(2, 40).Draw(t, "payments") {
 			day = day.AddDays(rapid.IntRange(1, 90).Draw(t, fmt.Sprint("gap ", i)))
-			p := Payment{Date: day.String(), Amount: rapid.Int64Range(1, 1e9).Draw(t, fmt.Sprint("amount ", i))}
+			p := ScheduledPayment{Date: day.String(), Amount: rapid.Int64Range(1, 1e9).Draw(t, fmt.Sprint("amount ", i))}
 			due := LocalInstant(day, DefaultChargeTime, loc)
 			if rapid.Bool().Draw(t, fmt.Sprint("timestamp ", i)) {
 				due = time.Date(day.Year, day.Month, day.Day, 0, 0, rapid.IntRange(0, 86399).Draw(t, fmt.Sprint("second ", i)), 0, loc)

@@ -47,15 +47,6 @@ func (f Frequency) seconds() int64 {
 	return 0
 }
 
-// Mode is the mode of the API key a request came with.
-type Mode string
-
-// Modes. Anything but ModeTest is treated as live, the stricter one.
-const (
-	ModeLive Mode = "live"
-	ModeTest Mode = "test"
-)
-
 // Limits on schedules, each there so every computation stays exact and cheap.
 const (
 	// MaxFrequencyDuration bounds frequency_duration; longer intervals are better
@@ -99,15 +90,15 @@ type Schedule struct {
 	ExpiresOn         string    `json:"expires_on,omitempty"` // YYYY-MM-DD: nothing is due after that local day
 
 	// Variable schedules.
-	Payments []Payment `json:"payments,omitempty"`
+	Payments []ScheduledPayment `json:"payments,omitempty"`
 
 	// Both.
 	Timezone   string `json:"timezone,omitempty"`    // IANA name, default UTC
 	ChargeTime string `json:"charge_time,omitempty"` // HH:MM[:SS], for dates given without a time
 }
 
-// Payment is one entry of a variable schedule: an amount in minor units due on a date.
-type Payment struct {
+// ScheduledPayment is one entry of a variable schedule: an amount in minor units due on a date.
+type ScheduledPayment struct {
 	Date   string `json:"date"`
 	Amount int64  `json:"amount"`
 }

@@ -244,10 +244,10 @@ func TestValidateRules(t *testing.T) {
 	}
 }
 
-func payments(dates ...string) []Payment {
-	out := make([]Payment, len(dates))
+func payments(dates ...string) []ScheduledPayment {
+	out := make([]ScheduledPayment, len(dates))
 	for i, d := range dates {
-		out[i] = Payment{Date: d, Amount: int64(100 * (i + 1))}
+		out[i] = ScheduledPayment{Date: d, Amount: int64(100 * (i + 1))}
 	}
 	return out
 }
@@ -261,9 +261,9 @@ func TestValidateVariable(t *testing.T) {
 		{"valid", Schedule{Payments: payments("2025-02-01", "2025-03-15", "2025-07-01")}, nil},
 		{"valid with timestamps and a zone", Schedule{Timezone: "Asia/Tokyo", ChargeTime: "10:00",
 			Payments: payments("2025-02-01", "2025-02-01T18:00:00+09:00", "2025-02-02")}, nil},
-		{"empty", Schedule{Payments: []Payment{}}, []string{"schedule.payments too_few_payments"}},
+		{"empty", Schedule{Payments: []ScheduledPayment{}}, []string{"schedule.payments too_few_payments"}},
 		{"one payment", Schedule{Payments: payments("2025-02-01")}, []string{"schedule.payments too_few_payments"}},
-		{"too many", Schedule{Payments: make([]Payment, MaxPayments+1)}, []string{"schedule.payments too_many_payments"}},
+		{"too many", Schedule{Payments: make([]ScheduledPayment, MaxPayments+1)}, []string{"schedule.payments too_many_payments"}},
 		{"same date twice", Schedule{Payments: payments("2025-02-01", "2025-02-01")},
 			[]string{"schedule.payments[1].date payments_not_increasing"}},
 		{"going back", Schedule{Payments: payments("2025-02-01", "2025-03-01", "2025-02-15", "2025-04-01")},
@@ -271,13 +271,13 @@ func TestValidateVariable(t *testing.T) {
 		// 2025-02-01 at the 09:00 default charge time is after 08:00 that day.
 		{"timestamp before a bare date's charge time", Schedule{Payments: payments("2025-02-01", "2025-02-01T08:00:00Z")},
 			[]string{"schedule.payments[1].date payments_not_increasing"}},
-		{"amounts must be positive", Schedule{Payments: []Payment{{"2025-02-01", 0}, {"2025-03-01", -5}}},
+		{"amounts must be positive", Schedule{Payments: []ScheduledPayment{{"2025-02-01", 0}, {"2025-03-01", -5}}},
 			[]string{"schedule.payments[0].amount invalid_amount", "schedule.payments[1].amount invalid_amount"}},
-		{"date missing and malformed", Schedule{Payments: []Payment{{"", 100}, {"01/03/2025", 100}}},
+		{"date missing and malformed", Schedule{Payments: []ScheduledPayment{{"", 100}, {"01/03/2025", 100}}},
 			[]string{"schedule.payments[0].date parameter_missing", "schedule.payments[1].date invalid_date"}},
 		{"date in the past", Schedule{Payments: payments("2025-01-09", "2025-02-01")},
 			[]string{"schedule.payments[0].date date_in_past"}},
-		{"total overflows", Schedule{Payments: []Payment{{"2025-02-01", math.MaxInt64}, {"2025-03-01", 1}}},
+		{"total overflows", Schedule{Payments: []ScheduledPayment{{"2025-02-01", math.MaxInt64}, {"2025-03-01", 1}}},
 			[]string{"schedule.payments amount_overflow"}},
 		{"fixed fields don't apply", Schedule{Frequency: FrequencyMonths, RecurringAmount: ptr[int64](5), ExpiresOn: "2025-12-31",
 			Payments: payments("2025-02-01", "2025-03-01")}, []string{
@@ -285,7 +285,7 @@ func TestValidateVariable(t *testing.T) {
 			"schedule.frequency parameter_not_allowed",
 			"schedule.recurring_amount parameter_not_allowed",
 		}},
-		{"bad zone still checks the rest", Schedule{Timezone: "Nope", Payments: []Payment{{"2025-02-01", 0}, {"x", 1}}}, []string{
+		{"bad zone still checks the rest", Schedule{Timezone: "Nope", Payments: []ScheduledPayment{{"2025-02-01", 0}, {"x", 1}}}, []string{
 			"schedule.payments[0].amount invalid_amount",
 			"schedule.payments[1].date invalid_date",
 			"schedule.timezone invalid_timezone",

@@ -246,7 +246,7 @@ func TestFinalInstallment(t *testing.T) {
 }
 
 func TestVariableTimetable(t *testing.T) {
-	tt := resolve(t, Schedule{Timezone: "Asia/Tokyo", ChargeTime: "10:00", Payments: []Payment{
+	tt := resolve(t, Schedule{Timezone: "Asia/Tokyo", ChargeTime: "10:00", Payments: []ScheduledPayment{
 		{"2025-02-01", 300},
 		{"2025-02-01T18:00:00+09:00", 200},
 		{"2025-03-15", 500},

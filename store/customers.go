@@ -16,63 +16,11 @@ import (
 // MaxMetadataKeys bounds a customer's metadata after every update.
 const MaxMetadataKeys = 50
 
-// Address is a billing address; Country is an ISO 3166-1 alpha-2 code.
-type Address struct {
-	Line1      string
-	Line2      string
-	City       string
-	State      string
-	PostalCode string
-	Country    string
-}
-
-// Customer is a merchant's customer in one mode.
-type Customer struct {
-	ID         string
-	MerchantID string
-	Mode       Mode
-	Email      string
-	FirstName  string
-	LastName   string
-	// Address is nil when the customer has none.
-	Address   *Address
-	Metadata  map[string]string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// NewCustomer is what CreateCustomer stores; the caller has validated it.
-type NewCustomer struct {
-	Email     string
-	FirstName string
-	LastName  string
-	Address   *Address
-	Metadata  map[string]string
-}
-
-// CustomerPatch changes some of a customer's fields; nil fields stay as they are.
-type CustomerPatch struct {
-	Email     *string
-	FirstName *string // "" clears
-	LastName  *string // "" clears
-	// SetAddress replaces the address with Address (nil removes it).
-	SetAddress bool
-	Address    *Address
-	// Metadata is merged key by key; a key with an empty value is removed.
-	Metadata map[string]string
-}
-
-// CustomerFilter narrows ListCustomers.
-type CustomerFilter struct {
-	// Email matches case-insensitively when set.
-	Email string
-}
-
 type customerRow struct {
 	Seq        int64          `db:"seq"`
 	ID         string         `db:"id"`
 	MerchantID string         `db:"merchant_id"`
-	Mode       Mode           `db:"mode"`
+	Mode       billing.Mode   `db:"mode"`
 	Email      sql.NullString `db:"email"`
 	FirstName  sql.NullString `db:"first_name"`
 	LastName   sql.NullString `db:"last_name"`
@@ -91,18 +39,18 @@ type customerRow struct {
 const customerColumns = `seq, id, merchant_id, mode, email, first_name, last_name, address_line1, address_line2,
 	address_city, address_state, address_postal_code, address_country, metadata, created_at, updated_at, deleted_at`
 
-func (r customerRow) customer() (Customer, error) {
-	c := Customer{
+func (r customerRow) customer() (billing.Customer, error) {
+	c := billing.Customer{
 		ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, Email: r.Email.String,
 		FirstName: r.FirstName.String, LastName: r.LastName.String,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.Country.Valid {
-		c.Address = &Address{Line1: r.Line1.String, Line2: r.Line2.String, City: r.City.String,
+		c.Address = &billing.Address{Line1: r.Line1.String, Line2: r.Line2.String, City: r.City.String,
 			State: r.State.String, PostalCode: r.PostalCode.String, Country: r.Country.String}
 	}
 	if err := json.Unmarshal([]byte(r.Metadata), &c.Metadata); err != nil {
-		return Customer{}, fmt.Errorf("read customer %s metadata: %w", r.ID, err)
+		return billing.Customer{}, fmt.Errorf("read customer %s metadata: %w", r.ID, err)
 	}
 	if c.Metadata == nil {
 		c.Metadata = map[string]string{}
@@ -112,9 +60,9 @@ func (r customerRow) customer() (Customer, error) {
 
 func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-func (r *customerRow) setAddress(a *Address) {
+func (r *customerRow) setAddress(a *billing.Address) {
 	if a == nil {
-		a = &Address{}
+		a = &billing.Address{}
 	}
 	r.Line1, r.Line2, r.City = nullable(a.Line1), nullable(a.Line2), nullable(a.City)
 	r.State, r.PostalCode, r.Country = nullable(a.State), nullable(a.PostalCode), nullable(a.Country)
@@ -135,7 +83,7 @@ func encodeMetadata(m map[string]string) (string, error) {
 }
 
 // CreateCustomer stores a new customer for the caller.
-func (db *DB) CreateCustomer(ctx context.Context, caller Caller, in NewCustomer) (Customer, error) {
+func (db *DB) CreateCustomer(ctx context.Context, caller billing.Caller, in billing.NewCustomer) (billing.Customer, error) {
 	now := db.now()
 	row := customerRow{
 		ID: billing.NewID(billing.PrefixCustomer), MerchantID: caller.MerchantID, Mode: caller.Mode,
@@ -151,20 +99,20 @@ func (db *DB) CreateCustomer(ctx context.Context, caller Caller, in NewCustomer)
 	}
 	var err error
 	if row.Metadata, err = encodeMetadata(meta); err != nil {
-		return Customer{}, err
+		return billing.Customer{}, err
 	}
 	if _, err := sqlx.NamedExecContext(ctx, db.DB, `INSERT INTO customers (id, merchant_id, mode, email, first_name,
 		last_name, address_line1, address_line2, address_city, address_state, address_postal_code, address_country,
 		metadata, created_at, updated_at)
 		VALUES (:id, :merchant_id, :mode, :email, :first_name, :last_name, :address_line1, :address_line2,
 		:address_city, :address_state, :address_postal_code, :address_country, :metadata, :created_at, :updated_at)`, row); err != nil {
-		return Customer{}, translate(err, "create customer")
+		return billing.Customer{}, translate(err, "create customer")
 	}
 	return row.customer()
 }
 
 // getCustomerRow reads a live (not deleted) customer of the caller.
-func (db *DB) getCustomerRow(ctx context.Context, q sqlx.QueryerContext, caller Caller, id string, lock bool) (customerRow, error) {
+func (db *DB) getCustomerRow(ctx context.Context, q sqlx.QueryerContext, caller billing.Caller, id string, lock bool) (customerRow, error) {
 	query := `SELECT ` + customerColumns + ` FROM customers WHERE id = ? AND merchant_id = ? AND mode = ? AND deleted_at IS NULL`
 	if lock {
 		query += db.forUpdate()
@@ -182,24 +130,24 @@ func (db *DB) getCustomerRow(ctx context.Context, q sqlx.QueryerContext, caller 
 
 // GetCustomer returns one of the caller's customers; another merchant's, the other
 // mode's and deleted customers are not found.
-func (db *DB) GetCustomer(ctx context.Context, caller Caller, id string) (Customer, error) {
+func (db *DB) GetCustomer(ctx context.Context, caller billing.Caller, id string) (billing.Customer, error) {
 	row, err := db.getCustomerRow(ctx, db.DB, caller, id, false)
 	if err != nil {
-		return Customer{}, err
+		return billing.Customer{}, err
 	}
 	return row.customer()
 }
 
 // UpdateCustomer applies patch to one of the caller's customers and returns the result.
-func (db *DB) UpdateCustomer(ctx context.Context, caller Caller, id string, patch CustomerPatch) (Customer, error) {
+func (db *DB) UpdateCustomer(ctx context.Context, caller billing.Caller, id string, patch billing.CustomerPatch) (billing.Customer, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return Customer{}, fmt.Errorf("update customer: %w", err)
+		return billing.Customer{}, fmt.Errorf("update customer: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	row, err := db.getCustomerRow(ctx, tx, caller, id, true)
 	if err != nil {
-		return Customer{}, err
+		return billing.Customer{}, err
 	}
 	if patch.Email != nil {
 		row.Email = nullable(*patch.Email)
@@ -216,7 +164,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, caller Caller, id string, patc
 	if len(patch.Metadata) > 0 {
 		meta := map[string]string{}
 		if err := json.Unmarshal([]byte(row.Metadata), &meta); err != nil {
-			return Customer{}, fmt.Errorf("read customer %s metadata: %w", id, err)
+			return billing.Customer{}, fmt.Errorf("read customer %s metadata: %w", id, err)
 		}
 		for k, v := range patch.Metadata {
 			if v == "" {
@@ -226,7 +174,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, caller Caller, id string, patc
 			}
 		}
 		if row.Metadata, err = encodeMetadata(meta); err != nil {
-			return Customer{}, err
+			return billing.Customer{}, err
 		}
 	}
 	row.UpdatedAt = db.now()
@@ -235,10 +183,10 @@ func (db *DB) UpdateCustomer(ctx context.Context, caller Caller, id string, patc
 		address_city = :address_city, address_state = :address_state, address_postal_code = :address_postal_code,
 		address_country = :address_country, metadata = :metadata, updated_at = :updated_at
 		WHERE id = :id AND merchant_id = :merchant_id AND mode = :mode`, row); err != nil {
-		return Customer{}, translate(err, "update customer")
+		return billing.Customer{}, translate(err, "update customer")
 	}
 	if err := tx.Commit(); err != nil {
-		return Customer{}, fmt.Errorf("update customer: %w", err)
+		return billing.Customer{}, fmt.Errorf("update customer: %w", err)
 	}
 	return row.customer()
 }
@@ -247,7 +195,7 @@ func (db *DB) UpdateCustomer(ctx context.Context, caller Caller, id string, patc
 // its saved cards are detached (see DetachPaymentMethod), keeping tombstone rows so
 // payment history stays whole. It returns the ids of the cards it detached. The caller
 // checks first that no plan still uses the customer.
-func (db *DB) DeleteCustomer(ctx context.Context, caller Caller, id string) ([]string, error) {
+func (db *DB) DeleteCustomer(ctx context.Context, caller billing.Caller, id string) ([]string, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("delete customer: %w", err)
@@ -281,14 +229,14 @@ func (db *DB) DeleteCustomer(ctx context.Context, caller Caller, id string) ([]s
 }
 
 // ListCustomers returns a page of the caller's customers, newest first.
-func (db *DB) ListCustomers(ctx context.Context, caller Caller, filter CustomerFilter, p ListParams) (Page[Customer], error) {
-	limit, err := p.limit()
+func (db *DB) ListCustomers(ctx context.Context, caller billing.Caller, filter billing.CustomerFilter, p billing.ListParams) (billing.Page[billing.Customer], error) {
+	limit, err := p.PageLimit()
 	if err != nil {
-		return Page[Customer]{}, err
+		return billing.Page[billing.Customer]{}, err
 	}
 	after, err := db.cursor(ctx, "customers", caller, p.StartingAfter)
 	if err != nil {
-		return Page[Customer]{}, err
+		return billing.Page[billing.Customer]{}, err
 	}
 	query := `SELECT ` + customerColumns + ` FROM customers WHERE merchant_id = ? AND mode = ? AND deleted_at IS NULL`
 	args := []any{caller.MerchantID, caller.Mode}
@@ -304,13 +252,13 @@ func (db *DB) ListCustomers(ctx context.Context, caller Caller, filter CustomerF
 	args = append(args, limit+1)
 	var rows []customerRow
 	if err := db.SelectContext(ctx, &rows, db.Rebind(query), args...); err != nil {
-		return Page[Customer]{}, fmt.Errorf("list customers: %w", err)
+		return billing.Page[billing.Customer]{}, fmt.Errorf("list customers: %w", err)
 	}
-	out := make([]Customer, 0, len(rows))
+	out := make([]billing.Customer, 0, len(rows))
 	for _, r := range rows {
 		c, err := r.customer()
 		if err != nil {
-			return Page[Customer]{}, err
+			return billing.Page[billing.Customer]{}, err
 		}
 		out = append(out, c)
 	}

@@ -14,7 +14,7 @@ import (
 // tenants are three callers: merchant A in test and live mode, and merchant B in test
 // mode, for checking that no query crosses merchants or modes.
 type tenants struct {
-	aTest, aLive, bTest store.Caller
+	aTest, aLive, bTest billing.Caller
 }
 
 func newTenants(t *testing.T, db *store.DB) tenants {
@@ -36,9 +36,9 @@ func newTenants(t *testing.T, db *store.DB) tenants {
 		t.Fatal(err)
 	}
 	return tenants{
-		aTest: store.Caller{MerchantID: a.ID, Mode: store.ModeTest},
-		aLive: store.Caller{MerchantID: a.ID, Mode: store.ModeLive},
-		bTest: store.Caller{MerchantID: b.ID, Mode: store.ModeTest},
+		aTest: billing.Caller{MerchantID: a.ID, Mode: billing.ModeTest},
+		aLive: billing.Caller{MerchantID: a.ID, Mode: billing.ModeLive},
+		bTest: billing.Caller{MerchantID: b.ID, Mode: billing.ModeTest},
 	}
 }
 
@@ -54,15 +54,15 @@ func TestCustomerLifecycle(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ten := newTenants(t, db)
-		c, err := db.CreateCustomer(ctx, ten.aTest, store.NewCustomer{
+		c, err := db.CreateCustomer(ctx, ten.aTest, billing.NewCustomer{
 			Email: "Ada@Example.com", FirstName: "Ada", LastName: "Lovelace",
-			Address:  &store.Address{Line1: "12 St James's Sq", City: "London", PostalCode: "SW1Y 4JH", Country: "GB"},
+			Address:  &billing.Address{Line1: "12 St James's Sq", City: "London", PostalCode: "SW1Y 4JH", Country: "GB"},
 			Metadata: map[string]string{"crm_id": "42", "empty": ""},
 		})
 		if err != nil {
 			t.Fatalf("create: %v", err)
 		}
-		if c.ID[:4] != billing.PrefixCustomer || c.Mode != store.ModeTest || c.MerchantID != ten.aTest.MerchantID {
+		if c.ID[:4] != billing.PrefixCustomer || c.Mode != billing.ModeTest || c.MerchantID != ten.aTest.MerchantID {
 			t.Fatalf("created %+v", c)
 		}
 		if _, ok := c.Metadata["empty"]; ok || c.Metadata["crm_id"] != "42" {
@@ -78,20 +78,20 @@ func TestCustomerLifecycle(t *testing.T) {
 		}
 
 		// Scoping: another merchant, or the other mode, sees nothing.
-		for name, other := range map[string]store.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
+		for name, other := range map[string]billing.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
 			_, err := db.GetCustomer(ctx, other, c.ID)
 			wantKind(t, name+" get", err, billing.KindNotFound, "resource_missing")
-			_, err = db.UpdateCustomer(ctx, other, c.ID, store.CustomerPatch{FirstName: ptr("Eve")})
+			_, err = db.UpdateCustomer(ctx, other, c.ID, billing.CustomerPatch{FirstName: ptr("Eve")})
 			wantKind(t, name+" update", err, billing.KindNotFound, "resource_missing")
 			_, err = db.DeleteCustomer(ctx, other, c.ID)
 			wantKind(t, name+" delete", err, billing.KindNotFound, "resource_missing")
-			p, err := db.ListCustomers(ctx, other, store.CustomerFilter{}, store.ListParams{})
+			p, err := db.ListCustomers(ctx, other, billing.CustomerFilter{}, billing.ListParams{})
 			if err != nil || len(p.Items) != 0 {
 				t.Errorf("%s list: %d items, %v", name, len(p.Items), err)
 			}
 		}
 
-		up, err := db.UpdateCustomer(ctx, ten.aTest, c.ID, store.CustomerPatch{
+		up, err := db.UpdateCustomer(ctx, ten.aTest, c.ID, billing.CustomerPatch{
 			FirstName: ptr(""), SetAddress: true, Address: nil,
 			Metadata: map[string]string{"crm_id": "", "plan": "gold"},
 		})
@@ -107,7 +107,7 @@ func TestCustomerLifecycle(t *testing.T) {
 		for i := range store.MaxMetadataKeys {
 			many[fmt.Sprintf("k%d", i)] = "v"
 		}
-		_, err = db.UpdateCustomer(ctx, ten.aTest, c.ID, store.CustomerPatch{Metadata: many})
+		_, err = db.UpdateCustomer(ctx, ten.aTest, c.ID, billing.CustomerPatch{Metadata: many})
 		wantKind(t, "51 metadata keys", err, billing.KindInvalid, "invalid_metadata")
 
 		if _, err := db.DeleteCustomer(ctx, ten.aTest, c.ID); err != nil {
@@ -138,23 +138,23 @@ func TestListCustomersPagesNewestFirst(t *testing.T) {
 			if i%2 == 0 {
 				email = "Shared@Example.com"
 			}
-			c, err := db.CreateCustomer(ctx, ten.aTest, store.NewCustomer{Email: email})
+			c, err := db.CreateCustomer(ctx, ten.aTest, billing.NewCustomer{Email: email})
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, c.ID)
 			// Noise in other scopes.
-			if _, err := db.CreateCustomer(ctx, ten.bTest, store.NewCustomer{Email: email}); err != nil {
+			if _, err := db.CreateCustomer(ctx, ten.bTest, billing.NewCustomer{Email: email}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.CreateCustomer(ctx, ten.aLive, store.NewCustomer{Email: email}); err != nil {
+			if _, err := db.CreateCustomer(ctx, ten.aLive, billing.NewCustomer{Email: email}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		var seen []string
 		after := ""
 		for pages := 0; ; pages++ {
-			p, err := db.ListCustomers(ctx, ten.aTest, store.CustomerFilter{}, store.ListParams{Limit: 3, StartingAfter: after})
+			p, err := db.ListCustomers(ctx, ten.aTest, billing.CustomerFilter{}, billing.ListParams{Limit: 3, StartingAfter: after})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,14 +178,14 @@ func TestListCustomersPagesNewestFirst(t *testing.T) {
 			}
 		}
 
-		p, err := db.ListCustomers(ctx, ten.aTest, store.CustomerFilter{Email: "shared@example.COM"}, store.ListParams{Limit: 100})
+		p, err := db.ListCustomers(ctx, ten.aTest, billing.CustomerFilter{Email: "shared@example.COM"}, billing.ListParams{Limit: 100})
 		if err != nil || len(p.Items) != 4 || p.HasMore {
 			t.Errorf("email filter: %d items (has_more %v), %v; want 4", len(p.Items), p.HasMore, err)
 		}
 
-		_, err = db.ListCustomers(ctx, ten.bTest, store.CustomerFilter{}, store.ListParams{StartingAfter: ids[0]})
+		_, err = db.ListCustomers(ctx, ten.bTest, billing.CustomerFilter{}, billing.ListParams{StartingAfter: ids[0]})
 		wantKind(t, "another merchant's cursor", err, billing.KindInvalid, "resource_missing")
-		_, err = db.ListCustomers(ctx, ten.aTest, store.CustomerFilter{}, store.ListParams{Limit: 101})
+		_, err = db.ListCustomers(ctx, ten.aTest, billing.CustomerFilter{}, billing.ListParams{Limit: 101})
 		wantKind(t, "limit 101", err, billing.KindInvalid, "invalid_value")
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/store"
 )
 
@@ -14,7 +15,7 @@ func TestEventsTakeTheStoreClock(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		at := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
 		db.Now = func() time.Time { return at }
-		ev, err := db.AppendEvent(context.Background(), store.Event{MerchantID: newMerchant(t, db), Mode: store.ModeTest,
+		ev, err := db.AppendEvent(context.Background(), billing.Event{MerchantID: newMerchant(t, db), Mode: billing.ModeTest,
 			Type: "plan.completed", IdempotencyKey: "clock"})
 		if err != nil {
 			t.Fatal(err)

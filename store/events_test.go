@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/store"
 )
 
 // object returns an event's data.object, failing unless data is exactly {"object": {…}}.
-func object(t *testing.T, ev store.Event) map[string]any {
+func object(t *testing.T, ev billing.Event) map[string]any {
 	t.Helper()
 	var data map[string]any
 	if err := json.Unmarshal(ev.Data, &data); err != nil {
@@ -50,9 +51,9 @@ func mustJSON(t *testing.T, s string) map[string]any {
 	return m
 }
 
-func eventsOf(t *testing.T, db *store.DB, mer, typ string) []store.Event {
+func eventsOf(t *testing.T, db *store.DB, mer, typ string) []billing.Event {
 	t.Helper()
-	page, err := db.ListEvents(context.Background(), caller(mer), typ, store.ListParams{Limit: store.MaxListLimit})
+	page, err := db.ListEvents(context.Background(), caller(mer), typ, billing.ListParams{Limit: billing.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestPaymentEventsShowThePaymentAsTheAPIDoes(t *testing.T) {
 		ok.ProviderChargeID, ok.DueAt = "ch_1", &due
 		declined := attempt(mer, "plan_a", 2, 1, billing.PaymentFailed, "soft_decline", at)
 		declined.FailureCode, declined.FailureMessage = "insufficient_funds", "Insufficient funds"
-		oneOff := store.Payment{MerchantID: mer, Mode: store.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1",
+		oneOff := billing.Payment{MerchantID: mer, Mode: billing.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1",
 			Attempt: 1, Amount: 500, Currency: "JOD", Status: billing.PaymentSucceeded, PaymentType: "one_off",
 			Provider: "simulator", IdempotencyKey: "payment_x"}
 		// An attempt whose outcome nobody knew, settled by its retry: the event shows the
@@ -81,7 +82,7 @@ func TestPaymentEventsShowThePaymentAsTheAPIDoes(t *testing.T) {
 		settled.ProviderChargeID = "ch_3"
 
 		var ids []string
-		for _, p := range []store.Payment{ok, declined, oneOff, unknown, settled} {
+		for _, p := range []billing.Payment{ok, declined, oneOff, unknown, settled} {
 			got, err := db.RecordPayment(ctx, p)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +105,7 @@ func TestPaymentEventsShowThePaymentAsTheAPIDoes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, want := object(t, ev), asJSON(t, p.Object())
+			got, want := object(t, ev), asJSON(t, rest.PaymentObject(p))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s of %s:\n data.object %v\n the payment %v", ev.Type, p.ID, got, want)
 			}
@@ -158,15 +159,15 @@ func TestPlanEventsAnnounceEveryChangeOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, ev := range fresh {
-				if got, want := object(t, ev), asJSON(t, row.Object()); !reflect.DeepEqual(got, want) {
+				if got, want := object(t, ev), asJSON(t, rest.PlanObject(row)); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s: %s data.object\n %v\nwant the plan as recorded\n %v", step, ev.Type, got, want)
 				}
-				if ev.MerchantID != mer || ev.Mode != store.ModeTest {
+				if ev.MerchantID != mer || ev.Mode != billing.ModeTest {
 					t.Errorf("%s: event of %s/%s", step, ev.MerchantID, ev.Mode)
 				}
 			}
 		}
-		update := func(u store.PlanUpdate) {
+		update := func(u billing.PlanUpdate) {
 			t.Helper()
 			u.PlanID = "plan_a"
 			if err := db.UpdatePlanState(ctx, u); err != nil {
@@ -175,9 +176,9 @@ func TestPlanEventsAnnounceEveryChangeOnce(t *testing.T) {
 		}
 		next := time.Date(2027, 2, 28, 9, 0, 0, 0, time.UTC)
 		later := next.AddDate(0, 1, 0)
-		named := func(seq int, typ string) *store.Event {
+		named := func(seq int, typ string) *billing.Event {
 			// As the activity names it: type and key only; the store fills in the rest.
-			return &store.Event{Type: typ, IdempotencyKey: fmt.Sprintf("plan_a/state/%d/%s", seq, typ)}
+			return &billing.Event{Type: typ, IdempotencyKey: fmt.Sprintf("plan_a/state/%d/%s", seq, typ)}
 		}
 
 		if _, _, err := db.CreatePlan(ctx, testPlan(mer, "plan_a")); err != nil {
@@ -189,32 +190,32 @@ func TestPlanEventsAnnounceEveryChangeOnce(t *testing.T) {
 		}
 		expect("create again (a retried activity)")
 
-		update(store.PlanUpdate{Seq: 1, Status: "paused"})
+		update(billing.PlanUpdate{Seq: 1, Status: "paused"})
 		expect("pause", billing.EventPlanUpdated)
-		update(store.PlanUpdate{Seq: 1, Status: "paused"})
+		update(billing.PlanUpdate{Seq: 1, Status: "paused"})
 		expect("the same update again")
 
-		update(store.PlanUpdate{Seq: 2, Status: "active", NextChargeAt: &next})
+		update(billing.PlanUpdate{Seq: 2, Status: "active", NextChargeAt: &next})
 		expect("resume", billing.EventPlanUpdated)
-		update(store.PlanUpdate{Seq: 3, Status: "active", NextChargeAt: &later})
+		update(billing.PlanUpdate{Seq: 3, Status: "active", NextChargeAt: &later})
 		expect("only the next charge moved")
-		update(store.PlanUpdate{Seq: 4, Status: "active", NextChargeAt: &later, PaymentMethodID: "pm_2"})
+		update(billing.PlanUpdate{Seq: 4, Status: "active", NextChargeAt: &later, PaymentMethodID: "pm_2"})
 		expect("new card", billing.EventPlanUpdated)
-		update(store.PlanUpdate{Seq: 5, Status: "blocked"})
+		update(billing.PlanUpdate{Seq: 5, Status: "blocked"})
 		expect("card blocked", billing.EventPlanUpdated)
 
-		update(store.PlanUpdate{Seq: 6, Status: "past_due", Event: named(6, billing.EventPlanPastDue)})
+		update(billing.PlanUpdate{Seq: 6, Status: "past_due", Event: named(6, billing.EventPlanPastDue)})
 		expect("past due", billing.EventPlanPastDue)
-		update(store.PlanUpdate{Seq: 6, Status: "past_due", Event: named(6, billing.EventPlanPastDue)})
+		update(billing.PlanUpdate{Seq: 6, Status: "past_due", Event: named(6, billing.EventPlanPastDue)})
 		expect("past due again (a retried activity)")
 
-		update(store.PlanUpdate{Seq: 3, Status: "active", NextChargeAt: &next})
+		update(billing.PlanUpdate{Seq: 3, Status: "active", NextChargeAt: &next})
 		expect("an older update")
 		if row, _ := db.GetPlan(ctx, caller(mer), "plan_a"); row.Status != "past_due" || row.StateSeq != 6 {
 			t.Errorf("an older update changed the row: %+v", row)
 		}
 
-		update(store.PlanUpdate{Seq: 7, Status: "canceled", Event: named(7, billing.EventPlanCanceled)})
+		update(billing.PlanUpdate{Seq: 7, Status: "canceled", Event: named(7, billing.EventPlanCanceled)})
 		expect("cancel", billing.EventPlanCanceled)
 		if obj := object(t, eventsOf(t, db, mer, billing.EventPlanCanceled)[0]); obj["status"] != "canceled" ||
 			obj["payment_method"] != "pm_2" || obj["customer"] != "cus_1" || obj["object"] != "plan" {
@@ -233,7 +234,7 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The plan moved on since (a new card, canceled).
-		if err := db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: "plan_a", Seq: 9, Status: "canceled", PaymentMethodID: "pm_7"}); err != nil {
+		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: "plan_a", Seq: 9, Status: "canceled", PaymentMethodID: "pm_7"}); err != nil {
 			t.Fatal(err)
 		}
 		// Data as the engine wrote it before data.object: the payment row's own JSON,
@@ -246,13 +247,13 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 		oldPlan := `{"plan_id":"plan_a","status":"past_due","payment_method_id":"pm_1","next_installment":2,
 			"next_due_at":"2027-02-01T09:00:00Z","paid":1,"paid_amount":1000,"skipped":0,
 			"last_error":{"installment":2,"attempt":1,"class":"soft_decline","code":"insufficient_funds","at":"2027-02-01T09:00:01Z"}}`
-		pay, err := db.AppendEvent(ctx, store.Event{MerchantID: mer, Mode: store.ModeTest, Type: billing.EventPaymentFailed,
-			Data: store.JSONDoc(oldPayment), IdempotencyKey: "payment/plan_a/2/1/failed"})
+		pay, err := db.AppendEvent(ctx, billing.Event{MerchantID: mer, Mode: billing.ModeTest, Type: billing.EventPaymentFailed,
+			Data: billing.JSONDoc(oldPayment), IdempotencyKey: "payment/plan_a/2/1/failed"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		pd, err := db.AppendEvent(ctx, store.Event{MerchantID: mer, Mode: store.ModeTest, Type: billing.EventPlanPastDue,
-			Data: store.JSONDoc(oldPlan), IdempotencyKey: "plan_a/state/2/plan.past_due"})
+		pd, err := db.AppendEvent(ctx, billing.Event{MerchantID: mer, Mode: billing.ModeTest, Type: billing.EventPlanPastDue,
+			Data: billing.JSONDoc(oldPlan), IdempotencyKey: "plan_a/state/2/plan.past_due"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +269,7 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 			"type":"ecom","reference":"order-1","merchant_data":{"k":"v"},"schedule":{"frequency":"months"},
 			"paid":1,"paid_amount":1000}`)
 
-		check := func(how string, evs ...store.Event) {
+		check := func(how string, evs ...billing.Event) {
 			t.Helper()
 			for _, ev := range evs {
 				want := wantPayment
@@ -302,7 +303,7 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 		if err := db.GetContext(ctx, &raw, db.Rebind(`SELECT data FROM events WHERE type = ?`), billing.EventPaymentSucceeded); err != nil {
 			t.Fatal(err)
 		}
-		if ev := (store.Event{Type: billing.EventPaymentSucceeded, Data: store.JSONDoc(raw)}); object(t, ev)["object"] != "payment" {
+		if ev := (billing.Event{Type: billing.EventPaymentSucceeded, Data: billing.JSONDoc(raw)}); object(t, ev)["object"] != "payment" {
 			t.Errorf("stored data %s", raw)
 		}
 	})

@@ -10,22 +10,6 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// IdempotencyTTL is how long a key and its response are kept; afterwards the key may be
-// used again for anything.
-const IdempotencyTTL = 24 * time.Hour
-
-// IdempotencyClaim is the outcome of claiming a key. Either Replayed is set and Status
-// and Response are the stored answer, or the caller owns the key and must end the claim
-// with CompleteIdempotencyKey or ReleaseIdempotencyKey.
-type IdempotencyClaim struct {
-	Replayed bool
-	Status   int
-	Response []byte
-
-	key   string
-	claim int64
-}
-
 type idempotencyRow struct {
 	RequestMAC    []byte         `db:"request_mac"`
 	MACKeyID      string         `db:"mac_key_id"`
@@ -43,10 +27,10 @@ type idempotencyRow struct {
 // until the winner stores its response, then a replay. A different request under a key
 // still held gets idempotency_key_reused. lease bounds how long a claim without a
 // response blocks the key: after it (the holder crashed) the next request takes over.
-func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string, request []byte, lease time.Duration) (IdempotencyClaim, error) {
+func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller billing.Caller, key string, request []byte, lease time.Duration) (billing.IdempotencyClaim, error) {
 	kr, err := db.keyring()
 	if err != nil {
-		return IdempotencyClaim{}, err
+		return billing.IdempotencyClaim{}, err
 	}
 	// A takeover that loses a race to another request reads the row again.
 	for range 3 {
@@ -56,10 +40,10 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 			request_mac, mac_key_id, claim, locked_until_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 			ON CONFLICT DO NOTHING`), caller.MerchantID, caller.Mode, key, mac, kid, now+lease.Milliseconds(), now)
 		if err != nil {
-			return IdempotencyClaim{}, fmt.Errorf("claim idempotency key: %w", err)
+			return billing.IdempotencyClaim{}, fmt.Errorf("claim idempotency key: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			return IdempotencyClaim{key: key, claim: 1}, nil
+			return billing.IdempotencyClaim{Key: key, Fence: 1}, nil
 		}
 
 		var row idempotencyRow
@@ -70,9 +54,9 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 			continue // purged between the insert and the read
 		}
 		if err != nil {
-			return IdempotencyClaim{}, fmt.Errorf("read idempotency key: %w", err)
+			return billing.IdempotencyClaim{}, fmt.Errorf("read idempotency key: %w", err)
 		}
-		expired := row.CreatedAtMS <= now-IdempotencyTTL.Milliseconds()
+		expired := row.CreatedAtMS <= now-billing.IdempotencyTTL.Milliseconds()
 		abandoned := !row.Status.Valid && row.LockedUntilMS.Valid && row.LockedUntilMS.Int64 <= now
 		switch {
 		case expired, abandoned && kr.CheckMAC(row.MACKeyID, request, row.RequestMAC):
@@ -82,28 +66,28 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 				WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ?`),
 				mac, kid, now+lease.Milliseconds(), now, caller.MerchantID, caller.Mode, key, row.Claim)
 			if err != nil {
-				return IdempotencyClaim{}, fmt.Errorf("take over idempotency key: %w", err)
+				return billing.IdempotencyClaim{}, fmt.Errorf("take over idempotency key: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
-				return IdempotencyClaim{key: key, claim: row.Claim + 1}, nil
+				return billing.IdempotencyClaim{Key: key, Fence: row.Claim + 1}, nil
 			}
 			continue
 		case !kr.CheckMAC(row.MACKeyID, request, row.RequestMAC):
-			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyReused,
+			return billing.IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyReused,
 				Param: "Idempotency-Key", Message: "this Idempotency-Key was already used with a different request in the last 24 hours"}
 		case !row.Status.Valid:
-			return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
+			return billing.IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
 				Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 		}
 		response := row.Response
 		if row.ResponseKeyID.Valid {
 			if response, err = kr.Open(row.ResponseKeyID.String, row.Response, responseAAD(caller, key)); err != nil {
-				return IdempotencyClaim{}, fmt.Errorf("open idempotent response: %w", err)
+				return billing.IdempotencyClaim{}, fmt.Errorf("open idempotent response: %w", err)
 			}
 		}
-		return IdempotencyClaim{Replayed: true, Status: int(row.Status.Int64), Response: response}, nil
+		return billing.IdempotencyClaim{Replayed: true, Status: int(row.Status.Int64), Response: response}, nil
 	}
-	return IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
+	return billing.IdempotencyClaim{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeIdempotencyKeyInUse,
 		Param: "Idempotency-Key", Message: "a request with this Idempotency-Key is still executing; retry shortly to get its response"}
 }
 
@@ -111,18 +95,18 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, caller Caller, key string
 // hours. It does nothing if the claim was taken over meanwhile. The response is sealed
 // with the keyring: it may carry a secret shown once (a webhook signing secret) and
 // personal data, which must not sit in the database in clear.
-func (db *DB) CompleteIdempotencyKey(ctx context.Context, caller Caller, c IdempotencyClaim, status int, response []byte) error {
+func (db *DB) CompleteIdempotencyKey(ctx context.Context, caller billing.Caller, c billing.IdempotencyClaim, status int, response []byte) error {
 	kr, err := db.keyring()
 	if err != nil {
 		return err
 	}
-	kid, sealed, err := kr.Seal(response, responseAAD(caller, c.key))
+	kid, sealed, err := kr.Seal(response, responseAAD(caller, c.Key))
 	if err != nil {
 		return fmt.Errorf("seal idempotent response: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE idempotency_keys SET status = ?, response = ?, response_key_id = ?,
 		locked_until_ms = NULL WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ?`),
-		status, sealed, kid, caller.MerchantID, caller.Mode, c.key, c.claim); err != nil {
+		status, sealed, kid, caller.MerchantID, caller.Mode, c.Key, c.Fence); err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
 	}
 	return nil
@@ -130,18 +114,18 @@ func (db *DB) CompleteIdempotencyKey(ctx context.Context, caller Caller, c Idemp
 
 // ReleaseIdempotencyKey gives a claimed key up without a response (the request failed
 // on the server's side), so a retry with the key executes again.
-func (db *DB) ReleaseIdempotencyKey(ctx context.Context, caller Caller, c IdempotencyClaim) error {
+func (db *DB) ReleaseIdempotencyKey(ctx context.Context, caller billing.Caller, c billing.IdempotencyClaim) error {
 	if _, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM idempotency_keys
 		WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ? AND status IS NULL`),
-		caller.MerchantID, caller.Mode, c.key, c.claim); err != nil {
+		caller.MerchantID, caller.Mode, c.Key, c.Fence); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil
 }
 
-// PurgeIdempotencyKeys deletes keys older than IdempotencyTTL and returns how many.
+// PurgeIdempotencyKeys deletes keys older than billing.IdempotencyTTL and returns how many.
 func (db *DB) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
-	cutoff := db.now().Add(-IdempotencyTTL).UnixMilli()
+	cutoff := db.now().Add(-billing.IdempotencyTTL).UnixMilli()
 	res, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM idempotency_keys WHERE created_at_ms <= ?`), cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
@@ -153,10 +137,10 @@ func (db *DB) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 // RenewIdempotencyKey extends a claim's lease while its request still runs, so a slow
 // request keeps its key and a dead process's claim is taken over soon after it stops
 // renewing. It reports false when the claim is no longer held (taken over or done).
-func (db *DB) RenewIdempotencyKey(ctx context.Context, caller Caller, c IdempotencyClaim, lease time.Duration) (bool, error) {
+func (db *DB) RenewIdempotencyKey(ctx context.Context, caller billing.Caller, c billing.IdempotencyClaim, lease time.Duration) (bool, error) {
 	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE idempotency_keys SET locked_until_ms = ?
 		WHERE merchant_id = ? AND mode = ? AND idem_key = ? AND claim = ? AND status IS NULL`),
-		db.now().Add(lease).UnixMilli(), caller.MerchantID, caller.Mode, c.key, c.claim)
+		db.now().Add(lease).UnixMilli(), caller.MerchantID, caller.Mode, c.Key, c.Fence)
 	if err != nil {
 		return false, fmt.Errorf("renew idempotency key: %w", err)
 	}
@@ -166,6 +150,6 @@ func (db *DB) RenewIdempotencyKey(ctx context.Context, caller Caller, c Idempote
 
 // responseAAD binds a sealed response to its key, so a stored answer cannot be replayed
 // under another merchant's, mode's or key's name.
-func responseAAD(caller Caller, key string) []byte {
+func responseAAD(caller billing.Caller, key string) []byte {
 	return []byte("idempotency-response\x00" + caller.MerchantID + "\x00" + string(caller.Mode) + "\x00" + key)
 }

@@ -29,7 +29,7 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		wantKind(t, "other request while executing", err, billing.KindConflict, billing.CodeIdempotencyKeyReused)
 
 		// Keys are per merchant and mode.
-		for name, other := range map[string]store.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
+		for name, other := range map[string]billing.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
 			oc, err := db.ClaimIdempotencyKey(ctx, other, "k1", []byte("other"), time.Minute)
 			if err != nil || oc.Replayed {
 				t.Errorf("%s claiming the same key: %+v, %v", name, oc, err)
@@ -47,7 +47,7 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		wantKind(t, "reuse with another request", err, billing.KindConflict, billing.CodeIdempotencyKeyReused)
 
 		// Still kept just before 24 h, gone after.
-		now = now.Add(store.IdempotencyTTL - time.Second)
+		now = now.Add(billing.IdempotencyTTL - time.Second)
 		if r, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k1", req, time.Minute); err != nil || !r.Replayed {
 			t.Fatalf("replay after 23:59:59: %+v, %v", r, err)
 		}
@@ -55,7 +55,7 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 		if r, err := db.ClaimIdempotencyKey(ctx, ten.aTest, "k1", []byte("other"), time.Minute); err != nil || r.Replayed {
 			t.Fatalf("claim of an expired key for another request: %+v, %v", r, err)
 		}
-		now = now.Add(store.IdempotencyTTL)
+		now = now.Add(billing.IdempotencyTTL)
 		n, err := db.PurgeIdempotencyKeys(ctx)
 		if err != nil || n != 3 {
 			t.Errorf("purge: %d, %v; want the 3 keys left", n, err)

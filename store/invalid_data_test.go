@@ -46,7 +46,7 @@ func TestPostgresRefusesANULByteAsInvalidData(t *testing.T) {
 	if !errors.As(err, &pqErr) || pqErr.Code != "22021" {
 		t.Errorf("underlying error %v, want pq 22021", err)
 	}
-	if _, err := db.GetPlan(ctx, store.Caller{MerchantID: p.MerchantID, Mode: p.Mode}, p.ID); billing.KindOf(err) != billing.KindNotFound {
+	if _, err := db.GetPlan(ctx, billing.Caller{MerchantID: p.MerchantID, Mode: p.Mode}, p.ID); billing.KindOf(err) != billing.KindNotFound {
 		t.Errorf("the refused plan was stored: %v", err)
 	}
 }

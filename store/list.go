@@ -9,41 +9,10 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// Page sizes of every list.
-const (
-	DefaultListLimit = 10
-	MaxListLimit     = 100
-)
-
-// ListParams pages through a list, newest first.
-type ListParams struct {
-	// Limit is 1..MaxListLimit; 0 means DefaultListLimit.
-	Limit int
-	// StartingAfter is the id of the last object of the previous page.
-	StartingAfter string
-}
-
-// Page is one page of a list.
-type Page[T any] struct {
-	Items []T
-	// HasMore reports whether objects remain after the last item.
-	HasMore bool
-}
-
-func (p ListParams) limit() (int, error) {
-	switch {
-	case p.Limit == 0:
-		return DefaultListLimit, nil
-	case p.Limit < 1 || p.Limit > MaxListLimit:
-		return 0, billing.Invalid("limit", billing.CodeInvalidValue, "limit must be between 1 and %d", MaxListLimit)
-	}
-	return p.Limit, nil
-}
-
 // cursor returns the seq of the StartingAfter object of table, scoped to the caller, or
 // 0 without a cursor. An id the caller cannot see is an invalid cursor, not a 404 of
 // the list.
-func (db *DB) cursor(ctx context.Context, table string, caller Caller, id string) (int64, error) {
+func (db *DB) cursor(ctx context.Context, table string, caller billing.Caller, id string) (int64, error) {
 	if id == "" {
 		return 0, nil
 	}
@@ -60,14 +29,14 @@ func (db *DB) cursor(ctx context.Context, table string, caller Caller, id string
 }
 
 // page trims a limit+1 query result to limit items and says whether more remain.
-func page[T any](rows []T, limit int) Page[T] {
+func page[T any](rows []T, limit int) billing.Page[T] {
 	if rows == nil {
 		rows = []T{}
 	}
 	if len(rows) > limit {
-		return Page[T]{Items: rows[:limit], HasMore: true}
+		return billing.Page[T]{Items: rows[:limit], HasMore: true}
 	}
-	return Page[T]{Items: rows}
+	return billing.Page[T]{Items: rows}
 }
 
 // notFound is the error for an id that does not exist for the caller: missing, another

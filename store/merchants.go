@@ -14,42 +14,20 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// Mode separates test objects and keys from live ones; a test key never sees live data.
-type Mode string
-
-// Modes.
-const (
-	ModeTest Mode = "test"
-	ModeLive Mode = "live"
-)
-
-// Merchant owns every other object; each query is scoped by merchant and mode.
-type Merchant struct {
-	ID        string    `db:"id"`
-	Name      string    `db:"name"`
-	CreatedAt time.Time `db:"created_at"`
-}
-
 // APIKey is a merchant's secret key as stored: only its hash and a hint.
 type APIKey struct {
-	ID         string     `db:"id"`
-	MerchantID string     `db:"merchant_id"`
-	Mode       Mode       `db:"mode"`
-	KeyHash    string     `db:"key_hash"`
-	KeyHint    string     `db:"key_hint"`
-	CreatedAt  time.Time  `db:"created_at"`
-	RevokedAt  *time.Time `db:"revoked_at"`
-}
-
-// Caller is who an API key authenticates: a merchant acting in one mode.
-type Caller struct {
-	MerchantID string
-	Mode       Mode
+	ID         string       `db:"id"`
+	MerchantID string       `db:"merchant_id"`
+	Mode       billing.Mode `db:"mode"`
+	KeyHash    string       `db:"key_hash"`
+	KeyHint    string       `db:"key_hint"`
+	CreatedAt  time.Time    `db:"created_at"`
+	RevokedAt  *time.Time   `db:"revoked_at"`
 }
 
 // NewSecretKey returns a fresh secret key for mode: sk_test_… or sk_live_… with 256
 // random bits.
-func NewSecretKey(mode Mode) string {
+func NewSecretKey(mode billing.Mode) string {
 	return "sk_" + string(mode) + "_" + billing.RandomToken(32)
 }
 
@@ -58,36 +36,36 @@ func hashKey(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func keyMode(secret string) (Mode, bool) {
+func keyMode(secret string) (billing.Mode, bool) {
 	switch {
 	case strings.HasPrefix(secret, "sk_test_"):
-		return ModeTest, true
+		return billing.ModeTest, true
 	case strings.HasPrefix(secret, "sk_live_"):
-		return ModeLive, true
+		return billing.ModeLive, true
 	}
 	return "", false
 }
 
 // CreateMerchant stores a merchant with the given secret keys (one per mode they name).
 // Keys are passed in rather than made here so `recurring dev --api-key` can fix one.
-func (db *DB) CreateMerchant(ctx context.Context, name string, secrets ...string) (Merchant, error) {
-	m := Merchant{ID: billing.NewID(billing.PrefixMerchant), Name: name, CreatedAt: time.Now().UTC()}
+func (db *DB) CreateMerchant(ctx context.Context, name string, secrets ...string) (billing.Merchant, error) {
+	m := billing.Merchant{ID: billing.NewID(billing.PrefixMerchant), Name: name, CreatedAt: time.Now().UTC()}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return Merchant{}, fmt.Errorf("create merchant: %w", err)
+		return billing.Merchant{}, fmt.Errorf("create merchant: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO merchants (id, name, created_at) VALUES (?, ?, ?)`),
 		m.ID, m.Name, m.CreatedAt); err != nil {
-		return Merchant{}, translate(err, "create merchant")
+		return billing.Merchant{}, translate(err, "create merchant")
 	}
 	for _, secret := range secrets {
 		if err := insertAPIKey(ctx, tx, m.ID, secret, m.CreatedAt); err != nil {
-			return Merchant{}, err
+			return billing.Merchant{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Merchant{}, fmt.Errorf("create merchant: %w", err)
+		return billing.Merchant{}, fmt.Errorf("create merchant: %w", err)
 	}
 	return m, nil
 }
@@ -114,26 +92,26 @@ func insertAPIKey(ctx context.Context, ext sqlx.ExtContext, merchantID, secret s
 }
 
 // Authenticate returns the caller a secret key belongs to, or an unauthenticated error.
-func (db *DB) Authenticate(ctx context.Context, secret string) (Caller, error) {
+func (db *DB) Authenticate(ctx context.Context, secret string) (billing.Caller, error) {
 	unauthenticated := &billing.Error{Kind: billing.KindUnauthenticated, Code: billing.CodeInvalidAPIKey, Message: "invalid API key"}
 	if _, ok := keyMode(secret); !ok {
-		return Caller{}, unauthenticated
+		return billing.Caller{}, unauthenticated
 	}
 	want := hashKey(secret)
 	var k APIKey
 	err := db.GetContext(ctx, &k, db.Rebind(`SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL`), want)
 	if err != nil {
 		if billing.KindOf(translate(err, "")) == billing.KindNotFound {
-			return Caller{}, unauthenticated
+			return billing.Caller{}, unauthenticated
 		}
-		return Caller{}, fmt.Errorf("authenticate: %w", err)
+		return billing.Caller{}, fmt.Errorf("authenticate: %w", err)
 	}
 	// The index lookup already matched; comparing again in constant time keeps the
 	// answer from depending on how much of a guessed hash was right.
 	if subtle.ConstantTimeCompare([]byte(k.KeyHash), []byte(want)) != 1 {
-		return Caller{}, unauthenticated
+		return billing.Caller{}, unauthenticated
 	}
-	return Caller{MerchantID: k.MerchantID, Mode: k.Mode}, nil
+	return billing.Caller{MerchantID: k.MerchantID, Mode: k.Mode}, nil
 }
 
 // CountMerchants returns how many merchants exist; dev uses it to create a default one

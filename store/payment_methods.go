@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -13,109 +12,34 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// PaymentMethodStatus is where a saved card stands.
-type PaymentMethodStatus string
-
-// Payment method statuses. Detached is final: the token and card details are erased.
-const (
-	PaymentMethodActive   PaymentMethodStatus = "active"
-	PaymentMethodBlocked  PaymentMethodStatus = "blocked"
-	PaymentMethodDetached PaymentMethodStatus = "detached"
-)
-
-// CardDetails is what may be shown of a saved card.
-type CardDetails struct {
-	Brand       string
-	Last4       string
-	ExpMonth    int
-	ExpYear     int
-	Fingerprint string
-}
-
-// PaymentMethod is a saved card without its token.
-type PaymentMethod struct {
-	ID                  string
-	MerchantID          string
-	Mode                Mode
-	CustomerID          string
-	Provider            string
-	ProviderCustomerRef string
-	// Card is nil once the card is detached.
-	Card       *CardDetails
-	Status     PaymentMethodStatus
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	DetachedAt *time.Time
-}
-
-// NewPaymentMethod is a card a provider has just tokenized.
-type NewPaymentMethod struct {
-	CustomerID          string
-	Provider            string
-	ProviderCustomerRef string
-	// Token is the provider's token in the clear; it is stored sealed.
-	Token string
-	Card  CardDetails
-}
-
-// ChargeableCard is what a charge needs from a saved card. Token is set only for an
-// active card; a blocked or detached card comes with its flag and no token. It never
-// prints the token.
-type ChargeableCard struct {
-	PaymentMethodID string
-	CustomerID      string
-	Provider        string
-	// CustomerRef is the provider's customer the card belongs to.
-	CustomerRef string
-	// Token is the provider's token, unsealed.
-	Token string
-	// NetworkTransactionID is the initial customer-initiated payment's network id, which
-	// merchant-initiated charges reference; empty until one is recorded.
-	NetworkTransactionID string
-	Blocked              bool
-	Detached             bool
-}
-
-// String describes the card without its token.
-func (c ChargeableCard) String() string {
-	return fmt.Sprintf("ChargeableCard{%s %s via %s blocked=%v detached=%v}", c.PaymentMethodID, c.CustomerID,
-		c.Provider, c.Blocked, c.Detached)
-}
-
-// GoString keeps %#v as safe as %v.
-func (c ChargeableCard) GoString() string { return c.String() }
-
-// LogValue keeps slog from printing the token.
-func (c ChargeableCard) LogValue() slog.Value { return slog.StringValue(c.String()) }
-
 type paymentMethodRow struct {
-	Seq                 int64               `db:"seq"`
-	ID                  string              `db:"id"`
-	MerchantID          string              `db:"merchant_id"`
-	Mode                Mode                `db:"mode"`
-	CustomerID          string              `db:"customer_id"`
-	Provider            string              `db:"provider"`
-	ProviderCustomerRef sql.NullString      `db:"provider_customer_ref"`
-	TokenKeyID          sql.NullString      `db:"token_key_id"`
-	Token               []byte              `db:"token"`
-	Brand               sql.NullString      `db:"brand"`
-	Last4               sql.NullString      `db:"last4"`
-	ExpMonth            sql.NullInt64       `db:"exp_month"`
-	ExpYear             sql.NullInt64       `db:"exp_year"`
-	Fingerprint         sql.NullString      `db:"fingerprint"`
-	Status              PaymentMethodStatus `db:"status"`
-	CreatedAt           time.Time           `db:"created_at"`
-	UpdatedAt           time.Time           `db:"updated_at"`
-	DetachedAt          *time.Time          `db:"detached_at"`
-	NetworkTxID         sql.NullString      `db:"network_transaction_id"`
+	Seq                 int64                       `db:"seq"`
+	ID                  string                      `db:"id"`
+	MerchantID          string                      `db:"merchant_id"`
+	Mode                billing.Mode                `db:"mode"`
+	CustomerID          string                      `db:"customer_id"`
+	Provider            string                      `db:"provider"`
+	ProviderCustomerRef sql.NullString              `db:"provider_customer_ref"`
+	TokenKeyID          sql.NullString              `db:"token_key_id"`
+	Token               []byte                      `db:"token"`
+	Brand               sql.NullString              `db:"brand"`
+	Last4               sql.NullString              `db:"last4"`
+	ExpMonth            sql.NullInt64               `db:"exp_month"`
+	ExpYear             sql.NullInt64               `db:"exp_year"`
+	Fingerprint         sql.NullString              `db:"fingerprint"`
+	Status              billing.PaymentMethodStatus `db:"status"`
+	CreatedAt           time.Time                   `db:"created_at"`
+	UpdatedAt           time.Time                   `db:"updated_at"`
+	DetachedAt          *time.Time                  `db:"detached_at"`
+	NetworkTxID         sql.NullString              `db:"network_transaction_id"`
 }
 
 const paymentMethodColumns = `seq, id, merchant_id, mode, customer_id, provider, provider_customer_ref, token_key_id,
 	token, brand, last4, exp_month, exp_year, fingerprint, status, created_at, updated_at, detached_at,
 	network_transaction_id`
 
-func (r paymentMethodRow) paymentMethod() PaymentMethod {
-	pm := PaymentMethod{
+func (r paymentMethodRow) paymentMethod() billing.PaymentMethod {
+	pm := billing.PaymentMethod{
 		ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, CustomerID: r.CustomerID, Provider: r.Provider,
 		ProviderCustomerRef: r.ProviderCustomerRef.String, Status: r.Status,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
@@ -124,8 +48,8 @@ func (r paymentMethodRow) paymentMethod() PaymentMethod {
 		t := r.DetachedAt.UTC()
 		pm.DetachedAt = &t
 	}
-	if r.Status != PaymentMethodDetached {
-		pm.Card = &CardDetails{Brand: r.Brand.String, Last4: r.Last4.String, ExpMonth: int(r.ExpMonth.Int64),
+	if r.Status != billing.PaymentMethodDetached {
+		pm.Card = &billing.CardDetails{Brand: r.Brand.String, Last4: r.Last4.String, ExpMonth: int(r.ExpMonth.Int64),
 			ExpYear: int(r.ExpYear.Int64), Fingerprint: r.Fingerprint.String}
 	}
 	return pm
@@ -133,18 +57,18 @@ func (r paymentMethodRow) paymentMethod() PaymentMethod {
 
 // tokenAAD binds a sealed token to its row, so a ciphertext copied into another row
 // (another merchant's, say) does not open.
-func tokenAAD(merchantID string, mode Mode, id string) []byte {
+func tokenAAD(merchantID string, mode billing.Mode, id string) []byte {
 	return []byte("payment_method/" + merchantID + "/" + string(mode) + "/" + id)
 }
 
 // CreatePaymentMethod stores a tokenized card for one of the caller's customers.
-func (db *DB) CreatePaymentMethod(ctx context.Context, caller Caller, in NewPaymentMethod) (PaymentMethod, error) {
+func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in billing.NewPaymentMethod) (billing.PaymentMethod, error) {
 	kr, err := db.keyring()
 	if err != nil {
-		return PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
 	if in.Token == "" {
-		return PaymentMethod{}, errors.New("create payment method: the provider returned no token")
+		return billing.PaymentMethod{}, errors.New("create payment method: the provider returned no token")
 	}
 	now := db.now()
 	row := paymentMethodRow{
@@ -153,37 +77,37 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller Caller, in NewPaym
 		Brand: nullable(in.Card.Brand), Last4: nullable(in.Card.Last4),
 		ExpMonth:    sql.NullInt64{Int64: int64(in.Card.ExpMonth), Valid: true},
 		ExpYear:     sql.NullInt64{Int64: int64(in.Card.ExpYear), Valid: true},
-		Fingerprint: nullable(in.Card.Fingerprint), Status: PaymentMethodActive, CreatedAt: now, UpdatedAt: now,
+		Fingerprint: nullable(in.Card.Fingerprint), Status: billing.PaymentMethodActive, CreatedAt: now, UpdatedAt: now,
 	}
 	kid, sealed, err := kr.Seal([]byte(in.Token), tokenAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
-		return PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
 	}
 	row.TokenKeyID, row.Token = nullable(kid), sealed
 
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	// The customer may have been deleted while the provider tokenized the card.
 	if _, err := db.getCustomerRow(ctx, tx, caller, in.CustomerID, true); err != nil {
-		return PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
 	if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO payment_methods (id, merchant_id, mode, customer_id,
 		provider, provider_customer_ref, token_key_id, token, brand, last4, exp_month, exp_year, fingerprint, status,
 		created_at, updated_at)
 		VALUES (:id, :merchant_id, :mode, :customer_id, :provider, :provider_customer_ref, :token_key_id, :token,
 		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at)`, row); err != nil {
-		return PaymentMethod{}, translate(err, "create payment method")
+		return billing.PaymentMethod{}, translate(err, "create payment method")
 	}
 	if err := tx.Commit(); err != nil {
-		return PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("create payment method: %w", err)
 	}
 	return row.paymentMethod(), nil
 }
 
-func (db *DB) getPaymentMethodRow(ctx context.Context, q sqlx.QueryerContext, caller Caller, id string, lock bool) (paymentMethodRow, error) {
+func (db *DB) getPaymentMethodRow(ctx context.Context, q sqlx.QueryerContext, caller billing.Caller, id string, lock bool) (paymentMethodRow, error) {
 	query := `SELECT ` + paymentMethodColumns + ` FROM payment_methods WHERE id = ? AND merchant_id = ? AND mode = ?`
 	if lock {
 		query += db.forUpdate()
@@ -200,27 +124,27 @@ func (db *DB) getPaymentMethodRow(ctx context.Context, q sqlx.QueryerContext, ca
 }
 
 // GetPaymentMethod returns one of the caller's payment methods, detached ones included.
-func (db *DB) GetPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error) {
+func (db *DB) GetPaymentMethod(ctx context.Context, caller billing.Caller, id string) (billing.PaymentMethod, error) {
 	row, err := db.getPaymentMethodRow(ctx, db.DB, caller, id, false)
 	if err != nil {
-		return PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
 	return row.paymentMethod(), nil
 }
 
 // ListPaymentMethods returns a page of a customer's saved cards (active and blocked),
 // newest first.
-func (db *DB) ListPaymentMethods(ctx context.Context, caller Caller, customerID string, p ListParams) (Page[PaymentMethod], error) {
-	limit, err := p.limit()
+func (db *DB) ListPaymentMethods(ctx context.Context, caller billing.Caller, customerID string, p billing.ListParams) (billing.Page[billing.PaymentMethod], error) {
+	limit, err := p.PageLimit()
 	if err != nil {
-		return Page[PaymentMethod]{}, err
+		return billing.Page[billing.PaymentMethod]{}, err
 	}
 	if _, err := db.getCustomerRow(ctx, db.DB, caller, customerID, false); err != nil {
-		return Page[PaymentMethod]{}, err
+		return billing.Page[billing.PaymentMethod]{}, err
 	}
 	after, err := db.cursor(ctx, "payment_methods", caller, p.StartingAfter)
 	if err != nil {
-		return Page[PaymentMethod]{}, err
+		return billing.Page[billing.PaymentMethod]{}, err
 	}
 	query := `SELECT ` + paymentMethodColumns + ` FROM payment_methods
 		WHERE customer_id = ? AND merchant_id = ? AND mode = ? AND status <> 'detached'`
@@ -233,9 +157,9 @@ func (db *DB) ListPaymentMethods(ctx context.Context, caller Caller, customerID 
 	args = append(args, limit+1)
 	var rows []paymentMethodRow
 	if err := db.SelectContext(ctx, &rows, db.Rebind(query), args...); err != nil {
-		return Page[PaymentMethod]{}, fmt.Errorf("list payment methods: %w", err)
+		return billing.Page[billing.PaymentMethod]{}, fmt.Errorf("list payment methods: %w", err)
 	}
-	out := make([]PaymentMethod, len(rows))
+	out := make([]billing.PaymentMethod, len(rows))
 	for i, r := range rows {
 		out[i] = r.paymentMethod()
 	}
@@ -245,7 +169,7 @@ func (db *DB) ListPaymentMethods(ctx context.Context, caller Caller, customerID 
 // ProviderCustomerRef returns the provider's customer an earlier card of this customer
 // was saved under, or "" when there is none, so later cards join the same provider
 // customer.
-func (db *DB) ProviderCustomerRef(ctx context.Context, caller Caller, customerID, provider string) (string, error) {
+func (db *DB) ProviderCustomerRef(ctx context.Context, caller billing.Caller, customerID, provider string) (string, error) {
 	var refs []string
 	if err := db.SelectContext(ctx, &refs, db.Rebind(`SELECT provider_customer_ref FROM payment_methods
 		WHERE customer_id = ? AND merchant_id = ? AND mode = ? AND provider = ? AND provider_customer_ref IS NOT NULL
@@ -261,29 +185,29 @@ func (db *DB) ProviderCustomerRef(ctx context.Context, caller Caller, customerID
 // BlockPaymentMethod blocks a card (suspected fraud, say): it stays saved but must not
 // be charged until unblocked. Blocking a blocked card changes nothing; a detached card
 // is a conflict.
-func (db *DB) BlockPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error) {
-	return db.setBlocked(ctx, caller, id, PaymentMethodBlocked)
+func (db *DB) BlockPaymentMethod(ctx context.Context, caller billing.Caller, id string) (billing.PaymentMethod, error) {
+	return db.setBlocked(ctx, caller, id, billing.PaymentMethodBlocked)
 }
 
 // UnblockPaymentMethod makes a blocked card chargeable again. A detached card can never
 // be unblocked.
-func (db *DB) UnblockPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error) {
-	return db.setBlocked(ctx, caller, id, PaymentMethodActive)
+func (db *DB) UnblockPaymentMethod(ctx context.Context, caller billing.Caller, id string) (billing.PaymentMethod, error) {
+	return db.setBlocked(ctx, caller, id, billing.PaymentMethodActive)
 }
 
-func (db *DB) setBlocked(ctx context.Context, caller Caller, id string, to PaymentMethodStatus) (PaymentMethod, error) {
+func (db *DB) setBlocked(ctx context.Context, caller billing.Caller, id string, to billing.PaymentMethodStatus) (billing.PaymentMethod, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	row, err := db.getPaymentMethodRow(ctx, tx, caller, id, true)
 	if err != nil {
-		return PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
 	switch {
-	case row.Status == PaymentMethodDetached:
-		return PaymentMethod{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodDetached, Param: "id",
+	case row.Status == billing.PaymentMethodDetached:
+		return billing.PaymentMethod{}, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodDetached, Param: "id",
 			Message: fmt.Sprintf("payment method %s is detached; it can never be used again", id)}
 	case row.Status == to:
 		return row.paymentMethod(), nil
@@ -291,10 +215,10 @@ func (db *DB) setBlocked(ctx context.Context, caller Caller, id string, to Payme
 	row.Status, row.UpdatedAt = to, db.now()
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET status = ?, updated_at = ?
 		WHERE id = ? AND merchant_id = ? AND mode = ?`), row.Status, row.UpdatedAt, id, caller.MerchantID, caller.Mode); err != nil {
-		return PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("update payment method: %w", err)
 	}
 	return row.paymentMethod(), nil
 }
@@ -302,31 +226,31 @@ func (db *DB) setBlocked(ctx context.Context, caller Caller, id string, to Payme
 // DetachPaymentMethod deletes a saved card for good: the token and card details are
 // erased and a tombstone row stays, so payments that used the card keep their
 // reference. Detaching a detached card changes nothing.
-func (db *DB) DetachPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error) {
+func (db *DB) DetachPaymentMethod(ctx context.Context, caller billing.Caller, id string) (billing.PaymentMethod, error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return PaymentMethod{}, fmt.Errorf("detach payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("detach payment method: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	row, err := db.getPaymentMethodRow(ctx, tx, caller, id, true)
 	if err != nil {
-		return PaymentMethod{}, err
+		return billing.PaymentMethod{}, err
 	}
-	if row.Status != PaymentMethodDetached {
+	if row.Status != billing.PaymentMethodDetached {
 		if err := db.detach(ctx, tx, caller, id, db.now()); err != nil {
-			return PaymentMethod{}, err
+			return billing.PaymentMethod{}, err
 		}
 		if row, err = db.getPaymentMethodRow(ctx, tx, caller, id, false); err != nil {
-			return PaymentMethod{}, err
+			return billing.PaymentMethod{}, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return PaymentMethod{}, fmt.Errorf("detach payment method: %w", err)
+		return billing.PaymentMethod{}, fmt.Errorf("detach payment method: %w", err)
 	}
 	return row.paymentMethod(), nil
 }
 
-func (db *DB) detach(ctx context.Context, tx *sqlx.Tx, caller Caller, id string, now time.Time) error {
+func (db *DB) detach(ctx context.Context, tx *sqlx.Tx, caller billing.Caller, id string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET status = 'detached', token = NULL,
 		token_key_id = NULL, brand = NULL, last4 = NULL, exp_month = NULL, exp_year = NULL, fingerprint = NULL,
 		network_transaction_id = NULL, updated_at = ?, detached_at = ? WHERE id = ? AND merchant_id = ? AND mode = ?`),
@@ -341,29 +265,29 @@ func (db *DB) detach(ctx context.Context, tx *sqlx.Tx, caller Caller, id string,
 // unsealed if the card is active. A blocked or detached card is returned with its flag
 // set and no token, so even a plan that missed the block or detach signal cannot
 // charge it. Another merchant's card is not found.
-func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID string) (ChargeableCard, error) {
+func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID string) (billing.ChargeableCard, error) {
 	kr, err := db.keyring()
 	if err != nil {
-		return ChargeableCard{}, err
+		return billing.ChargeableCard{}, err
 	}
 	var row paymentMethodRow
 	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
 		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ChargeableCard{}, notFound("payment method", paymentMethodID)
+		return billing.ChargeableCard{}, notFound("payment method", paymentMethodID)
 	}
 	if err != nil {
-		return ChargeableCard{}, fmt.Errorf("get chargeable card: %w", err)
+		return billing.ChargeableCard{}, fmt.Errorf("get chargeable card: %w", err)
 	}
-	card := ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
+	card := billing.ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
 		CustomerRef: row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
-		Blocked: row.Status == PaymentMethodBlocked, Detached: row.Status == PaymentMethodDetached}
-	if row.Status != PaymentMethodActive {
+		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached}
+	if row.Status != billing.PaymentMethodActive {
 		return card, nil
 	}
 	token, err := kr.Open(row.TokenKeyID.String, row.Token, tokenAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
-		return ChargeableCard{}, fmt.Errorf("unseal token of payment method %s: %w", row.ID, err)
+		return billing.ChargeableCard{}, fmt.Errorf("unseal token of payment method %s: %w", row.ID, err)
 	}
 	card.Token = string(token)
 	return card, nil

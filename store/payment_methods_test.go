@@ -14,11 +14,11 @@ import (
 
 const testToken = "tok_sim_THE-PROVIDER-TOKEN-1234567890"
 
-func newCard(t *testing.T, db *store.DB, caller store.Caller, customerID string) store.PaymentMethod {
+func newCard(t *testing.T, db *store.DB, caller billing.Caller, customerID string) billing.PaymentMethod {
 	t.Helper()
-	pm, err := db.CreatePaymentMethod(context.Background(), caller, store.NewPaymentMethod{
+	pm, err := db.CreatePaymentMethod(context.Background(), caller, billing.NewPaymentMethod{
 		CustomerID: customerID, Provider: "simulator", ProviderCustomerRef: "cus_sim_1", Token: testToken,
-		Card: store.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2040, Fingerprint: "fp_1"},
+		Card: billing.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 12, ExpYear: 2040, Fingerprint: "fp_1"},
 	})
 	if err != nil {
 		t.Fatalf("create payment method: %v", err)
@@ -26,9 +26,9 @@ func newCard(t *testing.T, db *store.DB, caller store.Caller, customerID string)
 	return pm
 }
 
-func newCustomer(t *testing.T, db *store.DB, caller store.Caller) store.Customer {
+func newCustomer(t *testing.T, db *store.DB, caller billing.Caller) billing.Customer {
 	t.Helper()
-	c, err := db.CreateCustomer(context.Background(), caller, store.NewCustomer{Email: "c@example.com"})
+	c, err := db.CreateCustomer(context.Background(), caller, billing.NewCustomer{Email: "c@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestPaymentMethodLifecycle(t *testing.T) {
 		ten := newTenants(t, db)
 		cus := newCustomer(t, db, ten.aTest)
 		pm := newCard(t, db, ten.aTest, cus.ID)
-		if !strings.HasPrefix(pm.ID, billing.PrefixPaymentMethod) || pm.Status != store.PaymentMethodActive ||
+		if !strings.HasPrefix(pm.ID, billing.PrefixPaymentMethod) || pm.Status != billing.PaymentMethodActive ||
 			pm.Card == nil || pm.Card.Last4 != "4242" || pm.Card.ExpYear != 2040 {
 			t.Fatalf("created %+v", pm)
 		}
@@ -78,7 +78,7 @@ func TestPaymentMethodLifecycle(t *testing.T) {
 		}
 
 		// Scoping.
-		for name, other := range map[string]store.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
+		for name, other := range map[string]billing.Caller{"other merchant": ten.bTest, "live mode": ten.aLive} {
 			_, err := db.GetPaymentMethod(ctx, other, pm.ID)
 			wantKind(t, name+" get", err, billing.KindNotFound, "resource_missing")
 			_, err = db.BlockPaymentMethod(ctx, other, pm.ID)
@@ -91,34 +91,34 @@ func TestPaymentMethodLifecycle(t *testing.T) {
 				_, err = db.ChargeableCard(ctx, other.MerchantID, pm.ID)
 				wantKind(t, name+" chargeable card", err, billing.KindNotFound, "resource_missing")
 			}
-			_, err = db.ListPaymentMethods(ctx, other, cus.ID, store.ListParams{})
+			_, err = db.ListPaymentMethods(ctx, other, cus.ID, billing.ListParams{})
 			wantKind(t, name+" list", err, billing.KindNotFound, "resource_missing")
-			_, err = db.CreatePaymentMethod(ctx, other, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
+			_, err = db.CreatePaymentMethod(ctx, other, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
 			wantKind(t, name+" create for the customer", err, billing.KindNotFound, "resource_missing")
 		}
 
 		blocked, err := db.BlockPaymentMethod(ctx, ten.aTest, pm.ID)
-		if err != nil || blocked.Status != store.PaymentMethodBlocked {
+		if err != nil || blocked.Status != billing.PaymentMethodBlocked {
 			t.Fatalf("block: %+v, %v", blocked, err)
 		}
-		if again, err := db.BlockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || again.Status != store.PaymentMethodBlocked {
+		if again, err := db.BlockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || again.Status != billing.PaymentMethodBlocked {
 			t.Errorf("block twice: %+v, %v", again, err)
 		}
 		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || !cred.Blocked || cred.Token != "" {
 			t.Errorf("a blocked card: %+v, %v; want blocked without its token", cred, err)
 		}
-		if un, err := db.UnblockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || un.Status != store.PaymentMethodActive {
+		if un, err := db.UnblockPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || un.Status != billing.PaymentMethodActive {
 			t.Fatalf("unblock: %+v, %v", un, err)
 		}
 
 		other := newCard(t, db, ten.aTest, cus.ID)
-		list, err := db.ListPaymentMethods(ctx, ten.aTest, cus.ID, store.ListParams{})
+		list, err := db.ListPaymentMethods(ctx, ten.aTest, cus.ID, billing.ListParams{})
 		if err != nil || len(list.Items) != 2 || list.Items[0].ID != other.ID {
 			t.Fatalf("list: %+v, %v", list, err)
 		}
 
 		det, err := db.DetachPaymentMethod(ctx, ten.aTest, pm.ID)
-		if err != nil || det.Status != store.PaymentMethodDetached || det.Card != nil || det.DetachedAt == nil {
+		if err != nil || det.Status != billing.PaymentMethodDetached || det.Card != nil || det.DetachedAt == nil {
 			t.Fatalf("detach: %+v, %v", det, err)
 		}
 		if again, err := db.DetachPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || !again.DetachedAt.Equal(*det.DetachedAt) {
@@ -140,10 +140,10 @@ func TestPaymentMethodLifecycle(t *testing.T) {
 		if token != nil || last4 != nil || fp != nil {
 			t.Errorf("tombstone keeps token %x last4 %v fingerprint %v", token, last4, fp)
 		}
-		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || got.Status != store.PaymentMethodDetached {
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || got.Status != billing.PaymentMethodDetached {
 			t.Errorf("get tombstone: %+v, %v", got, err)
 		}
-		list, err = db.ListPaymentMethods(ctx, ten.aTest, cus.ID, store.ListParams{})
+		list, err = db.ListPaymentMethods(ctx, ten.aTest, cus.ID, billing.ListParams{})
 		if err != nil || len(list.Items) != 1 || list.Items[0].ID != other.ID {
 			t.Errorf("list after detach: %+v, %v", list, err)
 		}
@@ -171,10 +171,10 @@ func TestDeleteCustomerDetachesItsCards(t *testing.T) {
 		if len(detached) != 1 || detached[0] != pm2.ID {
 			t.Errorf("delete detached %v, want only the still-attached %s", detached, pm2.ID)
 		}
-		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm2.ID); err != nil || got.Status != store.PaymentMethodDetached {
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm2.ID); err != nil || got.Status != billing.PaymentMethodDetached {
 			t.Errorf("card of a deleted customer: %+v, %v", got, err)
 		}
-		_, err = db.CreatePaymentMethod(ctx, ten.aTest, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
+		_, err = db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator", Token: "t"})
 		wantKind(t, "save a card for a deleted customer", err, billing.KindNotFound, "resource_missing")
 	})
 }

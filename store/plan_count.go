@@ -9,7 +9,7 @@ import (
 
 // CountUnfinishedPlans returns how many of the caller's plans for customerID are not
 // completed, canceled or failed: the plans that keep a customer from being deleted.
-func (db *DB) CountUnfinishedPlans(ctx context.Context, caller Caller, customerID string) (int, error) {
+func (db *DB) CountUnfinishedPlans(ctx context.Context, caller billing.Caller, customerID string) (int, error) {
 	var n int
 	err := db.GetContext(ctx, &n, db.Rebind(`SELECT COUNT(*) FROM plans
 		WHERE merchant_id = ? AND mode = ? AND customer_id = ? AND status NOT IN (?, ?, ?)`),

@@ -20,7 +20,7 @@ func TestPlanEventsCountWhatWasCollected(t *testing.T) {
 			t.Fatal(err)
 		}
 		at := time.Date(2027, 1, 31, 9, 0, 0, 0, time.UTC)
-		for _, p := range []store.Payment{
+		for _, p := range []billing.Payment{
 			attempt(mer, "plan_p", 1, 1, billing.PaymentSucceeded, "", at),
 			attempt(mer, "plan_p", 2, 1, billing.PaymentFailed, "soft_decline", at.AddDate(0, 1, 0)),
 			attempt(mer, "plan_p", 2, 2, billing.PaymentSucceeded, "", at.AddDate(0, 1, 1)),
@@ -30,8 +30,8 @@ func TestPlanEventsCountWhatWasCollected(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: "plan_p", Seq: 1, Status: "completed",
-			Event: &store.Event{Type: billing.EventPlanCompleted, IdempotencyKey: "plan_p/state/1/plan.completed"}}); err != nil {
+		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: "plan_p", Seq: 1, Status: "completed",
+			Event: &billing.Event{Type: billing.EventPlanCompleted, IdempotencyKey: "plan_p/state/1/plan.completed"}}); err != nil {
 			t.Fatal(err)
 		}
 		created := eventsOf(t, db, mer, billing.EventPlanCreated)

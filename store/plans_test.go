@@ -14,20 +14,20 @@ import (
 
 func newMerchant(t *testing.T, db *store.DB) string {
 	t.Helper()
-	m, err := db.CreateMerchant(context.Background(), "Acme", store.NewSecretKey(store.ModeTest))
+	m, err := db.CreateMerchant(context.Background(), "Acme", store.NewSecretKey(billing.ModeTest))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m.ID
 }
 
-func testPlan(merchantID, id string) store.Plan {
+func testPlan(merchantID, id string) billing.Plan {
 	next := time.Date(2027, 1, 31, 9, 0, 0, 123456789, time.UTC)
-	return store.Plan{
-		ID: id, MerchantID: merchantID, Mode: store.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1",
+	return billing.Plan{
+		ID: id, MerchantID: merchantID, Mode: billing.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1",
 		Provider: "simulator", Currency: "USD", Type: "ecom", Reference: "order-1",
-		MerchantData: store.JSONDoc(`{"k":"v"}`), Schedule: store.JSONDoc(`{"frequency":"months"}`),
-		Timetable: store.JSONDoc(`{"timezone":"UTC"}`), Dunning: store.JSONDoc(`{"retries":["1d"],"outcome":"past_due"}`),
+		MerchantData: billing.JSONDoc(`{"k":"v"}`), Schedule: billing.JSONDoc(`{"frequency":"months"}`),
+		Timetable: billing.JSONDoc(`{"timezone":"UTC"}`), Dunning: billing.JSONDoc(`{"retries":["1d"],"outcome":"past_due"}`),
 		Status: "active", NextChargeAt: &next,
 	}
 }
@@ -57,10 +57,10 @@ func TestCreatePlanIsInsertOrGet(t *testing.T) {
 		if _, _, err := db.CreatePlan(ctx, testPlan(other, "plan_a")); billing.KindOf(err) != billing.KindConflict {
 			t.Errorf("another merchant's plan id: %v, want conflict", err)
 		}
-		if _, err := db.GetPlan(ctx, store.Caller{MerchantID: other, Mode: store.ModeTest}, "plan_a"); billing.KindOf(err) != billing.KindNotFound {
+		if _, err := db.GetPlan(ctx, billing.Caller{MerchantID: other, Mode: billing.ModeTest}, "plan_a"); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("another merchant reads plan: %v, want not found", err)
 		}
-		if _, err := db.GetPlan(ctx, store.Caller{MerchantID: mer, Mode: store.ModeLive}, "plan_a"); billing.KindOf(err) != billing.KindNotFound {
+		if _, err := db.GetPlan(ctx, billing.Caller{MerchantID: mer, Mode: billing.ModeLive}, "plan_a"); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("live key reads a test plan: %v, want not found", err)
 		}
 		noData := testPlan(mer, "plan_b")
@@ -86,7 +86,7 @@ func TestListPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ids := func(ps []store.Plan) []string {
+		ids := func(ps []billing.Plan) []string {
 			out := []string(nil)
 			for _, p := range ps {
 				out = append(out, p.ID)
@@ -94,26 +94,26 @@ func TestListPlans(t *testing.T) {
 			return out
 		}
 		for _, c := range []struct {
-			f    store.PlanFilter
-			p    store.ListParams
+			f    billing.PlanFilter
+			p    billing.ListParams
 			want []string
 			more bool
 		}{
-			{store.PlanFilter{}, store.ListParams{}, []string{"plan_4", "plan_3", "plan_2", "plan_1", "plan_0"}, false},
-			{store.PlanFilter{CustomerID: "cus_2"}, store.ListParams{}, []string{"plan_3", "plan_1"}, false},
-			{store.PlanFilter{Status: "active"}, store.ListParams{}, []string{"plan_4", "plan_2", "plan_0"}, false},
-			{store.PlanFilter{PaymentMethodID: "pm_2", Active: true}, store.ListParams{}, nil, false},
-			{store.PlanFilter{PaymentMethodID: "pm_1", Active: true}, store.ListParams{}, []string{"plan_4", "plan_2", "plan_0"}, false},
-			{store.PlanFilter{}, store.ListParams{Limit: 2}, []string{"plan_4", "plan_3"}, true},
-			{store.PlanFilter{}, store.ListParams{Limit: 2, StartingAfter: "plan_3"}, []string{"plan_2", "plan_1"}, true},
-			{store.PlanFilter{}, store.ListParams{Limit: 2, StartingAfter: "plan_1"}, []string{"plan_0"}, false},
+			{billing.PlanFilter{}, billing.ListParams{}, []string{"plan_4", "plan_3", "plan_2", "plan_1", "plan_0"}, false},
+			{billing.PlanFilter{CustomerID: "cus_2"}, billing.ListParams{}, []string{"plan_3", "plan_1"}, false},
+			{billing.PlanFilter{Status: "active"}, billing.ListParams{}, []string{"plan_4", "plan_2", "plan_0"}, false},
+			{billing.PlanFilter{PaymentMethodID: "pm_2", Active: true}, billing.ListParams{}, nil, false},
+			{billing.PlanFilter{PaymentMethodID: "pm_1", Active: true}, billing.ListParams{}, []string{"plan_4", "plan_2", "plan_0"}, false},
+			{billing.PlanFilter{}, billing.ListParams{Limit: 2}, []string{"plan_4", "plan_3"}, true},
+			{billing.PlanFilter{}, billing.ListParams{Limit: 2, StartingAfter: "plan_3"}, []string{"plan_2", "plan_1"}, true},
+			{billing.PlanFilter{}, billing.ListParams{Limit: 2, StartingAfter: "plan_1"}, []string{"plan_0"}, false},
 		} {
 			got, err := db.ListPlans(ctx, caller(mer), c.f, c.p)
 			if err != nil || !slices.Equal(ids(got.Items), c.want) || got.HasMore != c.more {
 				t.Errorf("ListPlans(%+v, %+v) = %v more=%v, %v; want %v more=%v", c.f, c.p, ids(got.Items), got.HasMore, err, c.want, c.more)
 			}
 		}
-		if got, _ := db.ListPlans(ctx, caller(newMerchant(t, db)), store.PlanFilter{}, store.ListParams{}); len(got.Items) != 0 {
+		if got, _ := db.ListPlans(ctx, caller(newMerchant(t, db)), billing.PlanFilter{}, billing.ListParams{}); len(got.Items) != 0 {
 			t.Errorf("another merchant lists %d plans", len(got.Items))
 		}
 	})
@@ -126,35 +126,35 @@ func TestUpdatePlanStateKeepsTheNewestAndEmitsOnce(t *testing.T) {
 		if _, _, err := db.CreatePlan(ctx, testPlan(mer, "plan_a")); err != nil {
 			t.Fatal(err)
 		}
-		ev := &store.Event{MerchantID: mer, Mode: store.ModeTest, Type: billing.EventPlanPastDue,
-			Data: store.JSONDoc(`{"status":"past_due"}`), IdempotencyKey: "plan_a/state/2/plan.past_due"}
-		newer := store.PlanUpdate{PlanID: "plan_a", Seq: 2, Status: "past_due", PaymentMethodID: "pm_9", Event: ev}
+		ev := &billing.Event{MerchantID: mer, Mode: billing.ModeTest, Type: billing.EventPlanPastDue,
+			Data: billing.JSONDoc(`{"status":"past_due"}`), IdempotencyKey: "plan_a/state/2/plan.past_due"}
+		newer := billing.PlanUpdate{PlanID: "plan_a", Seq: 2, Status: "past_due", PaymentMethodID: "pm_9", Event: ev}
 		for range 2 {
 			if err := db.UpdatePlanState(ctx, newer); err != nil {
 				t.Fatal(err)
 			}
 		}
 		next := time.Now()
-		if err := db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: "plan_a", Seq: 1, Status: "active", NextChargeAt: &next}); err != nil {
+		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: "plan_a", Seq: 1, Status: "active", NextChargeAt: &next}); err != nil {
 			t.Fatal(err)
 		}
 		p, _ := db.GetPlan(ctx, caller(mer), "plan_a")
 		if p.Status != "past_due" || p.NextChargeAt != nil || p.PaymentMethodID != "pm_9" || p.StateSeq != 2 {
 			t.Errorf("plan %+v, want the seq-2 state", p)
 		}
-		page, err := db.ListEvents(ctx, caller(mer), "", store.ListParams{})
+		page, err := db.ListEvents(ctx, caller(mer), "", billing.ListParams{})
 		evs := page.Items
 		if err != nil || len(evs) != 2 || evs[0].Type != billing.EventPlanPastDue || evs[1].Type != billing.EventPlanCreated {
 			t.Errorf("events %+v, %v; want plan.created, then one plan.past_due", evs, err)
 		}
-		if err := db.UpdatePlanState(ctx, store.PlanUpdate{PlanID: "plan_missing", Seq: 1, Status: "active"}); billing.KindOf(err) != billing.KindNotFound {
+		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: "plan_missing", Seq: 1, Status: "active"}); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("update of a missing plan: %v", err)
 		}
 	})
 }
 
-func attempt(mer, plan string, inst, n int, status, class string, at time.Time) store.Payment {
-	return store.Payment{MerchantID: mer, Mode: store.ModeTest, PlanID: &plan, CustomerID: "cus_1", PaymentMethodID: "pm_1",
+func attempt(mer, plan string, inst, n int, status billing.PaymentStatus, class string, at time.Time) billing.Payment {
+	return billing.Payment{MerchantID: mer, Mode: billing.ModeTest, PlanID: &plan, CustomerID: "cus_1", PaymentMethodID: "pm_1",
 		Installment: inst, Attempt: n, Amount: 1000, Currency: "USD", Status: status, PaymentType: "recurring", IsRecurring: true,
 		Provider: "simulator", IdempotencyKey: fmt.Sprintf("%s/%d/%d", plan, inst, n), FailureClass: class, AttemptedAt: at}
 }
@@ -194,7 +194,7 @@ func TestRecordPaymentIsIdempotentAndSettlesUnknownOutcomes(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		page, _ := db.ListEvents(ctx, caller(mer), billing.EventPaymentSucceeded, store.ListParams{})
+		page, _ := db.ListEvents(ctx, caller(mer), billing.EventPaymentSucceeded, billing.ListParams{})
 		evs := page.Items
 		if len(evs) != 2 {
 			t.Errorf("%d payment.succeeded events, want 2 (one per settled attempt)", len(evs))
@@ -225,7 +225,7 @@ func TestRecordPaymentIsIdempotentAndSettlesUnknownOutcomes(t *testing.T) {
 			t.Errorf("%d rows after a duplicate attempt, want 2", n)
 		}
 
-		oneOff := store.Payment{MerchantID: mer, Mode: store.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1", Attempt: 1,
+		oneOff := billing.Payment{MerchantID: mer, Mode: billing.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1", Attempt: 1,
 			Amount: 500, Currency: "USD", Status: billing.PaymentSucceeded, PaymentType: "one_off", Provider: "simulator",
 			IdempotencyKey: "payment_x"}
 		if p, err := db.RecordPayment(ctx, oneOff); err != nil || p.PlanID != nil {
@@ -234,17 +234,17 @@ func TestRecordPaymentIsIdempotentAndSettlesUnknownOutcomes(t *testing.T) {
 	})
 }
 
-func mustList(t *testing.T, db *store.DB, mer string) []store.Payment {
+func mustList(t *testing.T, db *store.DB, mer string) []billing.Payment {
 	t.Helper()
-	list, err := db.ListPlanPayments(context.Background(), caller(mer), "plan_a", store.ListParams{})
+	list, err := db.ListPlanPayments(context.Background(), caller(mer), "plan_a", billing.ListParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return list.Items
 }
 
-func caller(merchantID string) store.Caller {
-	return store.Caller{MerchantID: merchantID, Mode: store.ModeTest}
+func caller(merchantID string) billing.Caller {
+	return billing.Caller{MerchantID: merchantID, Mode: billing.ModeTest}
 }
 
 func TestFailedAttemptsSince(t *testing.T) {
@@ -252,7 +252,7 @@ func TestFailedAttemptsSince(t *testing.T) {
 		ctx := context.Background()
 		mer := newMerchant(t, db)
 		at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-		for _, p := range []store.Payment{
+		for _, p := range []billing.Payment{
 			attempt(mer, "plan_a", 1, 1, billing.PaymentFailed, "soft_decline", at),
 			attempt(mer, "plan_a", 1, 2, billing.PaymentPending, "transient", at.Add(time.Hour)), // outcome unknown
 			attempt(mer, "plan_a", 1, 3, billing.PaymentSucceeded, "", at.Add(2*time.Hour)),
@@ -281,7 +281,7 @@ func TestAppendEventIsIdempotent(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		mer := newMerchant(t, db)
-		ev := store.Event{MerchantID: mer, Mode: store.ModeTest, Type: "plan.completed", IdempotencyKey: "k"}
+		ev := billing.Event{MerchantID: mer, Mode: billing.ModeTest, Type: "plan.completed", IdempotencyKey: "k"}
 		a, err := db.AppendEvent(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
@@ -291,12 +291,12 @@ func TestAppendEventIsIdempotent(t *testing.T) {
 			t.Errorf("append twice: %+v %+v %v", a, b, err)
 		}
 		for i := range 3 {
-			if _, err := db.AppendEvent(ctx, store.Event{MerchantID: mer, Mode: store.ModeTest, Type: "x", IdempotencyKey: fmt.Sprint(i)}); err != nil {
+			if _, err := db.AppendEvent(ctx, billing.Event{MerchantID: mer, Mode: billing.ModeTest, Type: "x", IdempotencyKey: fmt.Sprint(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		page1, _ := db.ListEvents(ctx, caller(mer), "", store.ListParams{Limit: 2})
-		page2, _ := db.ListEvents(ctx, caller(mer), "", store.ListParams{Limit: 2, StartingAfter: page1.Items[1].ID})
+		page1, _ := db.ListEvents(ctx, caller(mer), "", billing.ListParams{Limit: 2})
+		page2, _ := db.ListEvents(ctx, caller(mer), "", billing.ListParams{Limit: 2, StartingAfter: page1.Items[1].ID})
 		if len(page1.Items) != 2 || !page1.HasMore || len(page2.Items) != 2 || page2.HasMore || page1.Items[1].ID == page2.Items[0].ID {
 			t.Errorf("pages %+v / %+v", page1, page2)
 		}

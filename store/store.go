@@ -239,3 +239,15 @@ func invalidData(err error, what string) error {
 	return &billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData,
 		Message: what + ": the database refused a value", Err: err}
 }
+
+// jsonText is how a billing.JSONDoc is written: as text (a JSON column on Postgres,
+// TEXT on SQLite), or NULL when empty. Reading one back goes through JSONDoc.Scan.
+func jsonText(doc billing.JSONDoc) any {
+	if len(doc) == 0 {
+		return nil
+	}
+	return string(doc)
+}
+
+// DB is the engine's store: every service the domain declares.
+var _ billing.Store = (*DB)(nil)

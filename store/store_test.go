@@ -61,12 +61,12 @@ func TestPendingBeforeMigrate(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		testKey, liveKey := store.NewSecretKey(store.ModeTest), store.NewSecretKey(store.ModeLive)
+		testKey, liveKey := store.NewSecretKey(billing.ModeTest), store.NewSecretKey(billing.ModeLive)
 		m, err := db.CreateMerchant(ctx, "Acme", testKey, liveKey)
 		if err != nil {
 			t.Fatalf("create merchant: %v", err)
 		}
-		for key, mode := range map[string]store.Mode{testKey: store.ModeTest, liveKey: store.ModeLive} {
+		for key, mode := range map[string]billing.Mode{testKey: billing.ModeTest, liveKey: billing.ModeLive} {
 			caller, err := db.Authenticate(ctx, key)
 			if err != nil {
 				t.Fatalf("authenticate %s key: %v", mode, err)
@@ -86,7 +86,7 @@ func TestAuthenticate(t *testing.T) {
 func TestKeysAreStoredHashed(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		key := store.NewSecretKey(store.ModeTest)
+		key := store.NewSecretKey(billing.ModeTest)
 		if _, err := db.CreateMerchant(ctx, "Acme", key); err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestKeysAreStoredHashed(t *testing.T) {
 func TestDuplicateKeyIsConflict(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		key := store.NewSecretKey(store.ModeTest)
+		key := store.NewSecretKey(billing.ModeTest)
 		m, err := db.CreateMerchant(ctx, "Acme", key)
 		if err != nil {
 			t.Fatal(err)

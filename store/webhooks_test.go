@@ -19,12 +19,12 @@ func (c *clock) now() time.Time                  { return c.t }
 func (c *clock) advance(d time.Duration)         { c.t = c.t.Add(d) }
 func setClock(db *store.DB, at time.Time) *clock { c := &clock{t: at}; db.Now = c.now; return c }
 
-func newEndpoint(t *testing.T, db *store.DB, c store.Caller, secret string, types ...string) store.WebhookEndpoint {
+func newEndpoint(t *testing.T, db *store.DB, c billing.Caller, secret string, types ...string) billing.WebhookEndpoint {
 	t.Helper()
 	if len(types) == 0 {
 		types = []string{"*"}
 	}
-	ep, err := db.CreateWebhookEndpoint(context.Background(), c, store.NewWebhookEndpoint{
+	ep, err := db.CreateWebhookEndpoint(context.Background(), c, billing.NewWebhookEndpoint{
 		URL: "https://example.com/hooks", Description: "orders", EventTypes: types, Secret: secret,
 	})
 	if err != nil {
@@ -33,9 +33,9 @@ func newEndpoint(t *testing.T, db *store.DB, c store.Caller, secret string, type
 	return ep
 }
 
-func newEvent(t *testing.T, db *store.DB, c store.Caller, typ, key string) store.Event {
+func newEvent(t *testing.T, db *store.DB, c billing.Caller, typ, key string) billing.Event {
 	t.Helper()
-	ev, err := db.AppendEvent(context.Background(), store.Event{MerchantID: c.MerchantID, Mode: c.Mode, Type: typ,
+	ev, err := db.AppendEvent(context.Background(), billing.Event{MerchantID: c.MerchantID, Mode: c.Mode, Type: typ,
 		IdempotencyKey: key})
 	if err != nil {
 		t.Fatalf("append event: %v", err)
@@ -60,15 +60,15 @@ func ids[T any](items []T, id func(T) string) []string {
 	return out
 }
 
-func endpointID(e store.WebhookEndpoint) string { return e.ID }
-func eventID(e store.Event) string              { return e.ID }
+func endpointID(e billing.WebhookEndpoint) string { return e.ID }
+func eventID(e billing.Event) string              { return e.ID }
 
 func TestWebhookEndpointsAreScopedByMerchantAndMode(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		ten := newTenants(t, db)
 		ep := newEndpoint(t, db, ten.aTest, "whsec_scoped", "payment.succeeded")
-		if ep.Mode != store.ModeTest || ep.Status != store.WebhookEnabled || ep.PreviousExpiresAt != nil ||
+		if ep.Mode != billing.ModeTest || ep.Status != billing.WebhookEnabled || ep.PreviousExpiresAt != nil ||
 			!slices.Equal(ep.EventTypes, []string{"payment.succeeded"}) || ep.URL != "https://example.com/hooks" {
 			t.Errorf("created %+v", ep)
 		}
@@ -76,14 +76,14 @@ func TestWebhookEndpointsAreScopedByMerchantAndMode(t *testing.T) {
 			!got.CreatedAt.Equal(ep.CreatedAt) || got.Description != "orders" {
 			t.Errorf("get own endpoint: %+v, %v", got, err)
 		}
-		for name, other := range map[string]store.Caller{"the other mode": ten.aLive, "another merchant": ten.bTest} {
+		for name, other := range map[string]billing.Caller{"the other mode": ten.aLive, "another merchant": ten.bTest} {
 			_, err := db.GetWebhookEndpoint(ctx, other, ep.ID)
 			wantKind(t, name+": get", err, billing.KindNotFound, "resource_missing")
-			list, err := db.ListWebhookEndpoints(ctx, other, store.ListParams{})
+			list, err := db.ListWebhookEndpoints(ctx, other, billing.ListParams{})
 			if err != nil || len(list.Items) != 0 {
 				t.Errorf("%s: list %+v, %v; want empty", name, list, err)
 			}
-			_, err = db.ListWebhookEndpoints(ctx, other, store.ListParams{StartingAfter: ep.ID})
+			_, err = db.ListWebhookEndpoints(ctx, other, billing.ListParams{StartingAfter: ep.ID})
 			wantKind(t, name+": cursor", err, billing.KindInvalid, "resource_missing")
 			_, err = db.RotateWebhookSecret(ctx, other, ep.ID, "whsec_stolen", time.Now().Add(time.Hour))
 			wantKind(t, name+": rotate", err, billing.KindNotFound, "resource_missing")
@@ -101,7 +101,7 @@ func TestWebhookEndpointsAreScopedByMerchantAndMode(t *testing.T) {
 		}
 		// None of that touched the endpoint.
 		got, err := db.GetWebhookEndpoint(ctx, ten.aTest, ep.ID)
-		if err != nil || got.Status != store.WebhookEnabled || got.PreviousExpiresAt != nil {
+		if err != nil || got.Status != billing.WebhookEnabled || got.PreviousExpiresAt != nil {
 			t.Errorf("after the other tenants' calls: %+v, %v", got, err)
 		}
 		if s := targetSecrets(t, db, ten.aTest.MerchantID, ep.ID); !slices.Equal(s, []string{"whsec_scoped"}) {
@@ -212,7 +212,7 @@ func TestDeleteWebhookEndpoint(t *testing.T) {
 		ep := newEndpoint(t, db, ten.aTest, "whsec_del")
 		kept := newEndpoint(t, db, ten.aTest, "whsec_kept")
 		ev := newEvent(t, db, ten.aTest, "payment.succeeded", "evt_del")
-		if err := db.RecordWebhookAttempt(ctx, store.WebhookAttempt{MerchantID: ten.aTest.MerchantID, Mode: ten.aTest.Mode,
+		if err := db.RecordWebhookAttempt(ctx, billing.WebhookAttempt{MerchantID: ten.aTest.MerchantID, Mode: ten.aTest.Mode,
 			EventID: ev.ID, EndpointID: ep.ID, DeliveryID: "whd_del", Attempt: 1, URL: ep.URL, StatusCode: 500}); err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestDeleteWebhookEndpoint(t *testing.T) {
 		_, err = db.RotateWebhookSecret(ctx, ten.aTest, ep.ID, "whsec_x", time.Now().Add(time.Hour))
 		wantKind(t, "rotate deleted", err, billing.KindNotFound, "resource_missing")
 
-		list, err := db.ListWebhookEndpoints(ctx, ten.aTest, store.ListParams{})
+		list, err := db.ListWebhookEndpoints(ctx, ten.aTest, billing.ListParams{})
 		if err != nil || !slices.Equal(ids(list.Items, endpointID), []string{kept.ID}) {
 			t.Errorf("list after delete: %v, %v; want only %s", ids(list.Items, endpointID), err, kept.ID)
 		}
@@ -254,7 +254,7 @@ func TestListWebhookEndpointsPagesNewestFirst(t *testing.T) {
 		slices.Reverse(created)
 
 		var got []string
-		p := store.ListParams{Limit: 2}
+		p := billing.ListParams{Limit: 2}
 		for pages := 0; ; pages++ {
 			if pages > 3 {
 				t.Fatal("more than 3 pages of 2 for 5 endpoints")
@@ -272,12 +272,12 @@ func TestListWebhookEndpointsPagesNewestFirst(t *testing.T) {
 		if !slices.Equal(got, created) {
 			t.Errorf("paged %v, want newest first %v", got, created)
 		}
-		all, err := db.ListWebhookEndpoints(ctx, ten.aTest, store.ListParams{})
+		all, err := db.ListWebhookEndpoints(ctx, ten.aTest, billing.ListParams{})
 		if err != nil || len(all.Items) != 5 || all.HasMore {
 			t.Errorf("default page: %d items, more %v, %v", len(all.Items), all.HasMore, err)
 		}
-		for _, limit := range []int{-1, store.MaxListLimit + 1} {
-			_, err := db.ListWebhookEndpoints(ctx, ten.aTest, store.ListParams{Limit: limit})
+		for _, limit := range []int{-1, billing.MaxListLimit + 1} {
+			_, err := db.ListWebhookEndpoints(ctx, ten.aTest, billing.ListParams{Limit: limit})
 			wantKind(t, fmt.Sprintf("limit %d", limit), err, billing.KindInvalid, "invalid_value")
 		}
 	})
@@ -295,7 +295,7 @@ func TestEnabledWebhookEndpointsMatchTypeOldestFirst(t *testing.T) {
 		if err := db.DisableWebhookEndpoint(ctx, ten.aTest.MerchantID, gone.ID, "the receiver answered 410 Gone"); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.GetWebhookEndpoint(ctx, ten.aTest, gone.ID); err != nil || got.Status != store.WebhookDisabled ||
+		if got, err := db.GetWebhookEndpoint(ctx, ten.aTest, gone.ID); err != nil || got.Status != billing.WebhookDisabled ||
 			got.DisabledReason != "the receiver answered 410 Gone" {
 			t.Errorf("disabled endpoint %+v, %v", got, err)
 		}
@@ -326,7 +326,7 @@ func TestEventsAreScopedAndListedByTypeNewestFirst(t *testing.T) {
 		slices.Reverse(succeeded)
 
 		var got []string
-		p := store.ListParams{Limit: 2}
+		p := billing.ListParams{Limit: 2}
 		for pages := 0; ; pages++ {
 			if pages > 3 {
 				t.Fatal("more than 3 pages of 2 for 5 events")
@@ -349,17 +349,17 @@ func TestEventsAreScopedAndListedByTypeNewestFirst(t *testing.T) {
 		if !slices.Equal(got, succeeded) {
 			t.Errorf("paged %v, want newest first %v", got, succeeded)
 		}
-		if all, err := db.ListEvents(ctx, ten.aTest, "", store.ListParams{Limit: store.MaxListLimit}); err != nil || len(all.Items) != 10 {
+		if all, err := db.ListEvents(ctx, ten.aTest, "", billing.ListParams{Limit: billing.MaxListLimit}); err != nil || len(all.Items) != 10 {
 			t.Errorf("every type: %d events, %v; want 10", len(all.Items), err)
 		}
-		_, err := db.ListEvents(ctx, ten.bTest, "", store.ListParams{StartingAfter: succeeded[0]})
+		_, err := db.ListEvents(ctx, ten.bTest, "", billing.ListParams{StartingAfter: succeeded[0]})
 		wantKind(t, "another merchant's cursor", err, billing.KindInvalid, "resource_missing")
 
 		ev := succeeded[0]
 		if got, err := db.GetEvent(ctx, ten.aTest, ev); err != nil || got.ID != ev || got.DispatchedAt != nil {
 			t.Errorf("get own event: %+v, %v", got, err)
 		}
-		for name, other := range map[string]store.Caller{"the other mode": ten.aLive, "another merchant": ten.bTest} {
+		for name, other := range map[string]billing.Caller{"the other mode": ten.aLive, "another merchant": ten.bTest} {
 			_, err := db.GetEvent(ctx, other, ev)
 			wantKind(t, name+": get event", err, billing.KindNotFound, "resource_missing")
 			_, err = db.ListWebhookAttempts(ctx, other, ev)
@@ -381,7 +381,7 @@ func TestUndispatchedEventsAndMarkDispatched(t *testing.T) {
 		clk := setClock(db, time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
 		// Every merchant and mode shares the outbox, oldest first.
 		var want []string
-		for i, c := range []store.Caller{ten.aTest, ten.bTest, ten.aLive, ten.aTest} {
+		for i, c := range []billing.Caller{ten.aTest, ten.bTest, ten.aLive, ten.aTest} {
 			want = append(want, newEvent(t, db, c, "payment.succeeded", fmt.Sprintf("k%d", i)).ID)
 		}
 		undispatched := func(limit int) []string {
@@ -441,12 +441,12 @@ func TestWebhookAttemptsAreRecordedOnceAndListedOldestFirst(t *testing.T) {
 		if got, err := db.ListWebhookAttempts(ctx, ten.aTest, ev.ID); err != nil || got == nil || len(got) != 0 {
 			t.Errorf("no attempts yet: %#v, %v; want an empty list", got, err)
 		}
-		att := func(endpoint store.WebhookEndpoint, event store.Event, delivery string, n, status int, msg string) store.WebhookAttempt {
-			return store.WebhookAttempt{MerchantID: ten.aTest.MerchantID, Mode: ten.aTest.Mode, EventID: event.ID,
+		att := func(endpoint billing.WebhookEndpoint, event billing.Event, delivery string, n, status int, msg string) billing.WebhookAttempt {
+			return billing.WebhookAttempt{MerchantID: ten.aTest.MerchantID, Mode: ten.aTest.Mode, EventID: event.ID,
 				EndpointID: endpoint.ID, DeliveryID: delivery, Attempt: n, URL: endpoint.URL, StatusCode: status,
 				Error: msg, DurationMS: int64(10 * n)}
 		}
-		record := []store.WebhookAttempt{
+		record := []billing.WebhookAttempt{
 			att(one, ev, "whd_1", 1, 500, "HTTP 500"),
 			att(two, ev, "whd_2", 1, 200, ""),
 			att(one, otherEv, "whd_3", 1, 200, ""),

@@ -21,7 +21,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/billing"
 )
 
 // SecretPrefix starts every signing secret.
@@ -41,7 +41,7 @@ func NewSecret() string {
 // {"id": "evt_…", "object": "event", "type": …, "livemode": …, "created_at": …,
 // "data": {"object": …}}, where data.object is the payment or plan as the API renders
 // it (the store wrote it so with the event).
-func Payload(ev store.Event) []byte {
+func Payload(ev billing.Event) []byte {
 	data := json.RawMessage(ev.Data)
 	if !json.Valid(data) {
 		data = json.RawMessage("{}")
@@ -53,7 +53,7 @@ func Payload(ev store.Event) []byte {
 		Livemode  bool            `json:"livemode"`
 		CreatedAt time.Time       `json:"created_at"`
 		Data      json.RawMessage `json:"data"`
-	}{ev.ID, "event", ev.Type, ev.Mode == store.ModeLive, ev.CreatedAt.UTC(), data})
+	}{ev.ID, "event", ev.Type, ev.Mode == billing.ModeLive, ev.CreatedAt.UTC(), data})
 	return b
 }
 

@@ -7,8 +7,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -22,7 +22,11 @@ import (
 // workflows are untouched: they only append events, in the same transaction as their
 // ledger rows.
 type Dispatcher struct {
-	Store    *store.DB
+	// Store is the event log and the endpoints it is delivered to.
+	Store interface {
+		billing.EventService
+		billing.WebhookService
+	}
 	Temporal client.Client
 	Logger   *slog.Logger
 	// Interval between passes; 1 s when zero.

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -61,16 +62,16 @@ func TestDispatcherResumesAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller := store.Caller{MerchantID: m.ID, Mode: store.ModeTest}
-	var eps []store.WebhookEndpoint
+	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
+	var eps []billing.WebhookEndpoint
 	for _, types := range [][]string{{"*"}, {"payment.succeeded"}, {"plan.canceled"}} {
-		ep, err := db.CreateWebhookEndpoint(ctx, caller, store.NewWebhookEndpoint{URL: "http://127.0.0.1:1/", EventTypes: types, Secret: "whsec_AAAA"})
+		ep, err := db.CreateWebhookEndpoint(ctx, caller, billing.NewWebhookEndpoint{URL: "http://127.0.0.1:1/", EventTypes: types, Secret: "whsec_AAAA"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		eps = append(eps, ep)
 	}
-	ev, err := db.AppendEvent(ctx, store.Event{MerchantID: m.ID, Mode: store.ModeTest, Type: "payment.succeeded", IdempotencyKey: "k"})
+	ev, err := db.AppendEvent(ctx, billing.Event{MerchantID: m.ID, Mode: billing.ModeTest, Type: "payment.succeeded", IdempotencyKey: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -113,36 +112,36 @@ func (h *captureHandler) WithGroup(string) slog.Handler { return h }
 // faultyLedger fails the calls its hooks say to fail (call counts from 1) and passes
 // the rest to the fake ledger.
 type faultyLedger struct {
-	activities.Ledger
+	billing.Ledger
 	createPlan, recordPayment func(call int) error
 
 	mu               sync.Mutex
 	creates, records int
 }
 
-var _ activities.Ledger = (*faultyLedger)(nil)
+var _ billing.Ledger = (*faultyLedger)(nil)
 
-func (l *faultyLedger) CreatePlan(ctx context.Context, p store.Plan) (store.Plan, bool, error) {
+func (l *faultyLedger) CreatePlan(ctx context.Context, p billing.Plan) (billing.Plan, bool, error) {
 	l.mu.Lock()
 	l.creates++
 	n := l.creates
 	l.mu.Unlock()
 	if l.createPlan != nil {
 		if err := l.createPlan(n); err != nil {
-			return store.Plan{}, false, err
+			return billing.Plan{}, false, err
 		}
 	}
 	return l.Ledger.CreatePlan(ctx, p)
 }
 
-func (l *faultyLedger) RecordPayment(ctx context.Context, p store.Payment) (store.Payment, error) {
+func (l *faultyLedger) RecordPayment(ctx context.Context, p billing.Payment) (billing.Payment, error) {
 	l.mu.Lock()
 	l.records++
 	n := l.records
 	l.mu.Unlock()
 	if l.recordPayment != nil {
 		if err := l.recordPayment(n); err != nil {
-			return store.Payment{}, err
+			return billing.Payment{}, err
 		}
 	}
 	return l.Ledger.RecordPayment(ctx, p)
@@ -212,7 +211,7 @@ func TestDeclinesAreLoggedOnceEachAndNeverAtError(t *testing.T) {
 // "Activity error." at ERROR, and the retry then records it once.
 func TestAStoreFaultIsStillLoggedAtError(t *testing.T) {
 	var ledger *faultyLedger
-	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l activities.Ledger) activities.Ledger {
+	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l billing.Ledger) billing.Ledger {
 		ledger = &faultyLedger{Ledger: l, recordPayment: func(call int) error {
 			if call == 1 {
 				return errors.New("write tcp 10.0.0.1:5432: connection reset by peer")
@@ -269,7 +268,7 @@ func TestAPlanTheStoreCannotTakeFailsAtOnce(t *testing.T) {
 // activities.LedgerMaxAttempts (about a day) the plan fails with the last error.
 func TestLedgerRetriesEndAfterAboutADay(t *testing.T) {
 	var ledger *faultyLedger
-	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l activities.Ledger) activities.Ledger {
+	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l billing.Ledger) billing.Ledger {
 		ledger = &faultyLedger{Ledger: l, createPlan: func(int) error { return errors.New("the database said something new") }}
 		return ledger
 	})

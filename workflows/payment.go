@@ -33,16 +33,16 @@ type PaymentInput struct {
 // PaymentResult is how the payment ended. A decline is a result, not a workflow error:
 // Status is failed with the failure's class and code (providers' taxonomy).
 type PaymentResult struct {
-	PaymentID            string              `json:"payment_id"`
-	Status               string              `json:"status"` // billing.PaymentSucceeded | PaymentFailed | PaymentPending
-	PaymentType          billing.PaymentType `json:"payment_type"`
-	IsRecurring          bool                `json:"is_recurring"`
-	Provider             string              `json:"provider,omitempty"`
-	ProviderChargeID     string              `json:"provider_charge_id,omitempty"`
-	NetworkTransactionID string              `json:"network_transaction_id,omitempty"`
-	FailureCode          string              `json:"failure_code,omitempty"`
-	FailureClass         string              `json:"failure_class,omitempty"`
-	FailureMessage       string              `json:"failure_message,omitempty"`
+	PaymentID            string                `json:"payment_id"`
+	Status               billing.PaymentStatus `json:"status"`
+	PaymentType          billing.PaymentType   `json:"payment_type"`
+	IsRecurring          bool                  `json:"is_recurring"`
+	Provider             string                `json:"provider,omitempty"`
+	ProviderChargeID     string                `json:"provider_charge_id,omitempty"`
+	NetworkTransactionID string                `json:"network_transaction_id,omitempty"`
+	FailureCode          string                `json:"failure_code,omitempty"`
+	FailureClass         string                `json:"failure_class,omitempty"`
+	FailureMessage       string                `json:"failure_message,omitempty"`
 }
 
 // Payment charges a card once, customer-initiated, records the attempt with its event,

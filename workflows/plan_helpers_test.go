@@ -20,7 +20,6 @@ import (
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -63,7 +62,7 @@ func newHarness(t *testing.T, respond func(activitiestest.Call) (providers.Charg
 // newHarnessWithLedger is newHarness with the activities' ledger wrapped by wrap (nil:
 // the fake ledger itself), for tests of a failing store.
 func newHarnessWithLedger(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error),
-	wrap func(activities.Ledger) activities.Ledger) *harness {
+	wrap func(billing.Ledger) billing.Ledger) *harness {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	logs := &logCapture{}
@@ -83,7 +82,7 @@ func newHarnessWithLedger(t *testing.T, respond func(activitiestest.Call) (provi
 	h.env.SetStartTime(start)
 	h.env.SetTestTimeout(5 * time.Minute)
 	h.env.RegisterWorkflow(workflows.Plan)
-	var ledger activities.Ledger = h.ledger
+	var ledger billing.Ledger = h.ledger
 	if wrap != nil {
 		ledger = wrap(ledger)
 	}
@@ -215,7 +214,7 @@ type payment struct {
 func (h *harness) payments() []payment {
 	var out []payment
 	for _, p := range h.ledger.Payments() {
-		out = append(out, payment{p.Installment, p.Attempt, p.Status, p.AttemptedAt, p.Amount, p.PaymentMethodID})
+		out = append(out, payment{p.Installment, p.Attempt, string(p.Status), p.AttemptedAt, p.Amount, p.PaymentMethodID})
 	}
 	return out
 }
@@ -292,9 +291,9 @@ func storeCard(token string, blocked bool) activitiestest.Card {
 }
 
 // storePayment is a failed attempt another plan made on pm_card1.
-func storePayment(plan string, attempt int, at time.Time) store.Payment {
-	return store.Payment{
-		MerchantID: "mer_1", Mode: store.ModeTest, PlanID: &plan, CustomerID: "cus_2", PaymentMethodID: "pm_card1",
+func storePayment(plan string, attempt int, at time.Time) billing.Payment {
+	return billing.Payment{
+		MerchantID: "mer_1", Mode: billing.ModeTest, PlanID: &plan, CustomerID: "cus_2", PaymentMethodID: "pm_card1",
 		Installment: 1, Attempt: attempt, Amount: 1000, Currency: "USD", Status: billing.PaymentFailed,
 		FailureClass: "soft_decline", IdempotencyKey: fmt.Sprintf("%s/1/%d", plan, attempt), AttemptedAt: at,
 	}

@@ -53,7 +53,7 @@ func TestChargesEveryInstallmentOnceAtItsDueInstant(t *testing.T) {
 		if !p.IsRecurring {
 			t.Errorf("payment %d: is_recurring false", p.Installment)
 		}
-		types = append(types, p.PaymentType)
+		types = append(types, string(p.PaymentType))
 	}
 	if want := []string{"initial", "recurring", "recurring", "recurring"}; !slices.Equal(types, want) {
 		t.Errorf("payment types %v, want %v", types, want)

@@ -14,39 +14,38 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/webhooks"
 	"github.com/recurring/recurring/workflows"
 )
 
-// webhookStore is an in-memory activities.WebhookStore with one endpoint and one event.
+// webhookStore is an in-memory billing.WebhookDeliveries with one endpoint and one event.
 type webhookStore struct {
 	mu       sync.Mutex
-	endpoint store.WebhookEndpoint
+	endpoint billing.WebhookEndpoint
 	secrets  []string
-	event    store.Event
-	attempts []store.WebhookAttempt
+	event    billing.Event
+	attempts []billing.WebhookAttempt
 }
 
-var _ activities.WebhookStore = (*webhookStore)(nil)
+var _ billing.WebhookDeliveries = (*webhookStore)(nil)
 
-func (s *webhookStore) EventByID(_ context.Context, _, id string) (store.Event, error) {
+func (s *webhookStore) EventByID(_ context.Context, _, id string) (billing.Event, error) {
 	if id != s.event.ID {
-		return store.Event{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
+		return billing.Event{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
 	}
 	return s.event, nil
 }
 
-func (s *webhookStore) WebhookTarget(_ context.Context, _, id string) (store.WebhookTarget, error) {
+func (s *webhookStore) WebhookTarget(_ context.Context, _, id string) (billing.WebhookTarget, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if id != s.endpoint.ID {
-		return store.WebhookTarget{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
+		return billing.WebhookTarget{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
 	}
-	return store.WebhookTarget{Endpoint: s.endpoint, Secrets: s.secrets}, nil
+	return billing.WebhookTarget{Endpoint: s.endpoint, Secrets: s.secrets}, nil
 }
 
-func (s *webhookStore) RecordWebhookAttempt(_ context.Context, a store.WebhookAttempt) error {
+func (s *webhookStore) RecordWebhookAttempt(_ context.Context, a billing.WebhookAttempt) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts = append(s.attempts, a)
@@ -56,7 +55,7 @@ func (s *webhookStore) RecordWebhookAttempt(_ context.Context, a store.WebhookAt
 func (s *webhookStore) DisableWebhookEndpoint(_ context.Context, _, _, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.endpoint.Status, s.endpoint.DisabledReason = store.WebhookDisabled, reason
+	s.endpoint.Status, s.endpoint.DisabledReason = billing.WebhookDisabled, reason
 	return nil
 }
 
@@ -120,11 +119,11 @@ func runDelivery(t *testing.T, script ...func(http.ResponseWriter)) webhookRun {
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
 	ws := &webhookStore{
-		endpoint: store.WebhookEndpoint{ID: "we_1", MerchantID: "mer_1", Mode: store.ModeTest, URL: srv.URL,
-			EventTypes: []string{"*"}, Status: store.WebhookEnabled},
+		endpoint: billing.WebhookEndpoint{ID: "we_1", MerchantID: "mer_1", Mode: billing.ModeTest, URL: srv.URL,
+			EventTypes: []string{"*"}, Status: billing.WebhookEnabled},
 		secrets: []string{secret},
-		event: store.Event{ID: "evt_1", MerchantID: "mer_1", Mode: store.ModeTest, Type: "payment.succeeded",
-			Data: store.JSONDoc(`{"id":"pay_1","payment_type":"recurring","is_recurring":true}`), CreatedAt: time.Now()},
+		event: billing.Event{ID: "evt_1", MerchantID: "mer_1", Mode: billing.ModeTest, Type: "payment.succeeded",
+			Data: billing.JSONDoc(`{"id":"pay_1","payment_type":"recurring","is_recurring":true}`), CreatedAt: time.Now()},
 	}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
@@ -199,7 +198,7 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	if r.res.Outcome != activities.WebhookGone || r.res.Attempts != 1 || len(r.waits) != 0 {
 		t.Fatalf("result %+v, waits %v", r.res, r.waits)
 	}
-	if r.store.endpoint.Status != store.WebhookDisabled {
+	if r.store.endpoint.Status != billing.WebhookDisabled {
 		t.Fatalf("endpoint %+v", r.store.endpoint)
 	}
 }

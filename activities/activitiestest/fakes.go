@@ -14,37 +14,35 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/store"
 )
 
 // Compile-time checks that the fakes are what the activities need.
 var (
-	_ activities.Ledger            = (*Ledger)(nil)
-	_ activities.PaymentMethods    = (*PaymentMethods)(nil)
-	_ activities.NetworkIDRecorder = (*PaymentMethods)(nil)
-	_ activities.Notifier          = (*Notifier)(nil)
-	_ activities.ProviderLookup    = Providers(nil)
-	_ providers.Provider           = (*Provider)(nil)
+	_ billing.Ledger            = (*Ledger)(nil)
+	_ billing.CardCharger       = (*PaymentMethods)(nil)
+	_ activities.Notifier       = (*Notifier)(nil)
+	_ activities.ProviderLookup = Providers(nil)
+	_ providers.Provider        = (*Provider)(nil)
 )
 
-// Ledger is an in-memory activities.Ledger with the store's rules: payments are
+// Ledger is an in-memory billing.Ledger with the store's rules: payments are
 // insert-or-get on their idempotency key (a pending attempt with an unknown outcome
 // is settled by a later record), events are deduplicated by key, plan updates with a
 // lower sequence number are ignored.
 type Ledger struct {
 	mu       sync.Mutex
-	plans    map[string]store.Plan
-	payments []store.Payment
-	events   []store.Event
+	plans    map[string]billing.Plan
+	payments []billing.Payment
+	events   []billing.Event
 	// Calls counts RecordPayment calls, retries included.
 	Calls int
 }
 
 // NewLedger returns an empty ledger.
-func NewLedger() *Ledger { return &Ledger{plans: map[string]store.Plan{}} }
+func NewLedger() *Ledger { return &Ledger{plans: map[string]billing.Plan{}} }
 
 // CreatePlan inserts p unless it exists.
-func (l *Ledger) CreatePlan(_ context.Context, p store.Plan) (store.Plan, bool, error) {
+func (l *Ledger) CreatePlan(_ context.Context, p billing.Plan) (billing.Plan, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if got, ok := l.plans[p.ID]; ok {
@@ -55,7 +53,7 @@ func (l *Ledger) CreatePlan(_ context.Context, p store.Plan) (store.Plan, bool, 
 }
 
 // UpdatePlanState applies u unless a newer update was stored.
-func (l *Ledger) UpdatePlanState(_ context.Context, u store.PlanUpdate) error {
+func (l *Ledger) UpdatePlanState(_ context.Context, u billing.PlanUpdate) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.plans[u.PlanID]
@@ -76,11 +74,11 @@ func (l *Ledger) UpdatePlanState(_ context.Context, u store.PlanUpdate) error {
 }
 
 // RecordPayment inserts or settles an attempt and emits its event.
-func (l *Ledger) RecordPayment(_ context.Context, p store.Payment) (store.Payment, error) {
+func (l *Ledger) RecordPayment(_ context.Context, p billing.Payment) (billing.Payment, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.Calls++
-	i := slices.IndexFunc(l.payments, func(q store.Payment) bool { return q.IdempotencyKey == p.IdempotencyKey })
+	i := slices.IndexFunc(l.payments, func(q billing.Payment) bool { return q.IdempotencyKey == p.IdempotencyKey })
 	emit := false
 	switch {
 	case i < 0:
@@ -100,8 +98,8 @@ func (l *Ledger) RecordPayment(_ context.Context, p store.Payment) (store.Paymen
 			typ = billing.EventPaymentFailed
 		}
 		data, _ := json.Marshal(got)
-		l.appendEvent(store.Event{MerchantID: got.MerchantID, Mode: got.Mode, Type: typ, Data: data,
-			IdempotencyKey: "payment/" + got.IdempotencyKey + "/" + got.Status})
+		l.appendEvent(billing.Event{MerchantID: got.MerchantID, Mode: got.Mode, Type: typ, Data: data,
+			IdempotencyKey: "payment/" + got.IdempotencyKey + "/" + string(got.Status)})
 	}
 	return got, nil
 }
@@ -120,8 +118,8 @@ func (l *Ledger) FailedAttemptsSince(_ context.Context, merchantID, paymentMetho
 	return out, nil
 }
 
-func (l *Ledger) appendEvent(ev store.Event) {
-	if slices.ContainsFunc(l.events, func(e store.Event) bool { return e.IdempotencyKey == ev.IdempotencyKey }) {
+func (l *Ledger) appendEvent(ev billing.Event) {
+	if slices.ContainsFunc(l.events, func(e billing.Event) bool { return e.IdempotencyKey == ev.IdempotencyKey }) {
 		return
 	}
 	ev.ID = fmt.Sprintf("evt_%d", len(l.events)+1)
@@ -129,21 +127,21 @@ func (l *Ledger) appendEvent(ev store.Event) {
 }
 
 // AddPayment puts a payment in the ledger directly, as if another plan had made it.
-func (l *Ledger) AddPayment(p store.Payment) {
+func (l *Ledger) AddPayment(p billing.Payment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.payments = append(l.payments, p)
 }
 
 // Payments returns the recorded attempts in order.
-func (l *Ledger) Payments() []store.Payment {
+func (l *Ledger) Payments() []billing.Payment {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.payments)
 }
 
 // Events returns the emitted events in order.
-func (l *Ledger) Events() []store.Event {
+func (l *Ledger) Events() []billing.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.events)
@@ -159,7 +157,7 @@ func (l *Ledger) EventTypes() []string {
 }
 
 // Plan returns a plan's row.
-func (l *Ledger) Plan(id string) (store.Plan, bool) {
+func (l *Ledger) Plan(id string) (billing.Plan, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.plans[id]
@@ -167,9 +165,9 @@ func (l *Ledger) Plan(id string) (store.Plan, bool) {
 }
 
 // Card is a saved card in PaymentMethods.
-type Card = store.ChargeableCard
+type Card = billing.ChargeableCard
 
-// PaymentMethods is an in-memory payment-method store answering as store.DB does.
+// PaymentMethods is an in-memory billing.CardCharger answering as store.DB does.
 type PaymentMethods struct {
 	mu    sync.Mutex
 	cards map[string]Card // by payment method id
@@ -181,12 +179,12 @@ func NewPaymentMethods(cards map[string]Card) *PaymentMethods {
 }
 
 // ChargeableCard returns a card (without its token unless active), or not found.
-func (m *PaymentMethods) ChargeableCard(_ context.Context, _, paymentMethodID string) (store.ChargeableCard, error) {
+func (m *PaymentMethods) ChargeableCard(_ context.Context, _, paymentMethodID string) (billing.ChargeableCard, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.cards[paymentMethodID]
 	if !ok {
-		return store.ChargeableCard{}, &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
+		return billing.ChargeableCard{}, &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
 	}
 	c.PaymentMethodID = paymentMethodID
 	if c.Blocked || c.Detached {

@@ -31,12 +31,12 @@ const benchAmount = 1000
 // merchant-initiated charge plus its ledger row.
 func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *providers.Registry, n, cards int, dueIn time.Duration,
 	bar func(int, string) *progressbar.ProgressBar) (benchResult, error) {
-	m, err := db.CreateMerchant(ctx, "Bench merchant", store.NewSecretKey(store.ModeTest))
+	m, err := db.CreateMerchant(ctx, "Bench merchant", store.NewSecretKey(billing.ModeTest))
 	if err != nil {
 		return benchResult{}, err
 	}
-	caller := store.Caller{MerchantID: m.ID, Mode: store.ModeTest}
-	cus, err := db.CreateCustomer(ctx, caller, store.NewCustomer{Email: "bench@example.com", FirstName: "Bench"})
+	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
+	cus, err := db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "bench@example.com", FirstName: "Bench"})
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -120,9 +120,9 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 	}
 	cpuPer := cpu.per(n)
 	var rows []struct {
-		Status      string    `db:"status"`
-		DueAt       time.Time `db:"due_at"`
-		AttemptedAt time.Time `db:"attempted_at"`
+		Status      billing.PaymentStatus `db:"status"`
+		DueAt       time.Time             `db:"due_at"`
+		AttemptedAt time.Time             `db:"attempted_at"`
 	}
 	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT status, due_at, attempted_at FROM payments
 		WHERE merchant_id = ? AND installment = 1`), m.ID); err != nil {
@@ -160,7 +160,7 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 
 // benchCards saves k simulator test cards (4242…, always approved) for the customer,
 // each with an initial customer-initiated charge whose network id is kept on the card.
-func benchCards(ctx context.Context, db *store.DB, reg *providers.Registry, caller store.Caller, cus store.Customer, k int) (pms, ntis []string, err error) {
+func benchCards(ctx context.Context, db *store.DB, reg *providers.Registry, caller billing.Caller, cus billing.Customer, k int) (pms, ntis []string, err error) {
 	sim, err := reg.Get(simulator.Name)
 	if err != nil {
 		return nil, nil, err
@@ -175,9 +175,9 @@ func benchCards(ctx context.Context, db *store.DB, reg *providers.Registry, call
 		if err != nil {
 			return nil, nil, fmt.Errorf("save bench card: %w", err)
 		}
-		pm, err := db.CreatePaymentMethod(ctx, caller, store.NewPaymentMethod{
+		pm, err := db.CreatePaymentMethod(ctx, caller, billing.NewPaymentMethod{
 			CustomerID: cus.ID, Provider: simulator.Name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
-			Card: store.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
+			Card: billing.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
 				ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
 		})
 		if err != nil {

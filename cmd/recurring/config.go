@@ -14,6 +14,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/providers/stripe"
 	"github.com/recurring/recurring/store"
@@ -164,9 +165,9 @@ func (c Config) keyring() (*seal.Keyring, error) {
 // account and live objects never a sandbox.
 func providerPolicy(stripeSecretKey string) api.ProviderPolicy {
 	stripeLive := strings.HasPrefix(stripeSecretKey, "sk_live_") || strings.HasPrefix(stripeSecretKey, "rk_live_")
-	return func(provider string, mode store.Mode) bool {
+	return func(provider string, mode billing.Mode) bool {
 		if provider == stripe.Name {
-			return (mode == store.ModeLive) == stripeLive
+			return (mode == billing.ModeLive) == stripeLive
 		}
 		return api.DefaultProviderPolicy(provider, mode)
 	}

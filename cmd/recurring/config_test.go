@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/store"
 )
@@ -55,17 +56,17 @@ func TestEncryptionKeysConfig(t *testing.T) {
 func TestProviderPolicy(t *testing.T) {
 	for _, tc := range []struct {
 		stripeKey, provider string
-		mode                store.Mode
+		mode                billing.Mode
 		want                bool
 	}{
-		{"", "simulator", store.ModeTest, true},
-		{"", "simulator", store.ModeLive, false},
-		{"sk_test_abc", "stripe", store.ModeTest, true},
-		{"sk_test_abc", "stripe", store.ModeLive, false},
-		{"sk_live_abc", "stripe", store.ModeLive, true},
-		{"sk_live_abc", "stripe", store.ModeTest, false},
-		{"rk_live_abc", "stripe", store.ModeLive, true},
-		{"sk_live_abc", "simulator", store.ModeLive, false},
+		{"", "simulator", billing.ModeTest, true},
+		{"", "simulator", billing.ModeLive, false},
+		{"sk_test_abc", "stripe", billing.ModeTest, true},
+		{"sk_test_abc", "stripe", billing.ModeLive, false},
+		{"sk_live_abc", "stripe", billing.ModeLive, true},
+		{"sk_live_abc", "stripe", billing.ModeTest, false},
+		{"rk_live_abc", "stripe", billing.ModeLive, true},
+		{"sk_live_abc", "simulator", billing.ModeLive, false},
 	} {
 		if got := providerPolicy(tc.stripeKey)(tc.provider, tc.mode); got != tc.want {
 			t.Errorf("stripe key %q: %s in %s mode = %v, want %v", tc.stripeKey, tc.provider, tc.mode, got, tc.want)
@@ -90,13 +91,13 @@ func TestMigrateResealsTokensAfterRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caller := store.Caller{MerchantID: m.ID, Mode: store.ModeTest}
-	cus, err := db.CreateCustomer(t.Context(), caller, store.NewCustomer{Email: "a@example.com"})
+	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
+	cus, err := db.CreateCustomer(t.Context(), caller, billing.NewCustomer{Email: "a@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := db.CreatePaymentMethod(t.Context(), caller, store.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator",
-		Token: "tok_1", Card: store.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 1, ExpYear: 2040}})
+	pm, err := db.CreatePaymentMethod(t.Context(), caller, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator",
+		Token: "tok_1", Card: billing.CardDetails{Brand: "visa", Last4: "4242", ExpMonth: 1, ExpYear: 2040}})
 	if err != nil {
 		t.Fatal(err)
 	}

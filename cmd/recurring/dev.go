@@ -257,9 +257,9 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey, vaultKe
 	if st.MerchantID == "" {
 		key := flagKey
 		if key == "" {
-			key = store.NewSecretKey(store.ModeTest)
+			key = store.NewSecretKey(billing.ModeTest)
 		}
-		m, err := db.CreateMerchant(ctx, "Dev merchant", key, store.NewSecretKey(store.ModeLive))
+		m, err := db.CreateMerchant(ctx, "Dev merchant", key, store.NewSecretKey(billing.ModeLive))
 		if err != nil {
 			return devState{}, err
 		}

@@ -17,7 +17,7 @@ func notifier(cfg Config, db *store.DB, logger *slog.Logger) activities.Notifier
 	}
 	return &notify.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
 		Email: func(ctx context.Context, merchantID string, mode billing.Mode, customerID string) (string, error) {
-			c, err := db.GetCustomer(ctx, store.Caller{MerchantID: merchantID, Mode: store.Mode(mode)}, customerID)
+			c, err := db.GetCustomer(ctx, billing.Caller{MerchantID: merchantID, Mode: mode}, customerID)
 			if err != nil {
 				return "", err
 			}

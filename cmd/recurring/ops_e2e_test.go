@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/starter"
@@ -176,7 +177,7 @@ func startOpsStack(t *testing.T, namespace string) opsStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := opsStack{base: "http://127.0.0.1:" + strconv.Itoa(httpPort), key: store.NewSecretKey(store.ModeTest)}
+	st := opsStack{base: "http://127.0.0.1:" + strconv.Itoa(httpPort), key: store.NewSecretKey(billing.ModeTest)}
 	st.env = []string{
 		"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + srv.HostPort, "TEMPORAL_NAMESPACE=" + namespace,
 		"HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "LOG_LEVEL=warn",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/api"
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -235,7 +236,7 @@ func runMerchant(ctx context.Context, args []string, env map[string]string, stdo
 		return err
 	}
 	defer func() { _ = db.Close() }()
-	testKey, liveKey := store.NewSecretKey(store.ModeTest), store.NewSecretKey(store.ModeLive)
+	testKey, liveKey := store.NewSecretKey(billing.ModeTest), store.NewSecretKey(billing.ModeLive)
 	m, err := db.CreateMerchant(ctx, *name, testKey, liveKey)
 	if err != nil {
 		return err

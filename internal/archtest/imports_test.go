@@ -20,20 +20,21 @@ var allowed = map[string][]string{
 	"billing":              {},
 	"internal/seal":        {},
 	"internal/netguard":    {},
-	"internal/rest":        {},
+	"internal/rest":        {"billing"},
 	"internal/testdb":      {"billing"},
 	"internal/notify":      {"billing"},
 	"internal/devserver":   {},
 	"internal/archtest":    {},
 	"providers/...":        {"billing", "providers", "internal/netguard"},
 	"store":                {"billing", "internal/rest", "internal/seal"},
-	"webhooks":             {"store"},
-	"activities/...":       {"billing", "providers", "store", "webhooks", "internal/netguard", "activities"},
+	"store/storetest":      {"billing"},
+	"webhooks":             {"billing"},
+	"activities/...":       {"billing", "providers", "webhooks", "internal/netguard", "activities"},
 	"workflows":            {"activities", "billing", "providers"},
 	"workflows/servertest": {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
 	"starter":              {"billing", "workflows"},
-	"worker":               {"activities", "billing", "starter", "store", "webhooks", "workflows"},
-	"api":                  {"billing", "providers", "providers/simulator", "starter", "store", "webhooks", "workflows", "internal/netguard", "internal/rest"},
+	"worker":               {"activities", "billing", "starter", "webhooks", "workflows"},
+	"api":                  {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest"},
 	"cmd/...":              nil, // the binary wires everything
 }
 
@@ -112,6 +113,68 @@ func TestDomainImportsOnlyTheStandardLibrary(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		if dep != module+"billing" {
 			t.Errorf("billing depends on %s", dep)
+		}
+	}
+}
+
+// infrastructure are the import paths (and their sub-packages) of what talks to a
+// database or serves HTTP: none of it belongs in the domain or the workflows.
+var infrastructure = []string{
+	"database/sql", "github.com/jmoiron/sqlx", "github.com/lib/pq", "github.com/pressly/goose",
+	"modernc.org/sqlite", "github.com/labstack/echo", "github.com/mattn/go-sqlite3",
+	"github.com/jackc/pgx", module + "store", module + "api",
+}
+
+// viaTemporalSDK reports whether every importer of dep in deps is outside the module
+// and outside infrastructure, i.e. dep arrives only through the Temporal SDK's own
+// dependencies (google/uuid implements database/sql/driver's Valuer).
+func viaTemporalSDK(dep string, deps []pkg) bool {
+	for _, p := range deps {
+		if !slices.Contains(p.Imports, dep) {
+			continue
+		}
+		if strings.HasPrefix(p.ImportPath, module) || p.ImportPath == "database/sql" {
+			return false
+		}
+	}
+	return true
+}
+
+// TestWorkflowsLinkNoInfrastructure: the workflows (and the activities and domain they
+// import) link no database/sql, no SQL driver, no goose, no sqlx and no Echo. A
+// workflow cannot reach the database but through an activity, and a worker can be
+// built without the store's code in its workflow package.
+func TestWorkflowsLinkNoInfrastructure(t *testing.T) {
+	for _, target := range []string{"workflows", "activities", "billing", "webhooks"} {
+		out, err := exec.Command("go", "list", "-deps", "-json", "../../"+target).Output()
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		var deps []pkg
+		dec := json.NewDecoder(strings.NewReader(string(out)))
+		for {
+			var p pkg
+			if err := dec.Decode(&p); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			deps = append(deps, p)
+		}
+		if len(deps) < 5 {
+			t.Fatalf("%s: go list found %d dependencies; the test would prove nothing", target, len(deps))
+		}
+		for _, d := range deps {
+			for _, bad := range infrastructure {
+				if d.ImportPath != bad && !strings.HasPrefix(d.ImportPath, bad+"/") {
+					continue
+				}
+				// database/sql/driver is only an interface package; the SDK's uuid brings it.
+				if d.ImportPath == "database/sql/driver" && viaTemporalSDK(d.ImportPath, deps) {
+					continue
+				}
+				t.Errorf("%s links %s", target, d.ImportPath)
+			}
 		}
 	}
 }

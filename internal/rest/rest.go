@@ -1,6 +1,6 @@
 // Package rest holds the engine's objects as the HTTP API shows them: the JSON of
-// api/openapi.yaml's Payment and Plan. Each object is rendered once, by its store row
-// (store.Payment.Object, store.Plan.Object), and that one rendering is both the body
+// api/openapi.yaml's Payment and Plan. Each object is rendered once, from its domain record
+// (PaymentObject, PlanObject), and that one rendering is both the body
 // of GET /v1/payments/{id} or GET /v1/plans/{id} and the data.object of the events
 // announcing the object, so a webhook cannot say something else than the API.
 //

@@ -12,7 +12,6 @@ import (
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -51,8 +50,8 @@ func runToEnd(t *testing.T, e *env, planID string) workflows.PlanResult {
 // in installment order.
 func paidInstallments(t *testing.T, e *env, planID string) []string {
 	t.Helper()
-	page, err := e.db.ListPlanPayments(context.Background(), store.Caller{MerchantID: e.merchant, Mode: store.ModeTest},
-		planID, store.ListParams{Limit: 100})
+	page, err := e.db.ListPlanPayments(context.Background(), billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest},
+		planID, billing.ListParams{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +135,7 @@ func TestPausePlanOnRealServer(t *testing.T) {
 	if keys := chargedKeys(e, in.PlanID); !slices.Equal(keys, wantKeys) {
 		t.Errorf("provider charges %v, want %v", keys, wantKeys)
 	}
-	if row, err := e.db.GetPlan(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID); err != nil || row.Status != "completed" {
+	if row, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID); err != nil || row.Status != "completed" {
 		t.Errorf("plan row %+v, %v; want completed", row, err)
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_pause_resume.json")
@@ -207,7 +206,7 @@ func TestChangeCardAfterDetachOnRealServer(t *testing.T) {
 	if want := []string{activities.NotifyActionRequired + " 2 " + billing.CodePaymentMethodDetached}; !slices.Equal(asked, want) {
 		t.Errorf("notifications %v, want %v", asked, want)
 	}
-	if row, err := e.db.GetPlan(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID); err != nil ||
+	if row, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID); err != nil ||
 		row.Status != "completed" || row.PaymentMethodID != "pm_card2" {
 		t.Errorf("plan row %+v, %v; want completed on pm_card2", row, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
-	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -54,7 +53,7 @@ func TestOneShotWorkflowsOnRealServer(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	caller := store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}
+	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
 
 	// Payments: an initial one that succeeds (and keeps the network id), a one-off one
 	// the card's issuer refuses for good.
@@ -72,7 +71,7 @@ func TestOneShotWorkflowsOnRealServer(t *testing.T) {
 		declined.FailureCode != billing.CodeCardBlocked {
 		t.Fatalf("declined payment: %+v, %v", declined, err)
 	}
-	for id, status := range map[string]string{paid.PaymentID: billing.PaymentSucceeded, declined.PaymentID: billing.PaymentFailed} {
+	for id, status := range map[string]billing.PaymentStatus{paid.PaymentID: billing.PaymentSucceeded, declined.PaymentID: billing.PaymentFailed} {
 		if p, err := e.db.GetPayment(ctx, caller, id); err != nil || p.Status != status {
 			t.Errorf("ledger row of %s: %+v, %v; want %s", id, p, err, status)
 		}
@@ -92,12 +91,12 @@ func TestOneShotWorkflowsOnRealServer(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(receiver.Close)
-	ep, err := e.db.CreateWebhookEndpoint(ctx, caller, store.NewWebhookEndpoint{URL: receiver.URL,
+	ep, err := e.db.CreateWebhookEndpoint(ctx, caller, billing.NewWebhookEndpoint{URL: receiver.URL,
 		EventTypes: []string{"*"}, Secret: "whsec_c2VydmVydGVzdC1yZWNvcmQtc2VjcmV0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := e.db.ListEvents(ctx, caller, billing.EventPaymentSucceeded, store.ListParams{})
+	events, err := e.db.ListEvents(ctx, caller, billing.EventPaymentSucceeded, billing.ListParams{})
 	if err != nil || len(events.Items) != 1 {
 		t.Fatalf("the succeeded payment's event: %+v, %v", events, err)
 	}

@@ -109,7 +109,7 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 	if db.Keyring, err = seal.Parse(seal.Generate("k1")); err != nil {
 		t.Fatal(err)
 	}
-	m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(store.ModeTest))
+	m, err := db.CreateMerchant(ctx, "Acme", store.NewSecretKey(billing.ModeTest))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestPlanOnRealServer(t *testing.T) {
 	}
 
 	// The ledger saw every attempt once, the decline and its retry included.
-	page, err := e.db.ListPlanPayments(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID, store.ListParams{Limit: 100})
+	page, err := e.db.ListPlanPayments(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID, billing.ListParams{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestPlanOnRealServer(t *testing.T) {
 	if succeeded != res.Paid || failed != 1 {
 		t.Errorf("ledger: %d succeeded, %d failed; want %d and 1", succeeded, failed, res.Paid)
 	}
-	row, err := e.db.GetPlan(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, in.PlanID)
+	row, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID)
 	if err != nil || row.Status != "completed" || string(row.MerchantData) != `{"order":"A-1"}` {
 		t.Errorf("plan row %+v, %v", row, err)
 	}
@@ -308,7 +308,7 @@ func TestPlanOnRealServer(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("the payment reached the provider %d times", calls)
 	}
-	if p, err := e.db.GetPayment(ctx, store.Caller{MerchantID: e.merchant, Mode: store.ModeTest}, pay.PaymentID); err != nil || p.PaymentType != "initial" {
+	if p, err := e.db.GetPayment(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, pay.PaymentID); err != nil || p.PaymentType != "initial" {
 		t.Errorf("payment row %+v, %v", p, err)
 	}
 }

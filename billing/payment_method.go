@@ -1,0 +1,114 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// PaymentMethodStatus is where a saved card stands.
+type PaymentMethodStatus string
+
+// Payment method statuses. Detached is final: the token and card details are erased.
+const (
+	PaymentMethodActive   PaymentMethodStatus = "active"
+	PaymentMethodBlocked  PaymentMethodStatus = "blocked"
+	PaymentMethodDetached PaymentMethodStatus = "detached"
+)
+
+// CardDetails is what may be shown of a saved card.
+type CardDetails struct {
+	Brand       string
+	Last4       string
+	ExpMonth    int
+	ExpYear     int
+	Fingerprint string
+}
+
+// PaymentMethod is a saved card without its token.
+type PaymentMethod struct {
+	ID                  string
+	MerchantID          string
+	Mode                Mode
+	CustomerID          string
+	Provider            string
+	ProviderCustomerRef string
+	// Card is nil once the card is detached.
+	Card       *CardDetails
+	Status     PaymentMethodStatus
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	DetachedAt *time.Time
+}
+
+// NewPaymentMethod is a card a provider has just tokenized.
+type NewPaymentMethod struct {
+	CustomerID          string
+	Provider            string
+	ProviderCustomerRef string
+	// Token is the provider's token in the clear; it is stored sealed.
+	Token string
+	Card  CardDetails
+}
+
+// ChargeableCard is what a charge needs from a saved card. Token is set only for an
+// active card; a blocked or detached card comes with its flag and no token. It never
+// prints the token.
+type ChargeableCard struct {
+	PaymentMethodID string
+	CustomerID      string
+	Provider        string
+	// CustomerRef is the provider's customer the card belongs to.
+	CustomerRef string
+	// Token is the provider's token, unsealed.
+	Token string
+	// NetworkTransactionID is the initial customer-initiated payment's network id, which
+	// merchant-initiated charges reference; empty until one is recorded.
+	NetworkTransactionID string
+	Blocked              bool
+	Detached             bool
+}
+
+// String describes the card without its token.
+func (c ChargeableCard) String() string {
+	return fmt.Sprintf("ChargeableCard{%s %s via %s blocked=%v detached=%v}", c.PaymentMethodID, c.CustomerID,
+		c.Provider, c.Blocked, c.Detached)
+}
+
+// GoString keeps %#v as safe as %v.
+func (c ChargeableCard) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the token.
+func (c ChargeableCard) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// CardCharger is what charging needs of the saved cards: the workflow's activities
+// depend on this much of PaymentMethodService.
+type CardCharger interface {
+	// ChargeableCard returns the merchant's saved card: provider, customer reference,
+	// stored network transaction id, and the token when the card is active. A blocked
+	// or detached card comes back with its flag set; a missing one (or another
+	// merchant's) is a KindNotFound error.
+	ChargeableCard(ctx context.Context, merchantID, paymentMethodID string) (ChargeableCard, error)
+	// RecordNetworkTransactionID keeps a saved card's initial network transaction id
+	// (the first one recorded stays).
+	RecordNetworkTransactionID(ctx context.Context, merchantID, paymentMethodID, networkTransactionID string) error
+}
+
+// PaymentMethodService keeps saved cards. Tokens are sealed at rest and leave only
+// through ChargeableCard.
+type PaymentMethodService interface {
+	CardCharger
+	CreatePaymentMethod(ctx context.Context, caller Caller, in NewPaymentMethod) (PaymentMethod, error)
+	GetPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
+	ListPaymentMethods(ctx context.Context, caller Caller, customerID string, p ListParams) (Page[PaymentMethod], error)
+	// ProviderCustomerRef returns the provider's customer an earlier card of this
+	// customer was saved under, or "" when there is none.
+	ProviderCustomerRef(ctx context.Context, caller Caller, customerID, provider string) (string, error)
+	// BlockPaymentMethod and UnblockPaymentMethod move a card between active and
+	// blocked (a detached card is a conflict); DetachPaymentMethod erases its token and
+	// details for good, keeping a tombstone. Repeating either is a no-op.
+	BlockPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
+	UnblockPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
+	DetachPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
+}

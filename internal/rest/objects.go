@@ -1,0 +1,53 @@
+package rest
+
+import (
+	"encoding/json"
+
+	"github.com/recurring/recurring/billing"
+)
+
+// PaymentObject renders a payment as the API shows it: the body of
+// GET /v1/payments/{id} and the data.object of its events.
+func PaymentObject(p billing.Payment) Payment {
+	out := Payment{
+		ID: p.ID, Object: "payment", Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Amount: p.Amount, Currency: p.Currency, Status: string(p.Status), PaymentType: string(p.PaymentType),
+		IsRecurring: p.IsRecurring, Provider: p.Provider, Livemode: p.Mode == billing.ModeLive,
+		CreatedAt: p.CreatedAt.UTC(), DueAt: UTC(p.DueAt),
+		ProviderChargeID: OptString(p.ProviderChargeID), FailureCode: OptString(p.FailureCode),
+		FailureClass: OptString(p.FailureClass), FailureMessage: OptString(p.FailureMessage),
+	}
+	if p.PlanID != nil && *p.PlanID != "" {
+		plan, inst, attempt := *p.PlanID, p.Installment, p.Attempt
+		out.Plan, out.Installment, out.Attempt = &plan, &inst, &attempt
+	}
+	return out
+}
+
+// PlanObject renders a plan's recorded state as the API shows it: GET /v1/plans
+// (which lists records), GET /v1/plans/{id} before the workflow's live state is laid
+// over it, and the data.object of the plan's events.
+func PlanObject(p billing.Plan) Plan {
+	live := false
+	return Plan{
+		ID: p.ID, Object: "plan", Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
+		Provider: p.Provider, Currency: p.Currency, Status: string(p.Status), Livemode: p.Mode == billing.ModeLive,
+		CreatedAt: p.CreatedAt.UTC(), NextChargeAt: UTC(p.NextChargeAt), LiveState: &live,
+		Type: OptString(p.Type), Reference: OptString(p.Reference),
+		MerchantData: jsonObject(p.MerchantData), Schedule: jsonObject(p.Schedule),
+		Paid: p.Paid, PaidAmount: p.PaidAmount,
+	}
+}
+
+// jsonObject decodes a stored JSON object for rendering; nil when absent or not an
+// object.
+func jsonObject(doc billing.JSONDoc) *map[string]any {
+	if len(doc) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(doc, &m) != nil || m == nil {
+		return nil
+	}
+	return &m
+}
