@@ -282,3 +282,12 @@ func callerFrom(ctx context.Context) billing.Caller {
 	caller, _ := ctx.Value(callerKey{}).(billing.Caller)
 	return caller
 }
+
+// temporalClient returns the workflow service, or a 503 temporal_unavailable error when
+// the engine runs without one.
+func (s *server) temporalClient() (client.Client, error) {
+	if s.temporal == nil {
+		return nil, &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable, Message: "plans need the workflow service"}
+	}
+	return s.temporal, nil
+}

@@ -195,14 +195,6 @@ func nullableIn(n interface {
 	return &s
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 func optional(s string) *string {
 	if s == "" {
 		return nil

@@ -169,3 +169,15 @@ func echoError(he *echo.HTTPError) errorDetail {
 	}
 	return d
 }
+
+// withParam names the request field a not-found reference came from.
+func withParam(err error, param string) error {
+	var be *billing.Error
+	if errors.As(err, &be) && be.Kind == billing.KindNotFound {
+		cp := *be
+		cp.Param = param
+		cp.Message = "no such " + strings.ReplaceAll(param, "_", " ")
+		return &cp
+	}
+	return err
+}

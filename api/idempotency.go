@@ -3,10 +3,13 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,6 +170,17 @@ func requestFingerprint(method, path string, body []byte) []byte {
 	out = append(out, path...)
 	out = append(out, '\n')
 	return append(out, canonical...)
+}
+
+// derivedID turns an Idempotency-Key into a stable object id, so a client retrying a
+// request whose answer it lost reaches the same workflow even if the API crashed
+// before it could store the answer; otherwise a fresh id.
+func derivedID(prefix string, caller billing.Caller, idemKey string) string {
+	if idemKey == "" {
+		return billing.NewID(prefix)
+	}
+	sum := sha256.Sum256([]byte(caller.MerchantID + "\x00" + string(caller.Mode) + "\x00" + prefix + "\x00" + idemKey))
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
 }
 
 // purgeExpired deletes expired keys, at most once per idempotencyPurgeEvery per

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,6 +104,37 @@ func cardError(err error) error {
 		return &cp
 	}
 	return err
+}
+
+// chargeableMethod returns the customer's card a plan or payment may charge.
+func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, customerID, pmID, param string, recurring bool) (billing.PaymentMethod, error) {
+	pm, err := s.store.GetPaymentMethod(ctx, caller, pmID)
+	if err != nil {
+		return pm, withParam(err, param)
+	}
+	if pm.CustomerID != customerID {
+		return pm, billing.Invalid(param, billing.CodePaymentMethodUnusable, "the payment method belongs to another customer")
+	}
+	if pm.Status != billing.PaymentMethodActive {
+		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
+			Message: "the payment method is " + string(pm.Status)}
+	}
+	if !s.providerAllowed(pm.Provider, caller.Mode) {
+		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
+	}
+	if recurring {
+		if err := s.providers.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
+			be := providers.ToBilling(err)
+			var b *billing.Error
+			if errors.As(be, &b) {
+				cp := *b
+				cp.Param = param
+				return pm, &cp
+			}
+			return pm, be
+		}
+	}
+	return pm, nil
 }
 
 // ListPaymentMethods implements GET /v1/customers/{id}/payment-methods.

@@ -2,18 +2,14 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/rest"
-	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
@@ -24,80 +20,6 @@ const (
 	rowWait   = 10 * time.Second
 	queryWait = 5 * time.Second
 )
-
-// derivedID turns an Idempotency-Key into a stable object id, so a client retrying a
-// request whose answer it lost reaches the same workflow even if the API crashed
-// before it could store the answer; otherwise a fresh id.
-func derivedID(prefix string, caller billing.Caller, idemKey string) string {
-	if idemKey == "" {
-		return billing.NewID(prefix)
-	}
-	sum := sha256.Sum256([]byte(caller.MerchantID + "\x00" + string(caller.Mode) + "\x00" + prefix + "\x00" + idemKey))
-	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]))
-}
-
-// withParam names the request field a not-found reference came from.
-func withParam(err error, param string) error {
-	var be *billing.Error
-	if errors.As(err, &be) && be.Kind == billing.KindNotFound {
-		cp := *be
-		cp.Param = param
-		cp.Message = "no such " + strings.ReplaceAll(param, "_", " ")
-		return &cp
-	}
-	return err
-}
-
-// jsonConvert moves a generated request type into the domain type with the same JSON
-// shape; a value the domain type cannot hold names param.
-func jsonConvert(from, to any, param string) error {
-	raw, err := json.Marshal(from)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(raw, to); err != nil {
-		return billing.Invalid(param, billing.CodeInvalidValue, "%s: %v", param, err)
-	}
-	return nil
-}
-
-func (s *server) temporalClient() (client.Client, error) {
-	if s.temporal == nil {
-		return nil, &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable, Message: "plans need the workflow service"}
-	}
-	return s.temporal, nil
-}
-
-// chargeableMethod returns the customer's card a plan or payment may charge.
-func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, customerID, pmID, param string, recurring bool) (billing.PaymentMethod, error) {
-	pm, err := s.store.GetPaymentMethod(ctx, caller, pmID)
-	if err != nil {
-		return pm, withParam(err, param)
-	}
-	if pm.CustomerID != customerID {
-		return pm, billing.Invalid(param, billing.CodePaymentMethodUnusable, "the payment method belongs to another customer")
-	}
-	if pm.Status != billing.PaymentMethodActive {
-		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
-			Message: "the payment method is " + string(pm.Status)}
-	}
-	if !s.providerAllowed(pm.Provider, caller.Mode) {
-		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
-	}
-	if recurring {
-		if err := s.providers.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
-			be := providers.ToBilling(err)
-			var b *billing.Error
-			if errors.As(be, &b) {
-				cp := *b
-				cp.Param = param
-				return pm, &cp
-			}
-			return pm, be
-		}
-	}
-	return pm, nil
-}
 
 // CreatePlan implements POST /v1/plans. The API validates and starts the plan's
 // workflow; the workflow writes the plan's row as its first step, so no row exists
@@ -421,11 +343,4 @@ func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaym
 		return nil, err
 	}
 	return ChangePlanPaymentMethod200JSONResponse(out), nil
-}
-
-func derefOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }

@@ -3,7 +3,6 @@ package simulator
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,37 +54,6 @@ type Options struct {
 	// can kill the caller between the charge and its answer — the window in which only
 	// the idempotency key prevents a second charge.
 	AnswerDelay time.Duration
-}
-
-// Journal persists what a real provider remembers across our restarts: the final answer
-// to each idempotency key, including the charge it made. Records are opaque JSON, so
-// any store can keep them without importing this package.
-type Journal interface {
-	// LookupCharge returns the record stored under key, if any.
-	LookupCharge(ctx context.Context, key string) (record []byte, ok bool, err error)
-	// SaveCharge stores record under key unless the key already has one, and returns
-	// whichever record the key holds afterwards.
-	SaveCharge(ctx context.Context, key string, record []byte) (stored []byte, err error)
-}
-
-// journalRecord is one key's answer as the journal keeps it.
-type journalRecord struct {
-	Request string                 `json:"request"`
-	Result  providers.ChargeResult `json:"result"`
-	Error   *journalError          `json:"error,omitempty"`
-	Entry   *LedgerEntry           `json:"entry,omitempty"`
-}
-
-// journalError is a decline as the journal keeps it; the cause is not kept.
-type journalError struct {
-	Class       providers.Class `json:"class"`
-	Code        string          `json:"code"`
-	Message     string          `json:"message"`
-	DeclineCode string          `json:"decline_code,omitempty"`
-	NetworkCode string          `json:"network_code,omitempty"`
-	AdviceCode  string          `json:"advice_code,omitempty"`
-	ChargeID    string          `json:"charge_id,omitempty"`
-	RetryAfter  time.Duration   `json:"retry_after,omitempty"`
 }
 
 // LedgerEntry is one charge that moved money. Tests count these to prove that retries
@@ -150,19 +118,6 @@ type Simulator struct {
 }
 
 var _ providers.Provider = (*Simulator)(nil)
-
-type attempt struct {
-	request string // what the key was first used for
-	done    chan struct{}
-	res     providers.ChargeResult
-	err     error
-}
-
-type refundAttempt struct {
-	request string
-	res     providers.RefundResult
-	err     error
-}
 
 // New builds a simulator.
 func New(opts Options) (*Simulator, error) {
@@ -359,96 +314,6 @@ func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (pr
 		}
 	}
 	return res, err
-}
-
-// answer returns the key's journaled answer if another process gave one, and otherwise
-// runs the charge and journals its answer. The journal write is the commit point: a
-// charge whose answer could not be journaled did not happen. entry is the ledger entry
-// of a charge made here, if any.
-func (s *Simulator) answer(ctx context.Context, req providers.ChargeRequest, fp string) (providers.ChargeResult, bool, *LedgerEntry, error) {
-	if s.journal != nil {
-		raw, ok, err := s.journal.LookupCharge(ctx, req.IdempotencyKey)
-		if err != nil {
-			return providers.ChargeResult{}, false, nil, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", err))
-		}
-		if ok {
-			res, err := s.replay(raw, fp)
-			return res, true, nil, err
-		}
-	}
-	res, keep, entry, err := s.charge(ctx, req)
-	if !keep || s.journal == nil {
-		return res, keep, entry, err
-	}
-	rec := journalRecord{Request: fp, Result: res, Entry: entry}
-	var pe *providers.Error
-	if errors.As(err, &pe) {
-		rec.Error = &journalError{Class: pe.Class, Code: pe.Code, Message: pe.Message, DeclineCode: pe.DeclineCode,
-			NetworkCode: pe.NetworkCode, AdviceCode: pe.AdviceCode, ChargeID: pe.ChargeID, RetryAfter: pe.RetryAfter}
-	}
-	raw, _ := json.Marshal(rec)
-	stored, jerr := s.journal.SaveCharge(ctx, req.IdempotencyKey, raw)
-	if jerr != nil {
-		return providers.ChargeResult{}, false, nil, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", jerr))
-	}
-	if string(stored) != string(raw) {
-		// Another process answered the key first; its answer stands.
-		res, err := s.replay(stored, fp)
-		return res, true, nil, err
-	}
-	return res, true, entry, err
-}
-
-// replay returns a journaled answer.
-func (s *Simulator) replay(raw []byte, fp string) (providers.ChargeResult, error) {
-	var rec journalRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal record: %w", err))
-	}
-	if rec.Request != fp {
-		return providers.ChargeResult{}, s.fail(billing.CodeIdempotencyConflict,
-			"this idempotency key was used for a different charge")
-	}
-	if e := rec.Error; e != nil {
-		return providers.ChargeResult{}, &providers.Error{Class: e.Class, Code: e.Code, Message: e.Message, Provider: s.name,
-			DeclineCode: e.DeclineCode, NetworkCode: e.NetworkCode, AdviceCode: e.AdviceCode, ChargeID: e.ChargeID, RetryAfter: e.RetryAfter}
-	}
-	return rec.Result, nil
-}
-
-// outcome is what a test card does to a charge.
-type outcome struct {
-	reason      string // provider reason of a decline; "" succeeds
-	networkCode string
-	adviceCode  string
-	special     special
-}
-
-type special int
-
-const (
-	plain special = iota
-	failFirstAttempt
-	neverAnswer
-	succeedOnce
-	declineMerchantInitiated
-)
-
-var testCards = map[string]outcome{
-	"4000000000000002": {reason: "generic_decline", networkCode: "05"},
-	"4000000000009995": {reason: "insufficient_funds", networkCode: "51"},
-	"4000000000000069": {reason: "expired_card", networkCode: "54"},
-	"4000000000009987": {reason: "lost_card", networkCode: "41"},
-	"4000000000009979": {reason: "stolen_card", networkCode: "43"},
-	"4100000000000019": {reason: "pickup_card", networkCode: "04"},
-	"4000000000001307": {reason: "generic_decline", networkCode: "R1"},
-	"4000000000000119": {special: failFirstAttempt},
-	"4000000000000259": {special: neverAnswer},
-	"4000000000000341": {reason: "insufficient_funds", networkCode: "51", special: succeedOnce},
-	"4000002500003155": {reason: "authentication_required", networkCode: "1A"},
-	"5200000000000247": {reason: "insufficient_funds", networkCode: "51", adviceCode: "24"},
-	"5200000000000213": {reason: "generic_decline", networkCode: "05", adviceCode: "21"},
-	"5100000000000040": {reason: "generic_decline", networkCode: "05", adviceCode: "40", special: declineMerchantInitiated},
 }
 
 // charge runs one attempt. keep reports whether the outcome is the idempotency key's
