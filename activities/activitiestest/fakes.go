@@ -13,6 +13,7 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -25,10 +26,13 @@ var (
 	_ providers.Provider        = (*Provider)(nil)
 )
 
-// Ledger is an in-memory billing.Ledger with the store's rules: payments are
-// insert-or-get on their idempotency key (a pending attempt with an unknown outcome
-// is settled by a later record), events are deduplicated by key, plan updates with a
-// lower sequence number are ignored.
+// Ledger is an in-memory billing.Ledger with the store's rules, held to them by the
+// contract suite (store/storetest, run in fakes_test.go): plans are created once and
+// announce plan.created; plan updates with a lower sequence number change and announce
+// nothing, a status or card change announces plan.updated unless the update names its
+// event; payments are insert-or-get on their idempotency key (a pending attempt with an
+// unknown outcome is settled by a later record); events are deduplicated by key and
+// carry the object as the API renders it.
 type Ledger struct {
 	mu       sync.Mutex
 	plans    map[string]billing.Plan
@@ -41,34 +45,50 @@ type Ledger struct {
 // NewLedger returns an empty ledger.
 func NewLedger() *Ledger { return &Ledger{plans: map[string]billing.Plan{}} }
 
-// CreatePlan inserts p unless it exists.
+// CreatePlan inserts p unless it exists and announces it.
 func (l *Ledger) CreatePlan(_ context.Context, p billing.Plan) (billing.Plan, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if got, ok := l.plans[p.ID]; ok {
-		return got, false, nil
+		if got.MerchantID != p.MerchantID || got.Mode != p.Mode {
+			return billing.Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeResourceExists, Message: "create plan: id taken"}
+		}
+		return l.withPaid(got), false, nil
 	}
+	if p.Type == "" {
+		p.Type = "ecom"
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = time.Now()
+	}
+	p.UpdatedAt = p.CreatedAt
 	l.plans[p.ID] = p
-	return p, true, nil
+	l.appendPlanEvent(p, billing.EventPlanCreated, p.ID+"/created")
+	return l.withPaid(p), true, nil
 }
 
-// UpdatePlanState applies u unless a newer update was stored.
+// UpdatePlanState applies u unless a newer update was stored, and announces it.
 func (l *Ledger) UpdatePlanState(_ context.Context, u billing.PlanUpdate) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p, ok := l.plans[u.PlanID]
+	before, ok := l.plans[u.PlanID]
 	if !ok {
 		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no plan " + u.PlanID}
 	}
-	if u.Seq >= p.StateSeq {
-		p.Status, p.NextChargeAt, p.StateSeq = u.Status, u.NextChargeAt, u.Seq
-		if u.PaymentMethodID != "" {
-			p.PaymentMethodID = u.PaymentMethodID
-		}
-		l.plans[u.PlanID] = p
+	if u.Seq < before.StateSeq {
+		return nil
 	}
-	if u.Event != nil {
-		l.appendEvent(*u.Event)
+	after := before
+	after.Status, after.NextChargeAt, after.StateSeq, after.UpdatedAt = u.Status, u.NextChargeAt, u.Seq, time.Now()
+	if u.PaymentMethodID != "" {
+		after.PaymentMethodID = u.PaymentMethodID
+	}
+	l.plans[u.PlanID] = after
+	switch {
+	case u.Event != nil:
+		l.appendPlanEvent(after, u.Event.Type, u.Event.IdempotencyKey)
+	case after.Status != before.Status || after.PaymentMethodID != before.PaymentMethodID:
+		l.appendPlanEvent(after, billing.EventPlanUpdated, fmt.Sprintf("%s/state/%d/%s", u.PlanID, u.Seq, billing.EventPlanUpdated))
 	}
 	return nil
 }
@@ -82,10 +102,12 @@ func (l *Ledger) RecordPayment(_ context.Context, p billing.Payment) (billing.Pa
 	emit := false
 	switch {
 	case i < 0:
-		p.ID = fmt.Sprintf("pay_%d", len(l.payments)+1)
+		if p.ID == "" {
+			p.ID = fmt.Sprintf("pay_%d", len(l.payments)+1)
+		}
 		l.payments = append(l.payments, p)
 		i, emit = len(l.payments)-1, true
-	case l.payments[i].Status == billing.PaymentPending && l.payments[i].FailureClass != "":
+	case l.payments[i].OutcomeUnknown():
 		id := l.payments[i].ID
 		l.payments[i] = p
 		l.payments[i].ID = id
@@ -97,9 +119,8 @@ func (l *Ledger) RecordPayment(_ context.Context, p billing.Payment) (billing.Pa
 		if got.Status == billing.PaymentFailed {
 			typ = billing.EventPaymentFailed
 		}
-		data, _ := json.Marshal(got)
-		l.appendEvent(billing.Event{MerchantID: got.MerchantID, Mode: got.Mode, Type: typ, Data: data,
-			IdempotencyKey: "payment/" + got.IdempotencyKey + "/" + string(got.Status)})
+		l.appendEvent(billing.Event{MerchantID: got.MerchantID, Mode: got.Mode, Type: typ,
+			Data: eventData(rest.PaymentObject(got)), IdempotencyKey: "payment/" + got.IdempotencyKey + "/" + string(got.Status)})
 	}
 	return got, nil
 }
@@ -110,7 +131,7 @@ func (l *Ledger) FailedAttemptsSince(_ context.Context, merchantID, paymentMetho
 	defer l.mu.Unlock()
 	var out []time.Time
 	for _, p := range l.payments {
-		failed := p.Status == billing.PaymentFailed || p.Status == billing.PaymentPending && p.FailureClass != ""
+		failed := p.Status == billing.PaymentFailed || p.OutcomeUnknown()
 		if p.MerchantID == merchantID && p.PaymentMethodID == paymentMethodID && failed && p.AttemptedAt.After(since) {
 			out = append(out, p.AttemptedAt)
 		}
@@ -118,11 +139,37 @@ func (l *Ledger) FailedAttemptsSince(_ context.Context, merchantID, paymentMetho
 	return out, nil
 }
 
+// withPaid counts what the plan collected, as the store does when it reads a plan.
+func (l *Ledger) withPaid(p billing.Plan) billing.Plan {
+	p.Paid, p.PaidAmount = 0, 0
+	for _, pay := range l.payments {
+		if pay.PlanID != nil && *pay.PlanID == p.ID && pay.Status == billing.PaymentSucceeded {
+			p.Paid++
+			p.PaidAmount += pay.Amount
+		}
+	}
+	return p
+}
+
+func (l *Ledger) appendPlanEvent(p billing.Plan, typ, key string) {
+	l.appendEvent(billing.Event{MerchantID: p.MerchantID, Mode: p.Mode, Type: typ,
+		Data: eventData(rest.PlanObject(l.withPaid(p))), IdempotencyKey: key})
+}
+
+func eventData[T any](object T) billing.JSONDoc {
+	data, err := json.Marshal(rest.EventData[T]{Object: object})
+	if err != nil {
+		panic(fmt.Sprintf("render event data: %v", err))
+	}
+	return data
+}
+
 func (l *Ledger) appendEvent(ev billing.Event) {
 	if slices.ContainsFunc(l.events, func(e billing.Event) bool { return e.IdempotencyKey == ev.IdempotencyKey }) {
 		return
 	}
 	ev.ID = fmt.Sprintf("evt_%d", len(l.events)+1)
+	ev.CreatedAt = time.Now()
 	l.events = append(l.events, ev)
 }
 
@@ -161,7 +208,7 @@ func (l *Ledger) Plan(id string) (billing.Plan, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.plans[id]
-	return p, ok
+	return l.withPaid(p), ok
 }
 
 // Card is a saved card in PaymentMethods.
@@ -169,8 +216,9 @@ type Card = billing.ChargeableCard
 
 // PaymentMethods is an in-memory billing.CardCharger answering as store.DB does.
 type PaymentMethods struct {
-	mu    sync.Mutex
-	cards map[string]Card // by payment method id
+	mu     sync.Mutex
+	cards  map[string]Card   // by payment method id
+	owners map[string]string // merchant by payment method id, for cards added with Save
 }
 
 // NewPaymentMethods returns a store holding cards by payment method id.
@@ -179,10 +227,13 @@ func NewPaymentMethods(cards map[string]Card) *PaymentMethods {
 }
 
 // ChargeableCard returns a card (without its token unless active), or not found.
-func (m *PaymentMethods) ChargeableCard(_ context.Context, _, paymentMethodID string) (billing.ChargeableCard, error) {
+func (m *PaymentMethods) ChargeableCard(_ context.Context, merchantID, paymentMethodID string) (billing.ChargeableCard, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.cards[paymentMethodID]
+	if owner, known := m.owners[paymentMethodID]; known && owner != merchantID {
+		ok = false
+	}
 	if !ok {
 		return billing.ChargeableCard{}, &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
 	}
@@ -209,6 +260,17 @@ func (m *PaymentMethods) Card(paymentMethodID string) Card {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.cards[paymentMethodID]
+}
+
+// Save adds a card that only merchantID can charge.
+func (m *PaymentMethods) Save(merchantID, paymentMethodID string, c Card) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.owners == nil {
+		m.owners = map[string]string{}
+	}
+	m.owners[paymentMethodID] = merchantID
+	m.cards[paymentMethodID] = c
 }
 
 // Set replaces a card.

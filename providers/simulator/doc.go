@@ -45,8 +45,10 @@
 //
 // A token is the card's data sealed with AES-256-GCM under a key derived from
 // Options.VaultKey; the simulator keeps no card data in memory at all. With a stable key,
-// tokens stay valid across restarts of `recurring dev`; the idempotency store and the
-// ledger are in memory and start empty.
+// tokens stay valid across restarts of `recurring dev`. The answers to idempotency keys
+// survive a restart when Options.Journal is set (`recurring dev` and the worker keep
+// them in the store's simulator_journal); without it they, like the charge ledger, are
+// in memory and start empty.
 //
 // # Knobs
 //
