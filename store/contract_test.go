@@ -9,6 +9,7 @@ import (
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/store/storetest"
+	"github.com/recurring/recurring/webhooks"
 )
 
 // dbSubject is store.DB as the contract suite drives it: cards are saved, blocked and
@@ -81,5 +82,42 @@ func dbSubject(t *testing.T, db *store.DB) storetest.Subject {
 func TestLedgerContract(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		storetest.RunLedger(t, func(t *testing.T) storetest.Subject { return dbSubject(t, db) })
+	})
+}
+
+// TestWebhookDeliveriesContract runs the webhook delivery contract on SQLite and
+// Postgres; activitiestest.Webhooks runs the same suite.
+func TestWebhookDeliveriesContract(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		storetest.RunWebhookDeliveries(t, func(t *testing.T) storetest.WebhookSubject {
+			ctx := context.Background()
+			dbSubject(t, db) // sets the keyring the endpoint secrets are sealed with
+			return storetest.WebhookSubject{
+				Deliveries: db,
+				Setup: func(t *testing.T) storetest.Delivery {
+					mer := newMerchant(t, db)
+					secret := webhooks.NewSecret()
+					ep, err := db.CreateWebhookEndpoint(ctx, caller(mer), billing.NewWebhookEndpoint{
+						URL: "https://receiver.example/hook", EventTypes: []string{"*"}, Secret: secret})
+					if err != nil {
+						t.Fatal(err)
+					}
+					ev, err := db.AppendEvent(ctx, billing.Event{MerchantID: mer, Mode: billing.ModeTest,
+						Type: billing.EventPaymentSucceeded, Data: billing.JSONDoc(`{"object":{"id":"pay_1"}}`),
+						IdempotencyKey: mer + "/contract"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return storetest.Delivery{MerchantID: mer, EndpointID: ep.ID, EventID: ev.ID, Secret: secret}
+				},
+				Attempts: func(t *testing.T, d storetest.Delivery) []billing.WebhookAttempt {
+					got, err := db.ListWebhookAttempts(ctx, caller(d.MerchantID), d.EventID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return got
+				},
+			}
+		})
 	})
 }

@@ -13,51 +13,11 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/webhooks"
 	"github.com/recurring/recurring/workflows"
 )
-
-// webhookStore is an in-memory billing.WebhookDeliveries with one endpoint and one event.
-type webhookStore struct {
-	mu       sync.Mutex
-	endpoint billing.WebhookEndpoint
-	secrets  []string
-	event    billing.Event
-	attempts []billing.WebhookAttempt
-}
-
-var _ billing.WebhookDeliveries = (*webhookStore)(nil)
-
-func (s *webhookStore) EventByID(_ context.Context, _, id string) (billing.Event, error) {
-	if id != s.event.ID {
-		return billing.Event{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
-	}
-	return s.event, nil
-}
-
-func (s *webhookStore) WebhookTarget(_ context.Context, _, id string) (billing.WebhookTarget, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id != s.endpoint.ID {
-		return billing.WebhookTarget{}, &billing.Error{Kind: billing.KindNotFound, Code: "resource_missing"}
-	}
-	return billing.WebhookTarget{Endpoint: s.endpoint, Secrets: s.secrets}, nil
-}
-
-func (s *webhookStore) RecordWebhookAttempt(_ context.Context, a billing.WebhookAttempt) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts = append(s.attempts, a)
-	return nil
-}
-
-func (s *webhookStore) DisableWebhookEndpoint(_ context.Context, _, _, reason string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.endpoint.Status, s.endpoint.DisabledReason = billing.WebhookDisabled, reason
-	return nil
-}
 
 // receiver is a real HTTP receiver that verifies every request with the
 // standard-webhooks library and answers from a script (then 204).
@@ -107,7 +67,7 @@ func status(code int, header ...string) func(http.ResponseWriter) {
 type webhookRun struct {
 	res    workflows.WebhookDeliveryResult
 	waits  []time.Duration
-	store  *webhookStore
+	store  *activitiestest.Webhooks
 	recv   *receiver
 	secret string
 }
@@ -118,13 +78,11 @@ func runDelivery(t *testing.T, script ...func(http.ResponseWriter)) webhookRun {
 	recv := &receiver{t: t, secret: secret, script: script}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	ws := &webhookStore{
-		endpoint: billing.WebhookEndpoint{ID: "we_1", MerchantID: "mer_1", Mode: billing.ModeTest, URL: srv.URL,
-			EventTypes: []string{"*"}, Status: billing.WebhookEnabled},
-		secrets: []string{secret},
-		event: billing.Event{ID: "evt_1", MerchantID: "mer_1", Mode: billing.ModeTest, Type: "payment.succeeded",
-			Data: billing.JSONDoc(`{"id":"pay_1","payment_type":"recurring","is_recurring":true}`), CreatedAt: time.Now()},
-	}
+	ws := activitiestest.NewWebhooks()
+	ws.AddEndpoint(billing.WebhookEndpoint{ID: "we_1", MerchantID: "mer_1", Mode: billing.ModeTest, URL: srv.URL,
+		EventTypes: []string{"*"}, Status: billing.WebhookEnabled}, secret)
+	ws.AddEvent(billing.Event{ID: "evt_1", MerchantID: "mer_1", Mode: billing.ModeTest, Type: "payment.succeeded",
+		Data: billing.JSONDoc(`{"id":"pay_1","payment_type":"recurring","is_recurring":true}`), CreatedAt: time.Now()})
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(activities.New(activities.Deps{Webhooks: ws}))
@@ -161,9 +119,9 @@ func TestWebhookDeliveredOnceAfterFailures(t *testing.T) {
 	if len(r.waits) != 3 || !near(r.waits[0], 5*time.Second) || !near(r.waits[1], 5*time.Minute) || !near(r.waits[2], 30*time.Minute) {
 		t.Errorf("waits %v, want ~5s, ~5m, ~30m", r.waits)
 	}
-	if len(r.store.attempts) != 4 || r.store.attempts[0].StatusCode != 500 || r.store.attempts[1].Error == "" ||
-		r.store.attempts[3].StatusCode != 204 || r.store.attempts[3].Attempt != 4 {
-		t.Errorf("attempts %+v", r.store.attempts)
+	if attempts := r.store.Attempts(); len(attempts) != 4 || attempts[0].StatusCode != 500 || attempts[1].Error == "" ||
+		attempts[3].StatusCode != 204 || attempts[3].Attempt != 4 {
+		t.Errorf("attempts %+v", attempts)
 	}
 	for _, want := range []string{`"id":"evt_1"`, `"type":"payment.succeeded"`, `"payment_type":"recurring"`, `"is_recurring":true`} {
 		if !strings.Contains(r.recv.bodies[0], want) {
@@ -198,8 +156,8 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	if r.res.Outcome != activities.WebhookGone || r.res.Attempts != 1 || len(r.waits) != 0 {
 		t.Fatalf("result %+v, waits %v", r.res, r.waits)
 	}
-	if r.store.endpoint.Status != billing.WebhookDisabled {
-		t.Fatalf("endpoint %+v", r.store.endpoint)
+	if ep := r.store.Endpoint("we_1"); ep.Status != billing.WebhookDisabled {
+		t.Fatalf("endpoint %+v", ep)
 	}
 }
 

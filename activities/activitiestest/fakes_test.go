@@ -56,3 +56,34 @@ func TestFakesKeepTheLedgerContract(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookFakeKeepsTheDeliveryContract runs the webhook delivery contract on the
+// in-memory webhook store the workflow tests deliver through.
+func TestWebhookFakeKeepsTheDeliveryContract(t *testing.T) {
+	var n atomic.Int64
+	storetest.RunWebhookDeliveries(t, func(t *testing.T) storetest.WebhookSubject {
+		w := activitiestest.NewWebhooks()
+		return storetest.WebhookSubject{
+			Deliveries: w,
+			Setup: func(t *testing.T) storetest.Delivery {
+				i := n.Add(1)
+				d := storetest.Delivery{MerchantID: fmt.Sprint("mer_", i), EndpointID: fmt.Sprint("we_", i),
+					EventID: fmt.Sprint("evt_", i), Secret: fmt.Sprint("whsec_", i)}
+				w.AddEndpoint(billing.WebhookEndpoint{ID: d.EndpointID, MerchantID: d.MerchantID, Mode: billing.ModeTest,
+					URL: "https://receiver.example/hook", EventTypes: []string{"*"}, Status: billing.WebhookEnabled}, d.Secret)
+				w.AddEvent(billing.Event{ID: d.EventID, MerchantID: d.MerchantID, Mode: billing.ModeTest,
+					Type: billing.EventPaymentSucceeded, Data: billing.JSONDoc(`{"object":{"id":"pay_1"}}`)})
+				return d
+			},
+			Attempts: func(t *testing.T, d storetest.Delivery) []billing.WebhookAttempt {
+				var out []billing.WebhookAttempt
+				for _, a := range w.Attempts() {
+					if a.EventID == d.EventID {
+						out = append(out, a)
+					}
+				}
+				return out
+			},
+		}
+	})
+}
