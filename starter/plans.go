@@ -146,13 +146,37 @@ func updatePlan(ctx context.Context, c client.Client, planID, name string, arg a
 	return st, nil
 }
 
+// rejectionOf reads a refused update's code and field: a workflows.Rejection, or the
+// (code, param) pair workers before it sent, so a rolling deploy keeps its 4xx answers.
+func rejectionOf(appErr *temporal.ApplicationError) (code, param string) {
+	if !appErr.HasDetails() {
+		return "", ""
+	}
+	var r workflows.Rejection
+	if details(appErr, &r) {
+		return r.Code, r.Param
+	}
+	details(appErr, &code, &param)
+	return code, param
+}
+
+// details decodes an application error's details into ptrs and reports whether they
+// fit. Details that crossed the wire fail to decode into the wrong type; details still
+// held as Go values (an error made in this process) make the SDK panic instead, which
+// counts as not fitting.
+func details(appErr *temporal.ApplicationError, ptrs ...any) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return appErr.Details(ptrs...) == nil
+}
+
 func updateError(ctx context.Context, c client.Client, planID, name string, err error) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		var code, param string
-		if appErr.HasDetails() {
-			_ = appErr.Details(&code, &param)
-		}
+		code, param := rejectionOf(appErr)
 		switch appErr.Type() {
 		case workflows.ErrInvalidTransition:
 			if code == "" {

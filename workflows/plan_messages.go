@@ -206,9 +206,16 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
 }
 
+// Rejection is the one detail of an update a plan workflow refuses: the public error
+// code and the request field it names. starter turns it back into a *billing.Error.
+type Rejection struct {
+	Code  string `json:"code"`
+	Param string `json:"param,omitempty"`
+}
+
 // rejection turns a billing error from a validator into the ApplicationError the
 // client sees: type invalid_transition for conflicts, invalid_argument otherwise, with
-// the billing code as its details.
+// a Rejection as its details.
 func rejection(err error) error {
 	if err == nil {
 		return nil
@@ -222,6 +229,6 @@ func rejection(err error) error {
 		typ = ErrInvalidArgument
 	}
 	return temporal.NewApplicationErrorWithOptions(be.Message, typ, temporal.ApplicationErrorOptions{
-		NonRetryable: true, Details: []any{be.Code, be.Param},
+		NonRetryable: true, Details: []any{Rejection{Code: be.Code, Param: be.Param}},
 	})
 }

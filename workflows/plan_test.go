@@ -301,9 +301,9 @@ func TestUpdatesValidateTransitions(t *testing.T) {
 			t.Errorf("%s: rejected with %v, want an ApplicationError of type %s", name, r.rejected, wantType)
 			continue
 		}
-		var code string
-		if err := appErr.Details(&code); err != nil || (wantType == workflows.ErrInvalidTransition && code != billing.CodeInvalidTransition) {
-			t.Errorf("%s: details code %q (%v)", name, code, err)
+		var rej workflows.Rejection
+		if err := appErr.Details(&rej); err != nil || (wantType == workflows.ErrInvalidTransition && rej.Code != billing.CodeInvalidTransition) {
+			t.Errorf("%s: details code %q (%v)", name, rej.Code, err)
 		}
 	}
 	if r := results["pause"](); r.rejected != nil || r.state.Status != billing.PlanPaused {
@@ -419,8 +419,8 @@ func TestSkipNextSparesTheInstallmentInDunningAndRefusesWhenNothingIsLeft(t *tes
 	h.cancelAt(utc("2027-01-31T13:00:00Z"))
 	h.run(input(t, monthly("2027-01-31", 1)))
 	var appErr *temporal.ApplicationError
-	var code string
-	if res := r(); !errors.As(res.rejected, &appErr) || appErr.Details(&code) != nil || code != billing.CodeNothingToSkip {
+	var rej workflows.Rejection
+	if res := r(); !errors.As(res.rejected, &appErr) || appErr.Details(&rej) != nil || rej.Code != billing.CodeNothingToSkip {
 		t.Errorf("skip_next on the last installment, in dunning: %+v, want rejected with nothing_to_skip", res)
 	}
 }
