@@ -89,6 +89,9 @@ type SetPaymentSessionRequest struct {
 	PaymentID       string                       `json:"payment_id"`
 	Status          billing.PaymentSessionStatus `json:"status"`
 	PaymentMethodID string                       `json:"payment_method_id,omitempty"`
+	// KeepCard keeps the session's card once it ended (save_card and a payment that
+	// did not fail); otherwise the store detaches it.
+	KeepCard bool `json:"keep_card,omitempty"`
 }
 
 // SetPaymentSession records a hosted session's card and status (see
@@ -97,7 +100,7 @@ func (a *Activities) SetPaymentSession(ctx context.Context, req SetPaymentSessio
 	if a.deps.Sessions == nil {
 		return errors.New("set payment session: activities built without a session store")
 	}
-	return storeError(a.deps.Sessions.SetPaymentSession(ctx, req.MerchantID, req.PaymentID, req.Status, req.PaymentMethodID))
+	return storeError(a.deps.Sessions.SetPaymentSession(ctx, req.MerchantID, req.PaymentID, req.Status, req.PaymentMethodID, req.KeepCard))
 }
 
 // BeginAuthentication runs Activities.BeginAuthentication from a workflow.

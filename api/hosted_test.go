@@ -272,7 +272,13 @@ func TestHostedPayment(t *testing.T) {
 		})
 
 		t.Run("an unfinished session expires", func(t *testing.T) {
-			p := f.hostedPayment(t, srv, `,"expires_in":5`)
+			p := f.hostedPayment(t, srv, `,"expires_in":5,"save_card":true`)
+			// The customer gives a card, then leaves the challenge unanswered.
+			c := newCustomer(t)
+			_, u, page := c.get(p.PaymentURL)
+			if _, u, _ = c.post(u, page, card("4000000000003220")); !strings.HasSuffix(u, "/challenge") {
+				t.Fatalf("after a challenge card: %s", u)
+			}
 			var got hostedBody
 			deadline := time.Now().Add(time.Minute)
 			for time.Now().Before(deadline) {
@@ -283,8 +289,16 @@ func TestHostedPayment(t *testing.T) {
 				}
 				time.Sleep(250 * time.Millisecond)
 			}
-			if got.Status != "expired" || got.PaymentURL != "" {
-				t.Fatalf("payment %+v, want expired without a payment_url", got)
+			if got.Status != "expired" || got.PaymentURL != "" || got.PaymentMethod == "" {
+				t.Fatalf("payment %+v, want expired without a payment_url, naming the card given", got)
+			}
+			var pm paymentMethodBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+			if pm.Status != "detached" {
+				t.Errorf("the unauthenticated card of an expired session is %s, want detached", pm.Status)
+			}
+			if f.chargesOf(p.ID) != 0 {
+				t.Errorf("an expired session charged")
 			}
 			if code, _, _ := newCustomer(t).get(p.PaymentURL); code != http.StatusGone {
 				t.Errorf("the expired page = %d, want 410", code)

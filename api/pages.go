@@ -312,11 +312,11 @@ func (s *server) submitCard(c echo.Context) error {
 		}
 		return err
 	}
-	return s.nextStep(c, session, caller, step)
+	return s.nextStep(c, step)
 }
 
 // nextStep sends the browser to the challenge, or ends the session's page.
-func (s *server) nextStep(c echo.Context, session billing.PaymentSession, caller billing.Caller, step workflows.HostedStep) error {
+func (s *server) nextStep(c echo.Context, step workflows.HostedStep) error {
 	token := c.Param("token")
 	if step.Challenge != nil {
 		if step.Challenge.ChallengeURL != "" {
@@ -324,22 +324,8 @@ func (s *server) nextStep(c echo.Context, session billing.PaymentSession, caller
 		}
 		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge")
 	}
-	if step.Payment != nil {
-		s.dropUnsavedCard(c.Request().Context(), caller, session.ID, step.Payment.Status)
-	}
+	// The workflow has recorded the outcome and dropped a card the session does not keep.
 	return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/done")
-}
-
-// dropUnsavedCard detaches the card a hosted payment charged unless the session saves
-// it and the payment did not fail, as POST /v1/payments does with a new card.
-func (s *server) dropUnsavedCard(ctx context.Context, caller billing.Caller, sessionID string, status billing.PaymentStatus) {
-	session, err := s.store.GetPaymentSession(ctx, caller, sessionID)
-	if err != nil || session.PaymentMethodID == "" || (session.SaveCard && status != billing.PaymentFailed) {
-		return
-	}
-	if _, err := s.store.DetachPaymentMethod(context.WithoutCancel(ctx), caller, session.PaymentMethodID); err != nil {
-		s.logger.Warn("detach the card of a hosted payment", "payment_id", sessionID, "err", err)
-	}
 }
 
 // challengePage is the simulated issuer page (ACS) of a challenged test-mode payment.
@@ -363,7 +349,7 @@ func (s *server) challengePage(c echo.Context) error {
 func (s *server) submitChallenge(c echo.Context) error {
 	ctx := c.Request().Context()
 	t := texts(c.Request().Header.Get("Accept-Language"))
-	session, caller, err := s.pageSession(c)
+	session, _, err := s.pageSession(c)
 	if err != nil {
 		return s.sessionError(c, err)
 	}
@@ -391,7 +377,7 @@ func (s *server) submitChallenge(c echo.Context) error {
 		}
 		return err
 	}
-	return s.nextStep(c, session, caller, step)
+	return s.nextStep(c, step)
 }
 
 // donePage shows how the payment ended and sends the customer to return_url.

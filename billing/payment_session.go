@@ -70,5 +70,8 @@ type PaymentSessionRecorder interface {
 	// SetPaymentSession records the card the customer gave and where the session
 	// stands. An open session becomes completed or expired once; expiring appends
 	// payment.expired in the same transaction. A session already ended stays as it is.
-	SetPaymentSession(ctx context.Context, merchantID, id string, status PaymentSessionStatus, paymentMethodID string) error
+	// Once the session has ended, its card is detached unless keepCard (save_card and
+	// a payment that did not fail): every saved card starts with an authenticated,
+	// successful payment. Repeating the call repeats nothing.
+	SetPaymentSession(ctx context.Context, merchantID, id string, status PaymentSessionStatus, paymentMethodID string, keepCard bool) error
 }

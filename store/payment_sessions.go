@@ -83,9 +83,11 @@ func (db *DB) paymentSession(ctx context.Context, where string, args ...any) (bi
 	return s, nil
 }
 
-// SetPaymentSession records the session's card and status. Only an open session
-// changes; expiring one appends payment.expired in the same transaction.
-func (db *DB) SetPaymentSession(ctx context.Context, merchantID, id string, status billing.PaymentSessionStatus, paymentMethodID string) error {
+// SetPaymentSession records the session's card and status (see
+// billing.PaymentSessionRecorder). Only an open session changes; expiring one appends
+// payment.expired in the same transaction; an ended session's card is detached unless
+// keepCard.
+func (db *DB) SetPaymentSession(ctx context.Context, merchantID, id string, status billing.PaymentSessionStatus, paymentMethodID string, keepCard bool) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("set payment session: %w", err)
@@ -115,6 +117,22 @@ func (db *DB) SetPaymentSession(ctx context.Context, merchantID, id string, stat
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("set payment session: %w", err)
+	}
+	if status == billing.PaymentSessionOpen || keepCard {
+		return nil
+	}
+	// The session ended: drop a card it must not keep (also on a retry after a crash
+	// between the commit above and here; detaching twice changes nothing).
+	var row paymentSessionRow
+	if err := db.GetContext(ctx, &row, db.Rebind(`SELECT * FROM payment_sessions WHERE id = ? AND merchant_id = ?`), id, merchantID); err != nil {
+		return fmt.Errorf("set payment session: %w", err)
+	}
+	if row.PaymentMethodID == "" || row.Status == billing.PaymentSessionOpen {
+		return nil
+	}
+	if _, err := db.DetachPaymentMethod(ctx, billing.Caller{MerchantID: row.MerchantID, Mode: row.Mode}, row.PaymentMethodID); err != nil &&
+		billing.KindOf(err) != billing.KindNotFound {
+		return err
 	}
 	return nil
 }

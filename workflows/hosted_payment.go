@@ -88,7 +88,8 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			return HostedStep{}, err
 		}
 		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
-			PaymentID: pay.PaymentID, Status: billing.PaymentSessionCompleted, PaymentMethodID: pay.PaymentMethodID}); err != nil {
+			PaymentID: pay.PaymentID, Status: billing.PaymentSessionCompleted, PaymentMethodID: pay.PaymentMethodID,
+			KeepCard: pay.SaveCard && result.Status != billing.PaymentFailed}); err != nil {
 			return HostedStep{}, err
 		}
 		stage = stageDone
@@ -99,6 +100,12 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 		func(ctx workflow.Context, req SubmitCardRequest) (HostedStep, error) {
 			stage = stageBusy
 			pay.PaymentMethodID = req.PaymentMethodID
+			// The session knows its card from now on, so an expiry can drop it.
+			if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
+				PaymentID: pay.PaymentID, Status: billing.PaymentSessionOpen, PaymentMethodID: pay.PaymentMethodID}); err != nil {
+				stage = stageCard
+				return HostedStep{}, err
+			}
 			if pay.Type == "moto" {
 				return finish(ctx, nil, false)
 			}
