@@ -30,6 +30,8 @@ type Deps struct {
 	Notifier       Notifier
 	// Webhooks is the store as webhook delivery needs it.
 	Webhooks billing.WebhookDeliveries
+	// Sessions records hosted payment sessions' outcomes.
+	Sessions billing.PaymentSessionRecorder
 	Logger   *slog.Logger
 }
 

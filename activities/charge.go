@@ -34,6 +34,10 @@ type ChargeRequest struct {
 	// AttemptLimit caps the card's failed attempts across every plan; zero is
 	// billing.DefaultAttemptLimit.
 	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
+	// Authentication is the 3-D Secure result of a hosted payment's charge.
+	Authentication *providers.Authentication `json:"authentication,omitempty"`
+	// MOTO flags a mail or telephone order (no cardholder to authenticate).
+	MOTO bool `json:"moto,omitempty"`
 }
 
 // ChargeResult is an accepted charge.
@@ -96,7 +100,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 	res, err := p.Charge(ctx, providers.ChargeRequest{
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: nti,
-		Description: req.Description, Metadata: req.Metadata,
+		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
 	})
 	if err != nil {
 		if info := activity.GetInfo(ctx); info.Attempt > 1 {

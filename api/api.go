@@ -50,6 +50,9 @@ type Deps struct {
 	// IdempotencyLease is how long an Idempotency-Key claim outlives its last renewal
 	// (a request renews it every quarter lease while it runs); 8 s when zero.
 	IdempotencyLease time.Duration
+	// PublicURL is the scheme and host customers reach the hosted payment page at
+	// (payment_url); when empty, the host the creating request came to.
+	PublicURL string
 }
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
@@ -61,6 +64,9 @@ type server struct {
 	plans           PlanCounter
 	providerAllowed ProviderPolicy
 	temporal        client.Client
+	publicURL       string
+	logger          *slog.Logger
+	pages           *pageLimiter
 }
 
 var _ StrictServerInterface = (*server)(nil)
@@ -72,7 +78,8 @@ func New(d Deps) *echo.Echo {
 		d.Logger = slog.Default()
 	}
 	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
-		providerAllowed: d.ProviderAllowed, temporal: d.Temporal}
+		providerAllowed: d.ProviderAllowed, temporal: d.Temporal, publicURL: strings.TrimSuffix(d.PublicURL, "/"),
+		logger: d.Logger, pages: newPageLimiter()}
 	if d.Temporal != nil {
 		hooks := planHooks{store: d.Store, temporal: d.Temporal}
 		if s.notifier == nil {
@@ -113,6 +120,7 @@ func New(d Deps) *echo.Echo {
 	// request that matches openapi.yaml, then the Idempotency-Key rules for POSTs.
 	v1 := e.Group("/v1", authenticate(d.Store), validator, idempotency(d.Store, d.Logger, d.IdempotencyLease))
 	RegisterHandlers(routes{root: e, v1: v1}, NewStrictHandler(s, nil))
+	s.registerPages(e)
 	return e
 }
 
@@ -243,7 +251,9 @@ func authenticate(db billing.Store) echo.MiddlewareFunc {
 				return err
 			}
 			c.Set("caller", caller)
-			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), callerKey{}, caller)))
+			ctx := context.WithValue(c.Request().Context(), callerKey{}, caller)
+			ctx = context.WithValue(ctx, originKey{}, c.Scheme()+"://"+c.Request().Host)
+			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)
 		}
 	}
@@ -269,6 +279,10 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 }
 
 type callerKey struct{}
+
+// originKey holds the scheme and host a /v1 request came to, which payment_url uses
+// when Deps.PublicURL is not set.
+type originKey struct{}
 
 // callerOf returns the authenticated caller of a /v1 request.
 func callerOf(c echo.Context) billing.Caller {

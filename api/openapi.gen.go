@@ -122,6 +122,7 @@ func (e EventListObject) Valid() bool {
 
 // Defines values for EventType.
 const (
+	EventTypePaymentExpired     EventType = "payment.expired"
 	EventTypePaymentFailed      EventType = "payment.failed"
 	EventTypePaymentSucceeded   EventType = "payment.succeeded"
 	EventTypePlanActionRequired EventType = "plan.action_required"
@@ -136,6 +137,8 @@ const (
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case EventTypePaymentExpired:
+		return true
 	case EventTypePaymentFailed:
 		return true
 	case EventTypePaymentSucceeded:
@@ -197,17 +200,23 @@ func (e PaymentPaymentType) Valid() bool {
 
 // Defines values for PaymentStatus.
 const (
-	PaymentStatusFailed    PaymentStatus = "failed"
-	PaymentStatusPending   PaymentStatus = "pending"
-	PaymentStatusSucceeded PaymentStatus = "succeeded"
+	PaymentStatusExpired        PaymentStatus = "expired"
+	PaymentStatusFailed         PaymentStatus = "failed"
+	PaymentStatusPending        PaymentStatus = "pending"
+	PaymentStatusRequiresAction PaymentStatus = "requires_action"
+	PaymentStatusSucceeded      PaymentStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the PaymentStatus enum.
 func (e PaymentStatus) Valid() bool {
 	switch e {
+	case PaymentStatusExpired:
+		return true
 	case PaymentStatusFailed:
 		return true
 	case PaymentStatusPending:
+		return true
+	case PaymentStatusRequiresAction:
 		return true
 	case PaymentStatusSucceeded:
 		return true
@@ -755,7 +764,8 @@ type Event struct {
 
 	// Type What happened. `payment.succeeded` and `payment.failed`: a charge attempt's
 	// outcome (a plan installment's attempt, or a one-off or initial payment), with the
-	// Payment as `data.object`. The others carry the Plan as recorded when the event
+	// Payment as `data.object`; `payment.expired`: a hosted payment session ended
+	// without a payment (the Payment, status `expired`). The others carry the Plan as recorded when the event
 	// happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
 	// its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
 	// `plan.action_required` and `plan.failed` when it enters that status;
@@ -786,7 +796,8 @@ type EventListObject string
 
 // EventType What happened. `payment.succeeded` and `payment.failed`: a charge attempt's
 // outcome (a plan installment's attempt, or a one-off or initial payment), with the
-// Payment as `data.object`. The others carry the Plan as recorded when the event
+// Payment as `data.object`; `payment.expired`: a hosted payment session ended
+// without a payment (the Payment, status `expired`). The others carry the Plan as recorded when the event
 // happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
 // its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
 // `plan.action_required` and `plan.failed` when it enters that status;
@@ -814,28 +825,40 @@ type NoParameters = map[string]interface{}
 
 // Payment defines model for Payment.
 type Payment struct {
-	Amount         int64      `json:"amount"`
-	Attempt        *int       `json:"attempt,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	Currency       string     `json:"currency"`
-	Customer       string     `json:"customer"`
-	DueAt          *time.Time `json:"due_at,omitempty"`
+	Amount    int64      `json:"amount"`
+	Attempt   *int       `json:"attempt,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Currency  string     `json:"currency"`
+	Customer  string     `json:"customer"`
+	DueAt     *time.Time `json:"due_at,omitempty"`
+
+	// ExpiresAt a hosted session's end
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
 	FailureClass   *string    `json:"failure_class,omitempty"`
 	FailureCode    *string    `json:"failure_code,omitempty"`
 	FailureMessage *string    `json:"failure_message,omitempty"`
 
 	// Id Example: pay_2n4v6ruxk3j5dcbq7j2wzqg4ly
-	Id               string             `json:"id"`
-	Installment      *int               `json:"installment,omitempty"`
-	IsRecurring      bool               `json:"is_recurring"`
-	Livemode         bool               `json:"livemode"`
-	Object           PaymentObject      `json:"object"`
-	PaymentMethod    string             `json:"payment_method"`
-	PaymentType      PaymentPaymentType `json:"payment_type"`
-	Plan             *string            `json:"plan,omitempty"`
-	Provider         string             `json:"provider"`
-	ProviderChargeId *string            `json:"provider_charge_id,omitempty"`
-	Status           PaymentStatus      `json:"status"`
+	Id            string             `json:"id"`
+	Installment   *int               `json:"installment,omitempty"`
+	IsRecurring   bool               `json:"is_recurring"`
+	Livemode      bool               `json:"livemode"`
+	Object        PaymentObject      `json:"object"`
+	PaymentMethod string             `json:"payment_method"`
+	PaymentType   PaymentPaymentType `json:"payment_type"`
+
+	// PaymentUrl The hosted page where the customer enters the card and passes 3-D Secure
+	// (status `requires_action` only). Its token is the only key to the page: give
+	// it to that customer alone.
+	PaymentUrl       *string `json:"payment_url,omitempty"`
+	Plan             *string `json:"plan,omitempty"`
+	Provider         string  `json:"provider"`
+	ProviderChargeId *string `json:"provider_charge_id,omitempty"`
+
+	// Status `requires_action`: a hosted session waiting for the customer on `payment_url`
+	// (`payment_method` is empty until they give a card); `expired`: the session
+	// ended unpaid.
+	Status PaymentStatus `json:"status"`
 }
 
 // PaymentObject defines model for Payment.Object.
@@ -844,7 +867,9 @@ type PaymentObject string
 // PaymentPaymentType defines model for Payment.PaymentType.
 type PaymentPaymentType string
 
-// PaymentStatus defines model for Payment.Status.
+// PaymentStatus `requires_action`: a hosted session waiting for the customer on `payment_url`
+// (`payment_method` is empty until they give a card); `expired`: the session
+// ended unpaid.
 type PaymentStatus string
 
 // PaymentCreate defines model for PaymentCreate.
@@ -855,13 +880,22 @@ type PaymentCreate struct {
 	Customer    string     `json:"customer"`
 	Description *string    `json:"description,omitempty"`
 
-	// PaymentMethod a saved card; or give card
+	// ExpiresIn Hosted sessions only: seconds the page takes the payment, default 3600;
+	// 60–86400 (test mode: from 5).
+	ExpiresIn *int `json:"expires_in,omitempty"`
+
+	// PaymentMethod a saved card; or give card; or neither, for a hosted session (payment_url)
 	PaymentMethod *string `json:"payment_method,omitempty"`
 
 	// Provider Only with a new `card` (a saved card keeps its provider). Absent: the
 	// simulator in test mode; in live mode the only provider live keys may use.
-	Provider  *string            `json:"provider,omitempty"`
-	Reference *string            `json:"reference,omitempty"`
+	Provider  *string `json:"provider,omitempty"`
+	Reference *string `json:"reference,omitempty"`
+
+	// ReturnUrl Hosted sessions only (no `card`, no `payment_method`): where the page sends the
+	// customer when the payment ends, with `payment_id` and `status` in the query.
+	// An absolute http(s) URL; https in live mode.
+	ReturnUrl *string            `json:"return_url,omitempty"`
 	SaveCard  *bool              `json:"save_card,omitempty"`
 	Type      *PaymentCreateType `json:"type,omitempty"`
 }

@@ -22,11 +22,23 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	if _, err := billing.NewMoney(b.Amount, b.Currency); err != nil {
 		v.Add("currency", billing.CodeInvalidCurrency, "%v", err)
 	}
-	if (b.PaymentMethod == nil) == (b.Card == nil) {
-		v.Add("payment_method", billing.CodeParameterMissing, "give exactly one of payment_method or card")
+	if b.PaymentMethod != nil && b.Card != nil {
+		v.Add("payment_method", billing.CodeParameterNotAllowed, "give one of payment_method or card (or neither, for a hosted session)")
+	}
+	if b.PaymentMethod == nil && b.Card == nil {
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+		return s.createHostedPayment(ctx, req)
 	}
 	if b.Provider != nil && b.Card == nil {
 		v.Add("provider", billing.CodeParameterNotAllowed, "provider goes with a new card; a saved card keeps its provider")
+	}
+	if b.ReturnUrl != nil {
+		v.Add("return_url", billing.CodeParameterNotAllowed, "return_url is for hosted sessions, which take the card on their page: send no card")
+	}
+	if b.ExpiresIn != nil {
+		v.Add("expires_in", billing.CodeParameterNotAllowed, "expires_in is for hosted sessions: send no card")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -83,9 +95,18 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	return CreatePayment201JSONResponse(paymentOut(p)), nil
 }
 
-// GetPayment implements GET /v1/payments/{id}.
+// GetPayment implements GET /v1/payments/{id}: the ledger's attempt, or, before the
+// customer paid on the hosted page, the session (requires_action with its payment_url,
+// or expired).
 func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (GetPaymentResponseObject, error) {
-	p, err := s.store.GetPayment(ctx, callerFrom(ctx), req.Id)
+	caller := callerFrom(ctx)
+	p, err := s.store.GetPayment(ctx, caller, req.Id)
+	if billing.KindOf(err) == billing.KindNotFound {
+		session, serr := s.store.GetPaymentSession(ctx, caller, req.Id)
+		if serr == nil {
+			return GetPayment200JSONResponse(s.sessionOut(ctx, session)), nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -239,6 +239,12 @@ const (
 	// CodeAuthenticationRequired: the issuer wants the cardholder to authenticate (3-D
 	// Secure); the customer must act.
 	CodeAuthenticationRequired = "authentication_required"
+	// CodeAuthenticationFailed: the cardholder failed or refused 3-D Secure on the
+	// hosted page; nothing was charged.
+	CodeAuthenticationFailed = "authentication_failed"
+	// CodeSessionNotWaiting: a hosted payment session was asked for a step it is not at
+	// (a second card, a challenge answer without a challenge, or it has ended).
+	CodeSessionNotWaiting = "session_not_waiting"
 
 	// CodeIdempotencyKeyRequired: a provider call without an idempotency key.
 	CodeIdempotencyKeyRequired = "idempotency_key_required"

@@ -25,7 +25,7 @@ const (
 
 // EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
 // "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
-var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPlanCreated, EventPlanUpdated,
+var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentExpired, EventPlanCreated, EventPlanUpdated,
 	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed}
 
 // Event is one entry of the merchant's event log, the source of webhooks.

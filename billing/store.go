@@ -15,4 +15,5 @@ type Store interface {
 	EventService
 	WebhookService
 	IdempotencyService
+	PaymentSessionService
 }

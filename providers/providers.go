@@ -100,6 +100,12 @@ type ChargeRequest struct {
 	NetworkTransactionID string
 	Description          string
 	Metadata             map[string]string
+	// Authentication is the 3-D Secure result a customer-present charge carries (see
+	// Authenticator); nil when the cardholder was not authenticated.
+	Authentication *Authentication
+	// MOTO flags a mail or telephone order: the merchant's agent typed the card, there is
+	// no cardholder to authenticate.
+	MOTO bool
 }
 
 // ChargeStatus is the state of a charge the provider accepted. Declines are errors, not

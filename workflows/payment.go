@@ -51,6 +51,12 @@ type PaymentResult struct {
 // installments. A charge whose technical retries run out ends pending: its outcome is
 // unknown, and a later payment workflow with the same id (same key) settles it.
 func Payment(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
+	return chargePayment(ctx, in, nil)
+}
+
+// chargePayment charges in's card once, customer-initiated (with the 3-D Secure
+// result auth when the hosted page ran one), and records the attempt.
+func chargePayment(ctx workflow.Context, in PaymentInput, auth *providers.Authentication) (PaymentResult, error) {
 	payType := billing.PaymentOneOff
 	if in.SaveCard {
 		payType = billing.PaymentInitial
@@ -60,7 +66,8 @@ func Payment(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
 		MerchantID: in.MerchantID, Mode: in.Mode, PaymentMethodID: in.PaymentMethodID, Amount: in.Amount,
 		Currency: in.Currency, IdempotencyKey: in.PaymentID, Initiator: providers.InitiatorCustomer,
 		Description: in.Description, At: now,
-		Metadata: map[string]string{"payment_id": in.PaymentID, "type": in.Type, "reference": in.Reference},
+		Metadata:       map[string]string{"payment_id": in.PaymentID, "type": in.Type, "reference": in.Reference},
+		Authentication: auth, MOTO: in.Type == "moto",
 	})
 	out := PaymentResult{PaymentID: in.PaymentID, PaymentType: payType, IsRecurring: payType.IsRecurring()}
 	rec := activities.RecordPaymentRequest{

@@ -24,6 +24,7 @@ var replayed = map[string]any{
 	"Baseline":        workflows.Baseline,
 	"Plan":            workflows.Plan,
 	"Payment":         workflows.Payment,
+	"HostedPayment":   workflows.HostedPayment,
 	"WebhookDelivery": workflows.WebhookDelivery,
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/recurring/recurring/activities"
@@ -324,6 +325,9 @@ type Call struct {
 type Provider struct {
 	ProviderName string
 	Respond      func(c Call) (providers.ChargeResult, error)
+	// Challenge makes 3-D Secure challenge every card (approved by the answer
+	// "approve"); otherwise every card is authenticated frictionless.
+	Challenge atomic.Bool
 
 	mu    sync.Mutex
 	calls []Call
@@ -331,6 +335,25 @@ type Provider struct {
 
 // Name returns the provider's name.
 func (p *Provider) Name() string { return p.ProviderName }
+
+var _ providers.Authenticator = (*Provider)(nil)
+
+// BeginAuthentication challenges when Challenge is set, else authenticates.
+func (p *Provider) BeginAuthentication(_ context.Context, req providers.AuthenticationRequest) (providers.Authentication, error) {
+	id := "3ds_fake_" + req.IdempotencyKey
+	if p.Challenge.Load() {
+		return providers.Authentication{ID: id, Status: providers.AuthenticationChallenge}, nil
+	}
+	return providers.Authentication{ID: id, Status: providers.AuthenticationSucceeded, ECI: "05", Proof: "cavv_" + id}, nil
+}
+
+// CompleteAuthentication authenticates on "approve" and fails otherwise.
+func (p *Provider) CompleteAuthentication(_ context.Context, req providers.CompleteAuthenticationRequest) (providers.Authentication, error) {
+	if req.Answer != "approve" {
+		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationFailed}, nil
+	}
+	return providers.Authentication{ID: req.ID, Status: providers.AuthenticationSucceeded, ECI: "05", Proof: "cavv_" + req.ID}, nil
+}
 
 // Capabilities offers recurring card charges.
 func (p *Provider) Capabilities() []providers.Capability {

@@ -51,3 +51,24 @@ func jsonObject(doc billing.JSONDoc) *map[string]any {
 	}
 	return &m
 }
+
+// SessionPaymentObject renders a hosted payment session as the payment it will be,
+// before the ledger has an attempt: requires_action while open, expired after. The
+// API adds payment_url for an open session (the events never carry it).
+func SessionPaymentObject(s billing.PaymentSession) Payment {
+	status := billing.PaymentRequiresAction
+	if s.Status == billing.PaymentSessionExpired {
+		status = billing.PaymentExpired
+	}
+	payType := billing.PaymentOneOff
+	if s.SaveCard {
+		payType = billing.PaymentInitial
+	}
+	expires := s.ExpiresAt.UTC()
+	return Payment{
+		ID: s.ID, Object: "payment", Customer: s.CustomerID, PaymentMethod: s.PaymentMethodID,
+		Amount: s.Amount, Currency: s.Currency, Status: string(status), PaymentType: string(payType),
+		IsRecurring: payType.IsRecurring(), Provider: s.Provider, Livemode: s.Mode == billing.ModeLive,
+		CreatedAt: s.CreatedAt.UTC(), ExpiresAt: &expires,
+	}
+}

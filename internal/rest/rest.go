@@ -37,6 +37,10 @@ type Payment struct {
 	FailureCode      *string    `json:"failure_code,omitempty"`
 	FailureClass     *string    `json:"failure_class,omitempty"`
 	FailureMessage   *string    `json:"failure_message,omitempty"`
+	// ExpiresAt and PaymentURL are a hosted session's (status requires_action):
+	// when the page stops taking the payment, and the page. Events never carry the URL.
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	PaymentURL *string    `json:"payment_url,omitempty"`
 }
 
 // Plan is a payment plan as GET /v1/plans/{id} answers it. Its row fills the recorded

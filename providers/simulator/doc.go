@@ -22,7 +22,8 @@
 //	                              idempotency key; the retry with that key succeeds then success
 //	4000000000000259  visa        never answers: blocks until the call's deadline   transient / timeout
 //	4000000000000341  visa        first charge succeeds, every later one declines   soft / insufficient_funds
-//	4000002500003155  visa        every charge requires 3-D Secure                  authentication_required
+//	4000002500003155  visa        every charge requires 3-D Secure; an initial      authentication_required
+//	                              payment authenticated on the hosted page succeeds
 //	5200000000000247  mastercard  insufficient funds, advice code 24 (retry in 1h)  soft / insufficient_funds, RetryAfter 1h
 //	5200000000000213  mastercard  generic decline, advice code 21 (cancelled)       hard / authorization_revoked
 //	5100000000000040  mastercard  customer-initiated charges succeed; merchant-     hard / recurring_not_supported
@@ -31,6 +32,23 @@
 //
 // Every other number that passes the Luhn check succeeds, so load tests can generate
 // cards freely.
+//
+// # 3-D Secure
+//
+// The simulator is a providers.Authenticator (threeds.go). Every card not listed is
+// authenticated frictionless. The challenge cards also decline a customer-initiated
+// charge without a valid authentication proof (authentication_required), unless the
+// payment is a MOTO order.
+//
+//	number            3-D Secure                 then
+//	4000000000003220  challenge                  approve: succeeds; deny: authentication_failed
+//	4000008260003178  challenge                  declined: insufficient funds, after authentication
+//	4000002500003155  challenge                  initial payment succeeds; merchant-initiated
+//	                                             charges decline authentication_required
+//	4000000000003063  unavailable (not enrolled) charged unauthenticated, ECI 07
+//
+// Authentication ids and proofs are MACs over the token, amount and currency under the
+// vault key: nothing is kept, and a proof for one charge does not fit another.
 //
 // # Idempotency
 //

@@ -19,5 +19,11 @@ func TestEveryTestCardIsDocumented(t *testing.T) {
 				t.Errorf("%s does not document test card %s", file, number)
 			}
 		}
+		for number := range threeDSCards {
+			spaced := number[0:4] + " " + number[4:8] + " " + number[8:12] + " " + number[12:16]
+			if !strings.Contains(string(b), number) && !strings.Contains(string(b), spaced) {
+				t.Errorf("%s does not document 3-D Secure test card %s", file, number)
+			}
+		}
 	}
 }

@@ -375,6 +375,18 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	decline := out.reason != ""
+	// An issuer that requires SCA declines a customer-initiated charge without a valid
+	// proof (not a MOTO order: there is no cardholder to authenticate).
+	if threeDSCards[card.Number] == challenge && req.Initiator == providers.InitiatorCustomer && !req.MOTO {
+		if !s.authenticatedCharge(req) {
+			decline, out = true, outcome{reason: "authentication_required", networkCode: "1A"}
+		} else if card.Number == "4000002500003155" {
+			decline = false // authenticated: the initial payment goes through
+		}
+	}
+	if card.Number == "4000008260003178" && !decline {
+		decline, out = true, outcome{reason: "insufficient_funds", networkCode: "51"}
+	}
 	switch out.special {
 	case succeedOnce:
 		decline = s.successes[fingerprint] > 0

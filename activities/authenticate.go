@@ -1,0 +1,126 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+)
+
+// AuthenticateRequest starts or completes 3-D Secure for a hosted payment's charge on
+// a saved card. It carries no card data: the activity reads the token from the store.
+type AuthenticateRequest struct {
+	MerchantID      string                `json:"merchant_id"`
+	PaymentMethodID string                `json:"payment_method_id"`
+	Amount          int64                 `json:"amount"`
+	Currency        string                `json:"currency"`
+	IdempotencyKey  string                `json:"idempotency_key"`
+	Browser         providers.BrowserInfo `json:"browser"`
+	// AuthenticationID and Answer complete a challenge (CompleteAuthentication only).
+	AuthenticationID string `json:"authentication_id,omitempty"`
+	Answer           string `json:"answer,omitempty"`
+}
+
+// authenticator returns the card's provider as an Authenticator, with the card.
+func (a *Activities) authenticator(ctx context.Context, req AuthenticateRequest) (providers.Authenticator, billing.ChargeableCard, error) {
+	if a.deps.PaymentMethods == nil || a.deps.Providers == nil {
+		return nil, billing.ChargeableCard{}, errors.New("authenticate: activities built without payment methods or providers")
+	}
+	card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
+	if err != nil {
+		return nil, billing.ChargeableCard{}, storeError(err)
+	}
+	if card.Blocked || card.Detached {
+		return nil, card, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: billing.CodePaymentMethodDetached,
+			Provider: card.Provider, Blocked: card.Blocked, Detached: card.Detached}.err(false, nil)
+	}
+	p, err := a.deps.Providers.Get(card.Provider)
+	if err != nil {
+		return nil, card, err
+	}
+	auth, ok := p.(providers.Authenticator)
+	if !ok {
+		return nil, card, nil
+	}
+	return auth, card, nil
+}
+
+// BeginAuthentication asks the card's provider for 3-D Secure. A provider without
+// 3-D Secure answers unavailable: the charge goes on unauthenticated.
+func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRequest) (providers.Authentication, error) {
+	auth, card, err := a.authenticator(ctx, req)
+	if err != nil {
+		return providers.Authentication{}, err
+	}
+	if auth == nil {
+		return providers.Authentication{Status: providers.AuthenticationUnavailable}, nil
+	}
+	res, err := auth.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef,
+		Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey, Browser: req.Browser})
+	if err != nil {
+		return providers.Authentication{}, chargeError(err)
+	}
+	return res, nil
+}
+
+// CompleteAuthentication hands the challenge's answer to the card's provider.
+func (a *Activities) CompleteAuthentication(ctx context.Context, req AuthenticateRequest) (providers.Authentication, error) {
+	auth, card, err := a.authenticator(ctx, req)
+	if err != nil {
+		return providers.Authentication{}, err
+	}
+	if auth == nil {
+		return providers.Authentication{Status: providers.AuthenticationFailed}, nil
+	}
+	res, err := auth.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: req.AuthenticationID,
+		Token: card.Token, Amount: req.Amount, Currency: req.Currency, Answer: req.Answer})
+	if err != nil {
+		return providers.Authentication{}, chargeError(err)
+	}
+	return res, nil
+}
+
+// SetPaymentSessionRequest records a hosted session's card and status.
+type SetPaymentSessionRequest struct {
+	MerchantID      string                       `json:"merchant_id"`
+	PaymentID       string                       `json:"payment_id"`
+	Status          billing.PaymentSessionStatus `json:"status"`
+	PaymentMethodID string                       `json:"payment_method_id,omitempty"`
+	// KeepCard keeps the session's card once it ended (save_card and a payment that
+	// did not fail); otherwise the store detaches it.
+	KeepCard bool `json:"keep_card,omitempty"`
+}
+
+// SetPaymentSession records a hosted session's card and status (see
+// billing.PaymentSessionRecorder).
+func (a *Activities) SetPaymentSession(ctx context.Context, req SetPaymentSessionRequest) error {
+	if a.deps.Sessions == nil {
+		return errors.New("set payment session: activities built without a session store")
+	}
+	return storeError(a.deps.Sessions.SetPaymentSession(ctx, req.MerchantID, req.PaymentID, req.Status, req.PaymentMethodID, req.KeepCard))
+}
+
+// BeginAuthentication runs Activities.BeginAuthentication from a workflow.
+func BeginAuthentication(ctx workflow.Context, req AuthenticateRequest) (providers.Authentication, error) {
+	var a *Activities
+	var out providers.Authentication
+	err := workflow.ExecuteActivity(chargeOptions(ctx), a.BeginAuthentication, req).Get(ctx, &out)
+	return out, err
+}
+
+// CompleteAuthentication runs Activities.CompleteAuthentication from a workflow.
+func CompleteAuthentication(ctx workflow.Context, req AuthenticateRequest) (providers.Authentication, error) {
+	var a *Activities
+	var out providers.Authentication
+	err := workflow.ExecuteActivity(chargeOptions(ctx), a.CompleteAuthentication, req).Get(ctx, &out)
+	return out, err
+}
+
+// SetPaymentSession runs Activities.SetPaymentSession from a workflow.
+func SetPaymentSession(ctx workflow.Context, req SetPaymentSessionRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.SetPaymentSession, req).Get(ctx, nil)
+}

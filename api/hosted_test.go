@@ -1,0 +1,334 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+type hostedBody struct {
+	ID            string     `json:"id"`
+	Status        string     `json:"status"`
+	PaymentURL    string     `json:"payment_url"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	PaymentMethod string     `json:"payment_method"`
+	PaymentType   string     `json:"payment_type"`
+	FailureCode   string     `json:"failure_code"`
+}
+
+// customer is a browser on the hosted page: an HTTP client with a cookie jar, which
+// follows the page's redirects.
+type customer struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newCustomer(t *testing.T) *customer {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &customer{t: t, client: &http.Client{Jar: jar, Timeout: time.Minute}}
+}
+
+// get fetches a page and returns its status, final URL and body.
+func (c *customer) get(u string) (int, string, string) {
+	c.t.Helper()
+	res, err := c.client.Get(u)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Request.URL.String(), string(b)
+}
+
+// post submits a form of the page at pageURL (its csrf field included).
+func (c *customer) post(pageURL, page string, form url.Values) (int, string, string) {
+	c.t.Helper()
+	if m := csrfField.FindStringSubmatch(page); m != nil && form.Get("csrf") == "" {
+		form.Set("csrf", m[1])
+	}
+	action := csrfAction.FindStringSubmatch(page)
+	if action == nil {
+		c.t.Fatalf("no form on the page: %s", page)
+	}
+	u, _ := url.Parse(pageURL)
+	target, _ := u.Parse(action[1])
+	res, err := c.client.PostForm(target.String(), form)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Request.URL.String(), string(b)
+}
+
+var (
+	csrfField  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	csrfAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	outcome    = regexp.MustCompile(`id="outcome" data-status="([a-z_]+)"`)
+)
+
+func card(number string) url.Values {
+	return url.Values{"number": {number}, "exp_month": {"12"}, "exp_year": {"2034"}, "cvc": {"123"}, "name": {"Ada Lovelace"},
+		"tz": {"-60"}, "sw": {"390"}, "sh": {"844"}, "cd": {"24"}}
+}
+
+// hostedServer serves the fixture's API on a real listener, as the page needs.
+func hostedServer(t *testing.T, f fixture) *httptest.Server {
+	srv := httptest.NewServer(f.handler)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (f fixture) apiCall(t *testing.T, srv *httptest.Server, method, path, key, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	if out == nil && res.StatusCode >= 300 {
+		t.Logf("%s %s = %d: %s", method, path, res.StatusCode, b)
+	}
+	return res.StatusCode
+}
+
+func (f fixture) hostedPayment(t *testing.T, srv *httptest.Server, extra string) hostedBody {
+	t.Helper()
+	cus := f.createCustomer(t, f.testKey, "ada@example.com")
+	var p hostedBody
+	body := fmt.Sprintf(`{"customer":%q,"amount":2500,"currency":"EUR"%s}`, cus.ID, extra)
+	if code := f.apiCall(t, srv, http.MethodPost, "/v1/payments", f.testKey, body, &p); code != http.StatusCreated {
+		t.Fatalf("create hosted payment = %d", code)
+	}
+	if p.Status != "requires_action" || !strings.HasPrefix(p.PaymentURL, srv.URL+"/pay/") || p.ExpiresAt == nil {
+		t.Fatalf("hosted payment %+v, want requires_action with a payment_url on %s", p, srv.URL)
+	}
+	return p
+}
+
+// chargesOf counts the simulator's charges under a payment's idempotency key.
+func (f fixture) chargesOf(id string) int {
+	n := 0
+	for _, c := range f.sim.Charges() {
+		if c.IdempotencyKey == id {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHostedPayment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		back := srv.URL + "/back"
+
+		t.Run("frictionless, card saved", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, fmt.Sprintf(`,"save_card":true,"return_url":%q`, back+"?order=42"))
+			c := newCustomer(t)
+			res, err := c.client.Get(p.PaymentURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			csp := res.Header.Get("Content-Security-Policy")
+			if res.StatusCode != http.StatusOK || !strings.Contains(csp, "frame-ancestors 'none'") ||
+				!strings.Contains(csp, "script-src 'self'") || res.Header.Get("Referrer-Policy") != "no-referrer" ||
+				res.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("page = %d, headers %v", res.StatusCode, res.Header)
+			}
+			if !strings.Contains(string(page), "25.00 EUR") {
+				t.Errorf("the page does not show the amount: %s", page)
+			}
+			code, _, done := c.post(p.PaymentURL, string(page), card("4242424242424242"))
+			if m := outcome.FindStringSubmatch(done); code != http.StatusOK || m == nil || m[1] != "succeeded" {
+				t.Fatalf("after the card: %d %s", code, done)
+			}
+			wantReturn := "order=42&amp;payment_id=" + p.ID + "&amp;status=succeeded"
+			if !strings.Contains(done, back+"?"+wantReturn) {
+				t.Errorf("the done page does not send the customer to %s?%s: %s", back, wantReturn, done)
+			}
+			var got hostedBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+			if got.Status != "succeeded" || got.PaymentMethod == "" || got.PaymentType != "initial" || got.PaymentURL != "" {
+				t.Fatalf("payment after the page: %+v", got)
+			}
+			var pm paymentMethodBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+			if pm.Status != "active" {
+				t.Errorf("saved card %+v, want active", pm)
+			}
+			evs := f.events(t, "payment.succeeded")
+			if obj := evs[len(evs)-1].Data.Object; obj["id"] != p.ID || obj["payment_method"] != got.PaymentMethod {
+				t.Errorf("payment.succeeded data.object %v, want %s with its card", obj, p.ID)
+			}
+			// A second submission (back button, double click) charges nothing more.
+			code, _, again := c.post(p.PaymentURL, string(page), card("4242424242424242"))
+			if m := outcome.FindStringSubmatch(again); code != http.StatusOK || m == nil || m[1] != "succeeded" {
+				t.Errorf("resubmitted: %d %s", code, again)
+			}
+			if n := f.chargesOf(p.ID); n != 1 {
+				t.Errorf("%d charges for %s, want 1", n, p.ID)
+			}
+		})
+
+		t.Run("challenge approved, card not kept", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, "")
+			c := newCustomer(t)
+			_, u, page := c.get(p.PaymentURL)
+			code, u, acs := c.post(u, page, card("4000000000003220"))
+			if code != http.StatusOK || !strings.HasSuffix(u, "/challenge") || !strings.Contains(acs, `value="approve"`) {
+				t.Fatalf("after a challenge card: %d %s %s", code, u, acs)
+			}
+			_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+			if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+				t.Fatalf("after approving: %s", done)
+			}
+			var got hostedBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+			var pm paymentMethodBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+			if got.Status != "succeeded" || got.PaymentType != "one_off" || pm.Status != "detached" {
+				t.Errorf("payment %+v, card %+v: want a succeeded one-off payment and its card detached", got, pm)
+			}
+		})
+
+		for _, tc := range []struct{ name, number, answer, code string }{
+			{"challenge denied", "4000000000003220", "deny", "authentication_failed"},
+			{"declined after authentication", "4000008260003178", "approve", "insufficient_funds"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := f.hostedPayment(t, srv, fmt.Sprintf(`,"save_card":true,"return_url":%q`, back))
+				c := newCustomer(t)
+				_, u, page := c.get(p.PaymentURL)
+				_, u, acs := c.post(u, page, card(tc.number))
+				_, _, done := c.post(u, acs, url.Values{"answer": {tc.answer}})
+				if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "failed" {
+					t.Fatalf("after %s: %s", tc.answer, done)
+				}
+				var got hostedBody
+				f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+				var pm paymentMethodBody
+				f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+				if got.Status != "failed" || got.FailureCode != tc.code || pm.Status != "detached" {
+					t.Errorf("payment %+v, card %+v: want failed with %s and the card not kept", got, pm, tc.code)
+				}
+			})
+		}
+
+		t.Run("moto skips 3-D Secure", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, `,"type":"moto"`)
+			c := newCustomer(t)
+			_, u, page := c.get(p.PaymentURL)
+			_, _, done := c.post(u, page, card("4000000000003220"))
+			if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+				t.Fatalf("moto payment on a challenge card: %s", done)
+			}
+		})
+
+		t.Run("a post from elsewhere is refused", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, "")
+			res, err := http.PostForm(p.PaymentURL, card("4242424242424242")) // no cookie, no csrf
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			var got hostedBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+			if res.StatusCode != http.StatusForbidden || got.Status != "requires_action" || f.chargesOf(p.ID) != 0 {
+				t.Errorf("forged post = %d, payment %s, %d charges", res.StatusCode, got.Status, f.chargesOf(p.ID))
+			}
+			if code, _, _ := newCustomer(t).get(srv.URL + "/pay/" + strings.Repeat("x", 43)); code != http.StatusNotFound {
+				t.Errorf("an unknown token = %d, want 404", code)
+			}
+		})
+
+		t.Run("an unfinished session expires", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, `,"expires_in":5,"save_card":true`)
+			// The customer gives a card, then leaves the challenge unanswered.
+			c := newCustomer(t)
+			_, u, page := c.get(p.PaymentURL)
+			if _, u, _ = c.post(u, page, card("4000000000003220")); !strings.HasSuffix(u, "/challenge") {
+				t.Fatalf("after a challenge card: %s", u)
+			}
+			var got hostedBody
+			deadline := time.Now().Add(time.Minute)
+			for time.Now().Before(deadline) {
+				got = hostedBody{}
+				f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+				if got.Status == "expired" {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if got.Status != "expired" || got.PaymentURL != "" || got.PaymentMethod == "" {
+				t.Fatalf("payment %+v, want expired without a payment_url, naming the card given", got)
+			}
+			var pm paymentMethodBody
+			f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+			if pm.Status != "detached" {
+				t.Errorf("the unauthenticated card of an expired session is %s, want detached", pm.Status)
+			}
+			if f.chargesOf(p.ID) != 0 {
+				t.Errorf("an expired session charged")
+			}
+			if code, _, _ := newCustomer(t).get(p.PaymentURL); code != http.StatusGone {
+				t.Errorf("the expired page = %d, want 410", code)
+			}
+			evs := f.events(t, "payment.expired")
+			if len(evs) == 0 || evs[len(evs)-1].Data.Object["id"] != p.ID || evs[len(evs)-1].Data.Object["status"] != "expired" {
+				t.Errorf("payment.expired events %+v", evs)
+			}
+		})
+
+		t.Run("bad input", func(t *testing.T) {
+			cus := f.createCustomer(t, f.testKey, "bad@example.com")
+			for _, tc := range []struct{ body, param string }{
+				{`"return_url":"ftp://example.com/x"`, "return_url"},
+				{`"return_url":"/relative"`, "return_url"},
+				{`"expires_in":1`, "expires_in"},
+				{`"expires_in":100000`, "expires_in"},
+				{`"card":{"number":"4242424242424242","exp_month":12,"exp_year":2034},"return_url":"https://example.com"`, "return_url"},
+			} {
+				rec, e := f.do(t, http.MethodPost, "/v1/payments", f.testKey,
+					fmt.Sprintf(`{"customer":%q,"amount":100,"currency":"EUR",%s}`, cus.ID, tc.body))
+				if rec.Code != http.StatusBadRequest || e.Error.Param != tc.param {
+					t.Errorf("%s = %d %+v, want 400 naming %s", tc.body, rec.Code, e.Error, tc.param)
+				}
+			}
+			rec, e := f.do(t, http.MethodPost, "/v1/payments", f.liveKey,
+				`{"customer":"cus_x","amount":100,"currency":"EUR","return_url":"http://example.com"}`)
+			if rec.Code != http.StatusBadRequest || e.Error.Param != "return_url" {
+				t.Errorf("live http return_url = %d %+v, want 400 naming return_url", rec.Code, e.Error)
+			}
+		})
+	})
+}

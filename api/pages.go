@@ -1,0 +1,449 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/workflows"
+)
+
+// The hosted payment page: where a customer enters a card for a hosted session
+// (POST /v1/payments without a card), passes 3-D Secure, and is sent back to the
+// merchant. It is served on the API's listener under /pay/{token}; the token (256
+// random bits, stored only as a hash) is the only key to a session.
+//
+// Safe and plain: no third-party anything, one small script of our own (device data
+// for 3-D Secure), a strict Content-Security-Policy with frame-ancestors 'none', no
+// caching, no referrer (the URL holds the token), a SameSite=Strict double-submit
+// cookie against cross-site posts, and a per-session limit on submissions. The card
+// number and CVC go from the form to the provider's tokenization and nowhere else: the
+// access log names the route, never the path or the body.
+
+//go:embed pages
+var pageFiles embed.FS
+
+var pageTemplates = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
+
+const (
+	csrfCookie = "pay_csrf"
+	// pageSubmitsPerSession bounds card and challenge submissions of one session (per
+	// API process) in pageWindow.
+	pageSubmitsPerSession = 10
+	pageWindow            = 10 * time.Minute
+)
+
+// pageText is the page's wording in one language; English is the only one so far, and
+// a translation is one more value of this type.
+type pageText struct {
+	Lang, PayTitle, Name, Number, Month, Year, CVC, Pay, Expires, MOTONote            string
+	ChallengeTitle, ChallengeNote, Approve, Deny, Return                              string
+	Succeeded, Failed, Pending, Expired, Ended, NotFound, TooMany, BadForm, NoSession string
+}
+
+var english = pageText{
+	Lang: "en", PayTitle: "Pay securely", Name: "Name on card", Number: "Card number", Month: "Month",
+	Year: "Year", CVC: "Security code", Pay: "Pay", Expires: "This page takes the payment until",
+	MOTONote:       "Telephone or mail order: the card is entered by the merchant's agent.",
+	ChallengeTitle: "Simulated 3-D Secure", Approve: "Approve", Deny: "Deny", Return: "Return to the merchant",
+	ChallengeNote: "Test mode: this page stands in for the card issuer's authentication page.",
+	Succeeded:     "Payment successful", Failed: "Payment failed", Pending: "Payment processing",
+	Expired: "This payment page has expired", Ended: "This payment is already complete",
+	NotFound: "This payment page does not exist", TooMany: "Too many attempts: try again later",
+	BadForm:   "The form was not accepted: reload the page and try again",
+	NoSession: "Please reload the page and try again.",
+}
+
+// texts picks the wording for an Accept-Language header.
+func texts(acceptLanguage string) pageText { return english }
+
+// pageLimiter counts submissions per session.
+type pageLimiter struct {
+	mu   sync.Mutex
+	hits map[string][]time.Time
+}
+
+func newPageLimiter() *pageLimiter { return &pageLimiter{hits: map[string][]time.Time{}} }
+
+// allow records a submission for key and reports whether it is within the limit.
+func (l *pageLimiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	recent := l.hits[key][:0]
+	for _, t := range l.hits[key] {
+		if now.Sub(t) < pageWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= pageSubmitsPerSession {
+		l.hits[key] = recent
+		return false
+	}
+	l.hits[key] = append(recent, now)
+	if len(l.hits) > 100_000 { // forget idle sessions
+		for k, ts := range l.hits {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= pageWindow {
+				delete(l.hits, k)
+			}
+		}
+	}
+	return true
+}
+
+func (s *server) registerPages(e *echo.Echo) {
+	g := e.Group("/pay", pageHeaders)
+	g.GET("/assets/page.css", asset("pages/page.css", "text/css; charset=utf-8"))
+	g.GET("/assets/device.js", asset("pages/device.js", "text/javascript; charset=utf-8"))
+	g.GET("/:token", s.cardPage)
+	g.POST("/:token", s.submitCard)
+	g.GET("/:token/challenge", s.challengePage)
+	g.POST("/:token/challenge", s.submitChallenge)
+	g.GET("/:token/done", s.donePage)
+}
+
+// pageHeaders are the page's security headers.
+func pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+func asset(name, contentType string) echo.HandlerFunc {
+	body, err := pageFiles.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		return c.Blob(http.StatusOK, contentType, body)
+	}
+}
+
+// pageData is what the templates render.
+type pageData struct {
+	T                                              pageText
+	Title, Token, CSRF, Amount, Description, Error string
+	ExpiresAt, Heading, Message, Status, ReturnURL string
+	Refresh                                        string
+	MOTO                                           bool
+}
+
+func (s *server) render(c echo.Context, status int, name string, d pageData) error {
+	if d.Title == "" {
+		d.Title = d.T.PayTitle
+	}
+	var b strings.Builder
+	if err := pageTemplates.ExecuteTemplate(&b, name, d); err != nil {
+		return err
+	}
+	return c.HTML(status, b.String())
+}
+
+// message renders a page that only says something.
+func (s *server) message(c echo.Context, status int, heading, msg string) error {
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	return s.render(c, status, "done.html", pageData{T: t, Title: heading, Heading: heading, Message: msg})
+}
+
+// pageSession finds the session of the URL's token and who owns it.
+func (s *server) pageSession(c echo.Context) (billing.PaymentSession, billing.Caller, error) {
+	token := c.Param("token")
+	if len(token) < 32 || len(token) > 128 {
+		return billing.PaymentSession{}, billing.Caller{}, errSessionNotFound
+	}
+	session, err := s.store.PaymentSessionByToken(c.Request().Context(), tokenHash(token))
+	if err != nil {
+		if billing.KindOf(err) == billing.KindNotFound {
+			return billing.PaymentSession{}, billing.Caller{}, errSessionNotFound
+		}
+		return billing.PaymentSession{}, billing.Caller{}, err
+	}
+	return session, billing.Caller{MerchantID: session.MerchantID, Mode: session.Mode}, nil
+}
+
+var errSessionNotFound = errors.New("no such payment session")
+
+// ended answers for a session that takes no payment any more, or reports false.
+func (s *server) ended(c echo.Context, session billing.PaymentSession, t pageText) (bool, error) {
+	switch {
+	case session.Status == billing.PaymentSessionCompleted:
+		return true, c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+	case session.Status == billing.PaymentSessionExpired || time.Now().After(session.ExpiresAt):
+		return true, s.message(c, http.StatusGone, t.Expired, "")
+	}
+	return false, nil
+}
+
+func (s *server) sessionError(c echo.Context, err error) error {
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	if errors.Is(err, errSessionNotFound) {
+		return s.message(c, http.StatusNotFound, t.NotFound, "")
+	}
+	return err
+}
+
+// csrfToken returns the request's double-submit token, setting the cookie when the
+// browser has none.
+func csrfToken(c echo.Context) string {
+	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) >= 32 {
+		return ck.Value
+	}
+	v := billing.RandomToken(24)
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: v, Path: "/pay/", HttpOnly: true, Secure: c.Scheme() == "https",
+		SameSite: http.SameSiteStrictMode})
+	return v
+}
+
+// checkForm verifies a page POST: the double-submit token, the same origin when the
+// browser says, and the session's submission limit.
+func (s *server) checkForm(c echo.Context, session billing.PaymentSession, t pageText) (bool, error) {
+	ck, err := c.Cookie(csrfCookie)
+	form := c.FormValue("csrf")
+	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
+		return false, s.message(c, http.StatusForbidden, t.BadForm, t.NoSession)
+	}
+	if origin := c.Request().Header.Get("Origin"); origin != "" && origin != "null" {
+		if u, err := url.Parse(origin); err != nil || u.Host != c.Request().Host {
+			return false, s.message(c, http.StatusForbidden, t.BadForm, t.NoSession)
+		}
+	}
+	if !s.pages.allow(session.TokenHash, time.Now()) {
+		return false, s.message(c, http.StatusTooManyRequests, t.TooMany, "")
+	}
+	return true, nil
+}
+
+func formatAmount(amount int64, currency string) string {
+	cur, err := billing.LookupCurrency(currency)
+	if err != nil {
+		return strconv.FormatInt(amount, 10) + " " + currency
+	}
+	return cur.FormatAmount(amount)
+}
+
+func (s *server) cardData(c echo.Context, session billing.PaymentSession, t pageText, formErr string) pageData {
+	return pageData{T: t, Token: c.Param("token"), CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency),
+		Description: session.Description, Error: formErr, MOTO: session.Type == "moto",
+		ExpiresAt: session.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")}
+}
+
+// cardPage shows the card form of an open session.
+func (s *server) cardPage(c echo.Context) error {
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	session, _, err := s.pageSession(c)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	if done, err := s.ended(c, session, t); done {
+		return err
+	}
+	return s.render(c, http.StatusOK, "card.html", s.cardData(c, session, t, ""))
+}
+
+// submitCard saves the customer's card with the session's provider and hands it to the
+// session's workflow, which authenticates and charges it.
+func (s *server) submitCard(c echo.Context) error {
+	ctx := c.Request().Context()
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	session, caller, err := s.pageSession(c)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	if done, err := s.ended(c, session, t); done {
+		return err
+	}
+	if ok, err := s.checkForm(c, session, t); !ok {
+		return err
+	}
+	tc, err := s.temporalClient()
+	if err != nil {
+		return err
+	}
+	customer, err := s.store.GetCustomer(ctx, caller, session.CustomerID)
+	if err != nil {
+		return err
+	}
+	month, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_month")))
+	year, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_year")))
+	if year > 0 && year < 100 {
+		year += 2000
+	}
+	cvc := strings.TrimSpace(c.FormValue("cvc"))
+	in := CardInput{Number: strings.Join(strings.Fields(c.FormValue("number")), ""), ExpMonth: month, ExpYear: year}
+	if cvc != "" {
+		in.Cvc = &cvc
+	}
+	pm, err := s.saveCard(ctx, caller, customer, in, session.Provider, "")
+	if err != nil {
+		if billing.KindOf(err) == billing.KindInvalid || billing.KindOf(err) == billing.KindCardDeclined {
+			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, cardMessage(err)))
+		}
+		return err
+	}
+	step, err := starter.SubmitHostedCard(ctx, tc, session.ID, workflows.SubmitCardRequest{PaymentMethodID: pm.ID,
+		Browser: browserInfo(c)})
+	if err != nil {
+		_, _ = s.store.DetachPaymentMethod(context.WithoutCancel(ctx), caller, pm.ID)
+		if billing.KindOf(err) == billing.KindConflict {
+			return c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+		}
+		if billing.KindOf(err) == billing.KindCardDeclined || billing.KindOf(err) == billing.KindInvalid {
+			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, cardMessage(err)))
+		}
+		return err
+	}
+	return s.nextStep(c, step)
+}
+
+// nextStep sends the browser to the challenge, or ends the session's page.
+func (s *server) nextStep(c echo.Context, step workflows.HostedStep) error {
+	token := c.Param("token")
+	if step.Challenge != nil {
+		if step.Challenge.ChallengeURL != "" {
+			return c.Redirect(http.StatusSeeOther, step.Challenge.ChallengeURL)
+		}
+		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge")
+	}
+	// The workflow has recorded the outcome and dropped a card the session does not keep.
+	return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/done")
+}
+
+// challengePage is the simulated issuer page (ACS) of a challenged test-mode payment.
+func (s *server) challengePage(c echo.Context) error {
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	session, _, err := s.pageSession(c)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	if done, err := s.ended(c, session, t); done {
+		return err
+	}
+	if session.Mode != billing.ModeTest {
+		return s.message(c, http.StatusNotFound, t.NotFound, "")
+	}
+	return s.render(c, http.StatusOK, "challenge.html", pageData{T: t, Title: t.ChallengeTitle, Token: c.Param("token"),
+		CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency)})
+}
+
+// submitChallenge hands the simulated ACS's answer to the session's workflow.
+func (s *server) submitChallenge(c echo.Context) error {
+	ctx := c.Request().Context()
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	session, _, err := s.pageSession(c)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	if done, err := s.ended(c, session, t); done {
+		return err
+	}
+	if session.Mode != billing.ModeTest {
+		return s.message(c, http.StatusNotFound, t.NotFound, "")
+	}
+	if ok, err := s.checkForm(c, session, t); !ok {
+		return err
+	}
+	tc, err := s.temporalClient()
+	if err != nil {
+		return err
+	}
+	answer := c.FormValue("answer")
+	if answer != "approve" {
+		answer = "deny"
+	}
+	step, err := starter.CompleteHostedChallenge(ctx, tc, session.ID, workflows.CompleteChallengeRequest{Answer: answer})
+	if err != nil {
+		if billing.KindOf(err) == billing.KindConflict {
+			return c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+		}
+		return err
+	}
+	return s.nextStep(c, step)
+}
+
+// donePage shows how the payment ended and sends the customer to return_url.
+func (s *server) donePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	session, caller, err := s.pageSession(c)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	status := billing.PaymentRequiresAction
+	if session.Status == billing.PaymentSessionExpired {
+		status = billing.PaymentExpired
+	}
+	if p, err := s.store.GetPayment(ctx, caller, session.ID); err == nil {
+		status = p.Status
+	} else if billing.KindOf(err) != billing.KindNotFound {
+		return err
+	}
+	d := pageData{T: t, Status: string(status)}
+	switch status {
+	case billing.PaymentSucceeded:
+		d.Heading = t.Succeeded
+	case billing.PaymentFailed:
+		d.Heading = t.Failed
+	case billing.PaymentPending:
+		d.Heading = t.Pending
+	case billing.PaymentExpired:
+		d.Heading = t.Expired
+	default:
+		// Not finished: back to the form.
+		return c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token"))
+	}
+	d.Title = d.Heading
+	if session.ReturnURL != "" {
+		u, err := url.Parse(session.ReturnURL)
+		if err == nil {
+			q := u.Query()
+			q.Set("payment_id", session.ID)
+			q.Set("status", string(status))
+			u.RawQuery = q.Encode()
+			d.ReturnURL, d.Refresh = u.String(), u.String()
+		}
+	}
+	return s.render(c, http.StatusOK, "done.html", d)
+}
+
+// cardMessage is what the form says about a card that was not accepted; never the
+// card itself.
+func cardMessage(err error) string {
+	var be *billing.Error
+	if errors.As(err, &be) && be.Message != "" {
+		return be.Message
+	}
+	return "The card was not accepted."
+}
+
+// browserInfo is the 3-D Secure browser data: the page script's device fields and
+// the request's headers and address.
+func browserInfo(c echo.Context) providers.BrowserInfo {
+	atoi := func(name string) int {
+		n, _ := strconv.Atoi(c.FormValue(name))
+		return n
+	}
+	r := c.Request()
+	return providers.BrowserInfo{AcceptHeader: r.Header.Get("Accept"), Language: r.Header.Get("Accept-Language"),
+		UserAgent: r.UserAgent(), IP: c.RealIP(), TimeZoneOffset: atoi("tz"), ScreenWidth: atoi("sw"),
+		ScreenHeight: atoi("sh"), ColorDepth: atoi("cd")}
+}

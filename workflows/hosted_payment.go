@@ -1,0 +1,208 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+)
+
+// HostedPaymentInput is a hosted payment session: a customer-present payment the
+// customer makes on the engine's page. Its workflow id is the payment id.
+type HostedPaymentInput struct {
+	Payment PaymentInput `json:"payment"` // PaymentMethodID empty: the page gives it
+	// ExpiresAt is when the page stops taking the payment.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Updates of a hosted payment, sent by the page.
+const (
+	// UpdateSubmitCard hands the workflow the card the customer entered (saved by the
+	// page as a payment method; the workflow never sees card data) and the browser's
+	// 3-D Secure data. It answers a challenge to show, or the payment's outcome.
+	UpdateSubmitCard = "submit_card"
+	// UpdateCompleteChallenge hands over the challenge page's answer and answers the
+	// payment's outcome.
+	UpdateCompleteChallenge = "complete_challenge"
+)
+
+// SubmitCardRequest is UpdateSubmitCard's argument.
+type SubmitCardRequest struct {
+	PaymentMethodID string                `json:"payment_method_id"`
+	Browser         providers.BrowserInfo `json:"browser"`
+}
+
+// CompleteChallengeRequest is UpdateCompleteChallenge's argument.
+type CompleteChallengeRequest struct {
+	Answer string `json:"answer"`
+}
+
+// HostedStep is what the page does next: show the challenge (Challenge set), or the
+// outcome (Payment set).
+type HostedStep struct {
+	Challenge *providers.Authentication `json:"challenge,omitempty"`
+	Payment   *PaymentResult            `json:"payment,omitempty"`
+}
+
+type hostedStage int
+
+const (
+	stageCard hostedStage = iota
+	stageBusy
+	stageChallenge
+	stageDone
+	stageExpired
+)
+
+// HostedPayment waits, with a durable timer, for the customer to complete the payment
+// on the hosted page: a card (UpdateSubmitCard), 3-D Secure when the issuer asks
+// (UpdateCompleteChallenge; a MOTO order skips it), then one customer-initiated
+// charge carrying the authentication. It completes at most once: a second card, a
+// replayed answer or a late click is rejected by the validators, and the charge's
+// idempotency key is the payment id. An unfinished session expires at ExpiresAt and
+// announces payment.expired.
+func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, error) {
+	stage := stageCard
+	var result PaymentResult
+	var pending providers.Authentication // the challenge being answered
+	pay := in.Payment
+
+	notWaiting := func(what string) error {
+		return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeSessionNotWaiting,
+			Message: fmt.Sprintf("this payment session is not waiting for %s", what)})
+	}
+	// finish charges (auth nil for MOTO) or records the authentication's failure, and
+	// closes the session.
+	finish := func(ctx workflow.Context, auth *providers.Authentication, failed bool) (HostedStep, error) {
+		var err error
+		if failed {
+			result, err = recordAuthenticationFailure(ctx, pay)
+		} else {
+			result, err = chargePayment(ctx, pay, auth)
+		}
+		if err != nil {
+			return HostedStep{}, err
+		}
+		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
+			PaymentID: pay.PaymentID, Status: billing.PaymentSessionCompleted, PaymentMethodID: pay.PaymentMethodID,
+			KeepCard: pay.SaveCard && result.Status != billing.PaymentFailed}); err != nil {
+			return HostedStep{}, err
+		}
+		stage = stageDone
+		return HostedStep{Payment: &result}, nil
+	}
+
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSubmitCard,
+		func(ctx workflow.Context, req SubmitCardRequest) (HostedStep, error) {
+			stage = stageBusy
+			pay.PaymentMethodID = req.PaymentMethodID
+			// The session knows its card from now on, so an expiry can drop it.
+			if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
+				PaymentID: pay.PaymentID, Status: billing.PaymentSessionOpen, PaymentMethodID: pay.PaymentMethodID}); err != nil {
+				stage = stageCard
+				return HostedStep{}, err
+			}
+			if pay.Type == "moto" {
+				return finish(ctx, nil, false)
+			}
+			auth, err := activities.BeginAuthentication(ctx, activities.AuthenticateRequest{MerchantID: pay.MerchantID,
+				PaymentMethodID: pay.PaymentMethodID, Amount: pay.Amount, Currency: pay.Currency,
+				IdempotencyKey: pay.PaymentID + "/3ds", Browser: req.Browser})
+			if err != nil {
+				// The card could not be authenticated at all (a provider error): the
+				// customer may try another card.
+				stage = stageCard
+				return HostedStep{}, err
+			}
+			switch auth.Status {
+			case providers.AuthenticationChallenge:
+				pending, stage = auth, stageChallenge
+				return HostedStep{Challenge: &auth}, nil
+			case providers.AuthenticationFailed:
+				return finish(ctx, nil, true)
+			}
+			return finish(ctx, &auth, false)
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req SubmitCardRequest) error {
+			if stage != stageCard {
+				return notWaiting("a card")
+			}
+			if req.PaymentMethodID == "" {
+				return rejection(billing.Invalid("payment_method", billing.CodeParameterMissing, "no card given"))
+			}
+			return nil
+		}}); err != nil {
+		return PaymentResult{}, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCompleteChallenge,
+		func(ctx workflow.Context, req CompleteChallengeRequest) (HostedStep, error) {
+			stage = stageBusy
+			auth, err := activities.CompleteAuthentication(ctx, activities.AuthenticateRequest{MerchantID: pay.MerchantID,
+				PaymentMethodID: pay.PaymentMethodID, Amount: pay.Amount, Currency: pay.Currency,
+				AuthenticationID: pending.ID, Answer: req.Answer})
+			if err != nil {
+				return finish(ctx, nil, true)
+			}
+			if auth.Status != providers.AuthenticationSucceeded {
+				return finish(ctx, nil, true)
+			}
+			return finish(ctx, &auth, false)
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req CompleteChallengeRequest) error {
+			if stage != stageChallenge {
+				return notWaiting("a challenge answer")
+			}
+			return nil
+		}}); err != nil {
+		return PaymentResult{}, err
+	}
+
+	wait := in.ExpiresAt.Sub(workflow.Now(ctx))
+	done, err := workflow.AwaitWithTimeout(ctx, max(wait, time.Millisecond), func() bool { return stage == stageDone })
+	if err != nil {
+		return PaymentResult{}, err
+	}
+	if !done && stage == stageBusy {
+		// The customer submitted just before the end: the payment in flight decides.
+		if err := workflow.Await(ctx, func() bool { return stage != stageBusy }); err != nil {
+			return PaymentResult{}, err
+		}
+		done = stage == stageDone
+	}
+	if !done {
+		stage = stageExpired
+		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
+			PaymentID: pay.PaymentID, Status: billing.PaymentSessionExpired}); err != nil {
+			return PaymentResult{}, err
+		}
+		result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentExpired}
+	}
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return PaymentResult{}, err
+	}
+	return result, nil
+}
+
+// recordAuthenticationFailure records the hosted payment as failed because 3-D Secure
+// failed: nothing reached the issuer's authorization, so no charge id.
+func recordAuthenticationFailure(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
+	payType := billing.PaymentOneOff
+	if in.SaveCard {
+		payType = billing.PaymentInitial
+	}
+	out := PaymentResult{PaymentID: in.PaymentID, Status: billing.PaymentFailed, PaymentType: payType,
+		IsRecurring: payType.IsRecurring(), FailureCode: billing.CodeAuthenticationFailed,
+		FailureClass: string(providers.ClassAuthenticationRequired), FailureMessage: "the cardholder did not pass 3-D Secure"}
+	_, err := activities.RecordPayment(ctx, activities.RecordPaymentRequest{
+		PaymentID: in.PaymentID, MerchantID: in.MerchantID, Mode: in.Mode, CustomerID: in.CustomerID,
+		PaymentMethodID: in.PaymentMethodID, Attempt: 1, Amount: in.Amount, Currency: in.Currency,
+		PaymentType: payType, IdempotencyKey: in.PaymentID, AttemptedAt: workflow.Now(ctx),
+		Status: out.Status, FailureCode: out.FailureCode, FailureClass: out.FailureClass, FailureMessage: out.FailureMessage,
+	})
+	if err != nil {
+		return out, fmt.Errorf("record payment %s: %w", in.PaymentID, err)
+	}
+	return out, nil
+}
