@@ -555,6 +555,7 @@ func (e WebhookEndpointStatus) Valid() bool {
 // Defines values for WebhookEndpointCreateEventTypes.
 const (
 	WebhookEndpointCreateEventTypesAsterisk           WebhookEndpointCreateEventTypes = "*"
+	WebhookEndpointCreateEventTypesPaymentExpired     WebhookEndpointCreateEventTypes = "payment.expired"
 	WebhookEndpointCreateEventTypesPaymentFailed      WebhookEndpointCreateEventTypes = "payment.failed"
 	WebhookEndpointCreateEventTypesPaymentSucceeded   WebhookEndpointCreateEventTypes = "payment.succeeded"
 	WebhookEndpointCreateEventTypesPlanActionRequired WebhookEndpointCreateEventTypes = "plan.action_required"
@@ -570,6 +571,8 @@ const (
 func (e WebhookEndpointCreateEventTypes) Valid() bool {
 	switch e {
 	case WebhookEndpointCreateEventTypesAsterisk:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentExpired:
 		return true
 	case WebhookEndpointCreateEventTypesPaymentFailed:
 		return true
