@@ -65,7 +65,6 @@ type server struct {
 	providerAllowed ProviderPolicy
 	temporal        client.Client
 	publicURL       string
-	logger          *slog.Logger
 	pages           *pageLimiter
 }
 
@@ -79,7 +78,7 @@ func New(d Deps) *echo.Echo {
 	}
 	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
 		providerAllowed: d.ProviderAllowed, temporal: d.Temporal, publicURL: strings.TrimSuffix(d.PublicURL, "/"),
-		logger: d.Logger, pages: newPageLimiter()}
+		pages: newPageLimiter()}
 	if d.Temporal != nil {
 		hooks := planHooks{store: d.Store, temporal: d.Temporal}
 		if s.notifier == nil {

@@ -271,6 +271,27 @@ func TestHostedPayment(t *testing.T) {
 			}
 		})
 
+		t.Run("submissions are limited per session", func(t *testing.T) {
+			p := f.hostedPayment(t, srv, "")
+			c := newCustomer(t)
+			_, u, page := c.get(p.PaymentURL)
+			for i := 1; i <= 10; i++ {
+				code, _, body := c.post(u, page, card("4242424242424241")) // fails the Luhn check
+				if code != http.StatusUnprocessableEntity || !strings.Contains(body, `id="error"`) {
+					t.Fatalf("bad card %d = %d: %s", i, code, body)
+				}
+				if strings.Contains(body, "4242424242424241") {
+					t.Fatalf("the page shows the card number back: %s", body)
+				}
+			}
+			if code, _, _ := c.post(u, page, card("4242424242424242")); code != http.StatusTooManyRequests {
+				t.Errorf("the 11th submission = %d, want 429", code)
+			}
+			if f.chargesOf(p.ID) != 0 {
+				t.Errorf("a limited session charged")
+			}
+		})
+
 		t.Run("an unfinished session expires", func(t *testing.T) {
 			p := f.hostedPayment(t, srv, `,"expires_in":5,"save_card":true`)
 			// The customer gives a card, then leaves the challenge unanswered.
