@@ -32,7 +32,9 @@ type Deps struct {
 	Webhooks billing.WebhookDeliveries
 	// Sessions records hosted payment sessions' outcomes.
 	Sessions billing.PaymentSessionRecorder
-	Logger   *slog.Logger
+	// Plans changes a plan's card after a hosted card-change session.
+	Plans  PlanCards
+	Logger *slog.Logger
 }
 
 // Activities holds what activities need.

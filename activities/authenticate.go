@@ -92,6 +92,8 @@ type SetPaymentSessionRequest struct {
 	// KeepCard keeps the session's card once it ended (save_card and a payment that
 	// did not fail); otherwise the store detaches it.
 	KeepCard bool `json:"keep_card,omitempty"`
+	// Outcome is how an ended session went (succeeded or failed).
+	Outcome billing.PaymentStatus `json:"outcome,omitempty"`
 }
 
 // SetPaymentSession records a hosted session's card and status (see
@@ -100,7 +102,8 @@ func (a *Activities) SetPaymentSession(ctx context.Context, req SetPaymentSessio
 	if a.deps.Sessions == nil {
 		return errors.New("set payment session: activities built without a session store")
 	}
-	return storeError(a.deps.Sessions.SetPaymentSession(ctx, req.MerchantID, req.PaymentID, req.Status, req.PaymentMethodID, req.KeepCard))
+	return storeError(a.deps.Sessions.SetPaymentSession(ctx, billing.PaymentSessionUpdate{MerchantID: req.MerchantID,
+		ID: req.PaymentID, Status: req.Status, PaymentMethodID: req.PaymentMethodID, KeepCard: req.KeepCard, Outcome: req.Outcome}))
 }
 
 // BeginAuthentication runs Activities.BeginAuthentication from a workflow.
@@ -123,4 +126,33 @@ func CompleteAuthentication(ctx workflow.Context, req AuthenticateRequest) (prov
 func SetPaymentSession(ctx workflow.Context, req SetPaymentSessionRequest) error {
 	var a *Activities
 	return workflow.ExecuteActivity(ledgerOptions(ctx), a.SetPaymentSession, req).Get(ctx, nil)
+}
+
+// PlanCards changes a plan's card; starter.PlanCards (a Temporal client) is one.
+type PlanCards interface {
+	// ChangePlanCard makes paymentMethodID the plan's card (the plan's
+	// change_payment_method update): a plan waiting for a card tries the waiting
+	// installment at once. A plan that refuses (it has ended) is a *billing.Error.
+	ChangePlanCard(ctx context.Context, planID, paymentMethodID string) error
+}
+
+// ChangePlanCardRequest hands a plan the card its hosted session authenticated.
+type ChangePlanCardRequest struct {
+	PlanID          string `json:"plan_id"`
+	PaymentMethodID string `json:"payment_method_id"`
+}
+
+// ChangePlanCard changes the plan's card. A plan that refuses is a non-retryable
+// store_rejected error: retrying cannot change its mind.
+func (a *Activities) ChangePlanCard(ctx context.Context, req ChangePlanCardRequest) error {
+	if a.deps.Plans == nil {
+		return errors.New("change plan card: activities built without a plan client")
+	}
+	return storeError(a.deps.Plans.ChangePlanCard(ctx, req.PlanID, req.PaymentMethodID))
+}
+
+// ChangePlanCard runs Activities.ChangePlanCard from a workflow.
+func ChangePlanCard(ctx workflow.Context, req ChangePlanCardRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.ChangePlanCard, req).Get(ctx, nil)
 }

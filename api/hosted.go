@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"time"
 
@@ -28,26 +29,8 @@ const (
 func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentRequestObject) (CreatePaymentResponseObject, error) {
 	caller := callerFrom(ctx)
 	b := req.Body
-	v := &billing.ValidationError{}
-	returnURL := deref(b.ReturnUrl)
-	if returnURL != "" {
-		u, err := url.Parse(returnURL)
-		switch {
-		case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-			v.Add("return_url", billing.CodeInvalidURL, "return_url must be an absolute http(s) URL")
-		case caller.Mode == billing.ModeLive && u.Scheme != "https":
-			v.Add("return_url", billing.CodeInvalidURL, "return_url must use https in live mode")
-		}
-	}
-	seconds := derefOr(b.ExpiresIn, defaultSessionSeconds)
-	minSeconds := minSessionSecondsLive
-	if caller.Mode == billing.ModeTest {
-		minSeconds = minSessionSecondsTest
-	}
-	if seconds < minSeconds || seconds > maxSessionSeconds {
-		v.Add("expires_in", billing.CodeInvalidValue, "expires_in must be between %d and %d seconds", minSeconds, maxSessionSeconds)
-	}
-	if err := v.Err(); err != nil {
+	returnURL, seconds, err := sessionParams(caller, b.ReturnUrl, b.ExpiresIn)
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.temporalClient()
@@ -89,15 +72,116 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	return CreatePayment201JSONResponse(s.sessionOut(ctx, session)), nil
 }
 
+// sessionParams checks a hosted session's return_url and expires_in.
+func sessionParams(caller billing.Caller, returnURLParam *string, expiresIn *int) (string, int, error) {
+	v := &billing.ValidationError{}
+	returnURL := deref(returnURLParam)
+	if returnURL != "" {
+		u, err := url.Parse(returnURL)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+			v.Add("return_url", billing.CodeInvalidURL, "return_url must be an absolute http(s) URL")
+		case caller.Mode == billing.ModeLive && u.Scheme != "https":
+			v.Add("return_url", billing.CodeInvalidURL, "return_url must use https in live mode")
+		}
+	}
+	seconds := derefOr(expiresIn, defaultSessionSeconds)
+	minSeconds := minSessionSecondsLive
+	if caller.Mode == billing.ModeTest {
+		minSeconds = minSessionSecondsTest
+	}
+	if seconds < minSeconds || seconds > maxSessionSeconds {
+		v.Add("expires_in", billing.CodeInvalidValue, "expires_in must be between %d and %d seconds", minSeconds, maxSessionSeconds)
+	}
+	return returnURL, seconds, v.Err()
+}
+
+// CreatePlanPaymentSession implements POST /v1/plans/{id}/payment-session: a hosted
+// page where the customer gives the plan a new card (authenticated, not charged).
+func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPaymentSessionRequestObject) (CreatePlanPaymentSessionResponseObject, error) {
+	caller := callerFrom(ctx)
+	var body PlanPaymentSessionCreate
+	if req.Body != nil {
+		body = *req.Body
+	}
+	returnURL, seconds, err := sessionParams(caller, body.ReturnUrl, body.ExpiresIn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.store.GetPlan(ctx, caller, req.Id)
+	if err != nil {
+		return nil, withParam(err, "id")
+	}
+	if row.Status.Terminal() {
+		return nil, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
+			Message: fmt.Sprintf("plan %s is %s: it takes no new card", row.ID, row.Status)}
+	}
+	// 3-D Secure is asked for the plan's next amount, which the new card will pay.
+	var amount int64
+	qctx, cancel := context.WithTimeout(ctx, queryWait)
+	if st, err := starter.PlanState(qctx, c, row.ID); err == nil {
+		amount = st.NextAmount
+	}
+	cancel()
+	token := billing.RandomToken(32)
+	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
+		ID:         derivedID(billing.PrefixPaymentSession, caller, deref(req.Params.IdempotencyKey)),
+		CustomerID: row.CustomerID, Amount: amount, Currency: row.Currency,
+		Type: string(derefOr(body.Type, PlanPaymentSessionCreateTypeEcom)), SaveCard: true, Provider: row.Provider,
+		ReturnURL: returnURL, PlanID: row.ID, Token: token, TokenHash: tokenHash(token),
+		ExpiresAt: time.Now().Add(time.Duration(seconds) * time.Second),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := starter.StartHostedPayment(ctx, c, workflows.HostedPaymentInput{
+		Payment: workflows.PaymentInput{PaymentID: session.ID, MerchantID: caller.MerchantID, Mode: caller.Mode,
+			CustomerID: session.CustomerID, Amount: session.Amount, Currency: session.Currency, Type: session.Type},
+		ExpiresAt: session.ExpiresAt, PlanID: row.ID,
+	}); err != nil {
+		return nil, err
+	}
+	return CreatePlanPaymentSession201JSONResponse(s.planSessionOut(ctx, session)), nil
+}
+
+// planSessionOut renders a card-change session.
+func (s *server) planSessionOut(ctx context.Context, session billing.PaymentSession) PaymentSession {
+	out := PaymentSession{Id: session.ID, Object: PaymentSessionObjectPaymentSession, Plan: session.PlanID,
+		Customer: session.CustomerID, Status: PaymentSessionStatus(session.Status), Livemode: session.Mode == billing.ModeLive,
+		CreatedAt: session.CreatedAt.UTC(), ExpiresAt: session.ExpiresAt.UTC()}
+	if session.PaymentMethodID != "" {
+		out.PaymentMethod = &session.PaymentMethodID
+	}
+	if session.Outcome == billing.PaymentSucceeded || session.Outcome == billing.PaymentFailed {
+		o := PaymentSessionOutcome(session.Outcome)
+		out.Outcome = &o
+	}
+	if u := s.pageURL(ctx, session); u != "" {
+		out.PaymentUrl = &u
+	}
+	return out
+}
+
+// pageURL is an open session's payment_url.
+func (s *server) pageURL(ctx context.Context, session billing.PaymentSession) string {
+	if session.Status != billing.PaymentSessionOpen || session.Token == "" {
+		return ""
+	}
+	base := s.publicURL
+	if base == "" {
+		base, _ = ctx.Value(originKey{}).(string)
+	}
+	return base + "/pay/" + session.Token
+}
+
 // sessionOut renders a session as its payment, with payment_url while it is open.
 func (s *server) sessionOut(ctx context.Context, session billing.PaymentSession) Payment {
 	obj := rest.SessionPaymentObject(session)
-	if session.Status == billing.PaymentSessionOpen && session.Token != "" {
-		base := s.publicURL
-		if base == "" {
-			base, _ = ctx.Value(originKey{}).(string)
-		}
-		u := base + "/pay/" + session.Token
+	if u := s.pageURL(ctx, session); u != "" {
 		obj.PaymentURL = &u
 	}
 	return fromREST[Payment](obj)

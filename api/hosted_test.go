@@ -353,3 +353,80 @@ func TestHostedPayment(t *testing.T) {
 		})
 	})
 }
+
+type sessionBody struct {
+	ID            string `json:"id"`
+	Object        string `json:"object"`
+	Plan          string `json:"plan"`
+	Status        string `json:"status"`
+	Outcome       string `json:"outcome"`
+	PaymentMethod string `json:"payment_method"`
+	PaymentURL    string `json:"payment_url"`
+}
+
+// TestPlanPaymentSession: a plan whose card was detached waits in action_required; the
+// merchant makes a card-change page, the customer gives a card that passes a 3-D
+// Secure challenge, and the plan charges it for the remaining installment.
+func TestPlanPaymentSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		cus := f.createCustomer(t, f.testKey, "grace@example.com")
+		old := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
+		var plan planBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"payment_method":%q,"currency":"EUR","schedule":{"frequency":"seconds","frequency_duration":8,"recurring_amount":1500,"installments":2}}`,
+			cus.ID, old.ID), &plan); code != http.StatusCreated {
+			t.Fatalf("create plan = %d", code)
+		}
+		f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Paid == 1 })
+		f.apiCall(t, srv, http.MethodPost, "/v1/payment-methods/"+old.ID+"/detach", f.testKey, "", nil)
+		f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Status == "action_required" })
+
+		var ps sessionBody
+		back := srv.URL + "/back"
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.testKey,
+			fmt.Sprintf(`{"return_url":%q}`, back), &ps); code != http.StatusCreated {
+			t.Fatalf("create payment session = %d", code)
+		}
+		if ps.Object != "payment_session" || ps.Plan != plan.ID || ps.Status != "open" || !strings.HasPrefix(ps.PaymentURL, srv.URL+"/pay/") {
+			t.Fatalf("payment session %+v", ps)
+		}
+		if code := f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+ps.ID, f.testKey, "", nil); code != http.StatusNotFound {
+			t.Errorf("GET /v1/payments/%s = %d: a card change is not a payment", ps.ID, code)
+		}
+		c := newCustomer(t)
+		_, u, page := c.get(ps.PaymentURL)
+		if !strings.Contains(page, "Update your card") || strings.Contains(page, "15.00 EUR") && strings.Contains(page, "Pay 15.00") {
+			t.Errorf("the card-change page: %s", page)
+		}
+		_, u, acs := c.post(u, page, card("4000000000003220"))
+		_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" || !strings.Contains(done, "Card updated") ||
+			!strings.Contains(done, "payment_session="+ps.ID) {
+			t.Fatalf("after approving: %s", done)
+		}
+		got := f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Status == "completed" })
+		if got.Paid != 2 || got.PaymentMethod == old.ID || got.PaymentMethod == "" {
+			t.Errorf("plan %+v, want both installments paid, the second with the new card", got)
+		}
+		var pm paymentMethodBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/payment-methods/"+got.PaymentMethod, f.testKey, "", &pm)
+		if pm.Status != "active" || pm.Customer != cus.ID {
+			t.Errorf("the new card %+v, want the customer's active card", pm)
+		}
+		if n := f.chargesOf(ps.ID); n != 0 {
+			t.Errorf("the card-change page charged %d times", n)
+		}
+
+		// An ended plan takes no new card; an unknown or another merchant's plan is 404.
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.testKey, "", nil); code != http.StatusConflict {
+			t.Errorf("a session for a completed plan = %d, want 409", code)
+		}
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.otherKey, "", nil); code != http.StatusNotFound {
+			t.Errorf("another merchant's plan = %d, want 404", code)
+		}
+	})
+}

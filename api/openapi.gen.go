@@ -309,6 +309,60 @@ func (e PaymentMethodListObject) Valid() bool {
 	}
 }
 
+// Defines values for PaymentSessionObject.
+const (
+	PaymentSessionObjectPaymentSession PaymentSessionObject = "payment_session"
+)
+
+// Valid indicates whether the value is a known member of the PaymentSessionObject enum.
+func (e PaymentSessionObject) Valid() bool {
+	switch e {
+	case PaymentSessionObjectPaymentSession:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentSessionOutcome.
+const (
+	PaymentSessionOutcomeFailed    PaymentSessionOutcome = "failed"
+	PaymentSessionOutcomeSucceeded PaymentSessionOutcome = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the PaymentSessionOutcome enum.
+func (e PaymentSessionOutcome) Valid() bool {
+	switch e {
+	case PaymentSessionOutcomeFailed:
+		return true
+	case PaymentSessionOutcomeSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentSessionStatus.
+const (
+	PaymentSessionStatusCompleted PaymentSessionStatus = "completed"
+	PaymentSessionStatusExpired   PaymentSessionStatus = "expired"
+	PaymentSessionStatusOpen      PaymentSessionStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the PaymentSessionStatus enum.
+func (e PaymentSessionStatus) Valid() bool {
+	switch e {
+	case PaymentSessionStatusCompleted:
+		return true
+	case PaymentSessionStatusExpired:
+		return true
+	case PaymentSessionStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlanObject.
 const (
 	PlanObjectPlan PlanObject = "plan"
@@ -351,6 +405,24 @@ const (
 func (e PlanListObject) Valid() bool {
 	switch e {
 	case PlanListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanPaymentSessionCreateType.
+const (
+	PlanPaymentSessionCreateTypeEcom PlanPaymentSessionCreateType = "ecom"
+	PlanPaymentSessionCreateTypeMoto PlanPaymentSessionCreateType = "moto"
+)
+
+// Valid indicates whether the value is a known member of the PlanPaymentSessionCreateType enum.
+func (e PlanPaymentSessionCreateType) Valid() bool {
+	switch e {
+	case PlanPaymentSessionCreateTypeEcom:
+		return true
+	case PlanPaymentSessionCreateTypeMoto:
 		return true
 	default:
 		return false
@@ -958,6 +1030,36 @@ type PaymentMethodList struct {
 // PaymentMethodListObject defines model for PaymentMethodList.Object.
 type PaymentMethodListObject string
 
+// PaymentSession defines model for PaymentSession.
+type PaymentSession struct {
+	CreatedAt time.Time `json:"created_at"`
+	Customer  string    `json:"customer"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id Example: ps_2n4v6ruxk3j5dcbq7j2wzqg4ly
+	Id       string               `json:"id"`
+	Livemode bool                 `json:"livemode"`
+	Object   PaymentSessionObject `json:"object"`
+
+	// Outcome how a completed session went; `succeeded` means the plan now charges `payment_method`
+	Outcome       *PaymentSessionOutcome `json:"outcome,omitempty"`
+	PaymentMethod *string                `json:"payment_method,omitempty"`
+
+	// PaymentUrl the hosted page (open sessions only)
+	PaymentUrl *string              `json:"payment_url,omitempty"`
+	Plan       string               `json:"plan"`
+	Status     PaymentSessionStatus `json:"status"`
+}
+
+// PaymentSessionObject defines model for PaymentSession.Object.
+type PaymentSessionObject string
+
+// PaymentSessionOutcome how a completed session went; `succeeded` means the plan now charges `payment_method`
+type PaymentSessionOutcome string
+
+// PaymentSessionStatus defines model for PaymentSession.Status.
+type PaymentSessionStatus string
+
 // Plan defines model for Plan.
 type Plan struct {
 	CancelReason *string   `json:"cancel_reason,omitempty"`
@@ -1049,6 +1151,19 @@ type PlanListObject string
 type PlanPaymentMethodChange struct {
 	PaymentMethod string `json:"payment_method"`
 }
+
+// PlanPaymentSessionCreate defines model for PlanPaymentSessionCreate.
+type PlanPaymentSessionCreate struct {
+	// ExpiresIn seconds the page takes the card, default 3600; 60–86400 (test mode: from 5)
+	ExpiresIn *int `json:"expires_in,omitempty"`
+
+	// ReturnUrl where the page sends the customer afterwards, with `payment_session` and `status`
+	ReturnUrl *string                       `json:"return_url,omitempty"`
+	Type      *PlanPaymentSessionCreateType `json:"type,omitempty"`
+}
+
+// PlanPaymentSessionCreateType defines model for PlanPaymentSessionCreate.Type.
+type PlanPaymentSessionCreateType string
 
 // PlanPreview defines model for PlanPreview.
 type PlanPreview struct {
@@ -1356,6 +1471,12 @@ type ChangePlanPaymentMethodParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// CreatePlanPaymentSessionParams defines parameters for CreatePlanPaymentSession.
+type CreatePlanPaymentSessionParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListPlanPaymentsParams defines parameters for ListPlanPayments.
 type ListPlanPaymentsParams struct {
 	// Limit Page size.
@@ -1436,6 +1557,9 @@ type PausePlanJSONRequestBody = NoParameters
 
 // ChangePlanPaymentMethodJSONRequestBody defines body for ChangePlanPaymentMethod for application/json ContentType.
 type ChangePlanPaymentMethodJSONRequestBody = PlanPaymentMethodChange
+
+// CreatePlanPaymentSessionJSONRequestBody defines body for CreatePlanPaymentSession for application/json ContentType.
+type CreatePlanPaymentSessionJSONRequestBody = PlanPaymentSessionCreate
 
 // ResumePlanJSONRequestBody defines body for ResumePlan for application/json ContentType.
 type ResumePlanJSONRequestBody = NoParameters
@@ -1633,6 +1757,9 @@ type ServerInterface interface {
 	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.
 	// (POST /v1/plans/{id}/payment-method)
 	ChangePlanPaymentMethod(ctx echo.Context, id ID, params ChangePlanPaymentMethodParams) error
+	// CreatePlanPaymentSession A hosted page where the customer gives the plan a new card.
+	// (POST /v1/plans/{id}/payment-session)
+	CreatePlanPaymentSession(ctx echo.Context, id ID, params CreatePlanPaymentSessionParams) error
 	// ListPlanPayments The plan's payment attempts, newest first.
 	// (GET /v1/plans/{id}/payments)
 	ListPlanPayments(ctx echo.Context, id ID, params ListPlanPaymentsParams) error
@@ -2361,6 +2488,42 @@ func (w *ServerInterfaceWrapper) ChangePlanPaymentMethod(ctx echo.Context) error
 	return err
 }
 
+// CreatePlanPaymentSession converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePlanPaymentSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePlanPaymentSessionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePlanPaymentSession(ctx, id, params)
+	return err
+}
+
 // ListPlanPayments converts echo context to params.
 func (w *ServerInterfaceWrapper) ListPlanPayments(ctx echo.Context) error {
 	var err error
@@ -2668,6 +2831,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/plans/:id/resume", wrapper.ResumePlan, options.OperationMiddlewares["resumePlan"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/skip-next", wrapper.SkipNextInstallment, options.OperationMiddlewares["skipNextInstallment"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/payment-method", wrapper.ChangePlanPaymentMethod, options.OperationMiddlewares["changePlanPaymentMethod"]...)
+	router.POST(options.BaseURL+"/v1/plans/:id/payment-session", wrapper.CreatePlanPaymentSession, options.OperationMiddlewares["createPlanPaymentSession"]...)
 	router.POST(options.BaseURL+"/v1/payments", wrapper.CreatePayment, options.OperationMiddlewares["createPayment"]...)
 	router.GET(options.BaseURL+"/v1/payments/:id", wrapper.GetPayment, options.OperationMiddlewares["getPayment"]...)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
@@ -3725,6 +3889,47 @@ func (response ChangePlanPaymentMethoddefaultJSONResponse) VisitChangePlanPaymen
 	return err
 }
 
+type CreatePlanPaymentSessionRequestObject struct {
+	Id     ID `json:"id"`
+	Params CreatePlanPaymentSessionParams
+	Body   *CreatePlanPaymentSessionJSONRequestBody
+}
+
+type CreatePlanPaymentSessionResponseObject interface {
+	VisitCreatePlanPaymentSessionResponse(w http.ResponseWriter) error
+}
+
+type CreatePlanPaymentSession201JSONResponse PaymentSession
+
+func (response CreatePlanPaymentSession201JSONResponse) VisitCreatePlanPaymentSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlanPaymentSessiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreatePlanPaymentSessiondefaultJSONResponse) VisitCreatePlanPaymentSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListPlanPaymentsRequestObject struct {
 	Id     ID `json:"id"`
 	Params ListPlanPaymentsParams
@@ -4166,6 +4371,9 @@ type StrictServerInterface interface {
 	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.
 	// (POST /v1/plans/{id}/payment-method)
 	ChangePlanPaymentMethod(ctx context.Context, request ChangePlanPaymentMethodRequestObject) (ChangePlanPaymentMethodResponseObject, error)
+	// CreatePlanPaymentSession A hosted page where the customer gives the plan a new card.
+	// (POST /v1/plans/{id}/payment-session)
+	CreatePlanPaymentSession(ctx context.Context, request CreatePlanPaymentSessionRequestObject) (CreatePlanPaymentSessionResponseObject, error)
 	// ListPlanPayments The plan's payment attempts, newest first.
 	// (GET /v1/plans/{id}/payments)
 	ListPlanPayments(ctx context.Context, request ListPlanPaymentsRequestObject) (ListPlanPaymentsResponseObject, error)
@@ -5196,6 +5404,58 @@ func (sh *strictHandler) ChangePlanPaymentMethod(ctx echo.Context, id ID, params
 		return err
 	} else if validResponse, ok := response.(ChangePlanPaymentMethodResponseObject); ok {
 		return validResponse.VisitChangePlanPaymentMethodResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePlanPaymentSession operation middleware
+func (sh *strictHandler) CreatePlanPaymentSession(ctx echo.Context, id ID, params CreatePlanPaymentSessionParams) error {
+	var request CreatePlanPaymentSessionRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreatePlanPaymentSessionJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlanPaymentSession(ctx.Request().Context(), request.(CreatePlanPaymentSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlanPaymentSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePlanPaymentSessionResponseObject); ok {
+		return validResponse.VisitCreatePlanPaymentSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

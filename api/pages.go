@@ -52,6 +52,7 @@ type pageText struct {
 	Lang, PayTitle, Name, Number, Month, Year, CVC, Pay, Expires, MOTONote            string
 	ChallengeTitle, ChallengeNote, Approve, Deny, Return                              string
 	Succeeded, Failed, Pending, Expired, Ended, NotFound, TooMany, BadForm, NoSession string
+	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused                  string
 }
 
 var english = pageText{
@@ -65,6 +66,9 @@ var english = pageText{
 	NotFound: "This payment page does not exist", TooMany: "Too many attempts: try again later",
 	BadForm:   "The form was not accepted: reload the page and try again",
 	NoSession: "Please reload the page and try again.",
+	CardTitle: "Update your card", CardNote: "Your plan charges this card from now on; nothing is charged on this page.",
+	Save: "Save card", ExpiresCard: "This page takes the card until", CardUpdated: "Card updated",
+	CardRefused: "The card was not accepted",
 }
 
 // texts picks the wording for an Accept-Language header.
@@ -145,7 +149,7 @@ type pageData struct {
 	Title, Token, CSRF, Amount, Description, Error string
 	ExpiresAt, Heading, Message, Status, ReturnURL string
 	Refresh                                        string
-	MOTO                                           bool
+	MOTO, CardChange                               bool
 }
 
 func (s *server) render(c echo.Context, status int, name string, d pageData) error {
@@ -243,7 +247,7 @@ func formatAmount(amount int64, currency string) string {
 
 func (s *server) cardData(c echo.Context, session billing.PaymentSession, t pageText, formErr string) pageData {
 	return pageData{T: t, Token: c.Param("token"), CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency),
-		Description: session.Description, Error: formErr, MOTO: session.Type == "moto",
+		Description: session.Description, Error: formErr, MOTO: session.Type == "moto", CardChange: session.PlanID != "",
 		ExpiresAt: session.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")}
 }
 
@@ -392,20 +396,31 @@ func (s *server) donePage(c echo.Context) error {
 	if session.Status == billing.PaymentSessionExpired {
 		status = billing.PaymentExpired
 	}
-	if p, err := s.store.GetPayment(ctx, caller, session.ID); err == nil {
+	idParam := "payment_id"
+	if session.PlanID != "" {
+		// A card change has no payment: the session says how it went.
+		idParam = "payment_session"
+		if session.Status == billing.PaymentSessionCompleted {
+			status = session.Outcome
+		}
+	} else if p, err := s.store.GetPayment(ctx, caller, session.ID); err == nil {
 		status = p.Status
 	} else if billing.KindOf(err) != billing.KindNotFound {
 		return err
 	}
 	d := pageData{T: t, Status: string(status)}
-	switch status {
-	case billing.PaymentSucceeded:
+	switch {
+	case status == billing.PaymentSucceeded && session.PlanID != "":
+		d.Heading = t.CardUpdated
+	case status == billing.PaymentFailed && session.PlanID != "":
+		d.Heading = t.CardRefused
+	case status == billing.PaymentSucceeded:
 		d.Heading = t.Succeeded
-	case billing.PaymentFailed:
+	case status == billing.PaymentFailed:
 		d.Heading = t.Failed
-	case billing.PaymentPending:
+	case status == billing.PaymentPending:
 		d.Heading = t.Pending
-	case billing.PaymentExpired:
+	case status == billing.PaymentExpired:
 		d.Heading = t.Expired
 	default:
 		// Not finished: back to the form.
@@ -416,7 +431,7 @@ func (s *server) donePage(c echo.Context) error {
 		u, err := url.Parse(session.ReturnURL)
 		if err == nil {
 			q := u.Query()
-			q.Set("payment_id", session.ID)
+			q.Set(idParam, session.ID)
 			q.Set("status", string(status))
 			u.RawQuery = q.Encode()
 			d.ReturnURL, d.Refresh = u.String(), u.String()

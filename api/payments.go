@@ -103,7 +103,7 @@ func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (G
 	p, err := s.store.GetPayment(ctx, caller, req.Id)
 	if billing.KindOf(err) == billing.KindNotFound {
 		session, serr := s.store.GetPaymentSession(ctx, caller, req.Id)
-		if serr == nil {
+		if serr == nil && session.PlanID == "" {
 			return GetPayment200JSONResponse(s.sessionOut(ctx, session)), nil
 		}
 	}

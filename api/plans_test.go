@@ -39,7 +39,7 @@ func withTemporal(t testing.TB, db *store.DB, reg *providers.Registry) client.Cl
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Sessions: db}), worker.Options{})
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Sessions: db, Plans: starter.PlanCards{Client: c}}), worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -48,9 +48,15 @@ type PaymentSession struct {
 	TokenHash       string               `db:"token_hash"`
 	Status          PaymentSessionStatus `db:"status"`
 	PaymentMethodID string               `db:"payment_method_id"`
-	ExpiresAt       time.Time            `db:"expires_at"`
-	CreatedAt       time.Time            `db:"created_at"`
-	UpdatedAt       time.Time            `db:"updated_at"`
+	// PlanID makes the session a change of the plan's card: the customer gives and
+	// authenticates a card, nothing is charged, and the plan charges it from then on.
+	PlanID string `db:"plan_id"`
+	// Outcome is how an ended session went: succeeded or failed (the ledger's payment
+	// says the rest for a payment session).
+	Outcome   PaymentStatus `db:"outcome"`
+	ExpiresAt time.Time     `db:"expires_at"`
+	CreatedAt time.Time     `db:"created_at"`
+	UpdatedAt time.Time     `db:"updated_at"`
 }
 
 // PaymentSessionService keeps hosted payment sessions.
@@ -65,13 +71,24 @@ type PaymentSessionService interface {
 	PaymentSessionRecorder
 }
 
+// PaymentSessionUpdate is what the hosted payment workflow records of its session.
+type PaymentSessionUpdate struct {
+	MerchantID, ID  string
+	Status          PaymentSessionStatus
+	PaymentMethodID string // the card the customer gave, once given
+	// KeepCard keeps the card once the session ended (save_card, or a plan's new card,
+	// and a successful outcome); otherwise the store detaches it.
+	KeepCard bool
+	Outcome  PaymentStatus
+}
+
 // PaymentSessionRecorder is what the hosted payment workflow records of its session.
 type PaymentSessionRecorder interface {
 	// SetPaymentSession records the card the customer gave and where the session
 	// stands. An open session becomes completed or expired once; expiring appends
-	// payment.expired in the same transaction. A session already ended stays as it is.
-	// Once the session has ended, its card is detached unless keepCard (save_card and
-	// a payment that did not fail): every saved card starts with an authenticated,
-	// successful payment. Repeating the call repeats nothing.
-	SetPaymentSession(ctx context.Context, merchantID, id string, status PaymentSessionStatus, paymentMethodID string, keepCard bool) error
+	// payment.expired (for a payment session) in the same transaction. A session
+	// already ended stays as it is. Once the session has ended, its card is detached
+	// unless KeepCard: every saved card starts with an authenticated, successful
+	// payment or card change. Repeating the call repeats nothing.
+	SetPaymentSession(ctx context.Context, u PaymentSessionUpdate) error
 }

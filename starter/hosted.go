@@ -68,3 +68,13 @@ func hostedUpdate(ctx context.Context, c client.Client, paymentID, name string, 
 	}
 	return step, fmt.Errorf("payment session %s: %w", paymentID, err)
 }
+
+// PlanCards changes plans' cards through the workflow service; the worker hands it to
+// the activities (activities.PlanCards) for hosted card-change sessions.
+type PlanCards struct{ Client client.Client }
+
+// ChangePlanCard sends the plan its change_payment_method update.
+func (p PlanCards) ChangePlanCard(ctx context.Context, planID, paymentMethodID string) error {
+	_, err := ChangePlanPaymentMethod(ctx, p.Client, planID, workflows.ChangePaymentMethodRequest{PaymentMethodID: paymentMethodID})
+	return err
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -41,10 +42,10 @@ func (db *DB) CreatePaymentSession(ctx context.Context, caller billing.Caller, s
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO payment_sessions (id, merchant_id, mode, customer_id,
 		amount, currency, type, save_card, provider, return_url, description, reference, token_hash, token_key_id,
-		token, status, payment_method_id, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		token, status, payment_method_id, plan_id, expires_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		s.ID, s.MerchantID, s.Mode, s.CustomerID, s.Amount, s.Currency, s.Type, s.SaveCard, s.Provider, s.ReturnURL,
-		s.Description, s.Reference, s.TokenHash, kid, sealed, s.Status, s.PaymentMethodID, s.ExpiresAt,
+		s.Description, s.Reference, s.TokenHash, kid, sealed, s.Status, s.PaymentMethodID, s.PlanID, s.ExpiresAt,
 		s.CreatedAt, s.UpdatedAt); err != nil {
 		return billing.PaymentSession{}, translate(err, "create payment session")
 	}
@@ -87,16 +88,17 @@ func (db *DB) paymentSession(ctx context.Context, where string, args ...any) (bi
 // billing.PaymentSessionRecorder). Only an open session changes; expiring one appends
 // payment.expired in the same transaction; an ended session's card is detached unless
 // keepCard.
-func (db *DB) SetPaymentSession(ctx context.Context, merchantID, id string, status billing.PaymentSessionStatus, paymentMethodID string, keepCard bool) error {
+func (db *DB) SetPaymentSession(ctx context.Context, u billing.PaymentSessionUpdate) error {
+	merchantID, id, status, paymentMethodID, keepCard := u.MerchantID, u.ID, u.Status, u.PaymentMethodID, u.KeepCard
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("set payment session: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE payment_sessions SET status = ?,
-		payment_method_id = CASE WHEN ? = '' THEN payment_method_id ELSE ? END, updated_at = ?
+		payment_method_id = CASE WHEN ? = '' THEN payment_method_id ELSE ? END, outcome = ?, updated_at = ?
 		WHERE id = ? AND merchant_id = ? AND status = ?`),
-		status, paymentMethodID, paymentMethodID, ledgerTime(db.now()), id, merchantID, billing.PaymentSessionOpen)
+		status, paymentMethodID, paymentMethodID, u.Outcome, ledgerTime(db.now()), id, merchantID, billing.PaymentSessionOpen)
 	if err != nil {
 		return translate(err, "set payment session")
 	}
@@ -104,7 +106,7 @@ func (db *DB) SetPaymentSession(ctx context.Context, merchantID, id string, stat
 	if err != nil {
 		return fmt.Errorf("set payment session: %w", err)
 	}
-	if n == 1 && status == billing.PaymentSessionExpired {
+	if n == 1 && status == billing.PaymentSessionExpired && !strings.HasPrefix(id, billing.PrefixPaymentSession) {
 		var row paymentSessionRow
 		if err := sqlx.GetContext(ctx, tx, &row, tx.Rebind(`SELECT * FROM payment_sessions WHERE id = ?`), id); err != nil {
 			return fmt.Errorf("set payment session: %w", err)

@@ -17,6 +17,10 @@ type HostedPaymentInput struct {
 	Payment PaymentInput `json:"payment"` // PaymentMethodID empty: the page gives it
 	// ExpiresAt is when the page stops taking the payment.
 	ExpiresAt time.Time `json:"expires_at"`
+	// PlanID makes the session a change of that plan's card: the card is authenticated
+	// (Payment.Amount is the plan's next amount, for 3-D Secure), nothing is charged
+	// here, and the plan gets the card (and charges a waiting installment at once).
+	PlanID string `json:"plan_id,omitempty"`
 }
 
 // Updates of a hosted payment, sent by the page.
@@ -76,20 +80,32 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			Message: fmt.Sprintf("this payment session is not waiting for %s", what)})
 	}
 	// finish charges (auth nil for MOTO) or records the authentication's failure, and
-	// closes the session.
+	// closes the session. A card-change session charges nothing: it hands the plan the
+	// card.
 	finish := func(ctx workflow.Context, auth *providers.Authentication, failed bool) (HostedStep, error) {
 		var err error
-		if failed {
+		switch {
+		case in.PlanID != "":
+			result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentSucceeded}
+			if failed {
+				result.Status, result.FailureCode = billing.PaymentFailed, billing.CodeAuthenticationFailed
+			} else if err := activities.ChangePlanCard(ctx, activities.ChangePlanCardRequest{PlanID: in.PlanID,
+				PaymentMethodID: pay.PaymentMethodID}); err != nil {
+				// The plan refused the card (it has ended): the session fails, the card goes.
+				result.Status, result.FailureCode = billing.PaymentFailed, billing.CodeInvalidTransition
+			}
+		case failed:
 			result, err = recordAuthenticationFailure(ctx, pay)
-		} else {
+		default:
 			result, err = chargePayment(ctx, pay, auth)
 		}
 		if err != nil {
 			return HostedStep{}, err
 		}
+		keep := result.Status != billing.PaymentFailed && (pay.SaveCard || in.PlanID != "")
 		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
 			PaymentID: pay.PaymentID, Status: billing.PaymentSessionCompleted, PaymentMethodID: pay.PaymentMethodID,
-			KeepCard: pay.SaveCard && result.Status != billing.PaymentFailed}); err != nil {
+			KeepCard: keep, Outcome: result.Status}); err != nil {
 			return HostedStep{}, err
 		}
 		stage = stageDone
@@ -174,7 +190,7 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 	if !done {
 		stage = stageExpired
 		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
-			PaymentID: pay.PaymentID, Status: billing.PaymentSessionExpired}); err != nil {
+			PaymentID: pay.PaymentID, Status: billing.PaymentSessionExpired, Outcome: billing.PaymentExpired}); err != nil {
 			return PaymentResult{}, err
 		}
 		result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentExpired}

@@ -157,7 +157,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if err != nil {
 		return err
 	}
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db,
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notifier(cfg, db, logger), Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {

@@ -116,7 +116,7 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
 	w := worker.New(c, activities.New(activities.Deps{
 		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
-		Ledger: db, Notifier: notifier, Webhooks: db, Sessions: db, Logger: sdkLogger,
+		Ledger: db, Notifier: notifier, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c}, Logger: sdkLogger,
 	}), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,8 @@
 -- (card entry, 3-D Secure). Its id is the payment's; the ledger row (payments) appears
 -- once the card is charged. token_hash is the SHA-256 of the payment_url's secret
 -- token, by which the page finds the session; the token itself is sealed (token_key_id
--- names the key) so a retried create or a GET can show payment_url again.
+-- names the key) so a retried create or a GET can show payment_url again. plan_id is set
+-- for a session that changes a plan's card (no charge); outcome is how it ended.
 CREATE TABLE payment_sessions (
     id                TEXT PRIMARY KEY,
     merchant_id       TEXT NOT NULL REFERENCES merchants (id),
@@ -22,6 +23,8 @@ CREATE TABLE payment_sessions (
     token             BYTEA NOT NULL,
     status            TEXT NOT NULL,
     payment_method_id TEXT NOT NULL DEFAULT '',
+    plan_id           TEXT NOT NULL DEFAULT '',
+    outcome           TEXT NOT NULL DEFAULT '',
     expires_at        TIMESTAMPTZ NOT NULL,
     created_at        TIMESTAMPTZ NOT NULL,
     updated_at        TIMESTAMPTZ NOT NULL
