@@ -49,10 +49,10 @@ const (
 // pageText is the page's wording in one language; English is the only one so far, and
 // a translation is one more value of this type.
 type pageText struct {
-	Lang, PayTitle, Name, Number, Month, Year, CVC, Pay, Expires, MOTONote            string
-	ChallengeTitle, ChallengeNote, Approve, Deny, Return                              string
-	Succeeded, Failed, Pending, Expired, Ended, NotFound, TooMany, BadForm, NoSession string
-	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused                  string
+	Lang, PayTitle, Name, Number, Month, Year, CVC, Pay, Expires, MOTONote     string
+	ChallengeTitle, ChallengeNote, Approve, Deny, Return                       string
+	Succeeded, Failed, Pending, Expired, NotFound, TooMany, BadForm, NoSession string
+	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused           string
 }
 
 var english = pageText{
@@ -62,7 +62,7 @@ var english = pageText{
 	ChallengeTitle: "Simulated 3-D Secure", Approve: "Approve", Deny: "Deny", Return: "Return to the merchant",
 	ChallengeNote: "Test mode: this page stands in for the card issuer's authentication page.",
 	Succeeded:     "Payment successful", Failed: "Payment failed", Pending: "Payment processing",
-	Expired: "This payment page has expired", Ended: "This payment is already complete",
+	Expired:  "This payment page has expired",
 	NotFound: "This payment page does not exist", TooMany: "Too many attempts: try again later",
 	BadForm:   "The form was not accepted: reload the page and try again",
 	NoSession: "Please reload the page and try again.",
@@ -148,7 +148,6 @@ type pageData struct {
 	T                                              pageText
 	Title, Token, CSRF, Amount, Description, Error string
 	ExpiresAt, Heading, Message, Status, ReturnURL string
-	Refresh                                        string
 	MOTO, CardChange                               bool
 }
 
@@ -191,12 +190,34 @@ var errSessionNotFound = errors.New("no such payment session")
 func (s *server) ended(c echo.Context, session billing.PaymentSession, t pageText) (bool, error) {
 	switch {
 	case session.Status == billing.PaymentSessionCompleted:
-		return true, c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+		return true, c.Redirect(http.StatusSeeOther, donePath(c))
 	case session.Status == billing.PaymentSessionExpired || time.Now().After(session.ExpiresAt):
 		return true, s.message(c, http.StatusGone, t.Expired, "")
 	}
 	return false, nil
 }
+
+// openSession is every page handler's start: the wording for the browser's language,
+// the URL's session and its owner, or the page that answers instead (unknown token,
+// ended session, and for testOnly the simulated ACS outside test mode); ok is false
+// when that page was written.
+func (s *server) openSession(c echo.Context, testOnly bool) (session billing.PaymentSession, caller billing.Caller, t pageText, ok bool, err error) {
+	t = texts(c.Request().Header.Get("Accept-Language"))
+	session, caller, err = s.pageSession(c)
+	if err != nil {
+		return session, caller, t, false, s.sessionError(c, err)
+	}
+	if done, err := s.ended(c, session, t); done {
+		return session, caller, t, false, err
+	}
+	if testOnly && session.Mode != billing.ModeTest {
+		return session, caller, t, false, s.message(c, http.StatusNotFound, t.NotFound, "")
+	}
+	return session, caller, t, true, nil
+}
+
+// donePath is the page showing how the URL's session ended.
+func donePath(c echo.Context) string { return "/pay/" + c.Param("token") + "/done" }
 
 func (s *server) sessionError(c echo.Context, err error) error {
 	t := texts(c.Request().Header.Get("Accept-Language"))
@@ -253,12 +274,8 @@ func (s *server) cardData(c echo.Context, session billing.PaymentSession, t page
 
 // cardPage shows the card form of an open session.
 func (s *server) cardPage(c echo.Context) error {
-	t := texts(c.Request().Header.Get("Accept-Language"))
-	session, _, err := s.pageSession(c)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	if done, err := s.ended(c, session, t); done {
+	session, _, t, ok, err := s.openSession(c, false)
+	if !ok {
 		return err
 	}
 	return s.render(c, http.StatusOK, "card.html", s.cardData(c, session, t, ""))
@@ -268,12 +285,8 @@ func (s *server) cardPage(c echo.Context) error {
 // session's workflow, which authenticates and charges it.
 func (s *server) submitCard(c echo.Context) error {
 	ctx := c.Request().Context()
-	t := texts(c.Request().Header.Get("Accept-Language"))
-	session, caller, err := s.pageSession(c)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	if done, err := s.ended(c, session, t); done {
+	session, caller, t, ok, err := s.openSession(c, false)
+	if !ok {
 		return err
 	}
 	if ok, err := s.checkForm(c, session, t); !ok {
@@ -309,7 +322,7 @@ func (s *server) submitCard(c echo.Context) error {
 	if err != nil {
 		_, _ = s.store.DetachPaymentMethod(context.WithoutCancel(ctx), caller, pm.ID)
 		if billing.KindOf(err) == billing.KindConflict {
-			return c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+			return c.Redirect(http.StatusSeeOther, donePath(c))
 		}
 		if billing.KindOf(err) == billing.KindCardDeclined || billing.KindOf(err) == billing.KindInvalid {
 			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, cardMessage(err)))
@@ -329,21 +342,14 @@ func (s *server) nextStep(c echo.Context, step workflows.HostedStep) error {
 		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge")
 	}
 	// The workflow has recorded the outcome and dropped a card the session does not keep.
-	return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/done")
+	return c.Redirect(http.StatusSeeOther, donePath(c))
 }
 
 // challengePage is the simulated issuer page (ACS) of a challenged test-mode payment.
 func (s *server) challengePage(c echo.Context) error {
-	t := texts(c.Request().Header.Get("Accept-Language"))
-	session, _, err := s.pageSession(c)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	if done, err := s.ended(c, session, t); done {
+	session, _, t, ok, err := s.openSession(c, true)
+	if !ok {
 		return err
-	}
-	if session.Mode != billing.ModeTest {
-		return s.message(c, http.StatusNotFound, t.NotFound, "")
 	}
 	return s.render(c, http.StatusOK, "challenge.html", pageData{T: t, Title: t.ChallengeTitle, Token: c.Param("token"),
 		CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency)})
@@ -352,16 +358,9 @@ func (s *server) challengePage(c echo.Context) error {
 // submitChallenge hands the simulated ACS's answer to the session's workflow.
 func (s *server) submitChallenge(c echo.Context) error {
 	ctx := c.Request().Context()
-	t := texts(c.Request().Header.Get("Accept-Language"))
-	session, _, err := s.pageSession(c)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	if done, err := s.ended(c, session, t); done {
+	session, _, t, ok, err := s.openSession(c, true)
+	if !ok {
 		return err
-	}
-	if session.Mode != billing.ModeTest {
-		return s.message(c, http.StatusNotFound, t.NotFound, "")
 	}
 	if ok, err := s.checkForm(c, session, t); !ok {
 		return err
@@ -377,7 +376,7 @@ func (s *server) submitChallenge(c echo.Context) error {
 	step, err := starter.CompleteHostedChallenge(ctx, tc, session.ID, workflows.CompleteChallengeRequest{Answer: answer})
 	if err != nil {
 		if billing.KindOf(err) == billing.KindConflict {
-			return c.Redirect(http.StatusSeeOther, "/pay/"+c.Param("token")+"/done")
+			return c.Redirect(http.StatusSeeOther, donePath(c))
 		}
 		return err
 	}
@@ -434,7 +433,7 @@ func (s *server) donePage(c echo.Context) error {
 			q.Set(idParam, session.ID)
 			q.Set("status", string(status))
 			u.RawQuery = q.Encode()
-			d.ReturnURL, d.Refresh = u.String(), u.String()
+			d.ReturnURL = u.String()
 		}
 	}
 	return s.render(c, http.StatusOK, "done.html", d)

@@ -123,6 +123,15 @@ const (
 	PaymentRecurring PaymentType = "recurring"
 )
 
+// CustomerPaymentType is the type of a customer-initiated payment: initial when it
+// saves the card for later merchant-initiated charges, one_off otherwise.
+func CustomerPaymentType(saveCard bool) PaymentType {
+	if saveCard {
+		return PaymentInitial
+	}
+	return PaymentOneOff
+}
+
 // IsRecurring reports whether the payment belongs to a stored-credential series.
 func (t PaymentType) IsRecurring() bool { return t == PaymentInitial || t == PaymentRecurring }
 

@@ -204,10 +204,7 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 // recordAuthenticationFailure records the hosted payment as failed because 3-D Secure
 // failed: nothing reached the issuer's authorization, so no charge id.
 func recordAuthenticationFailure(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
-	payType := billing.PaymentOneOff
-	if in.SaveCard {
-		payType = billing.PaymentInitial
-	}
+	payType := billing.CustomerPaymentType(in.SaveCard)
 	out := PaymentResult{PaymentID: in.PaymentID, Status: billing.PaymentFailed, PaymentType: payType,
 		IsRecurring: payType.IsRecurring(), FailureCode: billing.CodeAuthenticationFailed,
 		FailureClass: string(providers.ClassAuthenticationRequired), FailureMessage: "the cardholder did not pass 3-D Secure"}

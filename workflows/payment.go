@@ -57,10 +57,7 @@ func Payment(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
 // chargePayment charges in's card once, customer-initiated (with the 3-D Secure
 // result auth when the hosted page ran one), and records the attempt.
 func chargePayment(ctx workflow.Context, in PaymentInput, auth *providers.Authentication) (PaymentResult, error) {
-	payType := billing.PaymentOneOff
-	if in.SaveCard {
-		payType = billing.PaymentInitial
-	}
+	payType := billing.CustomerPaymentType(in.SaveCard)
 	now := workflow.Now(ctx)
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
 		MerchantID: in.MerchantID, Mode: in.Mode, PaymentMethodID: in.PaymentMethodID, Amount: in.Amount,

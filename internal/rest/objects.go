@@ -60,10 +60,7 @@ func SessionPaymentObject(s billing.PaymentSession) Payment {
 	if s.Status == billing.PaymentSessionExpired {
 		status = billing.PaymentExpired
 	}
-	payType := billing.PaymentOneOff
-	if s.SaveCard {
-		payType = billing.PaymentInitial
-	}
+	payType := billing.CustomerPaymentType(s.SaveCard)
 	expires := s.ExpiresAt.UTC()
 	return Payment{
 		ID: s.ID, Object: "payment", Customer: s.CustomerID, PaymentMethod: s.PaymentMethodID,
