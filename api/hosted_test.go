@@ -421,7 +421,15 @@ func TestPlanPaymentSession(t *testing.T) {
 			t.Errorf("the card-change page charged %d times", n)
 		}
 
-		// An ended plan takes no new card; an unknown or another merchant's plan is 404.
+		// Bad input names its field; an ended plan takes no new card; an unknown or
+		// another merchant's plan is 404.
+		for body, param := range map[string]string{`{"return_url":"ftp://example.com"}`: "return_url",
+			`{"expires_in":2}`: "expires_in", `{"card":{}}`: "card"} {
+			rec, e := f.do(t, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.testKey, body)
+			if rec.Code != http.StatusBadRequest || e.Error.Param != param {
+				t.Errorf("%s = %d %+v, want 400 naming %s", body, rec.Code, e.Error, param)
+			}
+		}
 		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.testKey, "", nil); code != http.StatusConflict {
 			t.Errorf("a session for a completed plan = %d, want 409", code)
 		}
