@@ -3,7 +3,9 @@ package activities
 import (
 	"context"
 	"errors"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
@@ -134,6 +136,37 @@ type PlanCards interface {
 	// change_payment_method update): a plan waiting for a card tries the waiting
 	// installment at once. A plan that refuses (it has ended) is a *billing.Error.
 	ChangePlanCard(ctx context.Context, planID, paymentMethodID string) error
+	// StartPlan hands an incomplete plan its first card (the plan's start_plan
+	// update) and returns how the plan's first payment went. The update's id is the
+	// session's, so a retried call waits on the same update instead of sending another.
+	// A plan that refuses (it expired or was canceled) is a *billing.Error.
+	StartPlan(ctx context.Context, req StartPlanRequest) (StartPlanResult, error)
+}
+
+// StartPlanRequest starts an incomplete plan with the card its customer gave on the
+// hosted page. It is also the plan workflow's start_plan update.
+type StartPlanRequest struct {
+	PlanID string `json:"plan_id"`
+	// SessionID is the hosted session's id (ps_…), the update's id.
+	SessionID       string `json:"session_id"`
+	PaymentMethodID string `json:"payment_method_id"`
+	// Authentication is the 3-D Secure result the first charge carries; nil for MOTO.
+	Authentication *providers.Authentication `json:"authentication,omitempty"`
+	// Verified: the card was verified with an authenticated zero-amount check (the plan
+	// starts later), so the stored-credential series has its customer-initiated step and
+	// the first installment is charged merchant-initiated on its date.
+	Verified bool `json:"verified,omitempty"`
+}
+
+// StartPlanResult is how an incomplete plan's start went: succeeded (the first
+// installment paid, or the card verified), failed (the plan is incomplete again), or
+// pending (the first charge's outcome is unknown; the plan settles it under the same
+// key).
+type StartPlanResult struct {
+	Status         billing.PaymentStatus `json:"status"`
+	PaymentID      string                `json:"payment_id,omitempty"`
+	FailureCode    string                `json:"failure_code,omitempty"`
+	FailureMessage string                `json:"failure_message,omitempty"`
 }
 
 // ChangePlanCardRequest hands a plan the card its hosted session authenticated.
@@ -155,4 +188,28 @@ func (a *Activities) ChangePlanCard(ctx context.Context, req ChangePlanCardReque
 func ChangePlanCard(ctx workflow.Context, req ChangePlanCardRequest) error {
 	var a *Activities
 	return workflow.ExecuteActivity(ledgerOptions(ctx), a.ChangePlanCard, req).Get(ctx, nil)
+}
+
+// StartPlan starts an incomplete plan with the session's card and waits for its first
+// payment. A plan that refuses is a non-retryable store_rejected error.
+func (a *Activities) StartPlan(ctx context.Context, req StartPlanRequest) (StartPlanResult, error) {
+	if a.deps.Plans == nil {
+		return StartPlanResult{}, errors.New("start plan: activities built without a plan client")
+	}
+	out, err := a.deps.Plans.StartPlan(ctx, req)
+	return out, storeError(err)
+}
+
+// StartPlan runs Activities.StartPlan from a workflow. It waits for the plan's first
+// charge, whose own retries may take minutes.
+func StartPlan(ctx workflow.Context, req StartPlanRequest) (StartPlanResult, error) {
+	var a *Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: LedgerMaxAttempts},
+	})
+	var out StartPlanResult
+	err := workflow.ExecuteActivity(ctx, a.StartPlan, req).Get(ctx, &out)
+	return out, err
 }

@@ -194,3 +194,66 @@ func TestHostedPaymentInABrowser(t *testing.T) {
 		t.Errorf("denied challenge: page %q, back with %v", status, q)
 	}
 }
+
+// TestHostedPlanInABrowser drives headless Chromium through the path issue 12 names:
+// a plan created without a card, its payment_url opened, the card typed, the 3-D Secure
+// challenge approved, the redirect back to the shop with the plan's id, and the plan
+// active with its first installment paid; then a plan whose challenge is denied, which
+// stays incomplete with nothing charged.
+func TestHostedPlanInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server and Chromium")
+	}
+	f := newFixtureWith(t, fixtureOptions{temporal: withTemporal})
+	srv := hostedServer(t, f)
+	shop := newShop(t)
+	b := newBrowser(t)
+	createPlan := func(email string) hostedPlanBody {
+		t.Helper()
+		cus := f.createCustomer(t, f.testKey, email)
+		var p hostedPlanBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"currency":"EUR","return_url":%q,"schedule":{"frequency":"days","recurring_amount":1999,"installments":12}}`,
+			cus.ID, shop.srv.URL+"/thanks"), &p); code != http.StatusCreated || p.Status != "incomplete" || p.PaymentURL == "" {
+			t.Fatalf("create plan = %d %+v", code, p)
+		}
+		return p
+	}
+
+	p := createPlan("ada@example.com")
+	b.step("plan-page", chromedp.Navigate(p.PaymentURL), chromedp.WaitVisible(chromedp.ID("number")))
+	b.step("plan-card-typed",
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("number"), "4000 0000 0000 3220"),
+		chromedp.SendKeys(chromedp.ID("exp_month"), "12"),
+		chromedp.SendKeys(chromedp.ID("exp_year"), "2034"),
+		chromedp.SendKeys(chromedp.ID("cvc"), "123"))
+	b.step("plan-challenge", chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("approve")))
+	b.step("plan-approved", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("outcome")))
+	b.step("plan-back-at-shop", chromedp.WaitVisible(chromedp.ID("back")))
+	if q := shop.last(); q.Get("plan_id") != p.ID || q.Get("status") != "succeeded" || q.Get("payment_session") != p.PaymentSession {
+		t.Fatalf("back at the shop with %v, want plan_id=%s status=succeeded", q, p.ID)
+	}
+	var now hostedPlanBody
+	f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &now)
+	if now.Status != "active" || now.Paid != 1 || now.PaidAmount != 1999 || now.PaymentMethod == "" {
+		t.Errorf("plan after the browser: %+v, want active with its first installment paid", now)
+	}
+
+	// A denied challenge: back at the shop with failed, the plan still incomplete.
+	p2 := createPlan("bob@example.com")
+	b.step("plan-page-2", chromedp.Navigate(p2.PaymentURL), chromedp.WaitVisible(chromedp.ID("number")),
+		chromedp.SendKeys(chromedp.ID("number"), "4000000000003220"),
+		chromedp.SendKeys(chromedp.ID("exp_month"), "01"),
+		chromedp.SendKeys(chromedp.ID("exp_year"), "2035"))
+	b.step("plan-challenge-2", chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("deny")))
+	b.step("plan-denied", chromedp.Click(chromedp.ID("deny")), chromedp.WaitVisible(chromedp.ID("outcome")))
+	b.step("plan-back-at-shop-2", chromedp.WaitVisible(chromedp.ID("back")))
+	if q := shop.last(); q.Get("plan_id") != p2.ID || q.Get("status") != "failed" {
+		t.Errorf("denied challenge: back with %v", q)
+	}
+	f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p2.ID, f.testKey, "", &now)
+	if now.Status != "incomplete" || now.Paid != 0 || f.chargesOf(p2.ID+"/1/1") != 0 {
+		t.Errorf("plan after a denied challenge: %+v, want incomplete with nothing charged", now)
+	}
+}

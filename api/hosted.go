@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/starter"
@@ -72,6 +74,67 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	return CreatePayment201JSONResponse(s.sessionOut(ctx, session)), nil
 }
 
+// createHostedPlan answers POST /v1/plans without a card: the plan starts incomplete
+// and its customer starts it on the hosted page, where the first installment is the
+// authenticated customer-initiated payment (or, when the plan starts later, the card is
+// verified with an authenticated zero-amount check and the first charge keeps its
+// date). The session row comes first, then the plan's workflow, then the session's; a
+// retry with the same Idempotency-Key derives the same ids and joins all three.
+func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObject, in workflows.PlanInput) (CreatePlanResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	returnURL, seconds, err := sessionParams(caller, b.ReturnUrl, b.ExpiresIn)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	if in.Provider, err = s.defaultProvider(caller.Mode); err != nil {
+		return nil, err
+	}
+	first, _ := in.Timetable.Installment(1)
+	amount := first.Amount
+	if first.DueAt.After(time.Now()) {
+		amount = 0 // a later start: verify the card now, charge it on the date
+	}
+	expiresAt := time.Now().Add(time.Duration(seconds) * time.Second)
+	token := billing.RandomToken(32)
+	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
+		ID:         derivedID(billing.PrefixPaymentSession, caller, deref(req.Params.IdempotencyKey)),
+		CustomerID: in.CustomerID, Amount: amount, Currency: in.Currency, Type: in.Type, SaveCard: true,
+		Provider: in.Provider, ReturnURL: returnURL, PlanID: in.PlanID, StartPlan: true,
+		Token: token, TokenHash: tokenHash(token), ExpiresAt: expiresAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A retry keeps the first request's deadline.
+	in.Hosted = &workflows.HostedPlan{ExpiresAt: session.ExpiresAt}
+	if _, err := starter.StartPlan(ctx, c, in); err != nil {
+		return nil, err
+	}
+	if err := s.startPlanSession(ctx, c, session); err != nil {
+		return nil, err
+	}
+	out, err := s.planOut(ctx, caller, in.PlanID, true)
+	if err != nil {
+		return nil, err
+	}
+	return CreatePlan201JSONResponse(out), nil
+}
+
+// startPlanSession starts the workflow of a session that starts an incomplete plan.
+func (s *server) startPlanSession(ctx context.Context, c client.Client, session billing.PaymentSession) error {
+	return starter.StartHostedPayment(ctx, c, workflows.HostedPaymentInput{
+		Payment: workflows.PaymentInput{PaymentID: session.ID, MerchantID: session.MerchantID, Mode: session.Mode,
+			CustomerID: session.CustomerID, Amount: session.Amount, Currency: session.Currency, Type: session.Type,
+			SaveCard: true},
+		ExpiresAt: session.ExpiresAt, PlanID: session.PlanID, StartPlan: true,
+	})
+}
+
 // sessionParams checks a hosted session's return_url and expires_in.
 func sessionParams(caller billing.Caller, returnURLParam *string, expiresIn *int) (string, int, error) {
 	v := &billing.ValidationError{}
@@ -121,22 +184,40 @@ func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPay
 			Message: fmt.Sprintf("plan %s is %s: it takes no new card", row.ID, row.Status)}
 	}
 	// 3-D Secure is asked for the plan's next amount, which the new card will pay.
-	var amount int64
+	var st workflows.PlanState
 	qctx, cancel := context.WithTimeout(ctx, queryWait)
-	if st, err := starter.PlanState(qctx, c, row.ID); err == nil {
-		amount = st.NextAmount
-	}
+	st, err = starter.PlanState(qctx, c, row.ID)
 	cancel()
+	if err != nil && row.Status == billing.PlanIncomplete {
+		return nil, err // its deadline and first amount are the workflow's
+	}
+	expiresAt := time.Now().Add(time.Duration(seconds) * time.Second)
+	typ := string(derefOr(body.Type, PlanPaymentSessionCreateTypeEcom))
+	start := st.Status == billing.PlanIncomplete
+	amount := st.NextAmount
+	if start {
+		// Another try at starting the plan: its first payment (or a verification, for
+		// a later start), within the plan's own deadline, in the plan's own mode.
+		if st.NextDueAt.After(time.Now()) {
+			amount = 0
+		}
+		expiresAt, typ = minTime(expiresAt, st.IncompleteUntil), row.Type
+	}
 	token := billing.RandomToken(32)
 	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
 		ID:         derivedID(billing.PrefixPaymentSession, caller, deref(req.Params.IdempotencyKey)),
 		CustomerID: row.CustomerID, Amount: amount, Currency: row.Currency,
-		Type: string(derefOr(body.Type, PlanPaymentSessionCreateTypeEcom)), SaveCard: true, Provider: row.Provider,
-		ReturnURL: returnURL, PlanID: row.ID, Token: token, TokenHash: tokenHash(token),
-		ExpiresAt: time.Now().Add(time.Duration(seconds) * time.Second),
+		Type: typ, SaveCard: true, Provider: row.Provider, ReturnURL: returnURL, PlanID: row.ID, StartPlan: start,
+		Token: token, TokenHash: tokenHash(token), ExpiresAt: expiresAt,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if session.StartPlan {
+		if err := s.startPlanSession(ctx, c, session); err != nil {
+			return nil, err
+		}
+		return CreatePlanPaymentSession201JSONResponse(s.planSessionOut(ctx, session)), nil
 	}
 	if err := starter.StartHostedPayment(ctx, c, workflows.HostedPaymentInput{
 		Payment: workflows.PaymentInput{PaymentID: session.ID, MerchantID: caller.MerchantID, Mode: caller.Mode,
@@ -156,7 +237,7 @@ func (s *server) planSessionOut(ctx context.Context, session billing.PaymentSess
 	if session.PaymentMethodID != "" {
 		out.PaymentMethod = &session.PaymentMethodID
 	}
-	if session.Outcome == billing.PaymentSucceeded || session.Outcome == billing.PaymentFailed {
+	if session.Outcome != "" {
 		o := PaymentSessionOutcome(session.Outcome)
 		out.Outcome = &o
 	}
@@ -185,6 +266,13 @@ func (s *server) sessionOut(ctx context.Context, session billing.PaymentSession)
 		obj.PaymentURL = &u
 	}
 	return fromREST[Payment](obj)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // tokenHash is how a payment_url's token is looked up: its SHA-256, so the database

@@ -122,16 +122,17 @@ func (e EventListObject) Valid() bool {
 
 // Defines values for EventType.
 const (
-	EventTypePaymentExpired     EventType = "payment.expired"
-	EventTypePaymentFailed      EventType = "payment.failed"
-	EventTypePaymentSucceeded   EventType = "payment.succeeded"
-	EventTypePlanActionRequired EventType = "plan.action_required"
-	EventTypePlanCanceled       EventType = "plan.canceled"
-	EventTypePlanCompleted      EventType = "plan.completed"
-	EventTypePlanCreated        EventType = "plan.created"
-	EventTypePlanFailed         EventType = "plan.failed"
-	EventTypePlanPastDue        EventType = "plan.past_due"
-	EventTypePlanUpdated        EventType = "plan.updated"
+	EventTypePaymentExpired        EventType = "payment.expired"
+	EventTypePaymentFailed         EventType = "payment.failed"
+	EventTypePaymentSucceeded      EventType = "payment.succeeded"
+	EventTypePlanActionRequired    EventType = "plan.action_required"
+	EventTypePlanCanceled          EventType = "plan.canceled"
+	EventTypePlanCompleted         EventType = "plan.completed"
+	EventTypePlanCreated           EventType = "plan.created"
+	EventTypePlanFailed            EventType = "plan.failed"
+	EventTypePlanIncompleteExpired EventType = "plan.incomplete_expired"
+	EventTypePlanPastDue           EventType = "plan.past_due"
+	EventTypePlanUpdated           EventType = "plan.updated"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -152,6 +153,8 @@ func (e EventType) Valid() bool {
 	case EventTypePlanCreated:
 		return true
 	case EventTypePlanFailed:
+		return true
+	case EventTypePlanIncompleteExpired:
 		return true
 	case EventTypePlanPastDue:
 		return true
@@ -327,6 +330,7 @@ func (e PaymentSessionObject) Valid() bool {
 // Defines values for PaymentSessionOutcome.
 const (
 	PaymentSessionOutcomeFailed    PaymentSessionOutcome = "failed"
+	PaymentSessionOutcomePending   PaymentSessionOutcome = "pending"
 	PaymentSessionOutcomeSucceeded PaymentSessionOutcome = "succeeded"
 )
 
@@ -334,6 +338,8 @@ const (
 func (e PaymentSessionOutcome) Valid() bool {
 	switch e {
 	case PaymentSessionOutcomeFailed:
+		return true
+	case PaymentSessionOutcomePending:
 		return true
 	case PaymentSessionOutcomeSucceeded:
 		return true
@@ -446,14 +452,16 @@ func (e PlanPreviewObject) Valid() bool {
 
 // Defines values for PlanStatus.
 const (
-	PlanStatusActionRequired PlanStatus = "action_required"
-	PlanStatusActive         PlanStatus = "active"
-	PlanStatusBlocked        PlanStatus = "blocked"
-	PlanStatusCanceled       PlanStatus = "canceled"
-	PlanStatusCompleted      PlanStatus = "completed"
-	PlanStatusFailed         PlanStatus = "failed"
-	PlanStatusPastDue        PlanStatus = "past_due"
-	PlanStatusPaused         PlanStatus = "paused"
+	PlanStatusActionRequired    PlanStatus = "action_required"
+	PlanStatusActive            PlanStatus = "active"
+	PlanStatusBlocked           PlanStatus = "blocked"
+	PlanStatusCanceled          PlanStatus = "canceled"
+	PlanStatusCompleted         PlanStatus = "completed"
+	PlanStatusFailed            PlanStatus = "failed"
+	PlanStatusIncomplete        PlanStatus = "incomplete"
+	PlanStatusIncompleteExpired PlanStatus = "incomplete_expired"
+	PlanStatusPastDue           PlanStatus = "past_due"
+	PlanStatusPaused            PlanStatus = "paused"
 )
 
 // Valid indicates whether the value is a known member of the PlanStatus enum.
@@ -470,6 +478,10 @@ func (e PlanStatus) Valid() bool {
 	case PlanStatusCompleted:
 		return true
 	case PlanStatusFailed:
+		return true
+	case PlanStatusIncomplete:
+		return true
+	case PlanStatusIncompleteExpired:
 		return true
 	case PlanStatusPastDue:
 		return true
@@ -626,17 +638,18 @@ func (e WebhookEndpointStatus) Valid() bool {
 
 // Defines values for WebhookEndpointCreateEventTypes.
 const (
-	WebhookEndpointCreateEventTypesAsterisk           WebhookEndpointCreateEventTypes = "*"
-	WebhookEndpointCreateEventTypesPaymentExpired     WebhookEndpointCreateEventTypes = "payment.expired"
-	WebhookEndpointCreateEventTypesPaymentFailed      WebhookEndpointCreateEventTypes = "payment.failed"
-	WebhookEndpointCreateEventTypesPaymentSucceeded   WebhookEndpointCreateEventTypes = "payment.succeeded"
-	WebhookEndpointCreateEventTypesPlanActionRequired WebhookEndpointCreateEventTypes = "plan.action_required"
-	WebhookEndpointCreateEventTypesPlanCanceled       WebhookEndpointCreateEventTypes = "plan.canceled"
-	WebhookEndpointCreateEventTypesPlanCompleted      WebhookEndpointCreateEventTypes = "plan.completed"
-	WebhookEndpointCreateEventTypesPlanCreated        WebhookEndpointCreateEventTypes = "plan.created"
-	WebhookEndpointCreateEventTypesPlanFailed         WebhookEndpointCreateEventTypes = "plan.failed"
-	WebhookEndpointCreateEventTypesPlanPastDue        WebhookEndpointCreateEventTypes = "plan.past_due"
-	WebhookEndpointCreateEventTypesPlanUpdated        WebhookEndpointCreateEventTypes = "plan.updated"
+	WebhookEndpointCreateEventTypesAsterisk              WebhookEndpointCreateEventTypes = "*"
+	WebhookEndpointCreateEventTypesPaymentExpired        WebhookEndpointCreateEventTypes = "payment.expired"
+	WebhookEndpointCreateEventTypesPaymentFailed         WebhookEndpointCreateEventTypes = "payment.failed"
+	WebhookEndpointCreateEventTypesPaymentSucceeded      WebhookEndpointCreateEventTypes = "payment.succeeded"
+	WebhookEndpointCreateEventTypesPlanActionRequired    WebhookEndpointCreateEventTypes = "plan.action_required"
+	WebhookEndpointCreateEventTypesPlanCanceled          WebhookEndpointCreateEventTypes = "plan.canceled"
+	WebhookEndpointCreateEventTypesPlanCompleted         WebhookEndpointCreateEventTypes = "plan.completed"
+	WebhookEndpointCreateEventTypesPlanCreated           WebhookEndpointCreateEventTypes = "plan.created"
+	WebhookEndpointCreateEventTypesPlanFailed            WebhookEndpointCreateEventTypes = "plan.failed"
+	WebhookEndpointCreateEventTypesPlanIncompleteExpired WebhookEndpointCreateEventTypes = "plan.incomplete_expired"
+	WebhookEndpointCreateEventTypesPlanPastDue           WebhookEndpointCreateEventTypes = "plan.past_due"
+	WebhookEndpointCreateEventTypesPlanUpdated           WebhookEndpointCreateEventTypes = "plan.updated"
 )
 
 // Valid indicates whether the value is a known member of the WebhookEndpointCreateEventTypes enum.
@@ -659,6 +672,8 @@ func (e WebhookEndpointCreateEventTypes) Valid() bool {
 	case WebhookEndpointCreateEventTypesPlanCreated:
 		return true
 	case WebhookEndpointCreateEventTypesPlanFailed:
+		return true
+	case WebhookEndpointCreateEventTypesPlanIncompleteExpired:
 		return true
 	case WebhookEndpointCreateEventTypesPlanPastDue:
 		return true
@@ -843,7 +858,8 @@ type Event struct {
 	// without a payment (the Payment, status `expired`). The others carry the Plan as recorded when the event
 	// happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
 	// its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
-	// `plan.action_required` and `plan.failed` when it enters that status;
+	// `plan.action_required`, `plan.failed` and `plan.incomplete_expired` when it enters
+	// that status;
 	// `plan.updated` for any other change of its status (paused, active again,
 	// blocked) or of its payment method. One change is announced by one event.
 	Type EventType `json:"type"`
@@ -875,7 +891,8 @@ type EventListObject string
 // without a payment (the Payment, status `expired`). The others carry the Plan as recorded when the event
 // happened (`live_state: false`, as GET /v1/plans lists it): `plan.created` when
 // its row is first written; `plan.completed`, `plan.canceled`, `plan.past_due`,
-// `plan.action_required` and `plan.failed` when it enters that status;
+// `plan.action_required`, `plan.failed` and `plan.incomplete_expired` when it enters
+// that status;
 // `plan.updated` for any other change of its status (paused, active again,
 // blocked) or of its payment method. One change is announced by one event.
 type EventType string
@@ -1041,7 +1058,10 @@ type PaymentSession struct {
 	Livemode bool                 `json:"livemode"`
 	Object   PaymentSessionObject `json:"object"`
 
-	// Outcome how a completed session went; `succeeded` means the plan now charges `payment_method`
+	// Outcome how a completed session went; `succeeded` means the plan now charges
+	// `payment_method` (for a session starting an `incomplete` plan: its first
+	// installment was paid, or the card verified); `pending`: the first payment's
+	// outcome is not known yet
 	Outcome       *PaymentSessionOutcome `json:"outcome,omitempty"`
 	PaymentMethod *string                `json:"payment_method,omitempty"`
 
@@ -1054,7 +1074,10 @@ type PaymentSession struct {
 // PaymentSessionObject defines model for PaymentSession.Object.
 type PaymentSessionObject string
 
-// PaymentSessionOutcome how a completed session went; `succeeded` means the plan now charges `payment_method`
+// PaymentSessionOutcome how a completed session went; `succeeded` means the plan now charges
+// `payment_method` (for a session starting an `incomplete` plan: its first
+// installment was paid, or the card verified); `pending`: the first payment's
+// outcome is not known yet
 type PaymentSessionOutcome string
 
 // PaymentSessionStatus defines model for PaymentSession.Status.
@@ -1068,8 +1091,11 @@ type Plan struct {
 	Customer     string    `json:"customer"`
 
 	// Id Example: plan_7m3q4hdd2fyxlw2gq4vcnbqzda
-	Id        string     `json:"id"`
-	LastError *PlanError `json:"last_error,omitempty"`
+	Id string `json:"id"`
+
+	// IncompleteUntil when an `incomplete` plan expires
+	IncompleteUntil *time.Time `json:"incomplete_until,omitempty"`
+	LastError       *PlanError `json:"last_error,omitempty"`
 
 	// LiveState true when the state came from the plan's workflow; false when the workflow could not be asked and the last recorded state is shown
 	LiveState       *bool                   `json:"live_state,omitempty"`
@@ -1083,15 +1109,26 @@ type Plan struct {
 	Paid            int                     `json:"paid"`
 	PaidAmount      int64                   `json:"paid_amount"`
 	PaymentMethod   string                  `json:"payment_method"`
-	Provider        string                  `json:"provider"`
-	Reference       *string                 `json:"reference,omitempty"`
-	Remaining       *int                    `json:"remaining,omitempty"`
+
+	// PaymentSession the open session behind `payment_url` (ps_…)
+	PaymentSession *string `json:"payment_session,omitempty"`
+
+	// PaymentUrl An `incomplete` plan's hosted page, where the customer gives the card and pays
+	// the first installment (or verifies the card, for a plan starting later).
+	PaymentUrl *string `json:"payment_url,omitempty"`
+	Provider   string  `json:"provider"`
+	Reference  *string `json:"reference,omitempty"`
+	Remaining  *int    `json:"remaining,omitempty"`
 
 	// Schedule the schedule as sent
 	Schedule *map[string]interface{} `json:"schedule,omitempty"`
 	Skipped  *int                    `json:"skipped,omitempty"`
-	Status   PlanStatus              `json:"status"`
-	Type     *string                 `json:"type,omitempty"`
+
+	// Status `incomplete`: created without a card, waiting for the customer on `payment_url`
+	// (the first installment is paid there); `incomplete_expired`: the page was not
+	// completed in time and the plan never charges.
+	Status PlanStatus `json:"status"`
+	Type   *string    `json:"type,omitempty"`
 }
 
 // PlanObject defines model for Plan.Object.
@@ -1109,15 +1146,26 @@ type PlanCreate struct {
 	Customer string `json:"customer"`
 
 	// Dunning Soft declines are retried after each delay in turn (default 1d, 3d, 5d, 7d); then the outcome.
-	Dunning      *Dunning                `json:"dunning,omitempty"`
+	Dunning *Dunning `json:"dunning,omitempty"`
+
+	// ExpiresIn Plans without a card only: seconds the customer has to complete the page,
+	// default 3600; 60–86400 (test mode: from 5). Then the plan is
+	// `incomplete_expired`.
+	ExpiresIn    *int                    `json:"expires_in,omitempty"`
 	MerchantData *map[string]interface{} `json:"merchant_data,omitempty"`
 
 	// Payment An earlier successful initial payment (save_card) whose card and network transaction id the plan reuses.
 	Payment *string `json:"payment,omitempty"`
 
-	// PaymentMethod The saved card to charge; or give `payment`.
+	// PaymentMethod The saved card to charge; or give `payment`; or neither, for a plan the
+	// customer starts on the hosted page (`payment_url`, status `incomplete`).
 	PaymentMethod *string `json:"payment_method,omitempty"`
 	Reference     *string `json:"reference,omitempty"`
+
+	// ReturnUrl Plans without a card only: where the page sends the customer afterwards, with
+	// `plan_id`, `payment_session` and `status` in the query. An absolute http(s)
+	// URL; https in live mode.
+	ReturnUrl *string `json:"return_url,omitempty"`
 
 	// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
 	// installments, final_amount, final_payment_date, expires_on) or variable
@@ -1196,7 +1244,9 @@ type PlanPreviewRequest struct {
 	Schedule Schedule `json:"schedule"`
 }
 
-// PlanStatus defines model for PlanStatus.
+// PlanStatus `incomplete`: created without a card, waiting for the customer on `payment_url`
+// (the first installment is paid there); `incomplete_expired`: the page was not
+// completed in time and the plan never charges.
 type PlanStatus string
 
 // ProviderList defines model for ProviderList.

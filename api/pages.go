@@ -53,6 +53,7 @@ type pageText struct {
 	ChallengeTitle, ChallengeNote, Approve, Deny, Return                       string
 	Succeeded, Failed, Pending, Expired, NotFound, TooMany, BadForm, NoSession string
 	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused           string
+	PlanNote, VerifyTitle, VerifyNote, PlanStarted                             string
 }
 
 var english = pageText{
@@ -69,6 +70,10 @@ var english = pageText{
 	CardTitle: "Update your card", CardNote: "Your plan charges this card from now on; nothing is charged on this page.",
 	Save: "Save card", ExpiresCard: "This page takes the card until", CardUpdated: "Card updated",
 	CardRefused: "The card was not accepted",
+	PlanNote:    "The first payment of your plan. Later payments are charged to this card on the plan's schedule.",
+	VerifyTitle: "Set up your plan",
+	VerifyNote:  "Nothing is charged now: the card is verified, and your plan charges it on its schedule.",
+	PlanStarted: "Your plan has started",
 }
 
 // texts picks the wording for an Accept-Language header.
@@ -149,6 +154,8 @@ type pageData struct {
 	Title, Token, CSRF, Amount, Description, Error string
 	ExpiresAt, Heading, Message, Status, ReturnURL string
 	MOTO, CardChange                               bool
+	// Note replaces the card change's note (a plan's first payment or verification).
+	Note string
 }
 
 func (s *server) render(c echo.Context, status int, name string, d pageData) error {
@@ -267,9 +274,20 @@ func formatAmount(amount int64, currency string) string {
 }
 
 func (s *server) cardData(c echo.Context, session billing.PaymentSession, t pageText, formErr string) pageData {
-	return pageData{T: t, Token: c.Param("token"), CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency),
+	d := pageData{T: t, Token: c.Param("token"), CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency),
 		Description: session.Description, Error: formErr, MOTO: session.Type == "moto", CardChange: session.PlanID != "",
 		ExpiresAt: session.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")}
+	if d.CardChange {
+		d.Title, d.Note = t.CardTitle, t.CardNote
+	}
+	switch {
+	case session.StartPlan && session.Amount == 0:
+		d.Title, d.Note = t.VerifyTitle, t.VerifyNote
+	case session.StartPlan:
+		// The plan's first payment: shown as a payment, with what it starts.
+		d.CardChange, d.Description = false, t.PlanNote
+	}
+	return d
 }
 
 // cardPage shows the card form of an open session.
@@ -409,6 +427,10 @@ func (s *server) donePage(c echo.Context) error {
 	}
 	d := pageData{T: t, Status: string(status)}
 	switch {
+	case status == billing.PaymentSucceeded && session.StartPlan:
+		d.Heading = t.PlanStarted
+	case status == billing.PaymentFailed && session.StartPlan && session.Amount > 0:
+		d.Heading = t.Failed
 	case status == billing.PaymentSucceeded && session.PlanID != "":
 		d.Heading = t.CardUpdated
 	case status == billing.PaymentFailed && session.PlanID != "":
@@ -431,6 +453,9 @@ func (s *server) donePage(c echo.Context) error {
 		if err == nil {
 			q := u.Query()
 			q.Set(idParam, session.ID)
+			if session.StartPlan {
+				q.Set("plan_id", session.PlanID)
+			}
 			q.Set("status", string(status))
 			u.RawQuery = q.Encode()
 			d.ReturnURL = u.String()

@@ -58,8 +58,14 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 	} else if err != nil {
 		return nil, err
 	}
-	if (b.PaymentMethod == nil) == (b.Payment == nil) {
-		v.Add("payment_method", billing.CodeParameterMissing, "give exactly one of payment_method or payment")
+	hosted := b.PaymentMethod == nil && b.Payment == nil
+	switch {
+	case b.PaymentMethod != nil && b.Payment != nil:
+		v.Add("payment", billing.CodeInvalidValue, "give one of payment_method or payment, or neither for a hosted page")
+	case !hosted && b.ReturnUrl != nil:
+		v.Add("return_url", billing.CodeParameterUnknown, "return_url is for plans without a card (a hosted page)")
+	case !hosted && b.ExpiresIn != nil:
+		v.Add("expires_in", billing.CodeParameterUnknown, "expires_in is for plans without a card (a hosted page)")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -77,6 +83,17 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		Currency: b.Currency, Timetable: timetable, Dunning: dunning,
 		Type: string(derefOr(b.Type, PlanCreateTypeEcom)), Reference: deref(b.Reference),
 	}
+	in.PlanID = derivedID(billing.PrefixPlan, caller, deref(req.Params.IdempotencyKey))
+	rawSchedule, _ := json.Marshal(b.Schedule)
+	create := &workflows.PlanCreate{Schedule: rawSchedule, CreatedAt: now.UTC()}
+	if b.MerchantData != nil {
+		create.MerchantData, _ = json.Marshal(*b.MerchantData)
+	}
+	in.Create = create
+	if hosted {
+		return s.createHostedPlan(ctx, req, in)
+	}
+
 	pmID, pmParam := deref(b.PaymentMethod), "payment_method"
 	if b.Payment != nil {
 		pay, err := s.store.GetPayment(ctx, caller, *b.Payment)
@@ -95,14 +112,6 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		return nil, err
 	}
 	in.PaymentMethodID, in.Provider = pm.ID, pm.Provider
-	in.PlanID = derivedID(billing.PrefixPlan, caller, deref(req.Params.IdempotencyKey))
-	rawSchedule, _ := json.Marshal(b.Schedule)
-	create := &workflows.PlanCreate{Schedule: rawSchedule, CreatedAt: now.UTC()}
-	if b.MerchantData != nil {
-		create.MerchantData, _ = json.Marshal(*b.MerchantData)
-	}
-	in.Create = create
-
 	if _, err := starter.StartPlan(ctx, c, in); err != nil {
 		return nil, err
 	}
@@ -139,6 +148,17 @@ func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, 
 			applyState(&out, st)
 		}
 	}
+	if out.Status == PlanStatusIncomplete {
+		// The page its customer starts it on.
+		if session, err := s.store.OpenPlanSession(ctx, caller, id); err == nil {
+			out.PaymentSession = &session.ID
+			if u := s.pageURL(ctx, session); u != "" {
+				out.PaymentUrl = &u
+			}
+		} else if billing.KindOf(err) != billing.KindNotFound {
+			return Plan{}, err
+		}
+	}
 	return out, nil
 }
 
@@ -168,6 +188,9 @@ func applyState(out *Plan, st workflows.PlanState) {
 	}
 	if st.CancelReason != "" {
 		out.CancelReason = &st.CancelReason
+	}
+	if !st.IncompleteUntil.IsZero() {
+		out.IncompleteUntil = &st.IncompleteUntil
 	}
 }
 

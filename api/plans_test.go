@@ -156,7 +156,9 @@ func TestPlansAPI(t *testing.T) {
 			{planJSON(cus.ID, pm.ID, `{"frequency": "seconds", "recurring_amount": 100}`), "", "", ""}, // test mode allows seconds
 			{planJSON(other.ID, pm.ID, daily), "404", "resource_missing", "customer"},
 			{planJSON(cus.ID, "pm_nope", daily), "404", "resource_missing", "payment_method"},
-			{fmt.Sprintf(`{"customer": %q, "currency": "USD", "schedule": %s}`, cus.ID, daily), "400", "parameter_missing", "payment_method"},
+			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "payment": "pay_x", "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "invalid_value", "payment"},
+			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "return_url": "https://shop.example/back", "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "parameter_unknown", "return_url"},
+			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "expires_in": 600, "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "parameter_unknown", "expires_in"},
 			{planJSON(cus.ID, pm.ID, `{"frequency": "days", "recurring_amount": 100, "installments": 2}`)[:40], "400", "invalid_json", ""},
 		}
 		for _, tc := range cases {

@@ -21,12 +21,16 @@ const (
 	EventPlanPastDue        = "plan.past_due"
 	EventPlanActionRequired = "plan.action_required"
 	EventPlanFailed         = "plan.failed"
+	// EventPlanIncompleteExpired: a plan made without a card was not completed on its
+	// hosted page in time.
+	EventPlanIncompleteExpired = "plan.incomplete_expired"
 )
 
 // EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
 // "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
 var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentExpired, EventPlanCreated, EventPlanUpdated,
-	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed}
+	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed,
+	EventPlanIncompleteExpired}
 
 // Event is one entry of the merchant's event log, the source of webhooks.
 type Event struct {

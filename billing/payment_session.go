@@ -51,6 +51,9 @@ type PaymentSession struct {
 	// PlanID makes the session a change of the plan's card: the customer gives and
 	// authenticates a card, nothing is charged, and the plan charges it from then on.
 	PlanID string `db:"plan_id"`
+	// StartPlan makes the session the start of PlanID, an incomplete plan: the card
+	// pays its first installment (Amount), or is verified when Amount is 0.
+	StartPlan bool `db:"start_plan"`
 	// Outcome is how an ended session went: succeeded or failed (the ledger's payment
 	// says the rest for a payment session).
 	Outcome   PaymentStatus `db:"outcome"`
@@ -66,6 +69,9 @@ type PaymentSessionService interface {
 	CreatePaymentSession(ctx context.Context, caller Caller, s PaymentSession) (PaymentSession, error)
 	// GetPaymentSession returns one of the caller's sessions, token unsealed.
 	GetPaymentSession(ctx context.Context, caller Caller, id string) (PaymentSession, error)
+	// OpenPlanSession returns the newest open, unexpired session of one of the
+	// caller's plans (not found when there is none).
+	OpenPlanSession(ctx context.Context, caller Caller, planID string) (PaymentSession, error)
 	// PaymentSessionByToken finds the session a payment_url's token opens.
 	PaymentSessionByToken(ctx context.Context, tokenHash string) (PaymentSession, error)
 	PaymentSessionRecorder

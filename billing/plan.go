@@ -5,9 +5,10 @@ import (
 	"slices"
 )
 
-// PlanStatus is where a plan stands. A plan starts active; paused, blocked, past_due
-// and action_required are ways of not charging for now; completed, canceled and failed
-// are terminal.
+// PlanStatus is where a plan stands. A plan starts active, or incomplete while its
+// customer has yet to pay the first installment on the hosted page; paused, blocked,
+// past_due and action_required are ways of not charging for now; completed, canceled,
+// failed and incomplete_expired are terminal.
 type PlanStatus string
 
 // Plan statuses.
@@ -32,17 +33,25 @@ const (
 	// PlanFailed: the plan cannot go on for a reason no new card fixes (the provider
 	// refuses the request itself, for example its currency).
 	PlanFailed PlanStatus = "failed"
+	// PlanIncomplete: a plan created without a card waits for its customer to give one
+	// on the hosted page, where the first installment is the authenticated
+	// customer-initiated payment (or a zero-amount verification, for a later start).
+	PlanIncomplete PlanStatus = "incomplete"
+	// PlanIncompleteExpired: the customer did not complete the hosted page in time; the
+	// plan never charged and never will.
+	PlanIncompleteExpired PlanStatus = "incomplete_expired"
 )
 
 // PlanStatuses lists every status, for validating filters such as GET /v1/plans?status=.
-var PlanStatuses = []PlanStatus{PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired, PlanCompleted, PlanCanceled, PlanFailed}
+var PlanStatuses = []PlanStatus{PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired, PlanCompleted,
+	PlanCanceled, PlanFailed, PlanIncomplete, PlanIncompleteExpired}
 
 // Valid reports whether s is a known status.
 func (s PlanStatus) Valid() bool { return slices.Contains(PlanStatuses, s) }
 
 // Terminal reports whether nothing can happen to a plan in status s any more.
 func (s PlanStatus) Terminal() bool {
-	return s == PlanCompleted || s == PlanCanceled || s == PlanFailed
+	return s == PlanCompleted || s == PlanCanceled || s == PlanFailed || s == PlanIncompleteExpired
 }
 
 // planTransitions is the one table of which status may follow which. Terminal statuses
@@ -53,6 +62,7 @@ var planTransitions = map[PlanStatus][]PlanStatus{
 	PlanBlocked:        {PlanActive, PlanPaused, PlanPastDue, PlanActionRequired, PlanCompleted, PlanCanceled, PlanFailed},
 	PlanPastDue:        {PlanActive, PlanPaused, PlanBlocked, PlanActionRequired, PlanCanceled, PlanFailed},
 	PlanActionRequired: {PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanCanceled, PlanFailed},
+	PlanIncomplete:     {PlanActive, PlanCanceled, PlanIncompleteExpired},
 }
 
 // CanTransition reports whether a plan in status from may move to status to.
@@ -76,7 +86,9 @@ const (
 // KindConflict *Error with code invalid_transition otherwise:
 //   - pause from active or blocked (a blocked card stays blocked while paused);
 //   - resume from paused only;
-//   - cancel, change_payment_method and skip_next from any status but a terminal one.
+//   - cancel from any status but a terminal one;
+//   - change_payment_method and skip_next from any status but a terminal one or
+//     incomplete (its first card comes from the customer on the hosted page).
 func CheckAction(status PlanStatus, action PlanAction) error {
 	ok := false
 	switch action {
@@ -87,7 +99,7 @@ func CheckAction(status PlanStatus, action PlanAction) error {
 	case ActionCancel:
 		ok = CanTransition(status, PlanCanceled)
 	case ActionChangePaymentMethod, ActionSkipNext:
-		ok = !status.Terminal() && status.Valid()
+		ok = !status.Terminal() && status.Valid() && status != PlanIncomplete
 	default:
 		return &Error{Kind: KindInvalid, Code: CodeInvalidTransition, Message: fmt.Sprintf("unknown plan action %q", action)}
 	}
@@ -149,6 +161,8 @@ func PlanEventType(status PlanStatus) string {
 		return EventPlanActionRequired
 	case PlanFailed:
 		return EventPlanFailed
+	case PlanIncompleteExpired:
+		return EventPlanIncompleteExpired
 	}
 	return ""
 }

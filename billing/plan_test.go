@@ -25,6 +25,10 @@ func TestCanTransition(t *testing.T) {
 		{PlanCompleted, PlanCanceled, false},
 		{PlanFailed, PlanActive, false},
 		{PlanActive, PlanActive, false},
+		{PlanIncomplete, PlanActive, true},
+		{PlanIncomplete, PlanIncompleteExpired, true},
+		{PlanIncomplete, PlanPastDue, false}, // nothing was charged yet
+		{PlanIncompleteExpired, PlanActive, false},
 	} {
 		if got := CanTransition(c.from, c.to); got != c.want {
 			t.Errorf("CanTransition(%s, %s) = %v, want %v", c.from, c.to, got, c.want)
@@ -44,7 +48,7 @@ func TestCheckAction(t *testing.T) {
 	allowed := map[PlanAction][]PlanStatus{
 		ActionPause:               {PlanActive, PlanBlocked},
 		ActionResume:              {PlanPaused},
-		ActionCancel:              {PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired},
+		ActionCancel:              {PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired, PlanIncomplete},
 		ActionChangePaymentMethod: {PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired},
 		ActionSkipNext:            {PlanActive, PlanPaused, PlanBlocked, PlanPastDue, PlanActionRequired},
 	}
@@ -73,7 +77,8 @@ func TestPaymentTypeAndEvents(t *testing.T) {
 		t.Error("IsRecurring: one_off is not recurring; initial and recurring are")
 	}
 	for s, want := range map[PlanStatus]string{PlanCompleted: EventPlanCompleted, PlanCanceled: EventPlanCanceled,
-		PlanPastDue: EventPlanPastDue, PlanActionRequired: EventPlanActionRequired, PlanFailed: EventPlanFailed, PlanActive: "", PlanPaused: ""} {
+		PlanPastDue: EventPlanPastDue, PlanActionRequired: EventPlanActionRequired, PlanFailed: EventPlanFailed, PlanActive: "", PlanPaused: "",
+		PlanIncompleteExpired: EventPlanIncompleteExpired, PlanIncomplete: ""} {
 		if got := PlanEventType(s); got != want {
 			t.Errorf("PlanEventType(%s) = %q, want %q", s, got, want)
 		}

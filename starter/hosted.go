@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/workflows"
 )
@@ -77,4 +78,25 @@ type PlanCards struct{ Client client.Client }
 func (p PlanCards) ChangePlanCard(ctx context.Context, planID, paymentMethodID string) error {
 	_, err := ChangePlanPaymentMethod(ctx, p.Client, planID, workflows.ChangePaymentMethodRequest{PaymentMethodID: paymentMethodID})
 	return err
+}
+
+// StartPlan sends an incomplete plan its start_plan update under the session's id
+// and waits for the plan's first payment. Temporal keeps one update per id, so a
+// retried call (the activity's retry, a worker restart) waits on the first one.
+func (p PlanCards) StartPlan(ctx context.Context, req activities.StartPlanRequest) (activities.StartPlanResult, error) {
+	h, err := p.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: PlanWorkflowID(req.PlanID), UpdateID: req.SessionID, UpdateName: workflows.UpdateStartPlan,
+		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var st workflows.PlanState
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	if err != nil {
+		return activities.StartPlanResult{}, updateError(ctx, p.Client, req.PlanID, workflows.UpdateStartPlan, err)
+	}
+	if st.Start == nil {
+		return activities.StartPlanResult{}, fmt.Errorf("plan %s answered start_plan without its outcome", req.PlanID)
+	}
+	return *st.Start, nil
 }

@@ -21,6 +21,12 @@ type HostedPaymentInput struct {
 	// (Payment.Amount is the plan's next amount, for 3-D Secure), nothing is charged
 	// here, and the plan gets the card (and charges a waiting installment at once).
 	PlanID string `json:"plan_id,omitempty"`
+	// StartPlan makes the session the start of PlanID, a plan created without a card:
+	// the card is authenticated for the first installment (Payment.Amount) and handed
+	// to the plan, which charges it customer-initiated with that authentication; the
+	// session's outcome is that charge's. With Payment.Amount 0 (the plan starts later)
+	// the authentication is a zero-amount verification and nothing is charged now.
+	StartPlan bool `json:"start_plan,omitempty"`
 }
 
 // Updates of a hosted payment, sent by the page.
@@ -85,6 +91,22 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 	finish := func(ctx workflow.Context, auth *providers.Authentication, failed bool) (HostedStep, error) {
 		var err error
 		switch {
+		case in.StartPlan:
+			result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentFailed, FailureCode: billing.CodeAuthenticationFailed}
+			if failed {
+				break
+			}
+			res, serr := activities.StartPlan(ctx, activities.StartPlanRequest{PlanID: in.PlanID, SessionID: pay.PaymentID,
+				PaymentMethodID: pay.PaymentMethodID, Authentication: auth, Verified: pay.Amount == 0})
+			if serr != nil {
+				// The plan refused the card (it expired or was canceled): the card goes.
+				result.FailureCode = billing.CodeInvalidTransition
+				break
+			}
+			result.Status, result.FailureCode, result.FailureMessage = res.Status, res.FailureCode, res.FailureMessage
+			if res.PaymentID != "" {
+				result.PaymentID = res.PaymentID
+			}
 		case in.PlanID != "":
 			result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentSucceeded}
 			if failed {

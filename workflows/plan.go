@@ -30,10 +30,13 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, 1)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionHostedStart)
 	p.events++
 
 	if in.State == nil {
+		if in.Hosted != nil && p.version >= versionHostedStart {
+			p.s.Status = billing.PlanIncomplete
+		}
 		if err := p.createRow(ctx); err != nil {
 			return PlanResult{}, err
 		}
@@ -51,7 +54,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 				activities.ChargeFailure{Code: billing.CodePaymentMethodDetached, Message: "the card was removed; a new payment method is needed"})
 			continue
 		}
-		if p.shouldContinueAsNew(ctx) {
+		if !p.s.Starting && p.shouldContinueAsNew(ctx) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return PlanResult{}, err
 			}
@@ -65,6 +68,14 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		}
 	}
 }
+
+// Versions of the plan workflow (its "plan" change id). Histories recorded before a
+// version replay with the behaviour they had.
+const (
+	// versionHostedStart: a plan created without a card starts incomplete and waits
+	// for start_plan (PlanInput.Hosted).
+	versionHostedStart workflow.Version = 2
+)
 
 // planRun is one run's working state around the carried PlanCarry.
 type planRun struct {
@@ -82,6 +93,10 @@ type planRun struct {
 	}
 
 	cancelCh, blockCh, unblockCh, detachCh workflow.ReceiveChannel
+
+	// startOutcome is the first charge's outcome for the start_plan update waiting on
+	// it.
+	startOutcome *activities.StartPlanResult
 }
 
 func newPlanRun(ctx workflow.Context, in PlanInput) *planRun {
@@ -136,6 +151,16 @@ func (p *planRun) planType() string {
 // step does the next thing the plan needs: wait, or charge.
 func (p *planRun) step(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
+	if p.s.Status == billing.PlanIncomplete {
+		// Waiting for the customer's card, until the plan's deadline.
+		until := p.in.Hosted.ExpiresAt
+		if !now.Before(until) {
+			p.s.Status = billing.PlanIncompleteExpired
+			return nil
+		}
+		p.wait(ctx, until.Sub(now))
+		return nil
+	}
 	p.advance(now)
 	if p.s.Status.Terminal() {
 		return nil
@@ -205,6 +230,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 			"type": p.planType(), "reference": p.in.Reference,
 		},
 		At: workflow.Now(ctx), AttemptLimit: p.in.AttemptLimit,
+		// The first charge of a plan started on the hosted page carries its 3-D Secure
+		// result, or is flagged MOTO for a plan taken over the phone.
+		Authentication: s.StartAuth, MOTO: s.StartAuth == nil && s.Starting && p.planType() == "moto",
 	})
 	now := workflow.Now(ctx)
 	rec := activities.RecordPaymentRequest{
@@ -228,9 +256,12 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		s.PaidAmount += inst.Amount
 		s.LastError = nil
 		p.nextInstallment()
-		if err := p.publish(ctx, &rec); err != nil {
+		started := p.started(billing.PaymentSucceeded, nil)
+		row, err := p.record(ctx, &rec)
+		if err != nil {
 			return err
 		}
+		p.answerStart(started, row)
 		if payType == billing.PaymentInitial && res.NetworkTransactionID != "" {
 			// The plan's first charge stored the credential: keep its network id on
 			// the card too, for other plans reusing it.
@@ -246,6 +277,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 
 	f, final := activities.ChargeFailureOf(err)
 	p.logFailure(inst, attempt, f, final)
+	if s.Starting && final {
+		return p.startFailed(ctx, inst, attempt, rec, f, now)
+	}
 	switch {
 	case final && f.Type == activities.ErrPaymentMethodUnavailable:
 		// Nothing reached the provider: no attempt to record.
@@ -283,12 +317,68 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	default: // invalid_request and anything unforeseen: no new card helps
 		notify = p.setStatus(billing.PlanFailed, activities.NotifyPlanFailed)
 	}
-	if err := p.publish(ctx, &rec); err != nil {
+	started := p.started(billing.PaymentPending, &f) // an outcome not known yet: retried with the same key
+	row, err := p.record(ctx, &rec)
+	if err != nil {
 		return err
 	}
+	p.answerStart(started, row)
 	if notify != "" {
 		p.notify(ctx, notify, inst, attempt, f)
 	}
+	return nil
+}
+
+// started ends a start in progress (Starting) with the first charge's outcome, which
+// the start_plan update answers once the attempt is recorded; nil when the plan was
+// not starting.
+func (p *planRun) started(status billing.PaymentStatus, f *activities.ChargeFailure) *activities.StartPlanResult {
+	s := p.s
+	if !s.Starting {
+		return nil
+	}
+	s.Starting = false
+	out := &activities.StartPlanResult{Status: status}
+	if f != nil {
+		out.FailureCode, out.FailureMessage = f.Code, f.Message
+	}
+	if status != billing.PaymentPending {
+		s.StartAuth = nil // spent: the proof fits this charge only
+	}
+	return out
+}
+
+// answerStart hands the waiting start_plan update its outcome.
+func (p *planRun) answerStart(out *activities.StartPlanResult, rec activities.RecordPaymentResult) {
+	if out != nil {
+		out.PaymentID = rec.PaymentID
+		p.startOutcome = out
+	}
+}
+
+// startFailed records a failed first charge of a plan being started on the hosted
+// page: no dunning (the customer is still on the page, or gone), the plan is incomplete
+// again without a card, and waits for another session until its deadline.
+func (p *planRun) startFailed(ctx workflow.Context, inst billing.Installment, attempt int, rec activities.RecordPaymentRequest, f activities.ChargeFailure, now time.Time) error {
+	s := p.s
+	started := p.started(billing.PaymentFailed, &f)
+	s.Status = billing.PlanIncomplete
+	s.PaymentMethodID = ""
+	s.LastError = p.planError(inst, attempt, f, now)
+	var res activities.RecordPaymentResult
+	if f.Type != activities.ErrPaymentMethodUnavailable && f.Type != activities.ErrAttemptLimit {
+		// The attempt reached the provider: record it; the next card uses the next key.
+		s.Attempt = attempt
+		rec.Status, rec.Provider, rec.ProviderChargeID = billing.PaymentFailed, f.Provider, f.ChargeID
+		rec.FailureCode, rec.FailureClass, rec.FailureMessage = f.Code, f.Class(), f.Message
+		var err error
+		if res, err = p.record(ctx, &rec); err != nil {
+			return err
+		}
+	} else if err := p.publish(ctx, nil); err != nil {
+		return err
+	}
+	p.answerStart(started, res)
 	return nil
 }
 
@@ -405,10 +495,16 @@ func (p *planRun) notify(ctx workflow.Context, kind string, inst billing.Install
 	}
 }
 
-// publish reports the plan's state to the ledger (with the attempt rec, if any) and to
-// the search attributes, when it changed since it was last reported. The event of a
-// status change rides along.
+// publish reports the plan's state to the ledger and to the search attributes, when it
+// changed since it was last reported. The event of a status change rides along.
 func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentRequest) error {
+	_, err := p.record(ctx, rec)
+	return err
+}
+
+// record is publish with the attempt rec (if any), whose ledger row it returns.
+func (p *planRun) record(ctx workflow.Context, rec *activities.RecordPaymentRequest) (activities.RecordPaymentResult, error) {
+	var row activities.RecordPaymentResult
 	st := p.state()
 	cur := PublishedState{Status: st.Status, NextChargeAt: st.NextChargeAt, PaymentMethodID: st.PaymentMethodID}
 	var upd *activities.UpdatePlanRequest
@@ -428,19 +524,20 @@ func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentReq
 	case rec != nil:
 		rec.Plan = upd
 		p.events += 6
-		if _, err := activities.RecordPayment(ctx, *rec); err != nil {
-			return fmt.Errorf("record payment %s: %w", rec.IdempotencyKey, err)
+		var err error
+		if row, err = activities.RecordPayment(ctx, *rec); err != nil {
+			return row, fmt.Errorf("record payment %s: %w", rec.IdempotencyKey, err)
 		}
 	case upd != nil:
 		p.events += 6
 		if err := activities.UpdatePlan(ctx, *upd); err != nil {
-			return fmt.Errorf("update plan row: %w", err)
+			return row, fmt.Errorf("update plan row: %w", err)
 		}
 	}
 	if upd != nil {
 		p.s.Published = cur
 	}
-	return p.upsertSearchAttributes(ctx, st)
+	return row, p.upsertSearchAttributes(ctx, st)
 }
 
 // upsertSearchAttributes keeps PlanStatus, CustomerId, MerchantId and NextChargeAt
@@ -504,6 +601,12 @@ func (p *planRun) continueAsNew(ctx workflow.Context) error {
 
 // finish ends a plan that reached a terminal status.
 func (p *planRun) finish(ctx workflow.Context) PlanResult {
+	if p.s.Starting {
+		// Canceled before its first charge: the waiting start_plan answers failed.
+		p.s.Starting, p.s.StartAuth = false, nil
+		p.startOutcome = &activities.StartPlanResult{Status: billing.PaymentFailed, FailureCode: billing.CodeInvalidTransition,
+			FailureMessage: "the plan ended before its first payment"}
+	}
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	s := p.s
 	return PlanResult{

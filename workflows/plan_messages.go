@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
 )
 
@@ -87,6 +88,16 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			if p.skipTarget(workflow.Now(ctx)) == 0 {
 				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeNothingToSkip,
 					Message: "the plan has no installment left to skip"})
+			}
+			return nil
+		}},
+		{UpdateStartPlan, p.startPlan, func(ctx workflow.Context, req activities.StartPlanRequest) error {
+			if !strings.HasPrefix(req.PaymentMethodID, billing.PrefixPaymentMethod) {
+				return rejection(billing.Invalid("payment_method", billing.CodeInvalidPaymentMethod, "payment_method must be a pm_ id"))
+			}
+			if p.s.Status != billing.PlanIncomplete || p.s.Starting || !workflow.Now(ctx).Before(p.in.Hosted.ExpiresAt) {
+				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
+					Message: fmt.Sprintf("plan %s is %s: it is not waiting for its first card", p.in.PlanID, p.status())})
 			}
 			return nil
 		}},
@@ -204,6 +215,31 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 	}
 	s.Retries = 0
 	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
+}
+
+// startPlan gives an incomplete plan its card and answers how its first payment went.
+// Unlike the other handlers it waits: for the main loop's first charge, since the
+// customer's page shows its outcome. The loop never continues as new while a start is
+// in progress, and a plan that ends first answers the start as failed (finish).
+func (p *planRun) startPlan(ctx workflow.Context, req activities.StartPlanRequest) (PlanState, error) {
+	s := p.s
+	s.PaymentMethodID, s.Status, s.Unknown, s.LastError = req.PaymentMethodID, billing.PlanActive, false, nil
+	if req.Verified {
+		// A zero-amount verification was the customer-initiated step: every charge of
+		// the plan is merchant-initiated, the first on its date.
+		s.InitialDone = true
+		st := p.changed(ctx)
+		st.Start = &activities.StartPlanResult{Status: billing.PaymentSucceeded}
+		return st, nil
+	}
+	s.Starting, s.StartAuth, p.startOutcome = true, req.Authentication, nil
+	p.changed(ctx)
+	if err := workflow.Await(ctx, func() bool { return p.startOutcome != nil }); err != nil {
+		return PlanState{}, err
+	}
+	st := p.state()
+	st.Start = p.startOutcome
+	return st, nil
 }
 
 // Rejection is the one detail of an update a plan workflow refuses: the public error

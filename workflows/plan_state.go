@@ -122,6 +122,9 @@ func (p *planRun) state() PlanState {
 	if s.Status.Terminal() {
 		return st
 	}
+	if s.Status == billing.PlanIncomplete && p.in.Hosted != nil {
+		st.IncompleteUntil = p.in.Hosted.ExpiresAt
+	}
 	if inst, ok := p.in.Timetable.Installment(s.Next); ok {
 		st.NextInstallment, st.NextDueAt, st.NextAmount = inst.Number, inst.DueAt, inst.Amount
 		if p.charging() {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 )
 
 // Names of the plan workflow's messages. The workflow is registered as "Plan"; its id
@@ -36,6 +38,11 @@ const (
 	// UpdateSkipNext skips the next installment not yet attempted (SkipNextRequest →
 	// PlanState).
 	UpdateSkipNext = "skip_next"
+	// UpdateStartPlan gives an incomplete plan the card its customer gave on the
+	// hosted page (activities.StartPlanRequest → PlanState with Start set). It answers
+	// once the first installment's charge has an outcome: a failure leaves the plan
+	// incomplete, waiting for another session.
+	UpdateStartPlan = "start_plan"
 
 	// QueryState returns the PlanState.
 	QueryState = "state"
@@ -84,11 +91,19 @@ type PlanInput struct {
 	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
 	// MaxRunEvents overrides DefaultMaxRunEvents (tests use small values).
 	MaxRunEvents int `json:"max_run_events,omitempty"`
+	// Hosted makes a plan created without a card: it starts incomplete and waits for
+	// its customer's card from a hosted session (UpdateStartPlan) until ExpiresAt.
+	Hosted *HostedPlan `json:"hosted,omitempty"`
 	// Create holds what only the plan's row needs. The first run writes the row and
 	// drops it.
 	Create *PlanCreate `json:"create,omitempty"`
 	// State is the state carried from the previous run; nil on the first run.
 	State *PlanCarry `json:"state,omitempty"`
+}
+
+// HostedPlan is how long a plan created without a card waits for its customer.
+type HostedPlan struct {
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // PlanCreate is the part of a new plan's row the workflow itself does not use.
@@ -144,6 +159,12 @@ type PlanCarry struct {
 	PendingNotify bool `json:"pending_notify,omitempty"`
 	// CancelReason says why the plan was canceled.
 	CancelReason string `json:"cancel_reason,omitempty"`
+	// Starting: an incomplete plan got its card (UpdateStartPlan) and its first
+	// charge has not come back yet. StartAuth is the 3-D Secure result that charge
+	// carries, kept until the charge's outcome is known (an unknown one is retried with
+	// the same key and the same authentication).
+	Starting  bool                      `json:"starting,omitempty"`
+	StartAuth *providers.Authentication `json:"start_auth,omitempty"`
 
 	// Seq numbers the plan's reports to the ledger.
 	Seq int64 `json:"seq"`
@@ -218,6 +239,11 @@ type PlanState struct {
 	SkipInstallments []int      `json:"skip_installments,omitempty"`
 	LastError        *PlanError `json:"last_error,omitempty"`
 	CancelReason     string     `json:"cancel_reason,omitempty"`
+	// IncompleteUntil is when an incomplete plan expires unless its customer completes
+	// the hosted page.
+	IncompleteUntil time.Time `json:"incomplete_until,omitzero"`
+	// Start is how the start_plan update went; only its answer carries it.
+	Start *activities.StartPlanResult `json:"start,omitempty"`
 }
 
 // PlanResult is what a finished plan workflow returns.

@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"activities/activitiestest": {"activities", "billing", "providers", "internal/rest"},
 	"workflows":                 {"activities", "billing", "providers"},
 	"workflows/servertest":      {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
-	"starter":                   {"billing", "workflows"},
+	"starter":                   {"activities", "billing", "workflows"},
 	"worker":                    {"activities", "billing", "starter", "webhooks", "workflows"},
 	"api":                       {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest"},
 	"cmd/...":                   nil, // the binary wires everything

@@ -73,6 +73,11 @@ type Plan struct {
 	NextDueAt       *time.Time `json:"next_due_at,omitempty"`
 	LastError       *PlanError `json:"last_error,omitempty"`
 	CancelReason    *string    `json:"cancel_reason,omitempty"`
+	// An incomplete plan's hosted page, shown by the API from the plan's open session
+	// (events carry the plan as recorded, without them).
+	PaymentURL      *string    `json:"payment_url,omitempty"`
+	PaymentSession  *string    `json:"payment_session,omitempty"`
+	IncompleteUntil *time.Time `json:"incomplete_until,omitempty"`
 }
 
 // PlanError is a plan's last charge failure.

@@ -2,10 +2,13 @@ package servertest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
@@ -81,5 +84,82 @@ func TestHostedPaymentOnRealServer(t *testing.T) {
 	if *record {
 		writeHistory(t, history(t, e.c, paid.Payment.PaymentID), "hosted_payment_challenge.json")
 		writeHistory(t, history(t, e.c, expired.Payment.PaymentID), "hosted_payment_expired.json")
+	}
+}
+
+// TestHostedPlanOnRealServer starts a plan created without a card through its hosted
+// session (card challenged, then approved: the session hands the plan the card and
+// waits for the plan's first charge), and lets another expire unstarted. With -record
+// the plan's and the session's histories are written to workflows/testdata
+// (plan_hosted_start.json, hosted_plan_session.json, plan_incomplete_expired.json).
+func TestHostedPlanOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, nil)
+	e.provider.Challenge.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
+	hostedPlan := func(id string, expiresIn time.Duration) workflows.PlanInput {
+		t.Helper()
+		in := testPlan(t, e, id, 2, 3)
+		in.PaymentMethodID, in.InitialNetworkTransactionID = "", ""
+		every, n, amount := 3, 2, int64(1000)
+		tt, err := billing.Schedule{Frequency: billing.FrequencySeconds, FrequencyDuration: &every, RecurringAmount: &amount,
+			Installments: &n}.Resolve(billing.ModeTest, time.Now()) // the first installment is due now: paid on the page
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Timetable = tt
+		in.Hosted = &workflows.HostedPlan{ExpiresAt: time.Now().Add(expiresIn)}
+		if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+
+	plan := hostedPlan("plan_record_hosted", time.Hour)
+	s, err := e.db.CreatePaymentSession(ctx, caller, billing.PaymentSession{ID: "ps_record_hosted", CustomerID: "cus_1",
+		Amount: 1000, Currency: "USD", Type: "ecom", SaveCard: true, Provider: "fake", PlanID: plan.PlanID, StartPlan: true,
+		Token: "tok_ps_record_hosted", TokenHash: "hash_ps_record_hosted", ExpiresAt: plan.Hosted.ExpiresAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := starter.StartHostedPayment(ctx, e.c, workflows.HostedPaymentInput{ExpiresAt: s.ExpiresAt, PlanID: plan.PlanID,
+		StartPlan: true, Payment: workflows.PaymentInput{PaymentID: s.ID, MerchantID: e.merchant, Mode: billing.ModeTest,
+			CustomerID: "cus_1", Amount: 1000, Currency: "USD", Type: "ecom", SaveCard: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := starter.PlanState(ctx, e.c, plan.PlanID); err != nil || st.Status != billing.PlanIncomplete || st.Paid != 0 {
+		t.Fatalf("before the card: %+v, %v; want incomplete", st, err)
+	}
+	step, err := starter.SubmitHostedCard(ctx, e.c, s.ID, workflows.SubmitCardRequest{PaymentMethodID: "pm_card1"})
+	if err != nil || step.Challenge == nil {
+		t.Fatalf("submit: %+v, %v; want a challenge", step, err)
+	}
+	step, err = starter.CompleteHostedChallenge(ctx, e.c, s.ID, workflows.CompleteChallengeRequest{Answer: "approve"})
+	if err != nil || step.Payment == nil || step.Payment.Status != billing.PaymentSucceeded || !strings.HasPrefix(step.Payment.PaymentID, "pay_") {
+		t.Fatalf("approve: %+v, %v; want the plan's first payment succeeded", step, err)
+	}
+	if res := runToEnd(t, e, plan.PlanID); res.Status != billing.PlanCompleted || res.Paid != 2 {
+		t.Errorf("plan result %+v, want completed with 2 paid", res)
+	}
+	var first []activitiestest.Call
+	for _, c := range e.provider.Calls() {
+		if c.IdempotencyKey == plan.PlanID+"/1/1" {
+			first = append(first, c)
+		}
+	}
+	if len(first) != 1 || first[0].Authentication == nil || first[0].Initiator != providers.InitiatorCustomer {
+		t.Errorf("first installment's charges %+v, want one customer-initiated charge with the authentication", first)
+	}
+
+	expired := hostedPlan("plan_record_incomplete_expired", 2*time.Second)
+	if res := runToEnd(t, e, expired.PlanID); res.Status != billing.PlanIncompleteExpired || res.Paid != 0 {
+		t.Errorf("unstarted plan %+v, want incomplete_expired", res)
+	}
+
+	if *record {
+		writeHistory(t, history(t, e.c, plan.PlanID), "plan_hosted_start.json")
+		writeHistory(t, history(t, e.c, s.ID), "hosted_plan_session.json")
+		writeHistory(t, history(t, e.c, expired.PlanID), "plan_incomplete_expired.json")
 	}
 }
