@@ -30,11 +30,14 @@ type Deps struct {
 	Notifier       Notifier
 	// Webhooks is the store as webhook delivery needs it.
 	Webhooks billing.WebhookDeliveries
-	// Sessions records hosted payment sessions' outcomes.
-	Sessions billing.PaymentSessionRecorder
+	// Sessions keeps hosted payment sessions: their outcomes, and plans' recovery pages.
+	Sessions billing.PaymentSessionService
 	// Plans changes a plan's card after a hosted card-change session.
-	Plans  PlanCards
-	Logger *slog.Logger
+	Plans PlanCards
+	// PublicURL is where customers reach the API's hosted pages (scheme and host), for
+	// the recovery links in webhooks and emails; without it they carry none.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Activities holds what activities need.

@@ -141,6 +141,8 @@ type PlanCards interface {
 	// session's, so a retried call waits on the same update instead of sending another.
 	// A plan that refuses (it expired or was canceled) is a *billing.Error.
 	StartPlan(ctx context.Context, req StartPlanRequest) (StartPlanResult, error)
+	// StartCardSession starts (or joins) the workflow of a stored card-change session.
+	StartCardSession(ctx context.Context, s billing.PaymentSession) error
 }
 
 // StartPlanRequest starts an incomplete plan with the card its customer gave on the

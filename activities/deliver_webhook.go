@@ -67,7 +67,7 @@ func (a *Activities) DeliverWebhook(ctx context.Context, req DeliverWebhookReque
 	}
 	live := target.Endpoint.Mode == billing.ModeLive
 	client := a.webhookClient(live)
-	r := webhooks.Send(ctx, client, target.Endpoint.URL, ev.ID, webhooks.Payload(ev), target.Secrets, time.Now())
+	r := webhooks.Send(ctx, client, target.Endpoint.URL, ev.ID, webhooks.Payload(a.withRecoveryURL(ctx, ev)), target.Secrets, time.Now())
 	if err := a.deps.Webhooks.RecordWebhookAttempt(ctx, billing.WebhookAttempt{
 		MerchantID: req.MerchantID, Mode: target.Endpoint.Mode, EventID: ev.ID, EndpointID: req.EndpointID,
 		DeliveryID: req.DeliveryID, Attempt: req.Attempt, URL: target.Endpoint.URL, StatusCode: r.StatusCode,

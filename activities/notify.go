@@ -23,8 +23,12 @@ type Notification = billing.Notification
 // Notifier sends notifications; with no Notifier at all, Notify only logs.
 type Notifier = billing.Notifier
 
-// Notify sends a notification to the customer.
+// Notify sends a notification to the customer, with the plan's recovery page when it
+// waits on them.
 func (a *Activities) Notify(ctx context.Context, n Notification) error {
+	if n.Kind == NotifyActionRequired || n.Kind == NotifyPaymentFailed {
+		_, n.PaymentURL = a.recoveryURL(ctx, n.MerchantID, n.Mode, n.PlanID)
+	}
 	if a.deps.Notifier == nil {
 		a.deps.Logger.InfoContext(ctx, "customer notification (no notifier configured)", "kind", n.Kind,
 			"plan_id", n.PlanID, "customer_id", n.CustomerID, "code", n.Code, "idempotency_key", n.IdempotencyKey)

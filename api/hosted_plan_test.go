@@ -241,3 +241,59 @@ func TestHostedPlan(t *testing.T) {
 		})
 	})
 }
+
+// TestPlanRecoveryLink: a merchant-initiated charge declined with
+// authentication_required puts the plan in action_required, and the plan opens its
+// own recovery page: GET /v1/plans/{id} shows payment_url; the customer gives a card
+// there (nothing charged on the page) and the waiting installment is charged at once
+// with it. SQLite and Postgres, through HTTP.
+func TestPlanRecoveryLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		cus := f.createCustomer(t, f.testKey, "ivy@example.com")
+		var p hostedPlanBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"currency":"EUR","schedule":{"frequency":"seconds","frequency_duration":4,"recurring_amount":800,"installments":2}}`,
+			cus.ID), &p); code != http.StatusCreated {
+			t.Fatalf("create plan = %d", code)
+		}
+		// The first installment, authenticated on the page; this card then declines
+		// every merchant-initiated charge with authentication_required.
+		c := newCustomer(t)
+		_, u, page := c.get(p.PaymentURL)
+		_, u, acs := c.post(u, page, card("4000002500003155"))
+		if _, _, done := c.post(u, acs, url.Values{"answer": {"approve"}}); outcome.FindStringSubmatch(done) == nil {
+			t.Fatalf("first payment page: %s", done)
+		}
+		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "action_required" })
+		var waiting hostedPlanBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+		if !strings.HasPrefix(waiting.PaymentURL, srv.URL+"/pay/") || !strings.HasPrefix(waiting.PaymentSession, "ps_") ||
+			waiting.PaymentURL == p.PaymentURL {
+			t.Fatalf("action_required plan %+v, want its own fresh recovery page", waiting)
+		}
+		c = newCustomer(t)
+		_, u, page = c.get(waiting.PaymentURL)
+		if !strings.Contains(page, "Update your card") {
+			t.Errorf("the recovery page: %s", page)
+		}
+		if _, _, done := c.post(u, page, card("4242424242424242")); !strings.Contains(done, `data-status="succeeded"`) {
+			t.Fatalf("recovery page: %s", done)
+		}
+		got := f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "completed" })
+		if got.Paid != 2 {
+			t.Errorf("plan %+v, want both installments paid", got)
+		}
+		if n := f.chargesOf(waiting.PaymentSession); n != 0 {
+			t.Errorf("the recovery page charged %d times itself", n)
+		}
+		var ended hostedPlanBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &ended)
+		if ended.Status != "completed" || ended.PaymentURL != "" {
+			t.Errorf("a completed plan still shows a page: %+v", ended)
+		}
+	})
+}

@@ -384,6 +384,15 @@ func TestPlanPaymentSession(t *testing.T) {
 		f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Paid == 1 })
 		f.apiCall(t, srv, http.MethodPost, "/v1/payment-methods/"+old.ID+"/detach", f.testKey, "", nil)
 		f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Status == "action_required" })
+		// The plan opened its own recovery page when the card went.
+		var waiting struct {
+			PaymentURL     string `json:"payment_url"`
+			PaymentSession string `json:"payment_session"`
+		}
+		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+plan.ID, f.testKey, "", &waiting)
+		if !strings.HasPrefix(waiting.PaymentURL, srv.URL+"/pay/") || !strings.HasPrefix(waiting.PaymentSession, "ps_") {
+			t.Errorf("a plan whose card was detached shows no recovery page: %+v", waiting)
+		}
 
 		var ps sessionBody
 		back := srv.URL + "/back"

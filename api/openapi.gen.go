@@ -1114,7 +1114,12 @@ type Plan struct {
 	PaymentSession *string `json:"payment_session,omitempty"`
 
 	// PaymentUrl An `incomplete` plan's hosted page, where the customer gives the card and pays
-	// the first installment (or verifies the card, for a plan starting later).
+	// the first installment (or verifies the card, for a plan starting later); for
+	// an `action_required` or `past_due` plan, the recovery page the plan opened,
+	// where the customer authenticates or gives a new card and the waiting
+	// installment is charged at once. The `plan.action_required` and
+	// `plan.past_due` webhooks carry it too (added as they are sent; the event log
+	// keeps the plan without the page's secret token).
 	PaymentUrl *string `json:"payment_url,omitempty"`
 	Provider   string  `json:"provider"`
 	Reference  *string `json:"reference,omitempty"`

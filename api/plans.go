@@ -148,8 +148,8 @@ func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, 
 			applyState(&out, st)
 		}
 	}
-	if out.Status == PlanStatusIncomplete {
-		// The page its customer starts it on.
+	if out.Status == PlanStatusIncomplete || out.Status == PlanStatusActionRequired || out.Status == PlanStatusPastDue {
+		// The page its customer starts it on, or fixes it on.
 		if session, err := s.store.OpenPlanSession(ctx, caller, id); err == nil {
 			out.PaymentSession = &session.ID
 			if u := s.pageURL(ctx, session); u != "" {

@@ -29,6 +29,10 @@ type Notification struct {
 	// IdempotencyKey is the same for retries of one notification, so a sender can
 	// drop duplicates.
 	IdempotencyKey string `json:"idempotency_key"`
+	// PaymentURL is the hosted page where the customer fixes the plan (authenticates,
+	// or gives a new card). The Notify activity sets it as it sends: it holds a secret
+	// token, which never enters a workflow.
+	PaymentURL string `json:"-"`
 }
 
 // Notifier tells customers about their plans (internal/notify sends email over SMTP, or

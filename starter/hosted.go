@@ -100,3 +100,13 @@ func (p PlanCards) StartPlan(ctx context.Context, req activities.StartPlanReques
 	}
 	return *st.Start, nil
 }
+
+// StartCardSession starts (or joins) the workflow of a stored card-change session of a
+// plan (a recovery page the plan opened).
+func (p PlanCards) StartCardSession(ctx context.Context, s billing.PaymentSession) error {
+	return StartHostedPayment(ctx, p.Client, workflows.HostedPaymentInput{
+		Payment: workflows.PaymentInput{PaymentID: s.ID, MerchantID: s.MerchantID, Mode: s.Mode, CustomerID: s.CustomerID,
+			Amount: s.Amount, Currency: s.Currency, Type: s.Type},
+		ExpiresAt: s.ExpiresAt, PlanID: s.PlanID,
+	})
+}

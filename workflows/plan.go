@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionHostedStart)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionRecoveryLinks)
 	p.events++
 
 	if in.State == nil {
@@ -75,6 +75,10 @@ const (
 	// versionHostedStart: a plan created without a card starts incomplete and waits
 	// for start_plan (PlanInput.Hosted).
 	versionHostedStart workflow.Version = 2
+	// versionRecoveryLinks: a plan that starts waiting on its customer (action_required,
+	// past_due) opens a recovery page first (OpenRecovery), which its event's webhook
+	// and the customer's email link to.
+	versionRecoveryLinks workflow.Version = 3
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -505,6 +509,7 @@ func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentReq
 // record is publish with the attempt rec (if any), whose ledger row it returns.
 func (p *planRun) record(ctx workflow.Context, rec *activities.RecordPaymentRequest) (activities.RecordPaymentResult, error) {
 	var row activities.RecordPaymentResult
+	p.openRecovery(ctx)
 	st := p.state()
 	cur := PublishedState{Status: st.Status, NextChargeAt: st.NextChargeAt, PaymentMethodID: st.PaymentMethodID}
 	var upd *activities.UpdatePlanRequest
@@ -538,6 +543,34 @@ func (p *planRun) record(ctx workflow.Context, rec *activities.RecordPaymentRequ
 		p.s.Published = cur
 	}
 	return row, p.upsertSearchAttributes(ctx, st)
+}
+
+// openRecovery opens a recovery page when the plan has just started waiting on its
+// customer (action_required or past_due), before the status is recorded, so the
+// event's webhook finds it. One page per wait: a new failure or card opens a new one.
+// Best effort, like a notification: the merchant can still make one on demand.
+func (p *planRun) openRecovery(ctx workflow.Context) {
+	status := p.status()
+	if p.version < versionRecoveryLinks || (status != billing.PlanActionRequired && status != billing.PlanPastDue) {
+		return
+	}
+	inst := p.waiting()
+	key := fmt.Sprintf("%s/%d/%d/%s/%s", p.in.PlanID, inst.Number, p.s.Attempt, p.s.PaymentMethodID, status)
+	if p.s.RecoveryKey == key {
+		return
+	}
+	p.s.RecoveryKey = key
+	p.events += 6
+	res, err := activities.OpenRecovery(ctx, activities.OpenRecoveryRequest{MerchantID: p.in.MerchantID, Mode: p.in.Mode,
+		PlanID: p.in.PlanID, CustomerID: p.in.CustomerID, Provider: p.in.Provider, Currency: p.in.Currency,
+		Amount: inst.Amount, Key: key})
+	if err != nil {
+		p.logger.Warn("recovery page not opened", "error", err)
+		return
+	}
+	if res.SessionID != "" {
+		p.logger.Info("recovery page opened", "payment_session", res.SessionID)
+	}
 }
 
 // upsertSearchAttributes keeps PlanStatus, CustomerId, MerchantId and NextChargeAt

@@ -165,6 +165,9 @@ type PlanCarry struct {
 	// the same key and the same authentication).
 	Starting  bool                      `json:"starting,omitempty"`
 	StartAuth *providers.Authentication `json:"start_auth,omitempty"`
+	// RecoveryKey names the wait the last recovery page was opened for (installment,
+	// attempt, card, status), so each wait opens one.
+	RecoveryKey string `json:"recovery_key,omitempty"`
 
 	// Seq numbers the plan's reports to the ledger.
 	Seq int64 `json:"seq"`

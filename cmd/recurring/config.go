@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	SMTPFrom     string `env:"SMTP_FROM"`
 	SMTPUsername string `env:"SMTP_USERNAME"`
 	SMTPPassword string `env:"SMTP_PASSWORD"`
+	// PublicURL is the scheme and host customers reach the API at (https://pay.example):
+	// the hosted pages' payment_url, and the recovery links the worker puts in webhooks
+	// and emails. Without it the API answers with the request's own host and the
+	// worker's webhooks and emails carry no link.
+	PublicURL string `env:"PUBLIC_URL"`
 	// WebhookRetrySchedule overrides the waits between webhook attempts (comma-separated
 	// durations), for drills; the default is about 5s,5m,30m,2h,5h,10h,10h.
 	WebhookRetrySchedule []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE" envSeparator:","`
@@ -88,6 +94,13 @@ func parseConfig(environ map[string]string) (Config, error) {
 	for _, d := range cfg.WebhookRetrySchedule {
 		if d <= 0 {
 			return cfg, fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: waits must be positive, got %s", d)
+		}
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" {
+			return cfg, fmt.Errorf("PUBLIC_URL must be a scheme and host such as https://pay.example, got %q", cfg.PublicURL)
 		}
 	}
 	if (cfg.TemporalTLSCert == "") != (cfg.TemporalTLSKey == "") {

@@ -142,3 +142,19 @@ func TestProviderConfigForDev(t *testing.T) {
 		t.Errorf("api/worker settings carry delay %s, want 3s", s.simulatorAnswerDelay)
 	}
 }
+
+// TestPublicURLConfig: PUBLIC_URL takes a scheme and host only, and names itself when
+// it is anything else.
+func TestPublicURLConfig(t *testing.T) {
+	for _, ok := range []string{"https://pay.example", "http://127.0.0.1:8080", "https://pay.example/"} {
+		cfg, err := parseConfig(map[string]string{"PUBLIC_URL": ok})
+		if err != nil || cfg.PublicURL != ok {
+			t.Errorf("PUBLIC_URL=%s: %+v, %v", ok, cfg.PublicURL, err)
+		}
+	}
+	for _, bad := range []string{"pay.example", "ftp://pay.example", "https://pay.example/shop", "https://", "https://pay.example/?a=1"} {
+		if _, err := parseConfig(map[string]string{"PUBLIC_URL": bad}); err == nil || !strings.Contains(err.Error(), "PUBLIC_URL") {
+			t.Errorf("PUBLIC_URL=%s: %v, want an error naming PUBLIC_URL", bad, err)
+		}
+	}
+}

@@ -175,8 +175,9 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 		logger.Info("simulator answers held back after each charge", "SIMULATOR_ANSWER_DELAY", pc.SimulatorAnswerDelay.String())
 	}
 
+	// The recovery links in webhooks and emails point at this process's API.
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
-		Notifier: notify.Log{Logger: logger}, Logger: logger}), worker.Options{})
+		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Logger: logger}), worker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -128,7 +128,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
 	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(cfg.StripeSecretKey)}), cfg.ShutdownTimeout, logger)
+		ProviderAllowed: providerPolicy(cfg.StripeSecretKey), PublicURL: cfg.PublicURL}), cfg.ShutdownTimeout, logger)
 }
 
 func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
@@ -158,7 +158,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		return err
 	}
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
-		Notifier: notifier(cfg, db, logger), Logger: logger}),
+		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -147,5 +147,8 @@ func text(n billing.Notification) (subject, body string) {
 	if n.Message != "" {
 		body += "\nReason: " + n.Message + "\n"
 	}
+	if n.PaymentURL != "" {
+		body += "\nYou can do it here: " + n.PaymentURL + "\n"
+	}
 	return subject, body
 }

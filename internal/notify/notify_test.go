@@ -110,7 +110,7 @@ func TestSMTPSendsToTheCustomer(t *testing.T) {
 		}}
 	err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyActionRequired,
 		MerchantID: "mer_1", Mode: billing.ModeTest, CustomerID: "cus_1", PlanID: "plan_1", Amount: 1250,
-		Currency: "USD", IdempotencyKey: "plan_1/notify/3"})
+		Currency: "USD", IdempotencyKey: "plan_1/notify/3", PaymentURL: "https://pay.example/pay/tok123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,8 @@ func TestSMTPSendsToTheCustomer(t *testing.T) {
 	if m.from != "billing@shop.example" || len(m.to) != 1 || m.to[0] != "ada@example.com" {
 		t.Errorf("envelope %q → %q", m.from, m.to)
 	}
-	for _, want := range []string{"Subject: Action required", "To: ada@example.com", "plan_1", "Message-ID: <plan_1.notify.3@recurring>"} {
+	for _, want := range []string{"Subject: Action required", "To: ada@example.com", "plan_1", "Message-ID: <plan_1.notify.3@recurring>",
+		"You can do it here: https://pay.example/pay/tok123"} {
 		if !strings.Contains(m.data, want) {
 			t.Errorf("message lacks %q:\n%s", want, m.data)
 		}

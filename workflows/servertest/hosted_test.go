@@ -163,3 +163,51 @@ func TestHostedPlanOnRealServer(t *testing.T) {
 		writeHistory(t, history(t, e.c, expired.PlanID), "plan_incomplete_expired.json")
 	}
 }
+
+// TestRecoveryLinkOnRealServer: a plan whose merchant-initiated charge is declined
+// with authentication_required opens a recovery page (version 3): a stored card-change
+// session of the plan with its running workflow. With -record the plan's history is
+// written to workflows/testdata/plan_recovery_link.json.
+func TestRecoveryLinkOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
+	in := testPlan(t, e, "plan_record_recovery", 2, 1)
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	var session billing.PaymentSession
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := starter.PlanState(ctx, e.c, in.PlanID)
+		if err == nil && st.Status == billing.PlanActionRequired {
+			if session, err = e.db.OpenPlanSession(ctx, caller, in.PlanID); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery page: state %+v, %v", st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if session.StartPlan || session.Amount != 1000 || session.Type != "ecom" || session.Token == "" ||
+		session.ExpiresAt.Before(time.Now().Add(6*24*time.Hour)) {
+		t.Errorf("recovery session %+v, want a week-long card change for the waiting 1000", session)
+	}
+	if d, err := e.c.DescribeWorkflowExecution(ctx, session.ID, ""); err != nil ||
+		d.GetWorkflowExecutionInfo().GetType().GetName() != "HostedPayment" {
+		t.Errorf("the page's workflow: %v, %v", d, err)
+	}
+	if _, err := starter.CancelPlan(ctx, e.c, in.PlanID, "test over"); err != nil {
+		t.Fatal(err)
+	}
+	if res := runToEnd(t, e, in.PlanID); res.Status != billing.PlanCanceled {
+		t.Errorf("plan %+v", res)
+	}
+	if *record {
+		writeHistory(t, history(t, e.c, in.PlanID), "plan_recovery_link.json")
+	}
+}
