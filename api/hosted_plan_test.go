@@ -3,7 +3,6 @@ package api_test
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func TestHostedPlan(t *testing.T) {
 			if !strings.Contains(acs, "Approve") {
 				t.Fatalf("no challenge: %s", acs)
 			}
-			_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+			_, _, done := c.answer(u, acs, "approve")
 			if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" || !strings.Contains(done, "plan has started") ||
 				!strings.Contains(done, "plan_id="+p.ID) || !strings.Contains(done, "payment_session="+p.PaymentSession) {
 				t.Fatalf("after approving: %s", done)
@@ -106,7 +105,7 @@ func TestHostedPlan(t *testing.T) {
 			c := newCustomer(t)
 			_, u, page := c.get(p.PaymentURL)
 			_, u, acs := c.post(u, page, card("4000008260003178")) // challenge, then insufficient funds
-			_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+			_, _, done := c.answer(u, acs, "approve")
 			if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "failed" {
 				t.Fatalf("after a declined first payment: %s", done)
 			}
@@ -265,7 +264,7 @@ func TestPlanRecoveryLink(t *testing.T) {
 		c := newCustomer(t)
 		_, u, page := c.get(p.PaymentURL)
 		_, u, acs := c.post(u, page, card("4000002500003155"))
-		if _, _, done := c.post(u, acs, url.Values{"answer": {"approve"}}); outcome.FindStringSubmatch(done) == nil {
+		if _, _, done := c.answer(u, acs, "approve"); outcome.FindStringSubmatch(done) == nil {
 			t.Fatalf("first payment page: %s", done)
 		}
 		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "action_required" })

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 )
 
 type hostedBody struct {
@@ -72,10 +76,41 @@ func (c *customer) post(pageURL, page string, form url.Values) (int, string, str
 	return res.StatusCode, res.Request.URL.String(), string(b)
 }
 
+// answer clicks Approve or Deny on the simulated ACS page at pageURL: its form posts
+// the signed answer to the provider callback route.
+func (c *customer) answer(pageURL, page, answer string) (int, string, string) {
+	c.t.Helper()
+	form, action := acsForm(c.t, page, answer)
+	u, _ := url.Parse(pageURL)
+	target, _ := u.Parse(action)
+	res, err := c.client.PostForm(target.String(), form)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Request.URL.String(), string(b)
+}
+
+// acsForm reads the simulated ACS page's form for answer: its fields and action.
+func acsForm(t *testing.T, page, answer string) (url.Values, string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<form method="post" action="([^"]+)" id="` + answer + `-form">(.*?)</form>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s form on the page: %s", answer, page)
+	}
+	form := url.Values{}
+	for _, f := range hiddenField.FindAllStringSubmatch(m[2], -1) {
+		form.Set(f[1], html.UnescapeString(f[2]))
+	}
+	return form, html.UnescapeString(m[1])
+}
+
 var (
-	csrfField  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	csrfAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	outcome    = regexp.MustCompile(`id="outcome" data-status="([a-z_]+)"`)
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	csrfField   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	csrfAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	outcome     = regexp.MustCompile(`id="outcome" data-status="([a-z_]+)"`)
 )
 
 func card(number string) url.Values {
@@ -205,10 +240,10 @@ func TestHostedPayment(t *testing.T) {
 			c := newCustomer(t)
 			_, u, page := c.get(p.PaymentURL)
 			code, u, acs := c.post(u, page, card("4000000000003220"))
-			if code != http.StatusOK || !strings.HasSuffix(u, "/challenge") || !strings.Contains(acs, `value="approve"`) {
+			if code != http.StatusOK || !strings.Contains(u, "/challenge?authentication=3ds_sim_") || !strings.Contains(acs, `id="approve"`) {
 				t.Fatalf("after a challenge card: %d %s %s", code, u, acs)
 			}
-			_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+			_, _, done := c.answer(u, acs, "approve")
 			if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
 				t.Fatalf("after approving: %s", done)
 			}
@@ -230,7 +265,7 @@ func TestHostedPayment(t *testing.T) {
 				c := newCustomer(t)
 				_, u, page := c.get(p.PaymentURL)
 				_, u, acs := c.post(u, page, card(tc.number))
-				_, _, done := c.post(u, acs, url.Values{"answer": {tc.answer}})
+				_, _, done := c.answer(u, acs, tc.answer)
 				if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "failed" {
 					t.Fatalf("after %s: %s", tc.answer, done)
 				}
@@ -297,7 +332,7 @@ func TestHostedPayment(t *testing.T) {
 			// The customer gives a card, then leaves the challenge unanswered.
 			c := newCustomer(t)
 			_, u, page := c.get(p.PaymentURL)
-			if _, u, _ = c.post(u, page, card("4000000000003220")); !strings.HasSuffix(u, "/challenge") {
+			if _, u, _ = c.post(u, page, card("4000000000003220")); !strings.Contains(u, "/challenge?") {
 				t.Fatalf("after a challenge card: %s", u)
 			}
 			var got hostedBody
@@ -412,7 +447,7 @@ func TestPlanPaymentSession(t *testing.T) {
 			t.Errorf("the card-change page: %s", page)
 		}
 		_, u, acs := c.post(u, page, card("4000000000003220"))
-		_, _, done := c.post(u, acs, url.Values{"answer": {"approve"}})
+		_, _, done := c.answer(u, acs, "approve")
 		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" || !strings.Contains(done, "Card updated") ||
 			!strings.Contains(done, "payment_session="+ps.ID) {
 			t.Fatalf("after approving: %s", done)
@@ -444,6 +479,98 @@ func TestPlanPaymentSession(t *testing.T) {
 		}
 		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.otherKey, "", nil); code != http.StatusNotFound {
 			t.Errorf("another merchant's plan = %d, want 404", code)
+		}
+	})
+}
+
+// TestProviderCallback: the simulated ACS answers through POST
+// /v1/providers/simulator/callback, signed with the simulator's key. A signed answer
+// completes the payment once and sends the customer to the outcome; an unsigned or
+// tampered one is 401, a stale one, one naming another merchant's session and a
+// replay are 400, an unknown provider is 404, and none of them changes anything.
+// SQLite and Postgres.
+func TestProviderCallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		p := f.hostedPayment(t, srv, `,"save_card":true`)
+		c := newCustomer(t)
+		_, u, page := c.get(p.PaymentURL)
+		_, u, acs := c.post(u, page, card("4000000000003220"))
+		approve, action := acsForm(t, acs, "approve")
+		if action != "/v1/providers/simulator/callback" || approve.Get("session") != p.ID || approve.Get("sig") == "" {
+			t.Fatalf("the ACS form posts %v to %s", approve, action)
+		}
+		post := func(path string, form url.Values) (int, string) {
+			t.Helper()
+			res, err := http.PostForm(srv.URL+path, form) // no cookies: the issuer's page posts it
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(b)
+		}
+		with := func(k, v string) url.Values {
+			form := url.Values{}
+			for key, vals := range approve {
+				form[key] = vals
+			}
+			if v == "" {
+				form.Del(k)
+			} else {
+				form.Set(k, v)
+			}
+			return form
+		}
+		authID := approve.Get("authentication")
+		staleApprove, _ := f.sim.ChallengeForms(providers.Callback{MerchantID: f.merchantID, Mode: billing.ModeTest,
+			SessionID: p.ID, AuthenticationID: authID}, time.Now().Add(-time.Hour))
+		otherApprove, _ := f.sim.ChallengeForms(providers.Callback{MerchantID: "mer_someone_else", Mode: billing.ModeTest,
+			SessionID: p.ID, AuthenticationID: authID}, time.Now())
+		wrongAuth, _ := f.sim.ChallengeForms(providers.Callback{MerchantID: f.merchantID, Mode: billing.ModeTest,
+			SessionID: p.ID, AuthenticationID: "3ds_sim_not_this_one"}, time.Now())
+		for _, tc := range []struct {
+			name, path string
+			form       url.Values
+			code       int
+		}{
+			{"unsigned", "/v1/providers/simulator/callback", with("sig", ""), http.StatusUnauthorized},
+			{"tampered answer", "/v1/providers/simulator/callback", with("answer", "deny"), http.StatusUnauthorized},
+			{"tampered session", "/v1/providers/simulator/callback", with("session", "pay_other"), http.StatusUnauthorized},
+			{"stale", "/v1/providers/simulator/callback", staleApprove, http.StatusBadRequest},
+			{"another merchant's session", "/v1/providers/simulator/callback", otherApprove, http.StatusBadRequest},
+			{"another authentication", "/v1/providers/simulator/callback", wrongAuth, http.StatusBadRequest},
+			{"unknown provider", "/v1/providers/nope/callback", approve, http.StatusNotFound},
+		} {
+			if code, body := post(tc.path, tc.form); code != tc.code {
+				t.Errorf("%s: %d, want %d: %s", tc.name, code, tc.code, body)
+			}
+		}
+		var got hostedBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+		if got.Status != "requires_action" || f.chargesOf(p.ID) != 0 {
+			t.Fatalf("after refused callbacks: %+v, %d charges; want nothing changed", got, f.chargesOf(p.ID))
+		}
+
+		code, u2, done := c.answer(u, acs, "approve")
+		if m := outcome.FindStringSubmatch(done); code != http.StatusOK || m == nil || m[1] != "succeeded" || !strings.HasSuffix(u2, "/done") {
+			t.Fatalf("the signed approval: %d %s %s", code, u2, done)
+		}
+		for name, form := range map[string]url.Values{"replayed approval": approve, "deny after approval": func() url.Values {
+			_, deny := f.sim.ChallengeForms(providers.Callback{MerchantID: f.merchantID, Mode: billing.ModeTest,
+				SessionID: p.ID, AuthenticationID: authID}, time.Now())
+			return deny
+		}()} {
+			if code, body := post("/v1/providers/simulator/callback", form); code != http.StatusBadRequest {
+				t.Errorf("%s: %d, want 400: %s", name, code, body)
+			}
+		}
+		f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+		if got.Status != "succeeded" || f.chargesOf(p.ID) != 1 {
+			t.Errorf("payment %+v with %d charges, want succeeded once", got, f.chargesOf(p.ID))
 		}
 	})
 }

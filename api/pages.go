@@ -53,7 +53,7 @@ type pageText struct {
 	ChallengeTitle, ChallengeNote, Approve, Deny, Return                       string
 	Succeeded, Failed, Pending, Expired, NotFound, TooMany, BadForm, NoSession string
 	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused           string
-	PlanNote, VerifyTitle, VerifyNote, PlanStarted                             string
+	PlanNote, VerifyTitle, VerifyNote, PlanStarted, Replayed                   string
 }
 
 var english = pageText{
@@ -74,6 +74,7 @@ var english = pageText{
 	VerifyTitle: "Set up your plan",
 	VerifyNote:  "Nothing is charged now: the card is verified, and your plan charges it on its schedule.",
 	PlanStarted: "Your plan has started",
+	Replayed:    "This step was already completed",
 }
 
 // texts picks the wording for an Accept-Language header.
@@ -119,8 +120,10 @@ func (s *server) registerPages(e *echo.Echo) {
 	g.GET("/:token", s.cardPage)
 	g.POST("/:token", s.submitCard)
 	g.GET("/:token/challenge", s.challengePage)
-	g.POST("/:token/challenge", s.submitChallenge)
 	g.GET("/:token/done", s.donePage)
+	// Providers report customer-present steps here, signed with their own scheme, so
+	// the route takes no API key (and no CSRF token: the issuer's page posts it).
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/v1/providers/:provider/callback", s.providerCallback, pageHeaders)
 }
 
 // pageHeaders are the page's security headers.
@@ -156,6 +159,9 @@ type pageData struct {
 	MOTO, CardChange                               bool
 	// Note replaces the card change's note (a plan's first payment or verification).
 	Note string
+	// Callback, Approve and Deny are the simulated ACS's two signed forms.
+	Callback      string
+	Approve, Deny url.Values
 }
 
 func (s *server) render(c echo.Context, status int, name string, d pageData) error {
@@ -357,48 +363,87 @@ func (s *server) nextStep(c echo.Context, step workflows.HostedStep) error {
 		if step.Challenge.ChallengeURL != "" {
 			return c.Redirect(http.StatusSeeOther, step.Challenge.ChallengeURL)
 		}
-		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge")
+		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge?authentication="+url.QueryEscape(step.Challenge.ID))
 	}
 	// The workflow has recorded the outcome and dropped a card the session does not keep.
 	return c.Redirect(http.StatusSeeOther, donePath(c))
 }
 
+// acsSigner is the simulator's side of its ACS page: the two answers, signed.
+type acsSigner interface {
+	ChallengeForms(c providers.Callback, now time.Time) (approve, deny url.Values)
+}
+
 // challengePage is the simulated issuer page (ACS) of a challenged test-mode payment.
+// It belongs to the simulator: its Approve and Deny forms post the answer, signed with
+// the simulator's key, to the provider callback route, as an issuer's page returns a
+// signed result.
 func (s *server) challengePage(c echo.Context) error {
 	session, _, t, ok, err := s.openSession(c, true)
 	if !ok {
 		return err
 	}
-	return s.render(c, http.StatusOK, "challenge.html", pageData{T: t, Title: t.ChallengeTitle, Token: c.Param("token"),
-		CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency)})
+	p, err := s.providers.Get(session.Provider)
+	acs, isACS := p.(acsSigner)
+	authID := c.QueryParam("authentication")
+	if err != nil || !isACS || authID == "" || len(authID) > 128 {
+		return s.message(c, http.StatusNotFound, t.NotFound, "")
+	}
+	approve, deny := acs.ChallengeForms(providers.Callback{MerchantID: session.MerchantID, Mode: session.Mode,
+		SessionID: session.ID, AuthenticationID: authID}, time.Now())
+	return s.render(c, http.StatusOK, "challenge.html", pageData{T: t, Title: t.ChallengeTitle,
+		Amount: formatAmount(session.Amount, session.Currency), Callback: "/v1/providers/" + session.Provider + "/callback",
+		Approve: approve, Deny: deny})
 }
 
-// submitChallenge hands the simulated ACS's answer to the session's workflow.
-func (s *server) submitChallenge(c echo.Context) error {
+// providerCallback takes a provider's signed report of a customer-present step (for
+// the simulator, its ACS page's answer), completes the session's step with it and
+// sends the customer to the outcome. Unsigned or badly signed: 401; stale, for an
+// unknown session (another merchant's included) or for a session no longer waiting
+// (a replay, a second click): 400. None of them changes anything.
+func (s *server) providerCallback(c echo.Context) error {
 	ctx := c.Request().Context()
-	session, _, t, ok, err := s.openSession(c, true)
-	if !ok {
-		return err
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	name := c.Param("provider")
+	p, err := s.providers.Get(name)
+	verifier, ok := p.(providers.CallbackVerifier)
+	if err != nil || !ok {
+		return s.message(c, http.StatusNotFound, t.NotFound, "No such provider callback.")
 	}
-	if ok, err := s.checkForm(c, session, t); !ok {
+	form, err := c.FormParams()
+	if err != nil {
+		return s.message(c, http.StatusBadRequest, t.BadForm, "")
+	}
+	cb, err := verifier.VerifyCallback(ctx, form, time.Now())
+	switch {
+	case errors.Is(err, providers.ErrCallbackSignature):
+		return s.message(c, http.StatusUnauthorized, t.BadForm, "The callback's signature is missing or wrong.")
+	case err != nil:
+		return s.message(c, http.StatusBadRequest, t.BadForm, "The callback is too old.")
+	}
+	session, err := s.store.GetPaymentSession(ctx, billing.Caller{MerchantID: cb.MerchantID, Mode: cb.Mode}, cb.SessionID)
+	if billing.KindOf(err) == billing.KindNotFound || (err == nil && session.Provider != name) {
+		return s.message(c, http.StatusBadRequest, t.NotFound, "The callback names no session of this provider.")
+	}
+	if err != nil {
 		return err
 	}
 	tc, err := s.temporalClient()
 	if err != nil {
 		return err
 	}
-	answer := c.FormValue("answer")
-	if answer != "approve" {
-		answer = "deny"
+	step, err := starter.CompleteHostedChallenge(ctx, tc, session.ID, workflows.CompleteChallengeRequest{
+		Answer: cb.Answer, AuthenticationID: cb.AuthenticationID})
+	if billing.KindOf(err) == billing.KindConflict || billing.KindOf(err) == billing.KindInvalid {
+		return s.message(c, http.StatusBadRequest, t.Replayed, "")
 	}
-	step, err := starter.CompleteHostedChallenge(ctx, tc, session.ID, workflows.CompleteChallengeRequest{Answer: answer})
 	if err != nil {
-		if billing.KindOf(err) == billing.KindConflict {
-			return c.Redirect(http.StatusSeeOther, donePath(c))
-		}
 		return err
 	}
-	return s.nextStep(c, step)
+	if step.Challenge != nil || session.Token == "" {
+		return s.message(c, http.StatusOK, t.Pending, "")
+	}
+	return c.Redirect(http.StatusSeeOther, "/pay/"+session.Token+"/done")
 }
 
 // donePage shows how the payment ended and sends the customer to return_url.

@@ -7,8 +7,8 @@ import "context"
 // is what exempts the later merchant-initiated charges. The engine's hosted payment
 // page calls BeginAuthentication once the customer gave a card; a challenge sends the
 // customer to the issuer's page (ChallengeURL, or the engine's simulated ACS when it is
-// empty), whose answer comes back through CompleteAuthentication; the charge then
-// carries the Authentication.
+// empty), whose answer comes back (a signed callback, see CallbackVerifier) and goes to
+// CompleteAuthentication; the charge then carries the Authentication.
 type Authenticator interface {
 	BeginAuthentication(ctx context.Context, req AuthenticationRequest) (Authentication, error)
 	CompleteAuthentication(ctx context.Context, req CompleteAuthenticationRequest) (Authentication, error)

@@ -49,6 +49,9 @@ type SubmitCardRequest struct {
 // CompleteChallengeRequest is UpdateCompleteChallenge's argument.
 type CompleteChallengeRequest struct {
 	Answer string `json:"answer"`
+	// AuthenticationID, when set, must name the challenge being answered: a callback
+	// for another (older) authentication is refused.
+	AuthenticationID string `json:"authentication_id,omitempty"`
 }
 
 // HostedStep is what the page does next: show the challenge (Challenge set), or the
@@ -191,6 +194,10 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req CompleteChallengeRequest) error {
 			if stage != stageChallenge {
 				return notWaiting("a challenge answer")
+			}
+			if req.AuthenticationID != "" && req.AuthenticationID != pending.ID {
+				return rejection(billing.Invalid("authentication", billing.CodeAuthenticationFailed,
+					"the answer is for another authentication"))
 			}
 			return nil
 		}}); err != nil {

@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
@@ -94,4 +97,50 @@ func (s *Simulator) authenticatedCharge(req providers.ChargeRequest) bool {
 	a := req.Authentication
 	return a != nil && a.Status == providers.AuthenticationSucceeded &&
 		hmac.Equal([]byte(a.Proof), []byte(s.authMAC("cavv", req.Token, req.Amount, req.Currency)))
+}
+
+var _ providers.CallbackVerifier = (*Simulator)(nil)
+
+// ChallengeForms returns the fields of the simulated ACS page's two forms, approve and
+// deny, each posting its answer to the engine's callback route signed with the
+// simulator's key, as an issuer's page returns a signed result.
+func (s *Simulator) ChallengeForms(c providers.Callback, now time.Time) (approve, deny url.Values) {
+	form := func(answer string) url.Values {
+		c.Answer = answer
+		v := url.Values{"merchant": {c.MerchantID}, "mode": {string(c.Mode)}, "session": {c.SessionID},
+			"authentication": {c.AuthenticationID}, "answer": {answer}, "ts": {strconv.FormatInt(now.Unix(), 10)}}
+		v.Set("sig", s.callbackMAC(v))
+		return v
+	}
+	return form("approve"), form("deny")
+}
+
+// VerifyCallback checks a simulated ACS answer: every field under the signature, and
+// its timestamp within providers.CallbackWindow.
+func (s *Simulator) VerifyCallback(_ context.Context, form url.Values, now time.Time) (providers.Callback, error) {
+	sig := form.Get("sig")
+	if sig == "" || !hmac.Equal([]byte(sig), []byte(s.callbackMAC(form))) {
+		return providers.Callback{}, providers.ErrCallbackSignature
+	}
+	ts, err := strconv.ParseInt(form.Get("ts"), 10, 64)
+	if err != nil {
+		return providers.Callback{}, providers.ErrCallbackSignature
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > providers.CallbackWindow || d < -providers.CallbackWindow {
+		return providers.Callback{}, providers.ErrCallbackStale
+	}
+	return providers.Callback{MerchantID: form.Get("merchant"), Mode: billing.Mode(form.Get("mode")),
+		SessionID: form.Get("session"), AuthenticationID: form.Get("authentication"), Answer: form.Get("answer")}, nil
+}
+
+// callbackMAC signs a callback's fields, each length-prefixed so none can bleed into
+// another.
+func (s *Simulator) callbackMAC(form url.Values) string {
+	m := hmac.New(sha256.New, s.vault.macKey)
+	m.Write([]byte("callback"))
+	for _, k := range []string{"merchant", "mode", "session", "authentication", "answer", "ts"} {
+		v := form.Get(k)
+		fmt.Fprintf(m, "|%d:%s", len(v), v)
+	}
+	return hex.EncodeToString(m.Sum(nil))
 }

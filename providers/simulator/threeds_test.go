@@ -1,9 +1,12 @@
 package simulator_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/url"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
@@ -76,5 +79,50 @@ func TestThreeDSecure(t *testing.T) {
 
 	if u := begin(save(t, s, "4000000000003063"), 500); u.Status != providers.AuthenticationUnavailable || u.ECI != "07" {
 		t.Errorf("a card not enrolled: %+v", u)
+	}
+}
+
+// TestChallengeCallbacks: the ACS page's answers verify under the same key (across
+// simulators, as across restarts) and say what was signed; a changed field, another
+// key, a missing signature or a timestamp outside the window is refused.
+func TestChallengeCallbacks(t *testing.T) {
+	ctx := context.Background()
+	s := newSim(t, simulator.Options{VaultKey: vaultKey})
+	restarted := newSim(t, simulator.Options{VaultKey: vaultKey})
+	other := newSim(t, simulator.Options{VaultKey: bytes.Repeat([]byte{7}, len(vaultKey))})
+	now := time.Unix(1_900_000_000, 0)
+	want := providers.Callback{MerchantID: "mer_1", Mode: billing.ModeTest, SessionID: "pay_1", AuthenticationID: "3ds_sim_1"}
+	approve, deny := s.ChallengeForms(want, now)
+	got, err := restarted.VerifyCallback(ctx, approve, now.Add(time.Minute))
+	if want.Answer = "approve"; err != nil || got != want {
+		t.Errorf("approve: %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := s.VerifyCallback(ctx, deny, now); err != nil || got.Answer != "deny" {
+		t.Errorf("deny: %+v, %v", got, err)
+	}
+	changed := func(k, v string) url.Values {
+		f := url.Values{}
+		for key, vals := range approve {
+			f[key] = append([]string(nil), vals...)
+		}
+		f.Set(k, v)
+		return f
+	}
+	for name, form := range map[string]url.Values{
+		"answer changed": changed("answer", "deny"), "session changed": changed("session", "pay_2"),
+		"merchant changed": changed("merchant", "mer_2"), "mode changed": changed("mode", "live"),
+		"no signature": changed("sig", ""), "timestamp changed": changed("ts", "1900000001"),
+	} {
+		if _, err := s.VerifyCallback(ctx, form, now); !errors.Is(err, providers.ErrCallbackSignature) {
+			t.Errorf("%s: %v, want ErrCallbackSignature", name, err)
+		}
+	}
+	if _, err := other.VerifyCallback(ctx, approve, now); !errors.Is(err, providers.ErrCallbackSignature) {
+		t.Errorf("another key: %v, want ErrCallbackSignature", err)
+	}
+	for _, at := range []time.Time{now.Add(providers.CallbackWindow + time.Second), now.Add(-providers.CallbackWindow - time.Second)} {
+		if _, err := s.VerifyCallback(ctx, approve, at); !errors.Is(err, providers.ErrCallbackStale) {
+			t.Errorf("verified at %s: %v, want ErrCallbackStale", at.Sub(now), err)
+		}
 	}
 }
