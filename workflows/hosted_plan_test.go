@@ -186,3 +186,28 @@ func TestHostedPlanRefusals(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestHostedPlanStartThatCannotChargeAnswersAtOnce: a card over its attempt limit
+// (failures on other plans) cannot pay the first installment now; start_plan answers
+// failed at once instead of holding the customer's page until the limit lifts, and the
+// plan is incomplete again with nothing charged.
+func TestHostedPlanStartThatCannotChargeAnswersAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := range 15 {
+		h.ledger.AddPayment(storePayment("plan_other", i+1, start.Add(-time.Hour+time.Duration(i)*time.Minute)))
+	}
+	var started func() updateResult
+	h.at(start.Add(time.Minute), func() {
+		started = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
+			PaymentMethodID: "pm_card1", Authentication: proof})
+	})
+	res := h.run(hostedInput(t, monthly("", 2)))
+	got := started()
+	if got.state.Start == nil || got.state.Start.Status != billing.PaymentFailed ||
+		got.state.Start.FailureCode != billing.CodeAttemptLimitReached || got.state.Status != billing.PlanIncomplete {
+		t.Errorf("start_plan on a card over its limit: %+v", got)
+	}
+	if res.Status != billing.PlanIncompleteExpired || len(h.provider.Calls()) != 0 {
+		t.Errorf("result %+v with %d charges, want incomplete_expired and none", res, len(h.provider.Calls()))
+	}
+}

@@ -170,6 +170,15 @@ func (p *planRun) step(ctx workflow.Context) error {
 		return nil
 	}
 	if !p.charging() {
+		if p.s.Starting {
+			// The card was blocked or detached before its first charge: the customer's
+			// page must not wait for an unblock.
+			code := billing.CodePaymentMethodDetached
+			if p.s.Blocked {
+				code = billing.CodePaymentMethodBlocked
+			}
+			return p.abortStart(ctx, code, "the card cannot be charged")
+		}
 		p.wait(ctx, 0)
 		return nil
 	}
@@ -183,6 +192,9 @@ func (p *planRun) step(ctx workflow.Context) error {
 	}
 	limit := p.in.AttemptLimit.OrDefault()
 	if until := limit.NextAllowed(now, p.cardFailures(now)); until.After(now) {
+		if p.s.Starting {
+			return p.abortStart(ctx, billing.CodeAttemptLimitReached, "the card failed too often lately")
+		}
 		p.s.NotBefore = until
 		return nil
 	}
@@ -504,6 +516,21 @@ func (p *planRun) notify(ctx workflow.Context, kind string, inst billing.Install
 func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentRequest) error {
 	_, err := p.record(ctx, rec)
 	return err
+}
+
+// abortStart ends a start whose first charge cannot be made now (no attempt reached
+// the provider): the plan is incomplete again, without a card, and the waiting
+// start_plan answers failed.
+func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
+	s := p.s
+	started := p.started(billing.PaymentFailed, &activities.ChargeFailure{Code: code, Message: msg})
+	s.Status, s.PaymentMethodID = billing.PlanIncomplete, ""
+	s.Blocked, s.Detached, s.PendingNotify, s.NotBefore = false, false, false, time.Time{}
+	if err := p.publish(ctx, nil); err != nil {
+		return err
+	}
+	p.answerStart(started, activities.RecordPaymentResult{})
+	return nil
 }
 
 // record is publish with the attempt rec (if any), whose ledger row it returns.
