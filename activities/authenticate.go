@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -24,6 +25,11 @@ type AuthenticateRequest struct {
 	// AuthenticationID and Answer complete a challenge (CompleteAuthentication only).
 	AuthenticationID string `json:"authentication_id,omitempty"`
 	Answer           string `json:"answer,omitempty"`
+	// SessionID and Mode name the hosted session for the provider's callback; Setup
+	// says no charge follows (providers.AuthenticationRequest.Setup).
+	SessionID string       `json:"session_id,omitempty"`
+	Mode      billing.Mode `json:"mode,omitempty"`
+	Setup     bool         `json:"setup,omitempty"`
 }
 
 // authenticator returns the card's provider as an Authenticator, with the card.
@@ -60,8 +66,14 @@ func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRe
 	if auth == nil {
 		return providers.Authentication{Status: providers.AuthenticationUnavailable}, nil
 	}
-	res, err := auth.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef,
-		Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey, Browser: req.Browser})
+	preq := providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef,
+		Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey, Browser: req.Browser, Setup: req.Setup,
+		Session: providers.Callback{MerchantID: req.MerchantID, Mode: req.Mode, SessionID: req.SessionID}}
+	if a.deps.PublicURL != "" {
+		// Where a provider's own 3-D Secure page sends the customer back.
+		preq.ReturnURL = strings.TrimSuffix(a.deps.PublicURL, "/") + "/v1/providers/" + card.Provider + "/callback"
+	}
+	res, err := auth.BeginAuthentication(ctx, preq)
 	if err != nil {
 		return providers.Authentication{}, chargeError(err)
 	}

@@ -53,6 +53,8 @@ type fixtureOptions struct {
 	dbURL func(testing.TB) string
 	// lease is the Idempotency-Key claim lease (the API's default when zero).
 	lease time.Duration
+	// providers are registered besides the simulator.
+	providers []providers.Provider
 }
 
 // eachStore runs fn once per store dialect (SQLite and Postgres), each with a fresh
@@ -108,7 +110,7 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := providers.NewRegistry(f.sim)
+	reg, err := providers.NewRegistry(append([]providers.Provider{f.sim}, o.providers...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

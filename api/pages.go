@@ -418,8 +418,10 @@ func (s *server) providerCallback(c echo.Context) error {
 	switch {
 	case errors.Is(err, providers.ErrCallbackSignature):
 		return s.message(c, http.StatusUnauthorized, t.BadForm, "The callback's signature is missing or wrong.")
-	case err != nil:
+	case errors.Is(err, providers.ErrCallbackStale):
 		return s.message(c, http.StatusBadRequest, t.BadForm, "The callback is too old.")
+	case err != nil:
+		return err // the provider could not be asked: a 5xx, the provider may call again
 	}
 	session, err := s.store.GetPaymentSession(ctx, billing.Caller{MerchantID: cb.MerchantID, Mode: cb.Mode}, cb.SessionID)
 	if billing.KindOf(err) == billing.KindNotFound || (err == nil && session.Provider != name) {

@@ -27,6 +27,20 @@ import (
 // fixture's own store and simulator, as `recurring dev` does.
 func withTemporal(t testing.TB, db *store.DB, reg *providers.Registry) client.Client {
 	t.Helper()
+	return withTemporalAt("")(t, db, reg)
+}
+
+// withTemporalAt is withTemporal with a worker that knows the API's public URL (the
+// return address of a provider's own 3-D Secure page).
+func withTemporalAt(publicURL string) func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client {
+	return func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client {
+		t.Helper()
+		return startTemporal(t, db, reg, publicURL)
+	}
+}
+
+func startTemporal(t testing.TB, db *store.DB, reg *providers.Registry, publicURL string) client.Client {
+	t.Helper()
 	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: "default",
 		SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
@@ -39,7 +53,8 @@ func withTemporal(t testing.TB, db *store.DB, reg *providers.Registry) client.Cl
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Sessions: db, Plans: starter.PlanCards{Client: c}}), worker.Options{})
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Sessions: db,
+		Plans: starter.PlanCards{Client: c}, PublicURL: publicURL}), worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,16 @@ type AuthenticationRequest struct {
 	// IdempotencyKey makes a retried begin return the same authentication.
 	IdempotencyKey string
 	Browser        BrowserInfo
+	// Setup: no charge follows (a plan's card change, or a verification for a later
+	// start). Providers that charge as they authenticate (Stripe) set the card up
+	// instead.
+	Setup bool
+	// ReturnURL is where a provider's own page sends the customer back: the engine's
+	// callback route for the provider. Empty when the engine has no public URL; a
+	// provider that needs it then answers AuthenticationUnavailable.
+	ReturnURL string
+	// Session names the hosted session, for the provider to echo in its callback.
+	Session Callback
 }
 
 // CompleteAuthenticationRequest finishes a challenged authentication with the answer

@@ -152,7 +152,9 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			}
 			auth, err := activities.BeginAuthentication(ctx, activities.AuthenticateRequest{MerchantID: pay.MerchantID,
 				PaymentMethodID: pay.PaymentMethodID, Amount: pay.Amount, Currency: pay.Currency,
-				IdempotencyKey: pay.PaymentID + "/3ds", Browser: req.Browser})
+				IdempotencyKey: pay.PaymentID + "/3ds", Browser: req.Browser, SessionID: pay.PaymentID, Mode: pay.Mode,
+				// A card change or a verification charges nothing after it.
+				Setup: in.PlanID != "" && (!in.StartPlan || pay.Amount == 0)})
 			if err != nil {
 				// The card could not be authenticated at all (a provider error): the
 				// customer may try another card.

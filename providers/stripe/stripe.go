@@ -242,6 +242,9 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	if a := req.Authentication; a != nil && strings.HasPrefix(a.ID, "pi_") {
+		return p.chargeAuthenticated(ctx, req)
+	}
 
 	params := &sdk.PaymentIntentCreateParams{
 		Amount:             sdk.Int64(req.Amount),

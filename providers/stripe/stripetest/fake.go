@@ -1,0 +1,173 @@
+// Package stripetest holds a test double of Stripe's API for the flows stripe-mock
+// cannot play: 3-D Secure redirects. Tests of the adapter and of the hosted page use it;
+// stripe-mock still checks request shapes against Stripe's specification.
+package stripetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// AuthenticationRequiredCard is the card number the fake's PaymentMethods map to
+// pm_card_authenticationRequired (Stripe's test card that always asks for 3-D Secure);
+// every other number is frictionless.
+const AuthenticationRequiredCard = "4000002760003184"
+
+// Fake is a test double of the part of Stripe's API that 3-D Secure redirects
+// use, which stripe-mock cannot play (its fixtures never ask for an action). It follows
+// Stripe's documented contract: a PaymentIntent or SetupIntent created with
+// confirm=true and a return_url answers requires_action with
+// next_action.redirect_to_url for a card that needs authentication
+// (pm_card_authenticationRequired, Stripe's test card name); its page (/acs/{id})
+// completes or fails the authentication and sends the customer to return_url with the
+// intent's id, client secret and redirect_status; the same Idempotency-Key returns the
+// same intent; GET returns the intent as it now stands. Request shapes are checked
+// against stripe-mock separately (TestAuthenticationRequestsAgainstStripeMock).
+type Fake struct {
+	// URL is the API's base URL, for stripe.Config.BaseURL.
+	URL     string
+	srv     *httptest.Server
+	mu      sync.Mutex
+	intents map[string]map[string]any
+	byKey   map[string]string
+	creates map[string]int // per object type
+}
+
+// New starts the fake; it stops with the test.
+func New(t testing.TB) *Fake {
+	f := &Fake{intents: map[string]map[string]any{}, byKey: map[string]string{}, creates: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.URL = f.srv.URL
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	raw, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(raw))
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	writeJSON := func(v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	switch {
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "customers":
+		f.creates["customers"]++
+		writeJSON(map[string]any{"id": fmt.Sprintf("cus_fake%d", f.creates["customers"]), "object": "customer"})
+	case r.Method == http.MethodPost && len(parts) == 2 && parts[1] == "payment_methods":
+		// The card's number picks the test PaymentMethod, as Stripe's test tokens do;
+		// nothing of it is kept.
+		number := form.Get("card[number]")
+		id := "pm_card_visa"
+		if number == AuthenticationRequiredCard {
+			id = "pm_card_authenticationRequired"
+		}
+		writeJSON(map[string]any{"id": id, "object": "payment_method", "type": "card", "card": map[string]any{
+			"brand": "visa", "last4": number[max(0, len(number)-4):], "exp_month": 12, "exp_year": 2034, "fingerprint": "fp_" + id}})
+	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "payment_methods" && parts[3] == "attach":
+		writeJSON(map[string]any{"id": parts[2], "object": "payment_method", "type": "card", "customer": form.Get("customer")})
+	case r.Method == http.MethodPost && len(parts) == 2 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
+		key := parts[1] + "/" + r.Header.Get("Idempotency-Key")
+		if id, ok := f.byKey[key]; ok && r.Header.Get("Idempotency-Key") != "" {
+			writeJSON(f.intents[id])
+			return
+		}
+		f.creates[parts[1]]++
+		prefix, object := "pi_", "payment_intent"
+		if parts[1] == "setup_intents" {
+			prefix, object = "seti_", "setup_intent"
+		}
+		id := fmt.Sprintf("%s%d", prefix, len(f.intents)+1)
+		meta := map[string]string{}
+		for k, v := range form {
+			if name, ok := strings.CutPrefix(k, "metadata["); ok {
+				meta[strings.TrimSuffix(name, "]")] = v[0]
+			}
+		}
+		in := map[string]any{"id": id, "object": object, "client_secret": id + "_secret_abc", "created": time.Now().Unix(),
+			"metadata": meta, "payment_method": form.Get("payment_method"), "return_url": form.Get("return_url"),
+			"status": "succeeded"}
+		if object == "payment_intent" {
+			var amount int64
+			fmt.Sscan(form.Get("amount"), &amount)
+			in["amount"], in["currency"] = amount, form.Get("currency")
+			in["latest_charge"] = map[string]any{"id": "ch_" + id, "object": "charge",
+				"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + id}}}
+		}
+		if form.Get("payment_method") == "pm_card_authenticationRequired" && form.Get("return_url") != "" {
+			in["status"] = "requires_action"
+			delete(in, "latest_charge")
+			in["next_action"] = map[string]any{"type": "redirect_to_url",
+				"redirect_to_url": map[string]any{"url": f.srv.URL + "/acs/" + id, "return_url": form.Get("return_url")}}
+		}
+		f.intents[id], f.byKey[key] = in, id
+		writeJSON(in)
+	case r.Method == http.MethodGet && len(parts) == 3 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
+		in, ok := f.intents[parts[2]]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such intent: '%s'"}}`, parts[2])
+			return
+		}
+		writeJSON(in)
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "acs":
+		in, ok := f.intents[parts[1]]
+		id := parts[1]
+		if !ok || in["status"] != "requires_action" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.URL.Query().Get("answer") == "" {
+			// Stripe's authentication page: the customer picks.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><h1>Stripe test authentication</h1><a id="approve" href="?answer=approve">Complete</a> <a id="deny" href="?answer=fail">Fail</a>`)
+			return
+		}
+		status := "succeeded"
+		if r.URL.Query().Get("answer") == "approve" {
+			in["status"] = "succeeded"
+			if in["object"] == "payment_intent" {
+				in["latest_charge"] = map[string]any{"id": "ch_" + id, "object": "charge",
+					"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + id}}}
+			}
+		} else {
+			status = "failed"
+			in["status"] = "requires_payment_method"
+			errKey := "last_payment_error"
+			if in["object"] == "setup_intent" {
+				errKey = "last_setup_error"
+			}
+			in[errKey] = map[string]any{"type": "invalid_request_error", "code": "payment_intent_authentication_failure"}
+		}
+		delete(in, "next_action")
+		param := in["object"].(string)
+		back, _ := url.Parse(in["return_url"].(string))
+		q := back.Query()
+		q.Set(param, id)
+		q.Set(param+"_client_secret", in["client_secret"].(string))
+		q.Set("redirect_status", status)
+		back.RawQuery = q.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// Created counts the objects of kind (payment_intents, setup_intents) created.
+func (f *Fake) Created(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.creates[kind]
+}
+
