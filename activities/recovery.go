@@ -85,7 +85,7 @@ func (a *Activities) recoveryURL(ctx context.Context, merchantID string, mode bi
 	if a.deps.Sessions == nil || a.deps.PublicURL == "" || planID == "" {
 		return "", ""
 	}
-	s, err := a.deps.Sessions.OpenPlanSession(ctx, billing.Caller{MerchantID: merchantID, Mode: mode}, planID)
+	s, err := a.deps.Sessions.OpenPlanSession(ctx, billing.Caller{MerchantID: merchantID, Mode: mode}, planID, false)
 	if err != nil || s.Token == "" {
 		return "", ""
 	}

@@ -91,8 +91,14 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	if err != nil {
 		return nil, err
 	}
-	if in.Provider, err = s.defaultProvider(caller.Mode); err != nil {
-		return nil, err
+	in.Provider = deref(b.Provider)
+	if in.Provider == "" {
+		if in.Provider, err = s.defaultProvider(caller.Mode); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.providers.Get(in.Provider); err != nil || !s.providerAllowed(in.Provider, caller.Mode) {
+		return nil, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", in.Provider, caller.Mode)
 	}
 	first, _ := in.Timetable.Installment(1)
 	amount := first.Amount

@@ -216,6 +216,7 @@ func TestHostedPlan(t *testing.T) {
 				fmt.Sprintf(`{"customer":%q,"currency":"EUR","schedule":%s,"return_url":"/relative"}`, cus.ID, twoSoon): "return_url",
 				fmt.Sprintf(`{"customer":%q,"currency":"EUR","schedule":%s,"expires_in":999999}`, cus.ID, twoSoon):      "expires_in",
 				fmt.Sprintf(`{"customer":%q,"currency":"EUR","schedule":%s,"type":"phone"}`, cus.ID, twoSoon):           "type",
+				fmt.Sprintf(`{"customer":%q,"currency":"EUR","schedule":%s,"provider":"nope"}`, cus.ID, twoSoon):        "provider",
 			} {
 				rec, e := f.do(t, http.MethodPost, "/v1/plans", f.testKey, body)
 				if rec.Code != http.StatusBadRequest || e.Error.Param != param {

@@ -1165,7 +1165,11 @@ type PlanCreate struct {
 	// PaymentMethod The saved card to charge; or give `payment`; or neither, for a plan the
 	// customer starts on the hosted page (`payment_url`, status `incomplete`).
 	PaymentMethod *string `json:"payment_method,omitempty"`
-	Reference     *string `json:"reference,omitempty"`
+
+	// Provider Plans without a card only: the provider the page saves the card with. Absent:
+	// the simulator in test mode; in live mode the only provider live keys may use.
+	Provider  *string `json:"provider,omitempty"`
+	Reference *string `json:"reference,omitempty"`
 
 	// ReturnUrl Plans without a card only: where the page sends the customer afterwards, with
 	// `plan_id`, `payment_session` and `status` in the query. An absolute http(s)

@@ -66,6 +66,8 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		v.Add("return_url", billing.CodeParameterUnknown, "return_url is for plans without a card (a hosted page)")
 	case !hosted && b.ExpiresIn != nil:
 		v.Add("expires_in", billing.CodeParameterUnknown, "expires_in is for plans without a card (a hosted page)")
+	case !hosted && b.Provider != nil:
+		v.Add("provider", billing.CodeParameterUnknown, "provider is for plans without a card (a saved card keeps its provider)")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -150,7 +152,7 @@ func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, 
 	}
 	if out.Status == PlanStatusIncomplete || out.Status == PlanStatusActionRequired || out.Status == PlanStatusPastDue {
 		// The page its customer starts it on, or fixes it on.
-		if session, err := s.store.OpenPlanSession(ctx, caller, id); err == nil {
+		if session, err := s.store.OpenPlanSession(ctx, caller, id, out.Status == PlanStatusIncomplete); err == nil {
 			out.PaymentSession = &session.ID
 			if u := s.pageURL(ctx, session); u != "" {
 				out.PaymentUrl = &u

@@ -174,6 +174,7 @@ func TestPlansAPI(t *testing.T) {
 			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "payment": "pay_x", "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "invalid_value", "payment"},
 			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "return_url": "https://shop.example/back", "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "parameter_unknown", "return_url"},
 			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "expires_in": 600, "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "parameter_unknown", "expires_in"},
+			{fmt.Sprintf(`{"customer": %q, "payment_method": %q, "provider": "simulator", "currency": "USD", "schedule": %s}`, cus.ID, pm.ID, daily), "400", "parameter_unknown", "provider"},
 			{planJSON(cus.ID, pm.ID, `{"frequency": "days", "recurring_amount": 100, "installments": 2}`)[:40], "400", "invalid_json", ""},
 		}
 		for _, tc := range cases {

@@ -70,8 +70,9 @@ type PaymentSessionService interface {
 	// GetPaymentSession returns one of the caller's sessions, token unsealed.
 	GetPaymentSession(ctx context.Context, caller Caller, id string) (PaymentSession, error)
 	// OpenPlanSession returns the newest open, unexpired session of one of the
-	// caller's plans (not found when there is none).
-	OpenPlanSession(ctx context.Context, caller Caller, planID string) (PaymentSession, error)
+	// caller's plans: one that starts it (startPlan) or one that changes its card (not
+	// found when there is none).
+	OpenPlanSession(ctx context.Context, caller Caller, planID string, startPlan bool) (PaymentSession, error)
 	// PaymentSessionByToken finds the session a payment_url's token opens.
 	PaymentSessionByToken(ctx context.Context, tokenHash string) (PaymentSession, error)
 	PaymentSessionRecorder

@@ -58,10 +58,10 @@ func (db *DB) GetPaymentSession(ctx context.Context, caller billing.Caller, id s
 }
 
 // OpenPlanSession returns the newest open session of one of the caller's plans.
-func (db *DB) OpenPlanSession(ctx context.Context, caller billing.Caller, planID string) (billing.PaymentSession, error) {
+func (db *DB) OpenPlanSession(ctx context.Context, caller billing.Caller, planID string, startPlan bool) (billing.PaymentSession, error) {
 	return db.paymentSession(ctx, `plan_id = ? AND merchant_id = ? AND mode = ? AND status = ? AND expires_at > ?
-		ORDER BY created_at DESC, id DESC LIMIT 1`, planID, caller.MerchantID, caller.Mode, billing.PaymentSessionOpen,
-		ledgerTime(db.now()))
+		AND start_plan = ? ORDER BY created_at DESC, id DESC LIMIT 1`, planID, caller.MerchantID, caller.Mode,
+		billing.PaymentSessionOpen, ledgerTime(db.now()), startPlan)
 }
 
 // PaymentSessionByToken finds the session a payment_url's token opens.

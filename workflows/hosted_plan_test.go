@@ -1,8 +1,11 @@
 package workflows_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/mock"
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
@@ -79,7 +82,9 @@ func TestHostedPlanStartsWithAnAuthenticatedFirstCharge(t *testing.T) {
 // starts no dunning and tells nobody; the plan is incomplete again without a card, a
 // second start is taken, and a plan nobody completes expires at its deadline.
 func TestHostedPlanFirstDeclineLeavesItIncomplete(t *testing.T) {
-	h := newHarness(t, declineToken("tok_1", activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)))
+	h := newHarness(t, func(activitiestest.Call) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
+	})
 	in := hostedInput(t, monthly("", 2))
 	var first, second func() updateResult
 	var between workflows.PlanState
@@ -91,7 +96,7 @@ func TestHostedPlanFirstDeclineLeavesItIncomplete(t *testing.T) {
 		between = h.state()
 		// A second card that also fails: the next attempt number, a new key.
 		second = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_2",
-			PaymentMethodID: "pm_card1", Authentication: proof})
+			PaymentMethodID: "pm_card2", Authentication: proof})
 	})
 	res := h.run(in)
 
@@ -110,7 +115,7 @@ func TestHostedPlanFirstDeclineLeavesItIncomplete(t *testing.T) {
 	}
 	h.wantPayments([]payment{
 		{1, 1, "failed", start.Add(5 * time.Minute), 1000, "pm_card1"},
-		{1, 2, "failed", start.Add(6 * time.Minute), 1000, "pm_card1"},
+		{1, 2, "failed", start.Add(6 * time.Minute), 1000, "pm_card2"},
 	})
 	h.wantEvents(billing.EventPaymentFailed, billing.EventPaymentFailed, billing.EventPlanIncompleteExpired)
 	if n := len(h.notifier.Sent()); n != 0 {
@@ -153,9 +158,9 @@ func TestHostedPlanVerifiedForALaterStart(t *testing.T) {
 }
 
 // TestHostedPlanRefusals: start_plan is refused on a plan not waiting for a card (a
-// second start after the first succeeded, a plan canceled while incomplete), and
-// change_payment_method and skip_next are refused while it is incomplete: its first
-// card must come from the customer.
+// second start after the first succeeded), change_payment_method and skip_next are
+// refused while it is incomplete (its first card must come from the customer), and a
+// plan canceled while incomplete charges nothing.
 func TestHostedPlanRefusals(t *testing.T) {
 	h := newHarness(t, nil)
 	in := hostedInput(t, monthly("", 3))
@@ -179,10 +184,106 @@ func TestHostedPlanRefusals(t *testing.T) {
 			t.Errorf("%s: accepted (%+v), want refused", name, got.state)
 		}
 	}
-	if got := startOK(); got.rejected != nil || got.state.Start.Status != billing.PaymentSucceeded {
+	if got := startOK(); got.rejected != nil || got.state.Start == nil || got.state.Start.Status != billing.PaymentSucceeded {
 		t.Errorf("start: %+v", got)
 	}
 	if res.Status != billing.PlanCanceled || res.Paid != 1 {
+		t.Errorf("result %+v", res)
+	}
+
+	h = newHarness(t, nil)
+	h.cancelAt(start.Add(time.Minute))
+	if res := h.run(hostedInput(t, monthly("", 3))); res.Status != billing.PlanCanceled || len(h.provider.Calls()) != 0 {
+		t.Errorf("canceled while incomplete: %+v with %d charges", res, len(h.provider.Calls()))
+	}
+}
+
+// TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly: a first charge whose
+// outcome is unknown answers start_plan pending; its retry under the same key carries
+// the same 3-D Secure proof, and once it settles, later (merchant-initiated) charges
+// carry none.
+func TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly(t *testing.T) {
+	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if c.IdempotencyKey == planID+"/1/1" && c.N <= activities.ChargeMaxAttempts {
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, billing.CodeTimeout)
+		}
+		return activitiestest.Succeed(c)
+	})
+	var started func() updateResult
+	h.at(start.Add(time.Minute), func() {
+		started = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
+			PaymentMethodID: "pm_card1", Authentication: proof})
+	})
+	res := h.run(hostedInput(t, monthly("", 3)))
+	if got := started(); got.state.Start == nil || got.state.Start.Status != billing.PaymentPending {
+		t.Errorf("start_plan: %+v, want pending", got)
+	}
+	if res.Status != billing.PlanCompleted || res.Paid != 3 {
+		t.Errorf("result %+v", res)
+	}
+	for _, c := range h.provider.Calls() {
+		first := c.IdempotencyKey == planID+"/1/1"
+		if first != (c.Authentication != nil) {
+			t.Errorf("charge %s (call %d) carries authentication %v; only installment 1's may", c.IdempotencyKey, c.N, c.Authentication)
+		}
+	}
+}
+
+// TestHostedPlanCanceledDuringItsFirstCharge: a cancel accepted while the first charge
+// runs wins over that charge's decline: the plan stays canceled (no return to
+// incomplete, no new page can start it), start_plan answers failed.
+func TestHostedPlanCanceledDuringItsFirstCharge(t *testing.T) {
+	h := newHarness(t, func(activitiestest.Call) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardDeclined)
+	})
+	// The charge takes 30 s of workflow time, so messages arrive while it runs.
+	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30*time.Second).Return(
+		func(ctx context.Context, req activities.ChargeRequest) (activities.ChargeResult, error) {
+			return h.acts.Charge(ctx, req)
+		})
+	var started, canceled func() updateResult
+	h.at(start.Add(time.Minute), func() {
+		started = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
+			PaymentMethodID: "pm_card1", Authentication: proof})
+	})
+	h.at(start.Add(time.Minute+10*time.Second), func() {
+		canceled = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "changed my mind"})
+	})
+	res := h.run(hostedInput(t, monthly("", 3)))
+	if got := canceled(); got.rejected != nil || got.state.Status != billing.PlanCanceled {
+		t.Errorf("cancel during the first charge: %+v, want accepted and canceled", got)
+	}
+	if got := started(); got.state.Start == nil || got.state.Start.Status != billing.PaymentFailed {
+		t.Errorf("start_plan: %+v, want failed", got)
+	}
+	if res.Status != billing.PlanCanceled {
+		t.Errorf("result %+v, want canceled", res)
+	}
+	h.wantEvents(billing.EventPaymentFailed, billing.EventPlanCanceled)
+}
+
+// TestHostedPlanPauseRefusedWhileStarting: a plan whose first charge is running is not
+// active yet: pause is refused, so a failed start cannot leave it paused.
+func TestHostedPlanPauseRefusedWhileStarting(t *testing.T) {
+	h := newHarness(t, func(activitiestest.Call) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardDeclined)
+	})
+	// The charge takes 30 s of workflow time, so messages arrive while it runs.
+	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30*time.Second).Return(
+		func(ctx context.Context, req activities.ChargeRequest) (activities.ChargeResult, error) {
+			return h.acts.Charge(ctx, req)
+		})
+	var paused func() updateResult
+	h.at(start.Add(time.Minute), func() {
+		h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
+			PaymentMethodID: "pm_card1", Authentication: proof})
+	})
+	h.at(start.Add(time.Minute+10*time.Second), func() { paused = h.update(workflows.UpdatePause, workflows.PauseRequest{}) })
+	res := h.run(hostedInput(t, monthly("", 3)))
+	if got := paused(); got.rejected == nil {
+		t.Errorf("pause during the first charge: %+v, want refused", got)
+	}
+	if res.Status != billing.PlanIncompleteExpired {
 		t.Errorf("result %+v", res)
 	}
 }

@@ -248,7 +248,8 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		At: workflow.Now(ctx), AttemptLimit: p.in.AttemptLimit,
 		// The first charge of a plan started on the hosted page carries its 3-D Secure
 		// result, or is flagged MOTO for a plan taken over the phone.
-		Authentication: s.StartAuth, MOTO: s.StartAuth == nil && s.Starting && p.planType() == "moto",
+		// A retry of an unknown outcome repeats them under the same key.
+		Authentication: s.StartAuth, MOTO: s.StartMOTO,
 	})
 	now := workflow.Now(ctx)
 	rec := activities.RecordPaymentRequest{
@@ -271,6 +272,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		s.Paid++
 		s.PaidAmount += inst.Amount
 		s.LastError = nil
+		s.StartAuth, s.StartMOTO = nil, false // spent: the proof fits this charge only
 		p.nextInstallment()
 		started := p.started(billing.PaymentSucceeded, nil)
 		row, err := p.record(ctx, &rec)
@@ -295,6 +297,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	p.logFailure(inst, attempt, f, final)
 	if s.Starting && final {
 		return p.startFailed(ctx, inst, attempt, rec, f, now)
+	}
+	if final {
+		s.StartAuth, s.StartMOTO = nil, false // the customer-present attempt is over
 	}
 	switch {
 	case final && f.Type == activities.ErrPaymentMethodUnavailable:
@@ -358,9 +363,6 @@ func (p *planRun) started(status billing.PaymentStatus, f *activities.ChargeFail
 	if f != nil {
 		out.FailureCode, out.FailureMessage = f.Code, f.Message
 	}
-	if status != billing.PaymentPending {
-		s.StartAuth = nil // spent: the proof fits this charge only
-	}
 	return out
 }
 
@@ -378,8 +380,11 @@ func (p *planRun) answerStart(out *activities.StartPlanResult, rec activities.Re
 func (p *planRun) startFailed(ctx workflow.Context, inst billing.Installment, attempt int, rec activities.RecordPaymentRequest, f activities.ChargeFailure, now time.Time) error {
 	s := p.s
 	started := p.started(billing.PaymentFailed, &f)
-	s.Status = billing.PlanIncomplete
-	s.PaymentMethodID = ""
+	if !s.Status.Terminal() { // canceled while the charge ran: it stays canceled
+		s.Status = billing.PlanIncomplete
+	}
+	s.PaymentMethodID, s.StartAuth, s.StartMOTO = "", nil, false
+	s.Blocked, s.Detached, s.PendingNotify, s.Paused = false, false, false, false
 	s.LastError = p.planError(inst, attempt, f, now)
 	var res activities.RecordPaymentResult
 	if f.Type != activities.ErrPaymentMethodUnavailable && f.Type != activities.ErrAttemptLimit {
@@ -524,8 +529,8 @@ func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentReq
 func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
 	s := p.s
 	started := p.started(billing.PaymentFailed, &activities.ChargeFailure{Code: code, Message: msg})
-	s.Status, s.PaymentMethodID = billing.PlanIncomplete, ""
-	s.Blocked, s.Detached, s.PendingNotify, s.NotBefore = false, false, false, time.Time{}
+	s.Status, s.PaymentMethodID, s.StartAuth, s.StartMOTO = billing.PlanIncomplete, "", nil, false
+	s.Blocked, s.Detached, s.PendingNotify, s.Paused, s.NotBefore = false, false, false, false, time.Time{}
 	if err := p.publish(ctx, nil); err != nil {
 		return err
 	}
@@ -663,7 +668,7 @@ func (p *planRun) continueAsNew(ctx workflow.Context) error {
 func (p *planRun) finish(ctx workflow.Context) PlanResult {
 	if p.s.Starting {
 		// Canceled before its first charge: the waiting start_plan answers failed.
-		p.s.Starting, p.s.StartAuth = false, nil
+		p.s.Starting, p.s.StartAuth, p.s.StartMOTO = false, nil, false
 		p.startOutcome = &activities.StartPlanResult{Status: billing.PaymentFailed, FailureCode: billing.CodeInvalidTransition,
 			FailureMessage: "the plan ended before its first payment"}
 	}

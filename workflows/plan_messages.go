@@ -95,9 +95,16 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			if !strings.HasPrefix(req.PaymentMethodID, billing.PrefixPaymentMethod) {
 				return rejection(billing.Invalid("payment_method", billing.CodeInvalidPaymentMethod, "payment_method must be a pm_ id"))
 			}
-			if p.s.Status != billing.PlanIncomplete || p.s.Starting || !workflow.Now(ctx).Before(p.in.Hosted.ExpiresAt) {
+			now := workflow.Now(ctx)
+			if p.s.Status != billing.PlanIncomplete || p.s.Starting || !now.Before(p.in.Hosted.ExpiresAt) {
 				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
 					Message: fmt.Sprintf("plan %s is %s: it is not waiting for its first card", p.in.PlanID, p.status())})
+			}
+			if first := p.waiting(); req.Verified && !first.DueAt.After(now) {
+				// The page verified the card, but the first installment fell due meanwhile:
+				// it must be paid customer-present, on a new page.
+				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
+					Message: "the first installment is due: the customer must pay it on a new page"})
 			}
 			return nil
 		}},
@@ -209,6 +216,7 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 		s.NetworkTransactionID = req.NetworkTransactionID
 	}
 	s.PaymentMethodID = req.PaymentMethodID
+	s.StartAuth, s.StartMOTO = nil, false // the first card's proof is not this card's
 	s.Blocked, s.Detached, s.PendingNotify = false, false, false
 	if s.Status == billing.PlanPastDue || s.Status == billing.PlanActionRequired {
 		s.Status = billing.PlanActive
@@ -233,6 +241,7 @@ func (p *planRun) startPlan(ctx workflow.Context, req activities.StartPlanReques
 		return st, nil
 	}
 	s.Starting, s.StartAuth, p.startOutcome = true, req.Authentication, nil
+	s.StartMOTO = req.Authentication == nil && p.planType() == "moto"
 	p.changed(ctx)
 	if err := workflow.Await(ctx, func() bool { return p.startOutcome != nil }); err != nil {
 		return PlanState{}, err

@@ -94,6 +94,10 @@ func (p *planRun) cardFailures(now time.Time) []time.Time {
 func (p *planRun) status() billing.PlanStatus {
 	s := p.s
 	switch {
+	case s.Status.Terminal():
+		return s.Status
+	case s.Starting:
+		return billing.PlanIncomplete // not active until its first payment succeeds
 	case s.Status != billing.PlanActive:
 		return s.Status
 	case s.Detached:

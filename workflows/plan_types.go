@@ -160,11 +160,15 @@ type PlanCarry struct {
 	// CancelReason says why the plan was canceled.
 	CancelReason string `json:"cancel_reason,omitempty"`
 	// Starting: an incomplete plan got its card (UpdateStartPlan) and its first
-	// charge has not come back yet. StartAuth is the 3-D Secure result that charge
-	// carries, kept until the charge's outcome is known (an unknown one is retried with
-	// the same key and the same authentication).
+	// charge has not come back yet; the plan counts as incomplete meanwhile. StartAuth
+	// is the 3-D Secure result that charge carries, kept until its outcome is known (an
+	// unknown one is retried with the same key and the same authentication) and
+	// dropped with a new card.
 	Starting  bool                      `json:"starting,omitempty"`
 	StartAuth *providers.Authentication `json:"start_auth,omitempty"`
+	// StartMOTO flags the first charge of a moto plan started on the page as a mail
+	// or telephone order, kept like StartAuth for a retry under the same key.
+	StartMOTO bool `json:"start_moto,omitempty"`
 	// RecoveryKey names the wait the last recovery page was opened for (installment,
 	// attempt, card, status), so each wait opens one.
 	RecoveryKey string `json:"recovery_key,omitempty"`

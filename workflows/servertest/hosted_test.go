@@ -184,7 +184,7 @@ func TestRecoveryLinkOnRealServer(t *testing.T) {
 	for {
 		st, err := starter.PlanState(ctx, e.c, in.PlanID)
 		if err == nil && st.Status == billing.PlanActionRequired {
-			if session, err = e.db.OpenPlanSession(ctx, caller, in.PlanID); err == nil {
+			if session, err = e.db.OpenPlanSession(ctx, caller, in.PlanID, false); err == nil {
 				break
 			}
 		}

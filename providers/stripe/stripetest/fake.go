@@ -170,4 +170,3 @@ func (f *Fake) Created(kind string) int {
 	defer f.mu.Unlock()
 	return f.creates[kind]
 }
-
