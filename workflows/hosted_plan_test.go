@@ -237,7 +237,7 @@ func TestHostedPlanCanceledDuringItsFirstCharge(t *testing.T) {
 		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardDeclined)
 	})
 	// The charge takes 30 s of workflow time, so messages arrive while it runs.
-	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30*time.Second).Return(
+	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30 * time.Second).Return(
 		func(ctx context.Context, req activities.ChargeRequest) (activities.ChargeResult, error) {
 			return h.acts.Charge(ctx, req)
 		})
@@ -269,7 +269,7 @@ func TestHostedPlanPauseRefusedWhileStarting(t *testing.T) {
 		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassHardDecline, billing.CodeCardDeclined)
 	})
 	// The charge takes 30 s of workflow time, so messages arrive while it runs.
-	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30*time.Second).Return(
+	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).After(30 * time.Second).Return(
 		func(ctx context.Context, req activities.ChargeRequest) (activities.ChargeResult, error) {
 			return h.acts.Charge(ctx, req)
 		})
