@@ -52,6 +52,9 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	if _, err := s.providers.Get(provider); err != nil || !s.providerAllowed(provider, caller.Mode) {
 		return nil, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", provider, caller.Mode)
 	}
+	if err := s.checkAmounts(provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+		return nil, err
+	}
 	token := billing.RandomToken(32)
 	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
 		ID: derivedID(billing.PrefixPayment, caller, deref(req.Params.IdempotencyKey)), CustomerID: customer.ID,
@@ -99,6 +102,9 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	}
 	if _, err := s.providers.Get(in.Provider); err != nil || !s.providerAllowed(in.Provider, caller.Mode) {
 		return nil, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", in.Provider, caller.Mode)
+	}
+	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
+		return nil, err
 	}
 	first, _ := in.Timetable.Installment(1)
 	amount := first.Amount

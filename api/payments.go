@@ -60,6 +60,12 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	} else if pm, err = s.chargeableMethod(ctx, caller, customer.ID, *b.PaymentMethod, "payment_method", false); err != nil {
 		return nil, err
 	}
+	if err := s.checkAmounts(pm.Provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+		if b.Card != nil { // the card was saved for this payment only
+			_, _ = s.store.DetachPaymentMethod(ctx, caller, pm.ID)
+		}
+		return nil, err
+	}
 	in := workflows.PaymentInput{
 		PaymentID:  derivedID(billing.PrefixPayment, caller, idemKey),
 		MerchantID: caller.MerchantID, Mode: caller.Mode, CustomerID: customer.ID,

@@ -114,6 +114,9 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		return nil, err
 	}
 	in.PaymentMethodID, in.Provider = pm.ID, pm.Provider
+	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
+		return nil, err
+	}
 	if _, err := starter.StartPlan(ctx, c, in); err != nil {
 		return nil, err
 	}

@@ -95,3 +95,58 @@ func TestHostedPaymentWithStripeRedirect(t *testing.T) {
 		}
 	})
 }
+
+// TestAmountsStripeCannotTakeAreRefusedAtCreation: on Stripe, 123.45 MGA (Stripe
+// charges ariary whole) and 5.125 JOD (three-decimal amounts must end in 0) are 422
+// amount_not_supported naming the field when the payment or plan is created, for a
+// saved card, a new card and a hosted page; whole ariary is taken. The simulator takes
+// them all. SQLite and Postgres.
+func TestAmountsStripeCannotTakeAreRefusedAtCreation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	fake := stripetest.New(t)
+	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
+		cus := f.createCustomer(t, f.testKey, "mia@example.com")
+		before := fake.Created("payment_intents")
+		var saved struct {
+			ID string `json:"id"`
+		}
+		f.ok(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey,
+			`{"provider":"stripe","card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123"}}`, &saved)
+		newCard := `"card":{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123"},"provider":"stripe"`
+		for _, tc := range []struct{ name, path, body, param string }{
+			{"saved card", "/v1/payments", fmt.Sprintf(`{"customer":%q,"payment_method":%q,"amount":12345,"currency":"MGA"}`, cus.ID, saved.ID), "amount"},
+			{"new card", "/v1/payments", fmt.Sprintf(`{"customer":%q,%s,"amount":5125,"currency":"JOD"}`, cus.ID, newCard), "amount"},
+			{"hosted payment", "/v1/payments", fmt.Sprintf(`{"customer":%q,"provider":"stripe","amount":12345,"currency":"MGA"}`, cus.ID), "amount"},
+			{"plan", "/v1/plans", fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"MGA","schedule":{"frequency":"months","first_amount":10000,"recurring_amount":12345}}`, cus.ID, saved.ID), "schedule.recurring_amount"},
+			{"hosted plan", "/v1/plans", fmt.Sprintf(`{"customer":%q,"provider":"stripe","currency":"JOD","schedule":{"frequency":"months","recurring_amount":5120,"final_amount":5125,"installments":3}}`, cus.ID), "schedule.final_amount"},
+			{"variable plan", "/v1/plans", fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"MGA","schedule":{"payments":[{"date":"2031-01-01","amount":10000},{"date":"2031-02-01","amount":10050}]}}`, cus.ID, saved.ID), "schedule.payments.1.amount"},
+		} {
+			rec, e := f.do(t, http.MethodPost, tc.path, f.testKey, tc.body)
+			if rec.Code != http.StatusUnprocessableEntity || e.Error.Code != "amount_not_supported" || e.Error.Param != tc.param {
+				t.Errorf("%s: %d %+v, want 422 amount_not_supported naming %s", tc.name, rec.Code, e.Error, tc.param)
+			}
+		}
+		if n := fake.Created("payment_intents") - before; n != 0 {
+			t.Errorf("%d PaymentIntents created for refused amounts", n)
+		}
+		// Whole ariary goes through; the simulator takes fractional ariary.
+		var whole struct {
+			Status string `json:"status"`
+			Amount int64  `json:"amount"`
+		}
+		f.ok(t, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(`{"customer":%q,"payment_method":%q,"amount":12300,"currency":"MGA"}`, cus.ID, saved.ID), &whole)
+		if whole.Status != "succeeded" || whole.Amount != 12300 {
+			t.Errorf("123 MGA on Stripe: %+v", whole)
+		}
+		sim := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
+		if rec, _ := f.do(t, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(`{"customer":%q,"payment_method":%q,"amount":12345,"currency":"MGA"}`, cus.ID, sim.ID)); rec.Code != http.StatusCreated {
+			t.Errorf("123.45 MGA on the simulator = %d, want 201", rec.Code)
+		}
+	})
+}

@@ -215,6 +215,10 @@ const (
 	// CodeCurrencyNotSupported: hard decline, the card or provider does not take this
 	// currency.
 	CodeCurrencyNotSupported = "currency_not_supported"
+	// CodeAmountNotSupported: the provider cannot charge this exact amount in this
+	// currency (Stripe: whole ariary only, three-decimal amounts ending in 0); refused
+	// when the plan or payment is created (422).
+	CodeAmountNotSupported = "amount_not_supported"
 
 	// CodeInsufficientFunds: soft decline, not enough money now.
 	CodeInsufficientFunds = "insufficient_funds"

@@ -31,6 +31,7 @@ import (
 
 	sdk "github.com/stripe/stripe-go/v85"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -245,9 +246,13 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if a := req.Authentication; a != nil && strings.HasPrefix(a.ID, "pi_") {
 		return p.chargeAuthenticated(ctx, req)
 	}
+	amount, err := p.ProviderAmount(req.Amount, req.Currency)
+	if err != nil {
+		return providers.ChargeResult{}, invalidAmount(err)
+	}
 
 	params := &sdk.PaymentIntentCreateParams{
-		Amount:             sdk.Int64(req.Amount),
+		Amount:             sdk.Int64(amount),
 		Currency:           sdk.String(strings.ToLower(req.Currency)),
 		PaymentMethod:      sdk.String(req.Token),
 		PaymentMethodTypes: []*string{sdk.String("card")},
@@ -280,11 +285,18 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err != nil {
 		return providers.ChargeResult{}, mapError(err)
 	}
-	return chargeResult(pi)
+	return p.chargeResult(pi)
 }
 
-func chargeResult(pi *sdk.PaymentIntent) (providers.ChargeResult, error) {
-	res := providers.ChargeResult{ID: pi.ID, Amount: pi.Amount, Currency: strings.ToUpper(string(pi.Currency))}
+// invalidAmount is an amount Stripe cannot represent: an invalid request, never sent.
+func invalidAmount(err error) error {
+	return &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest, Code: billing.CodeAmountNotSupported,
+		Param: "amount", Message: err.Error(), Err: err}
+}
+
+func (p *Provider) chargeResult(pi *sdk.PaymentIntent) (providers.ChargeResult, error) {
+	cur := strings.ToUpper(string(pi.Currency))
+	res := providers.ChargeResult{ID: pi.ID, Amount: p.ISOAmount(pi.Amount, cur), Currency: cur}
 	if ch := pi.LatestCharge; ch != nil && ch.PaymentMethodDetails != nil && ch.PaymentMethodDetails.Card != nil {
 		res.NetworkTransactionID = ch.PaymentMethodDetails.Card.NetworkTransactionID
 	}
@@ -323,7 +335,11 @@ func (p *Provider) Refund(ctx context.Context, req providers.RefundRequest) (pro
 	defer cancel()
 	params := &sdk.RefundCreateParams{PaymentIntent: sdk.String(req.ChargeID)}
 	if req.Amount > 0 {
-		params.Amount = sdk.Int64(req.Amount)
+		amount, err := p.ProviderAmount(req.Amount, req.Currency)
+		if err != nil {
+			return providers.RefundResult{}, invalidAmount(err)
+		}
+		params.Amount = sdk.Int64(amount)
 	}
 	switch sdk.RefundReason(req.Reason) {
 	case sdk.RefundReasonDuplicate, sdk.RefundReasonFraudulent, sdk.RefundReasonRequestedByCustomer:
@@ -337,7 +353,7 @@ func (p *Provider) Refund(ctx context.Context, req providers.RefundRequest) (pro
 	if err != nil {
 		return providers.RefundResult{}, mapError(err)
 	}
-	return providers.RefundResult{ID: r.ID, Status: string(r.Status), Amount: r.Amount}, nil
+	return providers.RefundResult{ID: r.ID, Status: string(r.Status), Amount: p.ISOAmount(r.Amount, string(r.Currency))}, nil
 }
 
 // own stamps the adapter's name on a shared validation error.

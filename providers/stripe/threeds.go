@@ -73,8 +73,12 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 		IdempotencyKey: req.IdempotencyKey, Initiator: providers.InitiatorCustomer}).Validate(); err != nil {
 		return providers.Authentication{}, own(err)
 	}
+	amount, err := p.ProviderAmount(req.Amount, req.Currency)
+	if err != nil {
+		return providers.Authentication{}, invalidAmount(err)
+	}
 	params := &sdk.PaymentIntentCreateParams{
-		Amount: sdk.Int64(req.Amount), Currency: sdk.String(strings.ToLower(req.Currency)),
+		Amount: sdk.Int64(amount), Currency: sdk.String(strings.ToLower(req.Currency)),
 		PaymentMethod: sdk.String(req.Token), PaymentMethodTypes: []*string{sdk.String("card")},
 		Confirm: sdk.Bool(true), SetupFutureUsage: sdk.String("off_session"), ReturnURL: sdk.String(req.ReturnURL),
 		Metadata: meta,
@@ -160,11 +164,11 @@ func (p *Provider) chargeAuthenticated(ctx context.Context, req providers.Charge
 	if pi.PaymentMethod != nil {
 		pm = pi.PaymentMethod.ID
 	}
-	if pi.Amount != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) || pm != req.Token {
+	if p.ISOAmount(pi.Amount, string(pi.Currency)) != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) || pm != req.Token {
 		return providers.ChargeResult{}, providers.Classify(providers.Failure{Provider: Name, Reason: "authentication_mismatch",
 			Message: fmt.Sprintf("payment intent %s is for another card, amount or currency", pi.ID)})
 	}
-	return chargeResult(pi)
+	return p.chargeResult(pi)
 }
 
 // VerifyCallback takes the customer's return from Stripe's page: Stripe adds the
