@@ -150,3 +150,71 @@ func TestAmountsStripeCannotTakeAreRefusedAtCreation(t *testing.T) {
 		}
 	})
 }
+
+// TestHostedPlanWithStripeRedirect: a plan created without a card, on Stripe: the page
+// sends the customer to Stripe's 3-D Secure, the return starts the plan, and the plan's
+// first installment is the PaymentIntent that authenticated (no second one); the next
+// installment is a new, merchant-initiated PaymentIntent. SQLite and Postgres.
+func TestHostedPlanWithStripeRedirect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	fake := stripetest.New(t)
+	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const publicHost = "http://engine.test"
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost), providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		cus := f.createCustomer(t, f.testKey, "noa@example.com")
+		var p hostedPlanBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"provider":"stripe","currency":"EUR","schedule":{"frequency":"seconds","frequency_duration":3,"recurring_amount":2500,"installments":2}}`,
+			cus.ID), &p); code != http.StatusCreated || p.Status != "incomplete" {
+			t.Fatalf("create plan = %d %+v", code, p)
+		}
+		before := fake.Created("payment_intents")
+		c := newCustomer(t)
+		_, u, page := c.get(p.PaymentURL)
+		_, acsURL, _ := c.post(u, page, card(stripetest.AuthenticationRequiredCard))
+		if !strings.HasPrefix(acsURL, fake.URL+"/acs/pi_") {
+			t.Fatalf("after the card the customer is at %s", acsURL)
+		}
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := noFollow.Get(acsURL + "?answer=approve")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		back, err := url.Parse(res.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, done := c.get(srv.URL + back.RequestURI())
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+			t.Fatalf("back from Stripe: %s", done)
+		}
+		got := f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "completed" })
+		if got.Paid != 2 {
+			t.Errorf("plan %+v, want both installments paid", got)
+		}
+		var list listBody[struct {
+			Installment      int    `json:"installment"`
+			PaymentType      string `json:"payment_type"`
+			ProviderChargeID string `json:"provider_charge_id"`
+		}]
+		f.ok(t, http.MethodGet, "/v1/plans/"+p.ID+"/payments", f.testKey, "", &list)
+		byInst := map[int]string{}
+		for _, pay := range list.Data {
+			byInst[pay.Installment] = pay.PaymentType + " " + pay.ProviderChargeID
+		}
+		authenticated := back.Query().Get("payment_intent")
+		if byInst[1] != "initial "+authenticated || !strings.HasPrefix(byInst[2], "recurring pi_") || byInst[2] == "recurring "+authenticated {
+			t.Errorf("payments %v, want installment 1 on the authenticated intent %s and 2 on a new one", byInst, authenticated)
+		}
+		if n := fake.Created("payment_intents") - before; n != 2 {
+			t.Errorf("%d PaymentIntents for two installments, want 2", n)
+		}
+	})
+}

@@ -312,3 +312,22 @@ func TestHostedPlanStartThatCannotChargeAnswersAtOnce(t *testing.T) {
 		t.Errorf("result %+v with %d charges, want incomplete_expired and none", res, len(h.provider.Calls()))
 	}
 }
+
+// TestHostedPlanRefusesAVerificationOnceTheFirstInstallmentIsDue: a page that only
+// verified the card (made while the start was in the future) cannot start a plan whose
+// first installment has fallen due meanwhile: that one must be paid customer-present.
+func TestHostedPlanRefusesAVerificationOnceTheFirstInstallmentIsDue(t *testing.T) {
+	h := newHarness(t, nil)
+	var verified func() updateResult
+	h.at(start.Add(time.Minute), func() {
+		verified = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
+			PaymentMethodID: "pm_card1", Verified: true})
+	})
+	res := h.run(hostedInput(t, monthly("", 2)))
+	if got := verified(); got.rejected == nil {
+		t.Errorf("a verification for a due first installment: %+v, want refused", got)
+	}
+	if res.Status != billing.PlanIncompleteExpired || len(h.provider.Calls()) != 0 {
+		t.Errorf("result %+v with %d charges", res, len(h.provider.Calls()))
+	}
+}
