@@ -227,3 +227,40 @@ func StartPlan(ctx workflow.Context, req StartPlanRequest) (StartPlanResult, err
 	err := workflow.ExecuteActivity(ctx, a.StartPlan, req).Get(ctx, &out)
 	return out, err
 }
+
+// CancelAuthenticationRequest releases an authentication no charge will follow.
+type CancelAuthenticationRequest struct {
+	MerchantID       string `json:"merchant_id"`
+	PaymentMethodID  string `json:"payment_method_id"`
+	AuthenticationID string `json:"authentication_id"`
+}
+
+// CancelAuthentication cancels, at the card's provider, an authentication that holds
+// money (providers.AuthenticationCanceler: Stripe's authorised PaymentIntent) when the
+// session or plan it was made for will not charge it. Providers whose authentications
+// hold nothing need nothing.
+func (a *Activities) CancelAuthentication(ctx context.Context, req CancelAuthenticationRequest) error {
+	if a.deps.PaymentMethods == nil || a.deps.Providers == nil || req.AuthenticationID == "" {
+		return nil
+	}
+	card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
+	if err != nil {
+		return storeError(err)
+	}
+	p, err := a.deps.Providers.Get(card.Provider)
+	if err != nil {
+		return err
+	}
+	if c, ok := p.(providers.AuthenticationCanceler); ok {
+		return chargeError(c.CancelAuthentication(ctx, req.AuthenticationID))
+	}
+	return nil
+}
+
+// CancelAuthentication runs Activities.CancelAuthentication from a workflow, with the
+// bounded retries of a notification; a failure is logged by the caller (an authorised,
+// uncaptured intent also lapses at the provider).
+func CancelAuthentication(ctx workflow.Context, req CancelAuthenticationRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(notifyOptions(ctx), a.CancelAuthentication, req).Get(ctx, nil)
+}

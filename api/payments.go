@@ -54,6 +54,15 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	save := derefOr(b.SaveCard, false)
 	var pm billing.PaymentMethod
 	if b.Card != nil {
+		// A new card's provider: refuse an amount it cannot charge before the card goes
+		// to it.
+		provider := deref(b.Provider)
+		if provider == "" {
+			provider, _ = s.defaultProvider(caller.Mode) // saveCard reports a missing one
+		}
+		if err := s.checkAmounts(provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+			return nil, err
+		}
 		if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
 			return nil, err
 		}

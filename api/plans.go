@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -363,6 +364,20 @@ func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaym
 	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error) {
 		pm, err := s.chargeableMethod(ctx, callerFrom(ctx), row.CustomerID, req.Body.PaymentMethod, "payment_method", true)
 		if err != nil {
+			return workflows.PlanState{}, err
+		}
+		// The new card's provider must be able to charge the plan's amounts.
+		var tt billing.Timetable
+		if err := json.Unmarshal(row.Timetable, &tt); err != nil {
+			return workflows.PlanState{}, fmt.Errorf("plan %s timetable: %w", row.ID, err)
+		}
+		if err := s.checkAmounts(pm.Provider, row.Currency, scheduleAmounts(tt)); err != nil {
+			var be *billing.Error
+			if errors.As(err, &be) {
+				cp := *be
+				cp.Param, cp.Message = "payment_method", "the card's provider cannot charge this plan: "+be.Message
+				return workflows.PlanState{}, &cp
+			}
 			return workflows.PlanState{}, err
 		}
 		return starter.ChangePlanPaymentMethod(ctx, c, row.ID, workflows.ChangePaymentMethodRequest{PaymentMethodID: pm.ID})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/stripe"
@@ -135,6 +136,17 @@ func TestAmountsStripeCannotTakeAreRefusedAtCreation(t *testing.T) {
 		if n := fake.Created("payment_intents") - before; n != 0 {
 			t.Errorf("%d PaymentIntents created for refused amounts", n)
 		}
+		// A plan on the simulator (which takes fractional ariary) cannot move to a Stripe
+		// card that cannot charge it.
+		sim := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
+		var onSim struct {
+			ID string `json:"id"`
+		}
+		f.ok(t, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"MGA","schedule":{"frequency":"months","start_date":"2031-01-01","recurring_amount":12345}}`, cus.ID, sim.ID), &onSim)
+		rec, e := f.do(t, http.MethodPost, "/v1/plans/"+onSim.ID+"/payment-method", f.testKey, fmt.Sprintf(`{"payment_method":%q}`, saved.ID))
+		if rec.Code != http.StatusUnprocessableEntity || e.Error.Code != "amount_not_supported" || e.Error.Param != "payment_method" {
+			t.Errorf("moving an MGA 123.45 plan to a Stripe card: %d %+v, want 422 amount_not_supported naming payment_method", rec.Code, e.Error)
+		}
 		// Whole ariary goes through; the simulator takes fractional ariary.
 		var whole struct {
 			Status string `json:"status"`
@@ -144,7 +156,6 @@ func TestAmountsStripeCannotTakeAreRefusedAtCreation(t *testing.T) {
 		if whole.Status != "succeeded" || whole.Amount != 12300 {
 			t.Errorf("123 MGA on Stripe: %+v", whole)
 		}
-		sim := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
 		if rec, _ := f.do(t, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(`{"customer":%q,"payment_method":%q,"amount":12345,"currency":"MGA"}`, cus.ID, sim.ID)); rec.Code != http.StatusCreated {
 			t.Errorf("123.45 MGA on the simulator = %d, want 201", rec.Code)
 		}
@@ -215,6 +226,64 @@ func TestHostedPlanWithStripeRedirect(t *testing.T) {
 		}
 		if n := fake.Created("payment_intents") - before; n != 2 {
 			t.Errorf("%d PaymentIntents for two installments, want 2", n)
+		}
+	})
+}
+
+// TestStripeHostedSessionDeclineThenAbandon: on a hosted Stripe page a declined card
+// leaves the page open for another card (each card its own idempotency key), and a
+// customer who approves on Stripe's page but never comes back does not pay: when the
+// session expires the authorised PaymentIntent is canceled and the payment is expired.
+// SQLite and Postgres.
+func TestStripeHostedSessionDeclineThenAbandon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	fake := stripetest.New(t)
+	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporalAt("http://engine.test"), providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		cus := f.createCustomer(t, f.testKey, "lea@example.com")
+		var p hostedBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"amount":1999,"currency":"EUR","provider":"stripe","expires_in":6}`, cus.ID), &p); code != http.StatusCreated {
+			t.Fatalf("create hosted payment = %d", code)
+		}
+		c := newCustomer(t)
+		_, u, page := c.get(p.PaymentURL)
+		code, u, again := c.post(u, page, card(stripetest.DeclinedCard))
+		if code != http.StatusUnprocessableEntity || !strings.Contains(again, `id="card-form"`) {
+			t.Fatalf("after a declined card: %d %s", code, again)
+		}
+		_, acsURL, _ := c.post(u, again, card(stripetest.AuthenticationRequiredCard))
+		if !strings.HasPrefix(acsURL, fake.URL+"/acs/pi_") {
+			t.Fatalf("the second card did not reach Stripe's page: %s", acsURL)
+		}
+		pi := strings.TrimPrefix(acsURL, fake.URL+"/acs/")
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := noFollow.Get(acsURL + "?answer=approve") // approved, and the tab closed
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if st := fake.Status(pi); st != "requires_capture" {
+			t.Fatalf("after approval the intent is %s", st)
+		}
+		var got hostedBody
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			got = hostedBody{}
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &got)
+			if got.Status == "expired" && fake.Status(pi) == "canceled" {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if got.Status != "expired" || fake.Status(pi) != "canceled" {
+			t.Errorf("abandoned after approval: payment %s, intent %s; want expired and canceled", got.Status, fake.Status(pi))
 		}
 	})
 }

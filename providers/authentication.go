@@ -14,6 +14,13 @@ type Authenticator interface {
 	CompleteAuthentication(ctx context.Context, req CompleteAuthenticationRequest) (Authentication, error)
 }
 
+// AuthenticationCanceler is implemented by providers whose authentication holds money
+// (Stripe's authorised PaymentIntent): the engine cancels one that no charge will
+// follow, so the customer's funds are released.
+type AuthenticationCanceler interface {
+	CancelAuthentication(ctx context.Context, id string) error
+}
+
 // AuthenticationStatus is where a 3-D Secure authentication stands.
 type AuthenticationStatus string
 

@@ -84,6 +84,17 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 	var pending providers.Authentication // the challenge being answered
 	pay := in.Payment
 
+	// cancelAuth releases an authentication no charge will follow (Stripe authorises
+	// money as it authenticates). Best effort: an uncaptured authorisation also lapses.
+	cancelAuth := func(ctx workflow.Context, id string) {
+		if id == "" || workflow.GetVersion(ctx, "hosted-cancel-auth", workflow.DefaultVersion, 1) < 1 {
+			return
+		}
+		if err := activities.CancelAuthentication(ctx, activities.CancelAuthenticationRequest{MerchantID: pay.MerchantID,
+			PaymentMethodID: pay.PaymentMethodID, AuthenticationID: id}); err != nil {
+			workflow.GetLogger(ctx).Warn("authentication not canceled", "payment_id", pay.PaymentID, "error", err)
+		}
+	}
 	notWaiting := func(what string) error {
 		return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeSessionNotWaiting,
 			Message: fmt.Sprintf("this payment session is not waiting for %s", what)})
@@ -102,8 +113,12 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			res, serr := activities.StartPlan(ctx, activities.StartPlanRequest{PlanID: in.PlanID, SessionID: pay.PaymentID,
 				PaymentMethodID: pay.PaymentMethodID, Authentication: auth, Verified: pay.Amount == 0})
 			if serr != nil {
-				// The plan refused the card (it expired or was canceled): the card goes.
+				// The plan refused the card (it expired, was canceled, or another page
+				// started it): the card goes, and what its authentication holds.
 				result.FailureCode = billing.CodeInvalidTransition
+				if auth != nil {
+					cancelAuth(ctx, auth.ID)
+				}
 				break
 			}
 			result.Status, result.FailureCode, result.FailureMessage = res.Status, res.FailureCode, res.FailureMessage
@@ -152,7 +167,8 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			}
 			auth, err := activities.BeginAuthentication(ctx, activities.AuthenticateRequest{MerchantID: pay.MerchantID,
 				PaymentMethodID: pay.PaymentMethodID, Amount: pay.Amount, Currency: pay.Currency,
-				IdempotencyKey: pay.PaymentID + "/3ds", Browser: req.Browser, SessionID: pay.PaymentID, Mode: pay.Mode,
+				// One authentication per card: a second card after a refusal is a new request.
+				IdempotencyKey: pay.PaymentID + "/3ds/" + pay.PaymentMethodID, Browser: req.Browser, SessionID: pay.PaymentID, Mode: pay.Mode,
 				// A card change or a verification charges nothing after it.
 				Setup: in.PlanID != "" && (!in.StartPlan || pay.Amount == 0)})
 			if err != nil {
@@ -219,6 +235,10 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 		done = stage == stageDone
 	}
 	if !done {
+		if stage == stageChallenge {
+			// The customer may have passed the issuer's page without coming back.
+			cancelAuth(ctx, pending.ID)
+		}
 		stage = stageExpired
 		if err := activities.SetPaymentSession(ctx, activities.SetPaymentSessionRequest{MerchantID: pay.MerchantID,
 			PaymentID: pay.PaymentID, Status: billing.PaymentSessionExpired, Outcome: billing.PaymentExpired}); err != nil {

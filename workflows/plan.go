@@ -528,6 +528,7 @@ func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentReq
 // start_plan answers failed.
 func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
 	s := p.s
+	p.releaseStart(ctx)
 	started := p.started(billing.PaymentFailed, &activities.ChargeFailure{Code: code, Message: msg})
 	s.Status, s.PaymentMethodID, s.StartAuth, s.StartMOTO = billing.PlanIncomplete, "", nil, false
 	s.Blocked, s.Detached, s.PendingNotify, s.Paused, s.NotBefore = false, false, false, false, time.Time{}
@@ -536,6 +537,19 @@ func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
 	}
 	p.answerStart(started, activities.RecordPaymentResult{})
 	return nil
+}
+
+// releaseStart cancels the first charge's authentication when that charge will not be
+// made (Stripe authorises money as it authenticates).
+func (p *planRun) releaseStart(ctx workflow.Context) {
+	if p.s.StartAuth == nil {
+		return
+	}
+	p.events += 6
+	if err := activities.CancelAuthentication(ctx, activities.CancelAuthenticationRequest{MerchantID: p.in.MerchantID,
+		PaymentMethodID: p.s.PaymentMethodID, AuthenticationID: p.s.StartAuth.ID}); err != nil {
+		p.logger.Warn("first charge's authentication not canceled", "error", err)
+	}
 }
 
 // record is publish with the attempt rec (if any), whose ledger row it returns.
@@ -668,6 +682,7 @@ func (p *planRun) continueAsNew(ctx workflow.Context) error {
 func (p *planRun) finish(ctx workflow.Context) PlanResult {
 	if p.s.Starting {
 		// Canceled before its first charge: the waiting start_plan answers failed.
+		p.releaseStart(ctx)
 		p.s.Starting, p.s.StartAuth, p.s.StartMOTO = false, nil, false
 		p.startOutcome = &activities.StartPlanResult{Status: billing.PaymentFailed, FailureCode: billing.CodeInvalidTransition,
 			FailureMessage: "the plan ended before its first payment"}

@@ -68,3 +68,22 @@ func TestStripeChargesInItsOwnUnits(t *testing.T) {
 		t.Errorf("%d requests, want the ISK one only", calls.Load())
 	}
 }
+
+// TestStripeRefundsInItsOwnUnits: a refund of 5 ISK is sent as 500 and reported as 5;
+// 123.45 MGA is refused without a request.
+func TestStripeRefundsInItsOwnUnits(t *testing.T) {
+	var sent []url.Values
+	srv, calls := serve(t, func(r *http.Request, form url.Values) stripeError {
+		sent = append(sent, form)
+		return stripeError{200, nil, `{"id":"re_1","object":"refund","amount":500,"currency":"isk","status":"succeeded"}`}
+	})
+	p := newProvider(t, srv.URL, 5*time.Second)
+	res, err := p.Refund(context.Background(), providers.RefundRequest{ChargeID: "pi_isk", Amount: 5, Currency: "ISK", IdempotencyKey: "re/1"})
+	if err != nil || res.Amount != 5 || len(sent) != 1 || sent[0].Get("amount") != "500" {
+		t.Fatalf("refund 5 ISK: %+v, %v, sent %v", res, err, sent)
+	}
+	_, err = p.Refund(context.Background(), providers.RefundRequest{ChargeID: "pi_mga", Amount: 12345, Currency: "MGA", IdempotencyKey: "re/2"})
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeAmountNotSupported || calls.Load() != 1 {
+		t.Errorf("refund 123.45 MGA: %v after %d requests, want amount_not_supported without a request", err, calls.Load())
+	}
+}

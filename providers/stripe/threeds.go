@@ -3,7 +3,9 @@ package stripe
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -21,13 +23,17 @@ import (
 // which returns them to the engine's callback route with the intent's id and client
 // secret. So, for this adapter:
 //   - BeginAuthentication creates and confirms the intent (a SetupIntent when
-//     req.Setup); a redirect is a challenge, anything else is handed on to the charge;
+//     req.Setup) with capture_method=manual: the card is authorised, never captured,
+//     until the engine's charge step; a redirect is a challenge, anything else is
+//     handed on to the charge;
 //   - the callback is verified by reading the intent back with the secret key and
 //     comparing its client secret, and it names the session from the intent's metadata;
 //   - CompleteAuthentication reads the intent's state after the customer's return;
-//   - Charge with an Authentication whose id is a PaymentIntent reads that intent's
-//     outcome instead of creating a second charge, after checking it is for the same
-//     card, amount and currency.
+//   - Charge with an Authentication whose id is a PaymentIntent captures that intent
+//     (or reads its outcome) instead of creating a second charge, after checking it is
+//     for the same card, amount and currency;
+//   - CancelAuthentication cancels an intent nothing will charge (the page expired,
+//     the plan refused the card), releasing the authorisation.
 var (
 	_ providers.Authenticator    = (*Provider)(nil)
 	_ providers.CallbackVerifier = (*Provider)(nil)
@@ -81,7 +87,7 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 		Amount: sdk.Int64(amount), Currency: sdk.String(strings.ToLower(req.Currency)),
 		PaymentMethod: sdk.String(req.Token), PaymentMethodTypes: []*string{sdk.String("card")},
 		Confirm: sdk.Bool(true), SetupFutureUsage: sdk.String("off_session"), ReturnURL: sdk.String(req.ReturnURL),
-		Metadata: meta,
+		CaptureMethod: sdk.String(string(sdk.PaymentIntentCaptureMethodManual)), Metadata: meta,
 	}
 	params.Metadata["recurring_initiator"] = string(providers.InitiatorCustomer)
 	if req.CustomerRef != "" {
@@ -160,15 +166,48 @@ func (p *Provider) chargeAuthenticated(ctx context.Context, req providers.Charge
 	if err != nil {
 		return providers.ChargeResult{}, mapError(err)
 	}
-	pm := ""
-	if pi.PaymentMethod != nil {
-		pm = pi.PaymentMethod.ID
+	switch pi.Status {
+	case sdk.PaymentIntentStatusRequiresCapture, sdk.PaymentIntentStatusSucceeded, sdk.PaymentIntentStatusProcessing:
+		// Authorised: it must be this charge's (a failed intent has no card to compare).
+		pm := ""
+		if pi.PaymentMethod != nil {
+			pm = pi.PaymentMethod.ID
+		}
+		if p.ISOAmount(pi.Amount, string(pi.Currency)) != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) || pm != req.Token {
+			return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+				Code: billing.CodeAuthenticationFailed, Message: fmt.Sprintf("payment intent %s is for another card, amount or currency", pi.ID)}
+		}
 	}
-	if p.ISOAmount(pi.Amount, string(pi.Currency)) != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) || pm != req.Token {
-		return providers.ChargeResult{}, providers.Classify(providers.Failure{Provider: Name, Reason: "authentication_mismatch",
-			Message: fmt.Sprintf("payment intent %s is for another card, amount or currency", pi.ID)})
+	if pi.Status == sdk.PaymentIntentStatusRequiresCapture {
+		cp := &sdk.PaymentIntentCaptureParams{}
+		cp.AddExpand("latest_charge")
+		cp.SetIdempotencyKey(req.IdempotencyKey + "/capture")
+		if pi, err = p.client.V1PaymentIntents.Capture(ctx, pi.ID, cp); err != nil {
+			return providers.ChargeResult{}, mapError(err)
+		}
 	}
 	return p.chargeResult(pi)
+}
+
+// CancelAuthentication releases an authorised PaymentIntent that will not be charged.
+// An intent already captured, canceled or never authorised is left as it is.
+func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
+	if !strings.HasPrefix(id, "pi_") {
+		return nil // SetupIntents hold no money
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	pi, err := p.client.V1PaymentIntents.Retrieve(ctx, id, nil)
+	if err != nil {
+		return mapError(err)
+	}
+	switch pi.Status {
+	case sdk.PaymentIntentStatusRequiresCapture, sdk.PaymentIntentStatusRequiresAction, sdk.PaymentIntentStatusRequiresConfirmation:
+		if _, err := p.client.V1PaymentIntents.Cancel(ctx, id, nil); err != nil {
+			return mapError(err)
+		}
+	}
+	return nil
 }
 
 // VerifyCallback takes the customer's return from Stripe's page: Stripe adds the
@@ -186,14 +225,14 @@ func (p *Provider) VerifyCallback(ctx context.Context, form url.Values, now time
 		id, secret = form.Get("payment_intent"), form.Get("payment_intent_client_secret")
 		pi, err := p.client.V1PaymentIntents.Retrieve(ctx, id, nil)
 		if err != nil {
-			return providers.Callback{}, fmt.Errorf("%w: %v", providers.ErrCallbackSignature, mapError(err))
+			return providers.Callback{}, returnError(err)
 		}
 		want, created, meta = pi.ClientSecret, pi.Created, pi.Metadata
 	case strings.HasPrefix(form.Get("setup_intent"), "seti_"):
 		id, secret = form.Get("setup_intent"), form.Get("setup_intent_client_secret")
 		si, err := p.client.V1SetupIntents.Retrieve(ctx, id, nil)
 		if err != nil {
-			return providers.Callback{}, fmt.Errorf("%w: %v", providers.ErrCallbackSignature, mapError(err))
+			return providers.Callback{}, returnError(err)
 		}
 		want, created, meta = si.ClientSecret, si.Created, si.Metadata
 	default:
@@ -207,4 +246,15 @@ func (p *Provider) VerifyCallback(ctx context.Context, form url.Values, now time
 	}
 	return providers.Callback{MerchantID: meta[metaMerchant], Mode: billing.Mode(meta[metaMode]),
 		SessionID: meta[metaSession], AuthenticationID: id, Answer: "return"}, nil
+}
+
+// returnError reads a failed look-up of a returning customer's intent: no such intent
+// is a forged return (ErrCallbackSignature); anything else (Stripe down, rate limited)
+// is Stripe's, which the route answers with a 5xx.
+func returnError(err error) error {
+	var se *sdk.Error
+	if errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: no such intent", providers.ErrCallbackSignature)
+	}
+	return mapError(err)
 }

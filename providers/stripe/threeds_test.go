@@ -80,15 +80,25 @@ func TestStripeThreeDSecureRedirect(t *testing.T) {
 	if err != nil || done.Status != providers.AuthenticationSucceeded {
 		t.Fatalf("complete: %+v, %v", done, err)
 	}
+	if st := fake.Status(a.ID); st != "requires_capture" {
+		t.Errorf("after the customer's approval the intent is %s, want requires_capture: no money moves before the charge step", st)
+	}
 	charge := providers.ChargeRequest{Token: "pm_card_authenticationRequired", CustomerRef: "cus_1", Amount: 1050, Currency: "EUR",
 		IdempotencyKey: "pay_hosted1", Initiator: providers.InitiatorCustomer, Authentication: &done}
-	res, err := p.Charge(ctx, charge)
-	if err != nil || res.ID != a.ID || res.Status != providers.ChargeSucceeded || res.NetworkTransactionID != "nti_"+a.ID {
-		t.Errorf("charge: %+v, %v; want the authenticated intent's outcome", res, err)
-	}
-	charge.Amount = 999
-	if _, err := p.Charge(ctx, charge); err == nil {
+	wrong := charge
+	wrong.Amount = 999
+	if _, err := p.Charge(ctx, wrong); err == nil {
 		t.Error("an authentication for 10.50 paid a 9.99 charge")
+	} else if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeAuthenticationFailed || fake.Status(a.ID) != "requires_capture" {
+		t.Errorf("a 9.99 charge on a 10.50 authentication: %v, intent %s; want authentication_failed and nothing captured", err, fake.Status(a.ID))
+	}
+	res, err := p.Charge(ctx, charge)
+	if err != nil || res.ID != a.ID || res.Status != providers.ChargeSucceeded || res.NetworkTransactionID != "nti_"+a.ID ||
+		fake.Status(a.ID) != "succeeded" {
+		t.Errorf("charge: %+v, %v, intent %s; want the authenticated intent captured", res, err, fake.Status(a.ID))
+	}
+	if again, err := p.Charge(ctx, charge); err != nil || again.ID != a.ID || again.Status != providers.ChargeSucceeded {
+		t.Errorf("a retried charge: %+v, %v; want the same captured intent", again, err)
 	}
 	if n := fake.Created("payment_intents"); n != 1 {
 		t.Errorf("%d PaymentIntents created, want 1: authentication and charge are one intent", n)
@@ -163,5 +173,50 @@ func TestAuthenticationRequestsAgainstStripeMock(t *testing.T) {
 		if _, err := p.BeginAuthentication(context.Background(), req); err != nil {
 			t.Errorf("setup=%v: stripe-mock refused the request: %v", setup, err)
 		}
+	}
+}
+
+// TestStripeCancelAndDeclinedCards: an authorised intent nothing will charge is
+// canceled (a captured one is left alone); a declined card's authentication fails and
+// a second card needs its own idempotency key (Stripe refuses a key reused with other
+// parameters).
+func TestStripeCancelAndDeclinedCards(t *testing.T) {
+	ctx := context.Background()
+	fake := stripetest.New(t)
+	p := newProvider(t, fake.URL, 5*time.Second)
+
+	held, err := p.BeginAuthentication(ctx, authReq("pm_card_visa", false))
+	if err != nil || fake.Status(held.ID) != "requires_capture" {
+		t.Fatalf("begin: %+v, %v, %s", held, err, fake.Status(held.ID))
+	}
+	if err := p.CancelAuthentication(ctx, held.ID); err != nil || fake.Status(held.ID) != "canceled" {
+		t.Errorf("cancel: %v, intent %s; want canceled", err, fake.Status(held.ID))
+	}
+	paid := authReq("pm_card_visa", false)
+	paid.IdempotencyKey = "pay_hosted9/3ds/pm_card_visa"
+	a, _ := p.BeginAuthentication(ctx, paid)
+	if _, err := p.Charge(ctx, providers.ChargeRequest{Token: "pm_card_visa", Amount: 1050, Currency: "EUR", IdempotencyKey: "pay_hosted9",
+		Initiator: providers.InitiatorCustomer, Authentication: &a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CancelAuthentication(ctx, a.ID); err != nil || fake.Status(a.ID) != "succeeded" {
+		t.Errorf("cancel after capture: %v, intent %s; want it left succeeded", err, fake.Status(a.ID))
+	}
+
+	declined := authReq("pm_card_chargeDeclined", false)
+	declined.IdempotencyKey = "pay_hosted2/3ds/pm_card_chargeDeclined"
+	if _, err := p.BeginAuthentication(ctx, declined); err == nil {
+		t.Fatal("a declined card authenticated")
+	} else if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeCardDeclined {
+		t.Errorf("declined card: %v", err)
+	}
+	next := authReq("pm_card_visa", false)
+	next.IdempotencyKey = "pay_hosted2/3ds/pm_card_visa"
+	if a, err := p.BeginAuthentication(ctx, next); err != nil || a.Status != providers.AuthenticationSucceeded {
+		t.Errorf("the second card of the session: %+v, %v", a, err)
+	}
+	next.IdempotencyKey = declined.IdempotencyKey
+	if _, err := p.BeginAuthentication(ctx, next); err == nil {
+		t.Error("Stripe's double took a key reused with another card")
 	}
 }

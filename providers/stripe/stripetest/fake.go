@@ -21,6 +21,17 @@ import (
 // every other number is frictionless.
 const AuthenticationRequiredCard = "4000002760003184"
 
+// DeclinedCard is the card number the fake maps to pm_card_chargeDeclined: creating an
+// intent with it answers 402 card_declined, as Stripe's test card does.
+const DeclinedCard = "4000000000000002"
+
+// stored is an idempotent answer: what a key was first used with and answered.
+type stored struct {
+	params string
+	status int
+	body   any
+}
+
 // Fake is a test double of the part of Stripe's API that 3-D Secure redirects
 // use, which stripe-mock cannot play (its fixtures never ask for an action). It follows
 // Stripe's documented contract: a PaymentIntent or SetupIntent created with
@@ -37,13 +48,13 @@ type Fake struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	intents map[string]map[string]any
-	byKey   map[string]string
+	byKey   map[string]stored
 	creates map[string]int // per object type
 }
 
 // New starts the fake; it stops with the test.
 func New(t testing.TB) *Fake {
-	f := &Fake{intents: map[string]map[string]any{}, byKey: map[string]string{}, creates: map[string]int{}}
+	f := &Fake{intents: map[string]map[string]any{}, byKey: map[string]stored{}, creates: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
@@ -69,17 +80,39 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		// nothing of it is kept.
 		number := form.Get("card[number]")
 		id := "pm_card_visa"
-		if number == AuthenticationRequiredCard {
+		switch number {
+		case AuthenticationRequiredCard:
 			id = "pm_card_authenticationRequired"
+		case DeclinedCard:
+			id = "pm_card_chargeDeclined"
 		}
 		writeJSON(map[string]any{"id": id, "object": "payment_method", "type": "card", "card": map[string]any{
 			"brand": "visa", "last4": number[max(0, len(number)-4):], "exp_month": 12, "exp_year": 2034, "fingerprint": "fp_" + id}})
 	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "payment_methods" && parts[3] == "attach":
 		writeJSON(map[string]any{"id": parts[2], "object": "payment_method", "type": "card", "customer": form.Get("customer")})
 	case r.Method == http.MethodPost && len(parts) == 2 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
+		// Stripe keeps a key's first answer and refuses the key with other parameters.
 		key := parts[1] + "/" + r.Header.Get("Idempotency-Key")
-		if id, ok := f.byKey[key]; ok && r.Header.Get("Idempotency-Key") != "" {
-			writeJSON(f.intents[id])
+		params := form.Encode()
+		if prev, ok := f.byKey[key]; ok && r.Header.Get("Idempotency-Key") != "" {
+			if prev.params != params {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(prev.status)
+			_ = json.NewEncoder(w).Encode(prev.body)
+			return
+		}
+		if form.Get("payment_method") == "pm_card_chargeDeclined" {
+			body := map[string]any{"error": map[string]any{"type": "card_error", "code": "card_declined",
+				"decline_code": "generic_decline", "message": "Your card was declined."}}
+			f.byKey[key] = stored{params, http.StatusPaymentRequired, body}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusPaymentRequired)
+			_ = json.NewEncoder(w).Encode(body)
 			return
 		}
 		f.creates[parts[1]]++
@@ -104,13 +137,39 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			in["latest_charge"] = map[string]any{"id": "ch_" + id, "object": "charge",
 				"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + id}}}
 		}
+		manual := form.Get("capture_method") == "manual"
+		in["capture_method"] = form.Get("capture_method")
+		if manual {
+			in["status"] = "requires_capture" // authorised, not captured
+			delete(in, "latest_charge")
+		}
 		if form.Get("payment_method") == "pm_card_authenticationRequired" && form.Get("return_url") != "" {
 			in["status"] = "requires_action"
 			delete(in, "latest_charge")
 			in["next_action"] = map[string]any{"type": "redirect_to_url",
 				"redirect_to_url": map[string]any{"url": f.srv.URL + "/acs/" + id, "return_url": form.Get("return_url")}}
 		}
-		f.intents[id], f.byKey[key] = in, id
+		f.intents[id], f.byKey[key] = in, stored{params, http.StatusOK, in}
+		writeJSON(in)
+	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "payment_intents" && (parts[3] == "capture" || parts[3] == "cancel"):
+		in, ok := f.intents[parts[2]]
+		switch {
+		case !ok:
+			http.NotFound(w, r)
+			return
+		case in["status"] != "requires_capture" && !(parts[3] == "cancel" && in["status"] == "requires_action"):
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","code":"payment_intent_unexpected_state","message":"This PaymentIntent's status is %s."}}`, in["status"])
+			return
+		case parts[3] == "capture":
+			in["status"] = "succeeded"
+			in["latest_charge"] = map[string]any{"id": "ch_" + parts[2], "object": "charge",
+				"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + parts[2]}}}
+		default:
+			in["status"] = "canceled"
+			delete(in, "next_action")
+		}
 		writeJSON(in)
 	case r.Method == http.MethodGet && len(parts) == 3 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
 		in, ok := f.intents[parts[2]]
@@ -137,7 +196,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		status := "succeeded"
 		if r.URL.Query().Get("answer") == "approve" {
 			in["status"] = "succeeded"
-			if in["object"] == "payment_intent" {
+			if in["capture_method"] == "manual" {
+				in["status"] = "requires_capture"
+			} else if in["object"] == "payment_intent" {
 				in["latest_charge"] = map[string]any{"id": "ch_" + id, "object": "charge",
 					"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + id}}}
 			}
@@ -162,6 +223,14 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// Status returns an intent's status as the fake holds it.
+func (f *Fake) Status(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, _ := f.intents[id]["status"].(string)
+	return s
 }
 
 // Created counts the objects of kind (payment_intents, setup_intents) created.
