@@ -264,3 +264,25 @@ func CancelAuthentication(ctx workflow.Context, req CancelAuthenticationRequest)
 	var a *Activities
 	return workflow.ExecuteActivity(notifyOptions(ctx), a.CancelAuthentication, req).Get(ctx, nil)
 }
+
+// SettleSessionRequest gives a plan's pending first-payment session its outcome.
+type SettleSessionRequest struct {
+	MerchantID string                `json:"merchant_id"`
+	SessionID  string                `json:"session_id"`
+	Outcome    billing.PaymentStatus `json:"outcome"`
+}
+
+// SettleSession records how a plan's first payment ended after its session answered
+// pending (the charge's answer was lost, and the plan settled it under the same key).
+func (a *Activities) SettleSession(ctx context.Context, req SettleSessionRequest) error {
+	if a.deps.Sessions == nil {
+		return nil // no session store: nothing shows the session
+	}
+	return storeError(a.deps.Sessions.SettlePaymentSession(ctx, req.MerchantID, req.SessionID, req.Outcome))
+}
+
+// SettleSession runs Activities.SettleSession from a workflow.
+func SettleSession(ctx workflow.Context, req SettleSessionRequest) error {
+	var a *Activities
+	return workflow.ExecuteActivity(ledgerOptions(ctx), a.SettleSession, req).Get(ctx, nil)
+}

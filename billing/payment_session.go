@@ -98,4 +98,8 @@ type PaymentSessionRecorder interface {
 	// unless KeepCard: every saved card starts with an authenticated, successful
 	// payment or card change. Repeating the call repeats nothing.
 	SetPaymentSession(ctx context.Context, u PaymentSessionUpdate) error
+	// SettlePaymentSession gives a completed session whose outcome was pending (a plan's
+	// first payment whose answer was lost) its final outcome; any other session stays
+	// as it is.
+	SettlePaymentSession(ctx context.Context, merchantID, id string, outcome PaymentStatus) error
 }

@@ -145,3 +145,14 @@ func (db *DB) SetPaymentSession(ctx context.Context, u billing.PaymentSessionUpd
 	}
 	return nil
 }
+
+// SettlePaymentSession records the final outcome of a completed session that ended
+// pending (see billing.PaymentSessionRecorder).
+func (db *DB) SettlePaymentSession(ctx context.Context, merchantID, id string, outcome billing.PaymentStatus) error {
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE payment_sessions SET outcome = ?, updated_at = ?
+		WHERE id = ? AND merchant_id = ? AND status = ? AND outcome = ?`), outcome, ledgerTime(db.now()), id, merchantID,
+		billing.PaymentSessionCompleted, billing.PaymentPending); err != nil {
+		return translate(err, "settle payment session")
+	}
+	return nil
+}

@@ -200,8 +200,8 @@ func TestHostedPlanRefusals(t *testing.T) {
 
 // TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly: a first charge whose
 // outcome is unknown answers start_plan pending; its retry under the same key carries
-// the same 3-D Secure proof, and once it settles, later (merchant-initiated) charges
-// carry none.
+// the same 3-D Secure proof; once it settles the session is told (SettleSession), and
+// later (merchant-initiated) charges carry no proof.
 func TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly(t *testing.T) {
 	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
 		if c.IdempotencyKey == planID+"/1/1" && c.N <= activities.ChargeMaxAttempts {
@@ -209,6 +209,12 @@ func TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly(t *testing.T
 		}
 		return activitiestest.Succeed(c)
 	})
+	var settled []activities.SettleSessionRequest
+	h.env.OnActivity(h.acts.SettleSession, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req activities.SettleSessionRequest) error {
+			settled = append(settled, req)
+			return nil
+		})
 	var started func() updateResult
 	h.at(start.Add(time.Minute), func() {
 		started = h.update(workflows.UpdateStartPlan, activities.StartPlanRequest{PlanID: planID, SessionID: "ps_1",
@@ -217,6 +223,9 @@ func TestHostedPlanPendingFirstChargeKeepsItsProofForThatChargeOnly(t *testing.T
 	res := h.run(hostedInput(t, monthly("", 3)))
 	if got := started(); got.state.Start == nil || got.state.Start.Status != billing.PaymentPending {
 		t.Errorf("start_plan: %+v, want pending", got)
+	}
+	if len(settled) != 1 || settled[0].SessionID != "ps_1" || settled[0].Outcome != billing.PaymentSucceeded {
+		t.Errorf("sessions settled %+v, want ps_1 told succeeded once installment 1 settled", settled)
 	}
 	if res.Status != billing.PlanCompleted || res.Paid != 3 {
 		t.Errorf("result %+v", res)

@@ -99,8 +99,9 @@ type planRun struct {
 	cancelCh, blockCh, unblockCh, detachCh workflow.ReceiveChannel
 
 	// startOutcome is the first charge's outcome for the start_plan update waiting on
-	// it.
+	// it; startSession the session that sent it.
 	startOutcome *activities.StartPlanResult
+	startSession string
 }
 
 func newPlanRun(ctx workflow.Context, in PlanInput) *planRun {
@@ -280,6 +281,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 			return err
 		}
 		p.answerStart(started, row)
+		if err := p.settleSession(ctx, billing.PaymentSucceeded); err != nil {
+			return err
+		}
 		if payType == billing.PaymentInitial && res.NetworkTransactionID != "" {
 			// The plan's first charge stored the credential: keep its network id on
 			// the card too, for other plans reusing it.
@@ -344,6 +348,11 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		return err
 	}
 	p.answerStart(started, row)
+	if final {
+		if err := p.settleSession(ctx, billing.PaymentFailed); err != nil {
+			return err
+		}
+	}
 	if notify != "" {
 		p.notify(ctx, notify, inst, attempt, f)
 	}
@@ -359,6 +368,9 @@ func (p *planRun) started(status billing.PaymentStatus, f *activities.ChargeFail
 		return nil
 	}
 	s.Starting = false
+	if status == billing.PaymentPending {
+		s.PendingSession = p.startSession // told later, when the charge settles
+	}
 	out := &activities.StartPlanResult{Status: status}
 	if f != nil {
 		out.FailureCode, out.FailureMessage = f.Code, f.Message
@@ -536,6 +548,22 @@ func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
 		return err
 	}
 	p.answerStart(started, activities.RecordPaymentResult{})
+	return nil
+}
+
+// settleSession tells the session whose start_plan answered pending how installment 1
+// ended.
+func (p *planRun) settleSession(ctx workflow.Context, outcome billing.PaymentStatus) error {
+	id := p.s.PendingSession
+	if id == "" {
+		return nil
+	}
+	p.s.PendingSession = ""
+	p.events += 6
+	if err := activities.SettleSession(ctx, activities.SettleSessionRequest{MerchantID: p.in.MerchantID, SessionID: id,
+		Outcome: outcome}); err != nil {
+		return fmt.Errorf("settle session %s: %w", id, err)
+	}
 	return nil
 }
 

@@ -240,7 +240,7 @@ func (p *planRun) startPlan(ctx workflow.Context, req activities.StartPlanReques
 		st.Start = &activities.StartPlanResult{Status: billing.PaymentSucceeded}
 		return st, nil
 	}
-	s.Starting, s.StartAuth, p.startOutcome = true, req.Authentication, nil
+	s.Starting, s.StartAuth, p.startOutcome, p.startSession = true, req.Authentication, nil, req.SessionID
 	s.StartMOTO = req.Authentication == nil && p.planType() == "moto"
 	p.changed(ctx)
 	if err := workflow.Await(ctx, func() bool { return p.startOutcome != nil }); err != nil {

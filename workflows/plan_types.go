@@ -169,6 +169,9 @@ type PlanCarry struct {
 	// StartMOTO flags the first charge of a moto plan started on the page as a mail
 	// or telephone order, kept like StartAuth for a retry under the same key.
 	StartMOTO bool `json:"start_moto,omitempty"`
+	// PendingSession is the session whose start_plan answered pending: when
+	// installment 1 settles, the session gets the final outcome (SettleSession).
+	PendingSession string `json:"pending_session,omitempty"`
 	// RecoveryKey names the wait the last recovery page was opened for (installment,
 	// attempt, card, status), so each wait opens one.
 	RecoveryKey string `json:"recovery_key,omitempty"`
