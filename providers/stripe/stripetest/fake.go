@@ -107,8 +107,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if form.Get("payment_method") == "pm_card_chargeDeclined" {
-			body := map[string]any{"error": map[string]any{"type": "card_error", "code": "card_declined",
-				"decline_code": "generic_decline", "message": "Your card was declined."}}
+			// Stripe's own error body (its codes, not the engine's).
+			body := json.RawMessage(`{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline","message":"Your card was declined."}}`)
 			f.byKey[key] = stored{params, http.StatusPaymentRequired, body}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusPaymentRequired)
