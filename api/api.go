@@ -226,7 +226,8 @@ func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject
 		if !s.providerAllowed(c.Provider, mode) {
 			continue
 		}
-		row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds}
+		row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds,
+			ThreeDSecure: c.ThreeDS, Moto: c.MOTO}
 		if len(c.Currencies) > 0 {
 			row.Currencies = &c.Currencies
 		}

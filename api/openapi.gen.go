@@ -717,9 +717,15 @@ type Address struct {
 type Capability struct {
 	Currencies *[]string `json:"currencies,omitempty"`
 	Method     string    `json:"method"`
-	Provider   string    `json:"provider"`
-	Recurring  bool      `json:"recurring"`
-	Refunds    bool      `json:"refunds"`
+
+	// Moto mail and telephone orders are flagged as such to the provider
+	Moto      bool   `json:"moto"`
+	Provider  string `json:"provider"`
+	Recurring bool   `json:"recurring"`
+	Refunds   bool   `json:"refunds"`
+
+	// ThreeDSecure the hosted page can strongly authenticate the first payment
+	ThreeDSecure bool `json:"three_d_secure"`
 }
 
 // Card defines model for Card.

@@ -287,3 +287,46 @@ func TestStripeHostedSessionDeclineThenAbandon(t *testing.T) {
 		}
 	})
 }
+
+// TestProvidersListTheirCapabilities: GET /v1/providers shows, per provider and
+// method, recurring, refunds, 3-D Secure and MOTO as each adapter declares them, and
+// each declaration matches what the adapter implements (3-D Secure: an Authenticator).
+func TestProvidersListTheirCapabilities(t *testing.T) {
+	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, fixtureOptions{providers: []providers.Provider{sp}})
+	var list struct {
+		Data []struct {
+			Provider     string `json:"provider"`
+			Method       string `json:"method"`
+			Recurring    bool   `json:"recurring"`
+			Refunds      bool   `json:"refunds"`
+			ThreeDSecure bool   `json:"three_d_secure"`
+			Moto         bool   `json:"moto"`
+		} `json:"data"`
+	}
+	f.ok(t, http.MethodGet, "/v1/providers", f.testKey, "", &list)
+	got := map[string]string{}
+	for _, c := range list.Data {
+		got[c.Provider+"/"+c.Method] = fmt.Sprintf("recurring=%v refunds=%v 3ds=%v moto=%v", c.Recurring, c.Refunds, c.ThreeDSecure, c.Moto)
+	}
+	want := map[string]string{
+		"simulator/card": "recurring=true refunds=true 3ds=true moto=true",
+		"stripe/card":    "recurring=true refunds=true 3ds=true moto=false",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	for _, p := range []providers.Provider{f.sim, sp} {
+		_, isAuth := p.(providers.Authenticator)
+		for _, c := range p.Capabilities() {
+			if c.ThreeDS != isAuth {
+				t.Errorf("%s declares 3-D Secure %v but implements it: %v", p.Name(), c.ThreeDS, isAuth)
+			}
+		}
+	}
+}

@@ -21,6 +21,12 @@ type Capability struct {
 	// plans need it.
 	Recurring bool `json:"recurring"`
 	Refunds   bool `json:"refunds"`
+	// ThreeDS is true when the customer-present first payment can be strongly
+	// authenticated on the hosted page (the adapter is an Authenticator).
+	ThreeDS bool `json:"three_d_secure"`
+	// MOTO is true when a mail or telephone order is flagged as such to the provider
+	// (ChargeRequest.MOTO is sent on).
+	MOTO bool `json:"moto"`
 	// Currencies lists the upper-case ISO 4217 codes accepted; empty means any.
 	Currencies []string `json:"currencies,omitempty"`
 }

@@ -160,9 +160,12 @@ func (p *Provider) GoString() string { return p.String() }
 // LogValue keeps slog from dumping the client and its key.
 func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
-// Capabilities: cards, with off-session recurring charges and refunds.
+// Capabilities: cards, with off-session recurring charges, refunds and 3-D Secure on
+// Stripe's page. MOTO is not declared: the adapter does not send Stripe's
+// payment_method_options.card.moto (an account-gated feature), so a MOTO order reaches
+// Stripe as an ordinary card payment.
 func (p *Provider) Capabilities() []providers.Capability {
-	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true}}
+	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, ThreeDS: true}}
 }
 
 // SaveCard creates the customer if needed, creates the card PaymentMethod and attaches
