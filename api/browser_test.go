@@ -93,6 +93,17 @@ func (b *browser) writeShots() {
 	b.t.Logf("screenshots of each step: %s", dir)
 }
 
+// challengeCard types a card the simulator challenges, as a customer does.
+func challengeCard() []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.ID("number"), "4000 0000 0000 3220"),
+		chromedp.SendKeys(chromedp.ID("exp_month"), "12"),
+		chromedp.SendKeys(chromedp.ID("exp_year"), "2034"),
+		chromedp.SendKeys(chromedp.ID("cvc"), "123"),
+	}
+}
+
 // shop is the merchant's return page: it records where the customer came back with.
 type shop struct {
 	srv  *httptest.Server
@@ -141,12 +152,7 @@ func TestHostedPaymentInABrowser(t *testing.T) {
 
 	p := f.hostedPayment(t, srv, fmt.Sprintf(`,"save_card":true,"return_url":%q`, shop.srv.URL+"/thanks"))
 	b.step("card-form", chromedp.Navigate(p.PaymentURL), chromedp.WaitVisible(chromedp.ID("number")))
-	b.step("card-typed",
-		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
-		chromedp.SendKeys(chromedp.ID("number"), "4000 0000 0000 3220"),
-		chromedp.SendKeys(chromedp.ID("exp_month"), "12"),
-		chromedp.SendKeys(chromedp.ID("exp_year"), "2034"),
-		chromedp.SendKeys(chromedp.ID("cvc"), "123"))
+	b.step("card-typed", challengeCard()...)
 	b.step("challenge", chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("approve")))
 	b.step("approved", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("outcome")))
 	b.step("back-at-shop", chromedp.WaitVisible(chromedp.ID("back")))
@@ -222,12 +228,7 @@ func TestHostedPlanInABrowser(t *testing.T) {
 
 	p := createPlan("ada@example.com")
 	b.step("plan-page", chromedp.Navigate(p.PaymentURL), chromedp.WaitVisible(chromedp.ID("number")))
-	b.step("plan-card-typed",
-		chromedp.SendKeys(chromedp.ID("name"), "Ada Lovelace"),
-		chromedp.SendKeys(chromedp.ID("number"), "4000 0000 0000 3220"),
-		chromedp.SendKeys(chromedp.ID("exp_month"), "12"),
-		chromedp.SendKeys(chromedp.ID("exp_year"), "2034"),
-		chromedp.SendKeys(chromedp.ID("cvc"), "123"))
+	b.step("plan-card-typed", challengeCard()...)
 	b.step("plan-challenge", chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("approve")))
 	b.step("plan-approved", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("outcome")))
 	b.step("plan-back-at-shop", chromedp.WaitVisible(chromedp.ID("back")))

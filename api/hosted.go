@@ -43,14 +43,9 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	if err != nil {
 		return nil, withParam(err, "customer")
 	}
-	provider := deref(b.Provider)
-	if provider == "" {
-		if provider, err = s.defaultProvider(caller.Mode); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := s.providers.Get(provider); err != nil || !s.providerAllowed(provider, caller.Mode) {
-		return nil, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", provider, caller.Mode)
+	provider, err := s.hostedProvider(caller.Mode, deref(b.Provider))
+	if err != nil {
+		return nil, err
 	}
 	if err := s.checkAmounts(provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 		return nil, err
@@ -94,14 +89,8 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	if err != nil {
 		return nil, err
 	}
-	in.Provider = deref(b.Provider)
-	if in.Provider == "" {
-		if in.Provider, err = s.defaultProvider(caller.Mode); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := s.providers.Get(in.Provider); err != nil || !s.providerAllowed(in.Provider, caller.Mode) {
-		return nil, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", in.Provider, caller.Mode)
+	if in.Provider, err = s.hostedProvider(caller.Mode, deref(b.Provider)); err != nil {
+		return nil, err
 	}
 	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
@@ -145,6 +134,22 @@ func (s *server) startPlanSession(ctx context.Context, c client.Client, session 
 			SaveCard: true},
 		ExpiresAt: session.ExpiresAt, PlanID: session.PlanID, StartPlan: true,
 	})
+}
+
+// hostedProvider is the provider a hosted page saves the card with: the one asked for,
+// or the mode's default, and only one the mode may use.
+func (s *server) hostedProvider(mode billing.Mode, requested string) (string, error) {
+	provider := requested
+	if provider == "" {
+		var err error
+		if provider, err = s.defaultProvider(mode); err != nil {
+			return "", err
+		}
+	}
+	if _, err := s.providers.Get(provider); err != nil || !s.providerAllowed(provider, mode) {
+		return "", billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", provider, mode)
+	}
+	return provider, nil
 }
 
 // sessionParams checks a hosted session's return_url and expires_in.

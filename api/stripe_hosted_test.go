@@ -13,6 +13,35 @@ import (
 	"github.com/recurring/recurring/providers/stripe/stripetest"
 )
 
+// stripeDouble is the Stripe adapter pointed at stripetest.Fake, which plays Stripe's
+// 3-D Secure redirect (stripe-mock cannot).
+func stripeDouble(t *testing.T) (*stripetest.Fake, *stripe.Provider) {
+	t.Helper()
+	fake := stripetest.New(t)
+	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, sp
+}
+
+// approveOnStripe plays the customer approving on Stripe's page at acsURL and returns
+// where Stripe sends them back (the engine's callback, on the worker's public host).
+func approveOnStripe(t *testing.T, acsURL string) *url.URL {
+	t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(acsURL + "?answer=approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	back, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
+}
+
 // TestHostedPaymentWithStripeRedirect: a hosted payment on Stripe whose card needs
 // 3-D Secure sends the customer to Stripe's page (next_action.redirect_to_url); Stripe
 // returns them to GET /v1/providers/stripe/callback with the PaymentIntent's id and
@@ -24,11 +53,7 @@ func TestHostedPaymentWithStripeRedirect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
-	fake := stripetest.New(t)
-	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, sp := stripeDouble(t)
 	// The worker tells Stripe to send the customer back to this host; the test's
 	// browser brings the return to the test server instead.
 	const publicHost = "http://engine.test"
@@ -47,16 +72,10 @@ func TestHostedPaymentWithStripeRedirect(t *testing.T) {
 		if !strings.HasPrefix(acsURL, fake.URL+"/acs/pi_") || !strings.Contains(acs, "Stripe test authentication") {
 			t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
 		}
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, err := noFollow.Get(acsURL + "?answer=approve")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = res.Body.Close()
-		back, err := url.Parse(res.Header.Get("Location"))
-		if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/providers/stripe/callback?") ||
+		back := approveOnStripe(t, acsURL)
+		if !strings.HasPrefix(back.String(), publicHost+"/v1/providers/stripe/callback?") ||
 			!strings.HasPrefix(back.Query().Get("payment_intent"), "pi_") {
-			t.Fatalf("Stripe sent the customer back to %q", res.Header.Get("Location"))
+			t.Fatalf("Stripe sent the customer back to %q", back)
 		}
 		returnURL := srv.URL + back.RequestURI()
 		code, doneURL, done := c.get(returnURL)
@@ -106,11 +125,7 @@ func TestAmountsStripeCannotTakeAreRefusedAtCreation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
-	fake := stripetest.New(t)
-	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, sp := stripeDouble(t)
 	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
 		cus := f.createCustomer(t, f.testKey, "mia@example.com")
 		before := fake.Created("payment_intents")
@@ -170,11 +185,7 @@ func TestHostedPlanWithStripeRedirect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
-	fake := stripetest.New(t)
-	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, sp := stripeDouble(t)
 	const publicHost = "http://engine.test"
 	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost), providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
 		srv := hostedServer(t, f)
@@ -192,16 +203,7 @@ func TestHostedPlanWithStripeRedirect(t *testing.T) {
 		if !strings.HasPrefix(acsURL, fake.URL+"/acs/pi_") {
 			t.Fatalf("after the card the customer is at %s", acsURL)
 		}
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, err := noFollow.Get(acsURL + "?answer=approve")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = res.Body.Close()
-		back, err := url.Parse(res.Header.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		back := approveOnStripe(t, acsURL)
 		_, _, done := c.get(srv.URL + back.RequestURI())
 		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
 			t.Fatalf("back from Stripe: %s", done)
@@ -239,11 +241,7 @@ func TestStripeHostedSessionDeclineThenAbandon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
-	fake := stripetest.New(t)
-	sp, err := stripe.New(stripe.Config{SecretKey: "sk_test_fake_for_the_double", BaseURL: fake.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, sp := stripeDouble(t)
 	eachStore(t, fixtureOptions{temporal: withTemporalAt("http://engine.test"), providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
 		srv := hostedServer(t, f)
 		cus := f.createCustomer(t, f.testKey, "lea@example.com")
@@ -263,12 +261,7 @@ func TestStripeHostedSessionDeclineThenAbandon(t *testing.T) {
 			t.Fatalf("the second card did not reach Stripe's page: %s", acsURL)
 		}
 		pi := strings.TrimPrefix(acsURL, fake.URL+"/acs/")
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, err := noFollow.Get(acsURL + "?answer=approve") // approved, and the tab closed
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = res.Body.Close()
+		approveOnStripe(t, acsURL) // approved, and the tab closed
 		if st := fake.Status(pi); st != "requires_capture" {
 			t.Fatalf("after approval the intent is %s", st)
 		}

@@ -392,11 +392,7 @@ func (p *planRun) answerStart(out *activities.StartPlanResult, rec activities.Re
 func (p *planRun) startFailed(ctx workflow.Context, inst billing.Installment, attempt int, rec activities.RecordPaymentRequest, f activities.ChargeFailure, now time.Time) error {
 	s := p.s
 	started := p.started(billing.PaymentFailed, &f)
-	if !s.Status.Terminal() { // canceled while the charge ran: it stays canceled
-		s.Status = billing.PlanIncomplete
-	}
-	s.PaymentMethodID, s.StartAuth, s.StartMOTO = "", nil, false
-	s.Blocked, s.Detached, s.PendingNotify, s.Paused = false, false, false, false
+	p.unstart()
 	s.LastError = p.planError(inst, attempt, f, now)
 	var res activities.RecordPaymentResult
 	if f.Type != activities.ErrPaymentMethodUnavailable && f.Type != activities.ErrAttemptLimit {
@@ -535,15 +531,24 @@ func (p *planRun) publish(ctx workflow.Context, rec *activities.RecordPaymentReq
 	return err
 }
 
+// unstart puts a plan whose start failed back to incomplete, without the card or
+// anything said about it; a cancel that came meanwhile stands.
+func (p *planRun) unstart() {
+	s := p.s
+	if !s.Status.Terminal() {
+		s.Status = billing.PlanIncomplete
+	}
+	s.PaymentMethodID, s.StartAuth, s.StartMOTO = "", nil, false
+	s.Blocked, s.Detached, s.PendingNotify, s.Paused, s.NotBefore = false, false, false, false, time.Time{}
+}
+
 // abortStart ends a start whose first charge cannot be made now (no attempt reached
 // the provider): the plan is incomplete again, without a card, and the waiting
 // start_plan answers failed.
 func (p *planRun) abortStart(ctx workflow.Context, code, msg string) error {
-	s := p.s
 	p.releaseStart(ctx)
 	started := p.started(billing.PaymentFailed, &activities.ChargeFailure{Code: code, Message: msg})
-	s.Status, s.PaymentMethodID, s.StartAuth, s.StartMOTO = billing.PlanIncomplete, "", nil, false
-	s.Blocked, s.Detached, s.PendingNotify, s.Paused, s.NotBefore = false, false, false, false, time.Time{}
+	p.unstart()
 	if err := p.publish(ctx, nil); err != nil {
 		return err
 	}
