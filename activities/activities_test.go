@@ -246,3 +246,62 @@ func TestChargeFailureOf(t *testing.T) {
 		t.Errorf("plain error: %+v final=%v", f, final)
 	}
 }
+
+// TestChargeResolvesAnUnknownOutcomeBeforeSending: when an earlier attempt's outcome is
+// unknown, the provider is asked first. A charge it found is the answer and nothing is
+// sent; a decline it found is the decline; a lookup that failed sends nothing and is
+// retried; only "no such charge" sends the charge, under the same key. A first attempt
+// asks nothing.
+func TestChargeResolvesAnUnknownOutcomeBeforeSending(t *testing.T) {
+	f := newFixture(t)
+	req := chargeReq("pm_fake", "plan_1/2/1")
+	if _, err := f.charge(req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.fake.Lookups()); n != 0 {
+		t.Fatalf("a first attempt made %d lookups, want none", n)
+	}
+
+	req.Resolve = true
+	f.fake.Find = func(r providers.ChargeRequest) (providers.ChargeResult, error) {
+		return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, NetworkTransactionID: "nti_found"}, nil
+	}
+	res, err := f.charge(req)
+	if err != nil || res.ChargeID != "ch_found" || res.Provider != "fake" || res.NetworkTransactionID != "nti_found" {
+		t.Fatalf("found charge: %+v, %v; want ch_found", res, err)
+	}
+	if n := len(f.fake.Calls()); n != 1 {
+		t.Fatalf("%d charges sent, want only the first (the found one is the answer)", n)
+	}
+
+	f.fake.Find = func(providers.ChargeRequest) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
+	}
+	_, err = f.charge(req)
+	if fl, appErr := failure(t, err); !appErr.NonRetryable() || fl.Code != billing.CodeInsufficientFunds {
+		t.Errorf("found decline: %v, want the non-retryable decline", err)
+	}
+
+	f.fake.Find = func(providers.ChargeRequest) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, providers.TransportError("fake", context.DeadlineExceeded)
+	}
+	_, err = f.charge(req)
+	if _, appErr := failure(t, err); appErr.NonRetryable() {
+		t.Errorf("failed lookup: %v, want a retryable failure", err)
+	}
+	if n := len(f.fake.Calls()); n != 1 {
+		t.Fatalf("%d charges sent after a decline was found and a lookup failed, want 1", n)
+	}
+
+	f.fake.Find = nil // no such charge
+	if _, err := f.charge(req); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.fake.Calls()
+	if len(calls) != 2 || calls[1].IdempotencyKey != req.IdempotencyKey {
+		t.Fatalf("calls %+v: want the charge sent again under %s", calls, req.IdempotencyKey)
+	}
+	if got := f.fake.Lookups(); len(got) != 4 || got[3] != req.IdempotencyKey {
+		t.Errorf("lookups = %v, want 4 under %s", got, req.IdempotencyKey)
+	}
+}

@@ -38,6 +38,10 @@ type ChargeRequest struct {
 	Authentication *providers.Authentication `json:"authentication,omitempty"`
 	// MOTO flags a mail or telephone order (no cardholder to authenticate).
 	MOTO bool `json:"moto,omitempty"`
+	// Resolve says an earlier attempt under this key has an unknown outcome: the
+	// provider is asked what became of it before anything is sent (see
+	// providers.ChargeFinder). Every retry of the activity asks too.
+	Resolve bool `json:"resolve,omitempty"`
 }
 
 // ChargeResult is an accepted charge.
@@ -97,11 +101,15 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 	if nti == "" && req.Initiator == providers.InitiatorMerchant {
 		nti = card.NetworkTransactionID
 	}
-	res, err := p.Charge(ctx, providers.ChargeRequest{
+	preq := providers.ChargeRequest{
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: nti,
 		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
-	})
+	}
+	res, err := a.resolve(ctx, p, preq, req.Resolve || activity.GetInfo(ctx).Attempt > 1)
+	if errors.Is(err, providers.ErrNoSuchCharge) {
+		res, err = p.Charge(ctx, preq)
+	}
 	if err != nil {
 		if info := activity.GetInfo(ctx); info.Attempt > 1 {
 			a.deps.Logger.Warn("charge attempt failed again", "idempotency_key", req.IdempotencyKey, "activity_attempt", info.Attempt, "err", err)
@@ -109,6 +117,29 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		return ChargeResult{}, chargeError(err)
 	}
 	return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+}
+
+// resolve asks the provider what became of an earlier attempt under req's key when one
+// may have reached it (lookup) and the provider can tell. It returns
+// providers.ErrNoSuchCharge when the charge may be sent: nothing to resolve, or the
+// provider has no such charge. Anything else is the earlier attempt's outcome, or a
+// failure to learn it, after which nothing is sent and the activity retries.
+func (a *Activities) resolve(ctx context.Context, p providers.Provider, req providers.ChargeRequest, lookup bool) (providers.ChargeResult, error) {
+	f, ok := p.(providers.ChargeFinder)
+	if !lookup || !ok {
+		return providers.ChargeResult{}, providers.ErrNoSuchCharge
+	}
+	res, err := f.FindCharge(ctx, req)
+	switch {
+	case err == nil:
+		a.deps.Logger.Info("an earlier attempt's charge was found", "idempotency_key", req.IdempotencyKey, "charge_id", res.ID)
+	case errors.Is(err, providers.ErrNoSuchCharge):
+	default:
+		if e, ok := providers.AsError(err); !ok || e.Retryable() {
+			a.deps.Logger.Warn("could not learn an earlier attempt's outcome", "idempotency_key", req.IdempotencyKey, "err", err)
+		}
+	}
+	return res, err
 }
 
 // Charge runs Activities.Charge from a workflow with the charge retry policy.

@@ -251,6 +251,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// result, or is flagged MOTO for a plan taken over the phone.
 		// A retry of an unknown outcome repeats them under the same key.
 		Authentication: s.StartAuth, MOTO: s.StartMOTO,
+		// The provider is asked what became of the lost attempt before the key is
+		// sent again: its own replay of the key may have expired since.
+		Resolve: s.Unknown,
 	})
 	now := workflow.Now(ctx)
 	rec := activities.RecordPaymentRequest{

@@ -256,6 +256,46 @@ func TestUnknownOutcomeReusesTheKeyOnTheDunningRetry(t *testing.T) {
 		t.Errorf("ledger %v, want attempt 1 settled as succeeded by the retry a day later", p)
 	}
 	h.wantEvents("payment.succeeded", "payment.succeeded", "plan.completed")
+	// Every resend of the key was preceded by a lookup: the activity's retries and the
+	// retry a day later (which the workflow marks Resolve).
+	if got := h.provider.Lookups(); len(got) != activities.ChargeMaxAttempts || got[len(got)-1] != "plan_test1/1/1" {
+		t.Errorf("lookups = %v, want %d under plan_test1/1/1", got, activities.ChargeMaxAttempts)
+	}
+}
+
+// TestUnknownOutcomeFoundAtTheProviderIsNotSentAgain: the installment's answer was lost
+// every time, but the charge did happen; the retry a day later asks the provider first,
+// finds it and records it, without sending the charge again.
+func TestUnknownOutcomeFoundAtTheProviderIsNotSentAgain(t *testing.T) {
+	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if c.IdempotencyKey == "plan_test1/1/1" {
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, billing.CodeTimeout)
+		}
+		return activitiestest.Succeed(c)
+	})
+	lookups := 0
+	h.provider.Find = func(r providers.ChargeRequest) (providers.ChargeResult, error) {
+		if lookups++; lookups < activities.ChargeMaxAttempts {
+			return providers.ChargeResult{}, providers.ErrNoSuchCharge // the activity's own retries
+		}
+		return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: r.Amount, Currency: r.Currency}, nil
+	}
+	h.run(input(t, monthly("2027-01-31", 2)))
+
+	sent := 0
+	for _, c := range h.provider.Calls() {
+		if c.IdempotencyKey == "plan_test1/1/1" {
+			sent++
+		}
+	}
+	if sent != activities.ChargeMaxAttempts {
+		t.Errorf("the key was sent %d times, want %d (none after the charge was found)", sent, activities.ChargeMaxAttempts)
+	}
+	p := h.ledger.Payments()
+	if len(p) != 2 || p[0].Attempt != 1 || p[0].Status != billing.PaymentSucceeded || p[0].ProviderChargeID != "ch_found" {
+		t.Errorf("ledger %+v, want attempt 1 settled with the charge found", p)
+	}
+	h.wantEvents("payment.succeeded", "payment.succeeded", "plan.completed")
 }
 
 func TestCancelSignal(t *testing.T) {

@@ -325,12 +325,36 @@ type Call struct {
 type Provider struct {
 	ProviderName string
 	Respond      func(c Call) (providers.ChargeResult, error)
+	// Find answers FindCharge (nil: the provider has no such charge).
+	Find func(req providers.ChargeRequest) (providers.ChargeResult, error)
 	// Challenge makes 3-D Secure challenge every card (approved by the answer
 	// "approve"); otherwise every card is authenticated frictionless.
 	Challenge atomic.Bool
 
-	mu    sync.Mutex
-	calls []Call
+	mu      sync.Mutex
+	calls   []Call
+	lookups []string
+}
+
+var _ providers.ChargeFinder = (*Provider)(nil)
+
+// FindCharge records the lookup and answers with Find.
+func (p *Provider) FindCharge(_ context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
+	p.mu.Lock()
+	p.lookups = append(p.lookups, req.IdempotencyKey)
+	find := p.Find
+	p.mu.Unlock()
+	if find == nil {
+		return providers.ChargeResult{}, fmt.Errorf("fake provider: %w", providers.ErrNoSuchCharge)
+	}
+	return find(req)
+}
+
+// Lookups returns the idempotency keys FindCharge was asked about, in order.
+func (p *Provider) Lookups() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lookups)
 }
 
 // Name returns the provider's name.

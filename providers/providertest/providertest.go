@@ -89,6 +89,7 @@ func Run(t *testing.T, newProvider func(t *testing.T) providers.Provider, cards 
 	t.Run("expired deadline", s.expiredDeadline)
 	t.Run("timeout card", s.timeoutCard)
 	t.Run("refund", s.refund)
+	t.Run("find charge", s.findCharge)
 }
 
 func (s *suite) key(t *testing.T) string {
@@ -458,5 +459,46 @@ func (s *suite) refund(t *testing.T) {
 	again, err := p.Refund(ctx(t), req)
 	if err != nil || again != r {
 		t.Errorf("repeat refund = %+v, %v; want the first %+v", again, err, r)
+	}
+}
+
+// findCharge: a provider that can look charges up finds the one made under a key
+// (its result, or its decline) and answers ErrNoSuchCharge for a key never charged, so
+// the engine resolves a lost answer instead of guessing.
+func (s *suite) findCharge(t *testing.T) {
+	p := s.newProvider(t)
+	f, ok := p.(providers.ChargeFinder)
+	if !ok {
+		t.Skipf("%s cannot look charges up (no providers.ChargeFinder)", p.Name())
+	}
+	saved := s.save(t, p, s.cards.Success)
+	never := s.chargeReq(t, saved, providers.InitiatorMerchant)
+	if _, err := f.FindCharge(ctx(t), never); !errors.Is(err, providers.ErrNoSuchCharge) {
+		t.Fatalf("FindCharge of a key never charged = %v, want ErrNoSuchCharge", err)
+	}
+	if _, err := f.FindCharge(ctx(t), providers.ChargeRequest{}); err == nil || errors.Is(err, providers.ErrNoSuchCharge) {
+		t.Errorf("FindCharge of an invalid request = %v, want a validation error", err)
+	}
+	s.skipIfStateless(t)
+	req := s.chargeReq(t, saved, providers.InitiatorCustomer)
+	made, err := p.Charge(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := f.FindCharge(ctx(t), req)
+	if err != nil || found.ID != made.ID || found.Status != made.Status || found.Amount != made.Amount {
+		t.Errorf("FindCharge = %+v, %v; want the charge made %+v", found, err, made)
+	}
+	for _, d := range s.cards.Declines {
+		if d.MerchantInitiated {
+			continue
+		}
+		declined := s.chargeReq(t, s.save(t, p, d.Card), providers.InitiatorCustomer)
+		if _, err := p.Charge(ctx(t), declined); providers.CodeOf(err) != d.Code {
+			t.Fatalf("charge of %s = %v, want %s", d.Name, err, d.Code)
+		}
+		_, err := f.FindCharge(ctx(t), declined)
+		wantError(t, p, err, d.Class, d.Code)
+		break
 	}
 }

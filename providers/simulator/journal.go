@@ -113,3 +113,52 @@ func (s *Simulator) replay(raw []byte, fp string) (providers.ChargeResult, error
 	}
 	return rec.Result, nil
 }
+
+var _ providers.ChargeFinder = (*Simulator)(nil)
+
+// FindCharge answers what became of the charge made under req's idempotency key: the
+// journal's record (any process), else this process's, else ErrNoSuchCharge. A charge
+// that failed transiently left nothing, as at a real provider, so it is not found.
+func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
+	if err := req.Validate(); err != nil {
+		return providers.ChargeResult{}, s.own(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	fp := fmt.Sprintf("%s|%d|%s|%s", req.Token, req.Amount, req.Currency, req.Initiator)
+	if s.journal != nil {
+		raw, ok, err := s.journal.LookupCharge(ctx, req.IdempotencyKey)
+		if err != nil {
+			return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", err))
+		}
+		if ok {
+			return s.replay(raw, fp)
+		}
+	}
+	s.mu.Lock()
+	a, ok := s.charges[req.IdempotencyKey]
+	s.mu.Unlock()
+	if !ok {
+		return providers.ChargeResult{}, fmt.Errorf("simulator: %w", providers.ErrNoSuchCharge)
+	}
+	if a.request != fp {
+		return providers.ChargeResult{}, s.fail(billing.CodeIdempotencyConflict,
+			"this idempotency key was used for a different charge")
+	}
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return providers.ChargeResult{}, providers.TransportError(s.name, ctx.Err())
+	}
+	s.mu.Lock()
+	cur, kept := s.charges[req.IdempotencyKey]
+	s.mu.Unlock()
+	switch {
+	case !kept:
+		// The attempt in flight failed transiently: nothing was charged.
+		return providers.ChargeResult{}, fmt.Errorf("simulator: %w", providers.ErrNoSuchCharge)
+	case cur != a:
+		return providers.ChargeResult{}, providers.TransportError(s.name, errors.New("a charge under this key is in progress"))
+	}
+	return a.res, a.err
+}

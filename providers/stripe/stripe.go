@@ -266,6 +266,8 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 		params.Metadata = map[string]string{}
 	}
 	params.Metadata["recurring_initiator"] = string(req.Initiator)
+	// FindCharge recognises the intent by its key after Stripe forgot the key itself.
+	params.Metadata[keyMetadata] = req.IdempotencyKey
 	if req.CustomerRef != "" {
 		params.Customer = sdk.String(req.CustomerRef)
 	}

@@ -50,6 +50,26 @@ type Fake struct {
 	intents map[string]map[string]any
 	byKey   map[string]stored
 	creates map[string]int // per object type
+	order   []string       // intent ids, oldest first
+	lose    int            // answers still to lose
+}
+
+// LoseAnswers makes the next n intent creations happen but withholds their answers
+// until the caller gives up, as a timeout after Stripe committed the charge does.
+// (Closing the connection instead would not lose the answer: Go's HTTP transport
+// resends a request that carries an Idempotency-Key, and the key replays.)
+func (f *Fake) LoseAnswers(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose = n
+}
+
+// ForgetKeys drops every idempotency key, as Stripe does about 24 hours after a key's
+// first use: the same key then creates a new intent.
+func (f *Fake) ForgetKeys() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.byKey = map[string]stored{}
 }
 
 // New starts the fake; it stops with the test.
@@ -107,9 +127,18 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if form.Get("payment_method") == "pm_card_chargeDeclined" {
-			// Stripe's own error body (its codes, not the engine's).
+			// Stripe's own error body (its codes, not the engine's). As at Stripe, the
+			// declined intent exists, awaiting another payment method.
 			body := json.RawMessage(`{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline","message":"Your card was declined."}}`)
 			f.byKey[key] = stored{params, http.StatusPaymentRequired, body}
+			id := fmt.Sprintf("pi_%d", len(f.intents)+1)
+			var amount int64
+			fmt.Sscan(form.Get("amount"), &amount)
+			f.intents[id] = map[string]any{"id": id, "object": "payment_intent", "created": time.Now().Unix(),
+				"customer": form.Get("customer"), "metadata": metadataOf(form), "amount": amount, "currency": form.Get("currency"),
+				"status": "requires_payment_method", "last_payment_error": map[string]any{"type": "card_error",
+					"code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined."}}
+			f.order = append(f.order, id)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusPaymentRequired)
 			_ = json.NewEncoder(w).Encode(body)
@@ -121,13 +150,9 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			prefix, object = "seti_", "setup_intent"
 		}
 		id := fmt.Sprintf("%s%d", prefix, len(f.intents)+1)
-		meta := map[string]string{}
-		for k, v := range form {
-			if name, ok := strings.CutPrefix(k, "metadata["); ok {
-				meta[strings.TrimSuffix(name, "]")] = v[0]
-			}
-		}
+		meta := metadataOf(form)
 		in := map[string]any{"id": id, "object": object, "client_secret": id + "_secret_abc", "created": time.Now().Unix(),
+			"customer": form.Get("customer"),
 			"metadata": meta, "payment_method": form.Get("payment_method"), "return_url": form.Get("return_url"),
 			"status": "succeeded"}
 		if object == "payment_intent" {
@@ -150,6 +175,14 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 				"redirect_to_url": map[string]any{"url": f.srv.URL + "/acs/" + id, "return_url": form.Get("return_url")}}
 		}
 		f.intents[id], f.byKey[key] = in, stored{params, http.StatusOK, in}
+		f.order = append(f.order, id)
+		if f.lose > 0 {
+			f.lose--
+			f.mu.Unlock()
+			<-r.Context().Done()
+			f.mu.Lock()
+			return
+		}
 		writeJSON(in)
 	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "payment_intents" && (parts[3] == "capture" || parts[3] == "cancel"):
 		in, ok := f.intents[parts[2]]
@@ -171,6 +204,21 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			delete(in, "next_action")
 		}
 		writeJSON(in)
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[1] == "payment_intents":
+		// Stripe's list: newest first, filtered by customer and created[gte]; one page.
+		q := r.URL.Query()
+		var since int64
+		fmt.Sscan(q.Get("created[gte]"), &since)
+		data := []any{}
+		for i := len(f.order) - 1; i >= 0; i-- {
+			in := f.intents[f.order[i]]
+			if in["object"] != "payment_intent" || in["created"].(int64) < since ||
+				(q.Get("customer") != "" && in["customer"] != q.Get("customer")) {
+				continue
+			}
+			data = append(data, in)
+		}
+		writeJSON(map[string]any{"object": "list", "url": "/v1/payment_intents", "has_more": false, "data": data})
 	case r.Method == http.MethodGet && len(parts) == 3 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
 		in, ok := f.intents[parts[2]]
 		if !ok {
@@ -238,4 +286,30 @@ func (f *Fake) Created(kind string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.creates[kind]
+}
+
+// metadataOf reads Stripe's metadata[key]=value form fields.
+func metadataOf(form url.Values) map[string]string {
+	meta := map[string]string{}
+	for k, v := range form {
+		if name, ok := strings.CutPrefix(k, "metadata["); ok {
+			meta[strings.TrimSuffix(name, "]")] = v[0]
+		}
+	}
+	return meta
+}
+
+// CreateIntentWithoutKey stores a succeeded PaymentIntent as an adapter that did not
+// yet record its idempotency key in metadata made it, and returns its id.
+func (f *Fake) CreateIntentWithoutKey(customer string, amount int64, currency string, metadata map[string]string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := fmt.Sprintf("pi_%d", len(f.intents)+1)
+	f.intents[id] = map[string]any{"id": id, "object": "payment_intent", "created": time.Now().Unix(),
+		"customer": customer, "metadata": metadata, "amount": amount, "currency": currency, "status": "succeeded",
+		"latest_charge": map[string]any{"id": "ch_" + id, "object": "charge",
+			"payment_method_details": map[string]any{"type": "card", "card": map[string]any{"network_transaction_id": "nti_" + id}}}}
+	f.order = append(f.order, id)
+	f.creates["payment_intents"]++
+	return id
 }
