@@ -17,6 +17,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/providers/aps"
 	"github.com/recurring/recurring/providers/stripe"
 	"github.com/recurring/recurring/store"
 )
@@ -63,6 +64,22 @@ type ProviderConfig struct {
 	SimulatorAnswerDelay time.Duration `env:"SIMULATOR_ANSWER_DELAY" envDefault:"0s"`
 	StripeSecretKey      string        `env:"STRIPE_SECRET_KEY"`
 	StripeBaseURL        string        `env:"STRIPE_BASE_URL"`
+	// APS_* add Amazon Payment Services with the names of its dashboard. Its
+	// production host takes live payments only; any other (the sandbox, a test double)
+	// test payments only.
+	APSAccessCode         string `env:"APS_ACCESS_CODE"`
+	APSMerchantIdentifier string `env:"APS_MERCHANT_IDENTIFIER"`
+	APSRequestPhrase      string `env:"APS_REQUEST_PHRASE"`
+	APSResponsePhrase     string `env:"APS_RESPONSE_PHRASE"`
+	APSSHAType            string `env:"APS_SHA_TYPE" envDefault:"SHA-256"`
+	APSBaseURL            string `env:"APS_BASE_URL"`
+}
+
+// apsConfig is the Amazon Payment Services account the variables give, if any.
+func (pc ProviderConfig) apsConfig() (aps.Config, bool) {
+	cfg := aps.Config{AccessCode: pc.APSAccessCode, MerchantIdentifier: pc.APSMerchantIdentifier,
+		RequestPhrase: pc.APSRequestPhrase, ResponsePhrase: pc.APSResponsePhrase, SHAType: pc.APSSHAType, BaseURL: pc.APSBaseURL}
+	return cfg, pc.APSAccessCode != "" || pc.APSMerchantIdentifier != "" || pc.APSRequestPhrase != "" || pc.APSResponsePhrase != ""
 }
 
 // parseConfig reads Config from environ, naming the variable in every error.
@@ -128,6 +145,11 @@ func (pc ProviderConfig) validate() error {
 	if pc.SimulatorAnswerDelay < 0 {
 		return fmt.Errorf("SIMULATOR_ANSWER_DELAY must not be negative, got %s", pc.SimulatorAnswerDelay)
 	}
+	if cfg, ok := pc.apsConfig(); ok {
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("APS_*: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -176,11 +198,15 @@ func (c Config) keyring() (*seal.Keyring, error) {
 // says (sk_live_/rk_live_ is live; anything else, test keys and stripe-mock, is a
 // sandbox), so Stripe serves only the matching mode: test objects never reach a live
 // account and live objects never a sandbox.
-func providerPolicy(stripeSecretKey string) api.ProviderPolicy {
-	stripeLive := strings.HasPrefix(stripeSecretKey, "sk_live_") || strings.HasPrefix(stripeSecretKey, "rk_live_")
+func providerPolicy(pc ProviderConfig) api.ProviderPolicy {
+	stripeLive := strings.HasPrefix(pc.StripeSecretKey, "sk_live_") || strings.HasPrefix(pc.StripeSecretKey, "rk_live_")
+	apsLive := aps.IsProduction(pc.APSBaseURL)
 	return func(provider string, mode billing.Mode) bool {
-		if provider == stripe.Name {
+		switch provider {
+		case stripe.Name:
 			return (mode == billing.ModeLive) == stripeLive
+		case aps.Name:
+			return (mode == billing.ModeLive) == apsLive
 		}
 		return api.DefaultProviderPolicy(provider, mode)
 	}

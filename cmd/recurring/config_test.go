@@ -1,12 +1,14 @@
 package main
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/providers/aps"
 	"github.com/recurring/recurring/store"
 )
 
@@ -68,8 +70,49 @@ func TestProviderPolicy(t *testing.T) {
 		{"rk_live_abc", "stripe", billing.ModeLive, true},
 		{"sk_live_abc", "simulator", billing.ModeLive, false},
 	} {
-		if got := providerPolicy(tc.stripeKey)(tc.provider, tc.mode); got != tc.want {
+		if got := providerPolicy(ProviderConfig{StripeSecretKey: tc.stripeKey})(tc.provider, tc.mode); got != tc.want {
 			t.Errorf("stripe key %q: %s in %s mode = %v, want %v", tc.stripeKey, tc.provider, tc.mode, got, tc.want)
+		}
+	}
+	// Amazon Payment Services: the production host is live, the sandbox (or a test
+	// double) test.
+	for _, tc := range []struct {
+		base string
+		mode billing.Mode
+		want bool
+	}{
+		{"", billing.ModeLive, true}, {"", billing.ModeTest, false},
+		{aps.SandboxURL, billing.ModeTest, true}, {aps.SandboxURL, billing.ModeLive, false},
+		{"http://127.0.0.1:9999", billing.ModeTest, true}, {"http://127.0.0.1:9999", billing.ModeLive, false},
+	} {
+		if got := providerPolicy(ProviderConfig{APSBaseURL: tc.base})(aps.Name, tc.mode); got != tc.want {
+			t.Errorf("APS_BASE_URL %q in %s mode = %v, want %v", tc.base, tc.mode, got, tc.want)
+		}
+	}
+}
+
+// TestAPSVariables: the APS_* variables add Amazon Payment Services; a partial or bad
+// set is refused at start, naming the variables, without echoing a phrase.
+func TestAPSVariables(t *testing.T) {
+	full := map[string]string{"APS_ACCESS_CODE": "ac", "APS_MERCHANT_IDENTIFIER": "mid", "APS_REQUEST_PHRASE": "secret-req",
+		"APS_RESPONSE_PHRASE": "secret-resp", "APS_BASE_URL": aps.SandboxURL}
+	cfg, err := parseConfig(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := buildProviders(cfg.ProviderConfig.providers(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(aps.Name); err != nil {
+		t.Errorf("APS is not registered: %v", err)
+	}
+	for k, v := range map[string]string{"APS_RESPONSE_PHRASE": "", "APS_SHA_TYPE": "MD5", "APS_BASE_URL": "ftp://x"} {
+		bad := maps.Clone(full)
+		bad[k] = v
+		_, err := parseConfig(bad)
+		if err == nil || !strings.Contains(err.Error(), "APS_") || strings.Contains(err.Error(), "secret-") {
+			t.Errorf("%s=%q: %v, want an APS_* error without the phrases", k, v, err)
 		}
 	}
 }

@@ -195,7 +195,7 @@ Try: curl -H "Authorization: Bearer %s" %s/v1/providers
 `, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
 
 	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(pc.StripeSecretKey)})
+		ProviderAllowed: providerPolicy(pc)})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
 	select {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/aps"
 	"github.com/recurring/recurring/providers/simulator"
 	"github.com/recurring/recurring/providers/stripe"
 	"github.com/recurring/recurring/store"
@@ -15,6 +16,7 @@ type providerSettings struct {
 	simulatorVaultKey []byte // nil: a random key, so simulator tokens die with the process
 	stripeSecretKey   string // empty: Stripe is not offered
 	stripeBaseURL     string
+	aps               *aps.Config // nil: Amazon Payment Services is not offered
 	// simulatorJournal keeps simulator answers across restarts (the app store's).
 	simulatorJournal simulator.Journal
 	// simulatorAnswerDelay widens the charged-but-not-answered window for crash drills.
@@ -22,7 +24,7 @@ type providerSettings struct {
 }
 
 // buildProviders returns the registry of configured providers: the simulator always,
-// Stripe when a secret key is set.
+// Stripe when a secret key is set, Amazon Payment Services when its account is.
 func buildProviders(s providerSettings) (*providers.Registry, error) {
 	sim, err := simulator.New(simulator.Options{
 		VaultKey: s.simulatorVaultKey, Journal: s.simulatorJournal, AnswerDelay: s.simulatorAnswerDelay,
@@ -38,6 +40,13 @@ func buildProviders(s providerSettings) (*providers.Registry, error) {
 		}
 		ps = append(ps, st)
 	}
+	if s.aps != nil {
+		a, err := aps.New(*s.aps)
+		if err != nil {
+			return nil, fmt.Errorf("APS_*: %w", err)
+		}
+		ps = append(ps, a)
+	}
 	return providers.NewRegistry(ps...)
 }
 
@@ -45,8 +54,15 @@ func buildProviders(s providerSettings) (*providers.Registry, error) {
 // simulator journals its answers in db, the store the api and worker share.
 func (pc ProviderConfig) providers(db *store.DB) providerSettings {
 	key, _ := decodeVaultKey(pc.SimulatorVaultKey) // validated by parseConfig
-	return providerSettings{
+	s := providerSettings{
 		simulatorVaultKey: key, stripeSecretKey: pc.StripeSecretKey, stripeBaseURL: pc.StripeBaseURL,
-		simulatorJournal: db.SimulatorJournal(), simulatorAnswerDelay: pc.SimulatorAnswerDelay,
+		simulatorAnswerDelay: pc.SimulatorAnswerDelay,
 	}
+	if db != nil {
+		s.simulatorJournal = db.SimulatorJournal()
+	}
+	if cfg, ok := pc.apsConfig(); ok {
+		s.aps = &cfg
+	}
+	return s
 }

@@ -128,7 +128,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
 	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(cfg.StripeSecretKey), PublicURL: cfg.PublicURL}), cfg.ShutdownTimeout, logger)
+		ProviderAllowed: providerPolicy(cfg.ProviderConfig), PublicURL: cfg.PublicURL}), cfg.ShutdownTimeout, logger)
 }
 
 func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {

@@ -1,0 +1,319 @@
+package aps_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/aps"
+	"github.com/recurring/recurring/providers/aps/apstest"
+	"github.com/recurring/recurring/providers/providertest"
+)
+
+var account = apstest.Account{AccessCode: "SILgpo7pWbmzuURp2qri", MerchantIdentifier: "MxvOupuG",
+	RequestPhrase: "req-phrase-never-logged", ResponsePhrase: "resp-phrase-never-logged", SHAType: aps.SHA256}
+
+func newProvider(t *testing.T, d *apstest.Double, timeout time.Duration) *aps.Provider {
+	t.Helper()
+	cfg := d.Config()
+	cfg.Timeout = timeout
+	p, err := aps.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSignatureDocumentationVectors: the worked examples of APS's signature
+// documentation ("Create Signature Value"): a PURCHASE request, and a Merchant Page
+// TOKENIZATION form whose card fields stay out of the signature. The documentation
+// prints the hex in upper case; Verify accepts either case.
+func TestSignatureDocumentationVectors(t *testing.T) {
+	purchase := map[string]string{"command": "PURCHASE", "merchant_reference": "Test010", "amount": "1000",
+		"access_code": "SILgpo7pWbmzuURp2qri", "merchant_identifier": "MxvOupuG", "currency": "USD", "language": "en",
+		"customer_email": "test@gmail.com", "signature": "b88db48baaa600c3fadac502c75a832e3470029f"}
+	wantString := "PASSaccess_code=SILgpo7pWbmzuURp2qriamount=1000command=PURCHASEcurrency=USDcustomer_email=test@gmail.comlanguage=enmerchant_identifier=MxvOupuGmerchant_reference=Test010PASS"
+	if got := aps.SigningString(purchase, "PASS"); got != wantString {
+		t.Fatalf("signing string\n got %s\nwant %s", got, wantString)
+	}
+	sig, err := aps.Sign(purchase, "PASS", aps.SHA256)
+	if err != nil || sig != strings.ToLower("94C38AFC7BDAE0114FC8C740EDF12416F22998241CE4B4EA70D5521233A2C882") {
+		t.Fatalf("Sign = %s, %v; want the documentation's 94C38AFC…2C882", sig, err)
+	}
+	purchase["signature"] = "94C38AFC7BDAE0114FC8C740EDF12416F22998241CE4B4EA70D5521233A2C882"
+	if !aps.Verify(purchase, "PASS", aps.SHA256) {
+		t.Error("Verify refused the documentation's upper-case signature")
+	}
+	purchase["amount"] = "1001"
+	if aps.Verify(purchase, "PASS", aps.SHA256) {
+		t.Error("Verify accepted a signature over another amount")
+	}
+
+	tokenization := map[string]string{"service_command": "TOKENIZATION", "language": "en", "merchant_identifier": "MxvOupuG",
+		"access_code": "SILgpo7pWbmzuURp2qri", "merchant_reference": "MyReference0001", "card_security_code": "123",
+		"card_number": "4005550000000001", "expiry_date": "2105", "remember_me": "YES", "card_holder_name": "John Smith"}
+	if sig, _ := aps.Sign(tokenization, "PASS", aps.SHA256); sig != strings.ToLower("7EE560CCD621DA61BFC772F2F1B5849BABDA768F5EE36D4DE67EFA88403E4B99") {
+		t.Errorf("tokenization signature %s, want the documentation's 7EE560CC…4B99", sig)
+	}
+
+	// SHA-512 over the same string (computed with sha512sum, not from the documentation).
+	purchase["amount"] = "1000"
+	if sig, _ := aps.Sign(purchase, "PASS", aps.SHA512); sig != "01575815bbdb23a862855bf2087012e243215e6464b6239a422d9a85936adca90bf6c3227c180890ad13b00ddf3a248608053d7174cbe622f24bdf2d5f345638" {
+		t.Errorf("SHA-512 signature %s", sig)
+	}
+	if _, err := aps.Sign(purchase, "PASS", "SHA-1"); err == nil {
+		t.Error("an unknown SHA type signed")
+	}
+}
+
+func TestContract(t *testing.T) {
+	d := apstest.New(t, account)
+	providertest.Run(t, func(t *testing.T) providers.Provider { return newProvider(t, d, 5*time.Second) },
+		providertest.TestCards{
+			Success: providertest.Card(apstest.CardVisa),
+			Declines: []providertest.Decline{
+				{Name: "do not honor", Card: providertest.Card(apstest.CardDeclined), Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined},
+				{Name: "insufficient funds", Card: providertest.Card(apstest.CardNoFunds), Class: providers.ClassSoftDecline, Code: billing.CodeInsufficientFunds},
+				{Name: "expired", Card: providertest.Card(apstest.CardExpired), Class: providers.ClassHardDecline, Code: billing.CodeCardExpired},
+				{Name: "lost card (acquirer 41)", Card: providertest.Card(apstest.CardLost), Class: providers.ClassHardDecline, Code: billing.CodeLostCard},
+				{Name: "3-D Secure requested", Card: providertest.Card(apstest.CardThreeDS), Class: providers.ClassAuthenticationRequired, Code: billing.CodeAuthenticationRequired},
+				{Name: "recurring not permitted (acquirer 57)", Card: providertest.Card(apstest.CardRecurringOnly), MerchantInitiated: true,
+					Class: providers.ClassHardDecline, Code: billing.CodeTransactionNotAllowed},
+			},
+			Timeout: providertest.Card(apstest.CardNeverAnswers),
+		},
+		providertest.ChainsByToken("APS links recurring charges to the consent by token_name and agreement_id"),
+	)
+}
+
+func save(t *testing.T, p *aps.Provider, number string) providers.SavedCard {
+	t.Helper()
+	saved, err := p.SaveCard(context.Background(), providers.SaveCardRequest{CustomerID: "cus_1", Email: "ann@example.com",
+		Name: "Ann O'Neil", Card: providertest.Card(number), IdempotencyKey: "cus_1/save/" + number})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return saved
+}
+
+// TestPurchaseFields: what each kind of charge sends. The first, customer-initiated
+// charge is eci ECOMMERCE, a MOTO order eci MOTO, every installment eci RECURRING with
+// token_name, customer_email and the agreement_id of its stored credential;
+// merchant_reference comes from the idempotency key; amounts are ISO 4217 minor units
+// (100 JOD is 100000, 500 JPY is 500).
+func TestPurchaseFields(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	p := newProvider(t, d, 5*time.Second)
+	saved := save(t, p, apstest.CardVisa)
+	if saved.CustomerRef != "ann@example.com" || saved.Last4 != "0001" || !strings.HasPrefix(saved.Token, "tok") {
+		t.Fatalf("saved card %+v", saved)
+	}
+	charge := func(key string, init providers.Initiator, amount int64, currency string, moto bool, tok string) {
+		t.Helper()
+		res, err := p.Charge(ctx, providers.ChargeRequest{Token: tok, CustomerRef: saved.CustomerRef, Amount: amount, Currency: currency,
+			IdempotencyKey: key, Initiator: init, MOTO: moto, Description: "plan_1 installment <1>"})
+		if err != nil || res.Status != providers.ChargeSucceeded || res.ID != aps.MerchantReference(key) || res.Amount != amount {
+			t.Fatalf("charge %s: %+v, %v", key, res, err)
+		}
+	}
+	charge("plan_1/1/1", providers.InitiatorCustomer, 100000, "JOD", false, saved.Token)
+	charge("pay_moto", providers.InitiatorCustomer, 500, "JPY", true, saved.Token)
+	charge("plan_1/2/1", providers.InitiatorMerchant, 2500, "AED", false, aps.Token(saved.Token, "AGR-778"))
+
+	want := []map[string]string{
+		{"merchant_reference": "plan_1.1.1", "amount": "100000", "currency": "JOD", "eci": "ECOMMERCE", "agreement_id": ""},
+		{"merchant_reference": "pay_moto", "amount": "500", "currency": "JPY", "eci": "MOTO", "agreement_id": ""},
+		{"merchant_reference": "plan_1.2.1", "amount": "2500", "currency": "AED", "eci": "RECURRING", "agreement_id": "AGR-778"},
+	}
+	reqs := d.Requests()
+	if len(reqs) != len(want) {
+		t.Fatalf("%d requests, want %d", len(reqs), len(want))
+	}
+	for i, w := range want {
+		r := reqs[i]
+		if r["command"] != "PURCHASE" || r["token_name"] != saved.Token || r["customer_email"] != "ann@example.com" ||
+			r["order_description"] != "plan_1 installment  1" {
+			t.Errorf("request %d: %v", i, r)
+		}
+		for k, v := range w {
+			if r[k] != v {
+				t.Errorf("request %d: %s = %q, want %q", i, k, r[k], v)
+			}
+		}
+	}
+}
+
+func TestMerchantReference(t *testing.T) {
+	for key, want := range map[string]string{
+		"plan_01JABCDEFGHJKMNPQRSTVWXYZ0/12/3": "plan_01JABCDEFGHJKMNPQRSTVWXYZ0.12.3",
+		"pay_01JABCDEFGHJKMNPQRSTVWXYZ0":       "pay_01JABCDEFGHJKMNPQRSTVWXYZ0",
+	} {
+		if got := aps.MerchantReference(key); got != want {
+			t.Errorf("MerchantReference(%q) = %q, want %q", key, got, want)
+		}
+	}
+	long := "plan_01JABCDEFGHJKMNPQRSTVWXYZ0/120/13/extra"
+	for _, key := range []string{long, "a.b", "a/b", "ümlaut", "with space"} {
+		got := aps.MerchantReference(key)
+		if len(got) > 40 || strings.Trim(got, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+			t.Errorf("MerchantReference(%q) = %q breaks APS's rules (40 of A-Z a-z 0-9 . _ -)", key, got)
+		}
+		if got != aps.MerchantReference(key) {
+			t.Errorf("MerchantReference(%q) is not stable", key)
+		}
+	}
+	if aps.MerchantReference("a.b") == aps.MerchantReference("a/b") {
+		t.Error("two keys share a merchant reference")
+	}
+}
+
+// TestLostAnswersAreLookedUp: an answer that timed out, came back 5xx, or failed its
+// signature check is never taken as success: the charge is a transient error (outcome
+// unknown), CHECK_STATUS finds the order, and sending the key again returns that order
+// instead of making a second one.
+func TestLostAnswersAreLookedUp(t *testing.T) {
+	for _, fault := range []struct {
+		name string
+		kind apstest.FaultKind
+	}{{"timeout", apstest.Timeout}, {"5xx", apstest.ServerError}, {"bad signature", apstest.BadSignature}} {
+		t.Run(fault.name, func(t *testing.T) {
+			ctx := context.Background()
+			d := apstest.New(t, account)
+			p := newProvider(t, d, 300*time.Millisecond)
+			saved := save(t, p, apstest.CardVisa)
+			req := providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 1050, Currency: "SAR",
+				IdempotencyKey: "plan_9/4/1", Initiator: providers.InitiatorMerchant}
+			d.Inject(apstest.Fault{Kind: fault.kind})
+			_, err := p.Charge(ctx, req)
+			if e, ok := providers.AsError(err); !ok || !e.Retryable() {
+				t.Fatalf("charge with a lost answer = %v, want a transient error", err)
+			}
+			found, err := p.FindCharge(ctx, req)
+			if err != nil || found.Status != providers.ChargeSucceeded || found.ID != "plan_9.4.1" {
+				t.Fatalf("FindCharge = %+v, %v; want the order plan_9.4.1", found, err)
+			}
+			again, err := p.Charge(ctx, req)
+			if err != nil || again != found {
+				t.Fatalf("the key sent again = %+v, %v; want the first order %+v", again, err, found)
+			}
+			if n := len(d.Orders()); n != 1 {
+				t.Fatalf("%d orders, want 1", n)
+			}
+		})
+	}
+}
+
+// TestResponseCodes: how APS's answers land in the decline taxonomy.
+func TestResponseCodes(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	p := newProvider(t, d, 5*time.Second)
+	saved := save(t, p, apstest.CardVisa)
+	for i, c := range []struct {
+		code, acquirer string
+		class          providers.Class
+		want           string
+	}{
+		{"13029", "", providers.ClassSoftDecline, billing.CodeInsufficientFunds},
+		{"13012", "", providers.ClassHardDecline, billing.CodeCardExpired},
+		{"13016", "", providers.ClassHardDecline, billing.CodeInvalidCardNumber},
+		{"13666", "05", providers.ClassSoftDecline, billing.CodeCardDeclined},
+		{"13666", "43", providers.ClassHardDecline, billing.CodeStolenCard},
+		{"13666", "04", providers.ClassHardDecline, billing.CodeCardBlocked},
+		{"13785", "", providers.ClassHardDecline, billing.CodeCardBlocked},
+		{"13050", "", providers.ClassSoftDecline, billing.CodeLimitExceeded},
+		{"20064", "", providers.ClassAuthenticationRequired, billing.CodeAuthenticationRequired},
+		{"13006", "", providers.ClassTransient, billing.CodeProcessingError},
+		{"15777", "", providers.ClassTransient, billing.CodeProcessingError},
+		{"19000", "", providers.ClassTransient, billing.CodeProcessingError},
+		{"00044", "", providers.ClassInvalidRequest, billing.CodePaymentMethodNotFound},
+		{"00010", "", providers.ClassInvalidRequest, billing.CodeProviderAuthenticationFailed},
+		{"00033", "", providers.ClassInvalidRequest, billing.CodeInvalidRequest},
+	} {
+		d.Inject(apstest.Fault{Kind: apstest.Decline, Code: c.code, Acquirer: c.acquirer})
+		_, err := p.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 100, Currency: "AED",
+			IdempotencyKey: fmt.Sprintf("codes/%d", i), Initiator: providers.InitiatorMerchant})
+		e, ok := providers.AsError(err)
+		if !ok || e.Class != c.class || e.Code != c.want {
+			t.Errorf("%s/%s: %v, want %s/%s", c.code, c.acquirer, err, c.class, c.want)
+		}
+	}
+}
+
+// TestWrongPhrasesAndBadInput: a request signed with the wrong phrase is refused by APS
+// (008) and is a configuration error; an answer checked with the wrong response phrase
+// is never success; a card without an email cannot be saved; a refund needs an amount.
+func TestWrongPhrasesAndBadInput(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	good := newProvider(t, d, 5*time.Second)
+	saved := save(t, good, apstest.CardVisa)
+	req := providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 100, Currency: "AED",
+		IdempotencyKey: "phrases/1", Initiator: providers.InitiatorMerchant}
+
+	cfg := d.Config()
+	cfg.RequestPhrase = "wrong"
+	wrongReq, _ := aps.New(cfg)
+	_, err := wrongReq.Charge(ctx, req)
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeProviderAuthenticationFailed || e.Retryable() {
+		t.Errorf("wrong request phrase: %v, want provider_authentication_failed", err)
+	}
+	cfg = d.Config()
+	cfg.ResponsePhrase = "wrong"
+	wrongResp, _ := aps.New(cfg)
+	if _, err := wrongResp.Charge(ctx, req); err == nil {
+		t.Error("an answer that failed the signature check was taken as success")
+	}
+	if _, err := good.FindCharge(ctx, req); err != nil {
+		t.Errorf("the order behind the unverified answer: %v", err)
+	}
+
+	_, err = good.SaveCard(ctx, providers.SaveCardRequest{CustomerID: "cus_2", Card: providertest.Card(apstest.CardVisa)})
+	if e, ok := providers.AsError(err); !ok || e.Param != "email" {
+		t.Errorf("save without email: %v, want a parameter error naming email", err)
+	}
+	_, err = good.Refund(ctx, providers.RefundRequest{ChargeID: "phrases.1", IdempotencyKey: "r1"})
+	if e, ok := providers.AsError(err); !ok || e.Param != "amount" {
+		t.Errorf("refund without amount: %v, want a parameter error naming amount", err)
+	}
+	if _, err := good.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 100,
+		Currency: "XYZ", IdempotencyKey: "bad/cur", Initiator: providers.InitiatorMerchant}); providers.CodeOf(err) != billing.CodeAmountNotSupported {
+		t.Errorf("unknown currency: %v", err)
+	}
+}
+
+// TestSecretsStayOut: the access code and phrases appear in no printed, logged or
+// marshalled configuration or provider, and in no error.
+func TestSecretsStayOut(t *testing.T) {
+	d := apstest.New(t, account)
+	cfg := d.Config()
+	p := newProvider(t, d, 5*time.Second)
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg, "provider", p)
+	js, _ := json.Marshal(cfg)
+	_, err := p.Charge(context.Background(), providers.ChargeRequest{Token: "nope", CustomerRef: "a@b.co", Amount: 1, Currency: "AED",
+		IdempotencyKey: "x", Initiator: providers.InitiatorMerchant})
+	out := fmt.Sprintf("%v %+v %#v %s %s %s %v", cfg, cfg, cfg, js, logs.String(), p, err)
+	for _, secret := range []string{account.AccessCode, account.RequestPhrase, account.ResponsePhrase} {
+		if strings.Contains(out, secret) {
+			t.Errorf("a secret leaked: %s", out)
+		}
+	}
+	for _, bad := range []aps.Config{
+		{MerchantIdentifier: "m", RequestPhrase: "r", ResponsePhrase: "s", SHAType: aps.SHA256},
+		{AccessCode: "a", MerchantIdentifier: "m", RequestPhrase: "r", ResponsePhrase: "s", SHAType: "MD5"},
+		{AccessCode: "a", MerchantIdentifier: "m", RequestPhrase: "r", ResponsePhrase: "s", SHAType: aps.SHA512, BaseURL: "https://x.test/FortAPI/paymentApi"},
+	} {
+		if _, err := aps.New(bad); err == nil {
+			t.Errorf("aps.New(%v) accepted a bad configuration", bad)
+		}
+	}
+}
