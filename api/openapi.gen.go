@@ -908,6 +908,17 @@ type Health struct {
 	Status string `json:"status"`
 }
 
+// ImportedToken The provider's stored-credential fields: Stripe `payment_method` (pm_…) and
+// `customer` (cus_…, required when the payment method is attached to none);
+// Amazon Payment Services `token_name` and, where the account uses them,
+// `agreement_id`.
+type ImportedToken struct {
+	AgreementId   *string `json:"agreement_id,omitempty"`
+	Customer      *string `json:"customer,omitempty"`
+	PaymentMethod *string `json:"payment_method,omitempty"`
+	TokenName     *string `json:"token_name,omitempty"`
+}
+
 // Installment defines model for Installment.
 type Installment struct {
 	Amount int64     `json:"amount"`
@@ -1019,7 +1030,10 @@ type PaymentMethod struct {
 	DetachedAt *time.Time `json:"detached_at,omitempty"`
 
 	// Id Example: pm_2n4v6ruxk3j5dcbq7j2wzqg4ly
-	Id       string              `json:"id"`
+	Id string `json:"id"`
+
+	// Imported Brought over from the provider (token import) rather than tokenized here.
+	Imported *bool               `json:"imported,omitempty"`
 	Livemode bool                `json:"livemode"`
 	Object   PaymentMethodObject `json:"object"`
 	Provider string              `json:"provider"`
@@ -1034,13 +1048,55 @@ type PaymentMethodObject string
 // PaymentMethodStatus A detached card is a tombstone without card details.
 type PaymentMethodStatus string
 
-// PaymentMethodCreate defines model for PaymentMethodCreate.
+// PaymentMethodCard defines model for PaymentMethodCard.
+type PaymentMethodCard struct {
+	// Brand With `token` only, the card's brand (visa, mastercard, amex, …).
+	Brand *string `json:"brand,omitempty"`
+
+	// Cvc 3 digits (4 for American Express), not with `token`. Never stored.
+	//
+	// Example: 123
+	Cvc *string `json:"cvc,omitempty"`
+
+	// ExpMonth Example: 12
+	ExpMonth int `json:"exp_month"`
+
+	// ExpYear Example: 2030
+	ExpYear int `json:"exp_year"`
+
+	// Last4 With `token` only, the card number's last four digits.
+	Last4 *string `json:"last4,omitempty"`
+
+	// Number The card number (not with `token`); spaces and dashes are ignored. Never stored.
+	//
+	// Example: 4242424242424242
+	Number *string `json:"number,omitempty"`
+}
+
+// PaymentMethodCreate Either a card to tokenize (`card` with `number`, `exp_month`, `exp_year`, `cvc`),
+// or a card the merchant saved at the provider before (`token`, the provider's
+// stored-credential fields; `card` then carries `brand`, `last4`, `exp_month` and
+// `exp_year` as display data, which Stripe reads back itself). An imported card's
+// plans charge it merchant-initiated from the first installment, referencing
+// `network_transaction_id`.
 type PaymentMethodCreate struct {
-	Card CardInput `json:"card"`
+	Card *PaymentMethodCard `json:"card,omitempty"`
+
+	// NetworkTransactionId With `token`: the card network's id of the card's original customer-initiated
+	// payment (stored-credential framework), which the first merchant-initiated
+	// charge references.
+	NetworkTransactionId *string `json:"network_transaction_id,omitempty"`
 
 	// Provider A provider from GET /v1/providers. Absent: the simulator in test mode; in live
 	// mode the only provider live keys may use (required when there are several).
+	// Required with `token`.
 	Provider *string `json:"provider,omitempty"`
+
+	// Token The provider's stored-credential fields: Stripe `payment_method` (pm_…) and
+	// `customer` (cus_…, required when the payment method is attached to none);
+	// Amazon Payment Services `token_name` and, where the account uses them,
+	// `agreement_id`.
+	Token *ImportedToken `json:"token,omitempty"`
 }
 
 // PaymentMethodList defines model for PaymentMethodList.
@@ -1768,7 +1824,7 @@ type ServerInterface interface {
 	// ListPaymentMethods The customer's saved cards (active and blocked), newest first.
 	// (GET /v1/customers/{id}/payment-methods)
 	ListPaymentMethods(ctx echo.Context, id ID, params ListPaymentMethodsParams) error
-	// CreatePaymentMethod Save a card for the customer.
+	// CreatePaymentMethod Save a card for the customer, or import one saved at the provider.
 	// (POST /v1/customers/{id}/payment-methods)
 	CreatePaymentMethod(ctx echo.Context, id ID, params CreatePaymentMethodParams) error
 	// ListEvents The event log, newest first.
@@ -4382,7 +4438,7 @@ type StrictServerInterface interface {
 	// ListPaymentMethods The customer's saved cards (active and blocked), newest first.
 	// (GET /v1/customers/{id}/payment-methods)
 	ListPaymentMethods(ctx context.Context, request ListPaymentMethodsRequestObject) (ListPaymentMethodsResponseObject, error)
-	// CreatePaymentMethod Save a card for the customer.
+	// CreatePaymentMethod Save a card for the customer, or import one saved at the provider.
 	// (POST /v1/customers/{id}/payment-methods)
 	CreatePaymentMethod(ctx context.Context, request CreatePaymentMethodRequestObject) (CreatePaymentMethodResponseObject, error)
 	// ListEvents The event log, newest first.

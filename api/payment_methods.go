@@ -43,11 +43,85 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 	if err != nil {
 		return nil, err
 	}
-	pm, err := s.saveCard(ctx, caller, customer, req.Body.Card, deref(req.Body.Provider), deref(req.Params.IdempotencyKey))
+	b := req.Body
+	if b.Token != nil {
+		pm, err := s.importCard(ctx, caller, customer, b)
+		if err != nil {
+			return nil, err
+		}
+		return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
+	}
+	switch {
+	case b.Card == nil:
+		return nil, billing.Invalid("card", billing.CodeParameterMissing, "card is required (or token, to import a card saved at the provider)")
+	case b.Card.Number == nil:
+		return nil, billing.Invalid("card.number", billing.CodeParameterMissing, "card.number is required")
+	case b.Card.Brand != nil:
+		return nil, billing.Invalid("card.brand", billing.CodeParameterNotAllowed, "card.brand is taken only with token: the provider reads a new card's brand")
+	case b.Card.Last4 != nil:
+		return nil, billing.Invalid("card.last4", billing.CodeParameterNotAllowed, "card.last4 is taken only with token")
+	case b.NetworkTransactionId != nil:
+		return nil, billing.Invalid("network_transaction_id", billing.CodeParameterNotAllowed, "network_transaction_id is taken only with token")
+	}
+	card := CardInput{Number: *b.Card.Number, ExpMonth: b.Card.ExpMonth, ExpYear: b.Card.ExpYear, Cvc: b.Card.Cvc}
+	pm, err := s.saveCard(ctx, caller, customer, card, deref(b.Provider), deref(req.Params.IdempotencyKey))
 	if err != nil {
 		return nil, err
 	}
 	return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
+}
+
+// importCard takes over a card the merchant saved at the provider before (token
+// import): the adapter checks the provider's fields and the card is stored as
+// imported, with the network transaction id of its original payment.
+func (s *server) importCard(ctx context.Context, caller billing.Caller, customer billing.Customer, b *PaymentMethodCreate) (billing.PaymentMethod, error) {
+	name := deref(b.Provider)
+	if name == "" {
+		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeParameterMissing, "provider is required with token: the card is saved there")
+	}
+	provider, err := s.providers.Get(name)
+	if err != nil {
+		return billing.PaymentMethod{}, withParam(providers.ToBilling(err), "provider")
+	}
+	if !s.providerAllowed(name, caller.Mode) {
+		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+	}
+	importer, ok := provider.(providers.TokenImporter)
+	if !ok {
+		return billing.PaymentMethod{}, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeImportNotSupported, Param: "provider",
+			Message: fmt.Sprintf("%s cannot import cards saved elsewhere; save the card with card.number instead", name)}
+	}
+	if c := b.Card; c != nil {
+		switch {
+		case c.Number != nil:
+			return billing.PaymentMethod{}, billing.Invalid("card.number", billing.CodeParameterNotAllowed, "an imported card has no number here: the provider keeps it")
+		case c.Cvc != nil:
+			return billing.PaymentMethod{}, billing.Invalid("card.cvc", billing.CodeParameterNotAllowed, "an imported card has no CVC")
+		}
+	}
+	req := providers.ImportTokenRequest{Fields: map[string]string{}, CustomerID: customer.ID, Email: customer.Email}
+	for k, v := range map[string]*string{"payment_method": b.Token.PaymentMethod, "customer": b.Token.Customer,
+		"token_name": b.Token.TokenName, "agreement_id": b.Token.AgreementId} {
+		if v != nil {
+			req.Fields[k] = *v
+		}
+	}
+	if c := b.Card; c != nil {
+		req.Brand, req.Last4, req.ExpMonth, req.ExpYear = deref(c.Brand), deref(c.Last4), c.ExpMonth, c.ExpYear
+	}
+	saved, err := importer.ImportToken(ctx, req)
+	if err != nil {
+		return billing.PaymentMethod{}, providers.ToBilling(err)
+	}
+	if saved.ExpYear != 0 && time.Date(saved.ExpYear, time.Month(saved.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC).Before(time.Now()) {
+		return billing.PaymentMethod{}, billing.Invalid("card.exp_year", billing.CodeCardExpired, "the imported card expired %02d/%d", saved.ExpMonth, saved.ExpYear)
+	}
+	return s.store.CreatePaymentMethod(ctx, caller, billing.NewPaymentMethod{
+		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
+		Card: billing.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
+			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
+		Imported: true, NetworkTransactionID: deref(b.NetworkTransactionId),
+	})
 }
 
 // saveCard checks a card, has the provider tokenize it and stores the payment method.
@@ -213,6 +287,9 @@ func paymentMethodOut(pm billing.PaymentMethod) PaymentMethod {
 	}
 	if c := pm.Card; c != nil {
 		out.Card = &Card{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: c.Fingerprint}
+	}
+	if pm.Imported {
+		out.Imported = &pm.Imported
 	}
 	return out
 }

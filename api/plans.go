@@ -115,6 +115,8 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		return nil, err
 	}
 	in.PaymentMethodID, in.Provider = pm.ID, pm.Provider
+	// An imported card's consent predates the plan: its first charge is merchant-initiated.
+	in.CredentialOnFile = pm.Imported && b.Payment == nil
 	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
 	}

@@ -219,6 +219,9 @@ const (
 	// currency (Stripe: whole ariary only, three-decimal amounts ending in 0); refused
 	// when the plan or payment is created (422).
 	CodeAmountNotSupported = "amount_not_supported"
+	// CodeImportNotSupported: the provider cannot take over a card saved at it (token
+	// import); 422.
+	CodeImportNotSupported = "import_not_supported"
 
 	// CodeInsufficientFunds: soft decline, not enough money now.
 	CodeInsufficientFunds = "insufficient_funds"

@@ -40,6 +40,10 @@ type PaymentMethod struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	DetachedAt *time.Time
+	// Imported: the card was saved at the provider before the engine knew it (token
+	// import), so its cardholder consent exists and a plan's first charge on it is
+	// merchant-initiated.
+	Imported bool
 }
 
 // NewPaymentMethod is a card a provider has just tokenized.
@@ -50,6 +54,10 @@ type NewPaymentMethod struct {
 	// Token is the provider's token in the clear; it is stored sealed.
 	Token string
 	Card  CardDetails
+	// Imported marks a card brought over from the provider (token import), with the
+	// network transaction id of its original customer-initiated payment, if known.
+	Imported             bool
+	NetworkTransactionID string
 }
 
 // ChargeableCard is what a charge needs from a saved card. Token is set only for an

@@ -32,17 +32,18 @@ type paymentMethodRow struct {
 	UpdatedAt           time.Time                   `db:"updated_at"`
 	DetachedAt          *time.Time                  `db:"detached_at"`
 	NetworkTxID         sql.NullString              `db:"network_transaction_id"`
+	Imported            bool                        `db:"imported"`
 }
 
 const paymentMethodColumns = `seq, id, merchant_id, mode, customer_id, provider, provider_customer_ref, token_key_id,
 	token, brand, last4, exp_month, exp_year, fingerprint, status, created_at, updated_at, detached_at,
-	network_transaction_id`
+	network_transaction_id, imported`
 
 func (r paymentMethodRow) paymentMethod() billing.PaymentMethod {
 	pm := billing.PaymentMethod{
 		ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, CustomerID: r.CustomerID, Provider: r.Provider,
 		ProviderCustomerRef: r.ProviderCustomerRef.String, Status: r.Status,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Imported: r.Imported,
 	}
 	if r.DetachedAt != nil {
 		t := r.DetachedAt.UTC()
@@ -78,6 +79,7 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 		ExpMonth:    sql.NullInt64{Int64: int64(in.Card.ExpMonth), Valid: true},
 		ExpYear:     sql.NullInt64{Int64: int64(in.Card.ExpYear), Valid: true},
 		Fingerprint: nullable(in.Card.Fingerprint), Status: billing.PaymentMethodActive, CreatedAt: now, UpdatedAt: now,
+		Imported: in.Imported, NetworkTxID: nullable(in.NetworkTransactionID),
 	}
 	kid, sealed, err := kr.Seal([]byte(in.Token), tokenAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
@@ -96,9 +98,9 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 	}
 	if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO payment_methods (id, merchant_id, mode, customer_id,
 		provider, provider_customer_ref, token_key_id, token, brand, last4, exp_month, exp_year, fingerprint, status,
-		created_at, updated_at)
+		created_at, updated_at, imported, network_transaction_id)
 		VALUES (:id, :merchant_id, :mode, :customer_id, :provider, :provider_customer_ref, :token_key_id, :token,
-		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at)`, row); err != nil {
+		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at, :imported, :network_transaction_id)`, row); err != nil {
 		return billing.PaymentMethod{}, translate(err, "create payment method")
 	}
 	if err := tx.Commit(); err != nil {

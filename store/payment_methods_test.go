@@ -233,3 +233,32 @@ func TestTokenKeyRotation(t *testing.T) {
 		}
 	})
 }
+
+// TestImportedPaymentMethod: an imported card keeps its flag and the network
+// transaction id of its original payment (what the first merchant-initiated charge
+// references); a card saved the usual way has neither. Both stores.
+func TestImportedPaymentMethod(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		pm, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{
+			CustomerID: cus.ID, Provider: "stripe", ProviderCustomerRef: "cus_old", Token: "pm_old",
+			Card: billing.CardDetails{Brand: "visa", Last4: "4444", ExpMonth: 11, ExpYear: 2033}, Imported: true,
+			NetworkTransactionID: "583215937561234",
+		})
+		if err != nil || !pm.Imported {
+			t.Fatalf("imported card %+v, %v", pm, err)
+		}
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || !got.Imported {
+			t.Errorf("read back %+v, %v; want imported", got, err)
+		}
+		cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID)
+		if err != nil || cred.NetworkTransactionID != "583215937561234" || cred.Token != "pm_old" {
+			t.Errorf("chargeable %v, %v; want the imported network id", cred, err)
+		}
+		if plain := newCard(t, db, ten.aTest, cus.ID); plain.Imported {
+			t.Error("a card saved the usual way reads as imported")
+		}
+	})
+}

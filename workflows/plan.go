@@ -112,7 +112,7 @@ func newPlanRun(ctx workflow.Context, in PlanInput) *planRun {
 	} else {
 		p.s = &PlanCarry{
 			Status: billing.PlanActive, PaymentMethodID: in.PaymentMethodID, Next: 1,
-			NetworkTransactionID: in.InitialNetworkTransactionID, InitialDone: in.InitialNetworkTransactionID != "",
+			NetworkTransactionID: in.InitialNetworkTransactionID, InitialDone: in.InitialNetworkTransactionID != "" || in.CredentialOnFile,
 		}
 	}
 	p.s.Runs++

@@ -87,6 +87,10 @@ type PlanInput struct {
 	// successful charge is that initial payment and its id is kept for the rest.
 	InitialNetworkTransactionID string `json:"initial_network_transaction_id,omitempty"`
 	InitialPaymentID            string `json:"initial_payment_id,omitempty"`
+	// CredentialOnFile: the card's cardholder consent predates the plan (an imported
+	// card), so even the first charge is merchant-initiated, referencing the card's
+	// stored network transaction id. Absent from older inputs, which replay unchanged.
+	CredentialOnFile bool `json:"credential_on_file,omitempty"`
 	// AttemptLimit caps failed attempts per card; zero is billing.DefaultAttemptLimit.
 	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
 	// MaxRunEvents overrides DefaultMaxRunEvents (tests use small values).

@@ -317,3 +317,44 @@ func TestSecretsStayOut(t *testing.T) {
 		}
 	}
 }
+
+// TestImportToken: a token_name (with its agreement_id) saved at APS before is taken
+// with the merchant's card details and the customer's email, then charged eci
+// RECURRING with both; bad or missing fields are refused naming them.
+func TestImportToken(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	p := newProvider(t, d, 5*time.Second)
+	d.AddToken("legacy-token_42", apstest.CardVisa)
+	saved, err := p.ImportToken(ctx, providers.ImportTokenRequest{Fields: map[string]string{"token_name": "legacy-token_42", "agreement_id": "AGR-9"},
+		Email: "omar@example.com", Brand: "VISA", Last4: "0001", ExpMonth: 9, ExpYear: 2031})
+	if err != nil || saved.CustomerRef != "omar@example.com" || saved.Brand != "visa" || saved.Last4 != "0001" {
+		t.Fatalf("import = %+v, %v", saved, err)
+	}
+	if _, err := p.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 990, Currency: "KWD",
+		IdempotencyKey: "plan_imp/1/1", Initiator: providers.InitiatorMerchant}); err != nil {
+		t.Fatal(err)
+	}
+	r := d.Requests()[0]
+	if r["token_name"] != "legacy-token_42" || r["agreement_id"] != "AGR-9" || r["eci"] != "RECURRING" || r["amount"] != "990" {
+		t.Errorf("charge of the imported token sent %v", r)
+	}
+	full := map[string]string{"token_name": "t1"}
+	for _, tc := range []struct {
+		fields map[string]string
+		email  string
+		last4  string
+		param  string
+	}{
+		{map[string]string{}, "a@b.co", "0001", "token.token_name"},
+		{map[string]string{"token_name": "bad token!"}, "a@b.co", "0001", "token.token_name"},
+		{map[string]string{"token_name": "t1", "payment_method": "pm_1"}, "a@b.co", "0001", "token.payment_method"},
+		{full, "", "0001", "customer"},
+		{full, "a@b.co", "", "card.last4"},
+	} {
+		_, err := p.ImportToken(ctx, providers.ImportTokenRequest{Fields: tc.fields, Email: tc.email, Brand: "visa", Last4: tc.last4, ExpMonth: 1, ExpYear: 2030})
+		if e, ok := providers.AsError(err); !ok || e.Param != tc.param || e.Class != providers.ClassInvalidRequest {
+			t.Errorf("import %v: %v, want an invalid request naming %s", tc.fields, err, tc.param)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -14,18 +15,19 @@ import (
 // code as the network code, so the card networks' rules (Visa category 1, …) apply
 // here as for every provider.
 
-// messageReasons maps APS message codes to the shared reasons.
+// messageReasons maps APS message codes to the shared reasons (Stripe's vocabulary;
+// where a reason is spelled like an engine code, the constant is used).
 var messageReasons = map[string]string{
 	"012": "expired_card",
-	"100": "invalid_expiry_year",
+	"100": billing.CodeInvalidExpiryYear,
 	"016": "incorrect_number",
 	"121": "incorrect_number",
-	"029": "insufficient_funds",
-	"030": "authentication_required",
-	"064": "authentication_required",
-	"065": "authentication_required",
-	"031": "card_not_supported", // invalid issuer
-	"087": "card_not_supported", // BIN not accepted
+	"029": billing.CodeInsufficientFunds,
+	"030": billing.CodeAuthenticationRequired,
+	"064": billing.CodeAuthenticationRequired,
+	"065": billing.CodeAuthenticationRequired,
+	"031": billing.CodeCardNotSupported, // invalid issuer
+	"087": billing.CodeCardNotSupported, // BIN not accepted
 	"785": "fraudulent",
 	"050": "card_velocity_exceeded",
 	"057": "card_velocity_exceeded",
@@ -35,12 +37,12 @@ var messageReasons = map[string]string{
 	"075": "generic_decline",
 	"079": "generic_decline", // challenged by fraud rules
 	"090": "generic_decline", // in review
-	"013": "currency_not_supported",
-	"023": "currency_not_supported",
-	"024": "currency_not_supported",
-	"005": "invalid_amount",
-	"044": "payment_method_not_found",
-	"088": "payment_method_not_found",
+	"013": billing.CodeCurrencyNotSupported,
+	"023": billing.CodeCurrencyNotSupported,
+	"024": billing.CodeCurrencyNotSupported,
+	"005": billing.CodeInvalidAmount,
+	"044": billing.CodePaymentMethodNotFound,
+	"088": billing.CodePaymentMethodNotFound,
 	"009": "api_key_expired", // invalid merchant identifier
 	"010": "api_key_expired", // invalid access code
 	"015": "api_key_expired", // inactive merchant account
@@ -57,12 +59,12 @@ var transientMessages = map[string]bool{
 // acquirerReasons reads the acquirer's ISO 8583 response code that comes with a
 // generic decline (message 666).
 var acquirerReasons = map[string]string{
-	"04": "pickup_card", "07": "pickup_card", "41": "lost_card", "43": "stolen_card",
+	"04": "pickup_card", "07": "pickup_card", "41": billing.CodeLostCard, "43": billing.CodeStolenCard,
 	"54": "expired_card", "14": "incorrect_number", "15": "incorrect_number",
 	"57": "not_permitted", "62": "restricted_card", "59": "fraudulent", "63": "security_violation",
-	"51": "insufficient_funds", "61": "card_velocity_exceeded", "65": "card_velocity_exceeded",
+	"51": billing.CodeInsufficientFunds, "61": "card_velocity_exceeded", "65": "card_velocity_exceeded",
 	"05": "do_not_honor", "01": "call_issuer", "91": "issuer_not_available", "96": "issuer_not_available",
-	"68": "processing_error",
+	"68": billing.CodeProcessingError,
 }
 
 // failure is the error for an answer that is not a success.
@@ -83,7 +85,7 @@ func (p *Provider) failure(answer map[string]string) *providers.Error {
 	reason, known := messageReasons[msg]
 	switch {
 	case transientMessages[msg] || status == "10" || status == "15" || status == "19":
-		f.Reason = "processing_error"
+		f.Reason = billing.CodeProcessingError
 	case msg == "008":
 		f.Reason = "api_key_expired" // our signature was refused: a configuration error
 	case known:

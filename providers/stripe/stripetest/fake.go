@@ -52,6 +52,27 @@ type Fake struct {
 	creates map[string]int // per object type
 	order   []string       // intent ids, oldest first
 	lose    int            // answers still to lose
+	// methods are the payment methods saved at the fake before (AddPaymentMethod), by
+	// id, with the customer each is attached to.
+	methods map[string]string
+	last4   map[string]string
+}
+
+// AddPaymentMethod stores a Visa card payment method ending in last4, as one a merchant
+// saved at Stripe before it used the engine; customer is the Stripe customer it is
+// attached to ("" for none).
+func (f *Fake) AddPaymentMethod(id, customer, last4 string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.methods[id] = customer
+	f.last4[id] = last4
+}
+
+// AttachedTo returns the customer a payment method is attached to.
+func (f *Fake) AttachedTo(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.methods[id]
 }
 
 // LoseAnswers makes the next n intent creations happen but withholds their answers
@@ -74,7 +95,8 @@ func (f *Fake) ForgetKeys() {
 
 // New starts the fake; it stops with the test.
 func New(t testing.TB) *Fake {
-	f := &Fake{intents: map[string]map[string]any{}, byKey: map[string]stored{}, creates: map[string]int{}}
+	f := &Fake{intents: map[string]map[string]any{}, byKey: map[string]stored{}, creates: map[string]int{},
+		methods: map[string]string{}, last4: map[string]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
@@ -108,7 +130,24 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(map[string]any{"id": id, "object": "payment_method", "type": "card", "card": map[string]any{
 			"brand": "visa", "last4": number[max(0, len(number)-4):], "exp_month": 12, "exp_year": 2034, "fingerprint": "fp_" + id}})
+	case r.Method == http.MethodGet && len(parts) == 3 && parts[1] == "payment_methods":
+		customer, ok := f.methods[parts[2]]
+		if !ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","code":"resource_missing","param":"payment_method","message":"No such PaymentMethod: '%s'"}}`, parts[2])
+			return
+		}
+		pm := map[string]any{"id": parts[2], "object": "payment_method", "type": "card", "customer": nil, "card": map[string]any{
+			"brand": "visa", "last4": f.last4[parts[2]], "exp_month": 11, "exp_year": 2033, "fingerprint": "fp_" + parts[2]}}
+		if customer != "" {
+			pm["customer"] = customer
+		}
+		writeJSON(pm)
 	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "payment_methods" && parts[3] == "attach":
+		if _, ok := f.methods[parts[2]]; ok {
+			f.methods[parts[2]] = form.Get("customer")
+		}
 		writeJSON(map[string]any{"id": parts[2], "object": "payment_method", "type": "card", "customer": form.Get("customer")})
 	case r.Method == http.MethodPost && len(parts) == 2 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
 		// Stripe keeps a key's first answer and refuses the key with other parameters.
@@ -136,8 +175,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Sscan(form.Get("amount"), &amount)
 			f.intents[id] = map[string]any{"id": id, "object": "payment_intent", "created": time.Now().Unix(),
 				"customer": form.Get("customer"), "metadata": metadataOf(form), "amount": amount, "currency": form.Get("currency"),
-				"status": "requires_payment_method", "last_payment_error": map[string]any{"type": "card_error",
-					"code": "card_declined", "decline_code": "generic_decline", "message": "Your card was declined."}}
+				"status": "requires_payment_method", "last_payment_error": lastError(body)}
 			f.order = append(f.order, id)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusPaymentRequired)
@@ -152,7 +190,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		id := fmt.Sprintf("%s%d", prefix, len(f.intents)+1)
 		meta := metadataOf(form)
 		in := map[string]any{"id": id, "object": object, "client_secret": id + "_secret_abc", "created": time.Now().Unix(),
-			"customer": form.Get("customer"),
+			"customer": form.Get("customer"), "off_session": form.Get("off_session") == "true",
 			"metadata": meta, "payment_method": form.Get("payment_method"), "return_url": form.Get("return_url"),
 			"status": "succeeded"}
 		if object == "payment_intent" {
@@ -312,4 +350,35 @@ func (f *Fake) CreateIntentWithoutKey(customer string, amount int64, currency st
 	f.order = append(f.order, id)
 	f.creates["payment_intents"]++
 	return id
+}
+
+// IntentsOf returns the metadata and off_session flag of the customer's PaymentIntents,
+// oldest first.
+func (f *Fake) IntentsOf(customer string) []map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []map[string]string
+	for _, id := range f.order {
+		in := f.intents[id]
+		if in["customer"] != customer {
+			continue
+		}
+		m := map[string]string{"id": id, "off_session": fmt.Sprint(in["off_session"])}
+		if meta, ok := in["metadata"].(map[string]string); ok {
+			for k, v := range meta {
+				m[k] = v
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// lastError is the error object of a Stripe error body, as an intent's last_payment_error.
+func lastError(body json.RawMessage) map[string]any {
+	var e struct {
+		Error map[string]any `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Error
 }
