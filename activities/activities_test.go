@@ -275,11 +275,22 @@ func TestChargeResolvesAnUnknownOutcomeBeforeSending(t *testing.T) {
 	}
 
 	f.fake.Find = func(providers.ChargeRequest) (providers.ChargeResult, error) {
-		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
+		e, _ := providers.AsError(activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds))
+		return providers.ChargeResult{}, providers.Found(e)
 	}
 	_, err = f.charge(req)
 	if fl, appErr := failure(t, err); !appErr.NonRetryable() || fl.Code != billing.CodeInsufficientFunds {
 		t.Errorf("found decline: %v, want the non-retryable decline", err)
+	}
+
+	// A lookup that failed, even with what reads like a final error (a 4xx on the
+	// lookup call), is not the charge's outcome: retryable, nothing recorded or sent.
+	f.fake.Find = func(providers.ChargeRequest) (providers.ChargeResult, error) {
+		return providers.ChargeResult{}, activitiestest.Decline(providers.ClassInvalidRequest, billing.CodeResourceMissing)
+	}
+	_, err = f.charge(req)
+	if _, appErr := failure(t, err); appErr.NonRetryable() {
+		t.Errorf("a lookup that failed with a final-looking error: %v, want a retryable failure", err)
 	}
 
 	f.fake.Find = func(providers.ChargeRequest) (providers.ChargeResult, error) {
@@ -290,7 +301,7 @@ func TestChargeResolvesAnUnknownOutcomeBeforeSending(t *testing.T) {
 		t.Errorf("failed lookup: %v, want a retryable failure", err)
 	}
 	if n := len(f.fake.Calls()); n != 1 {
-		t.Fatalf("%d charges sent after a decline was found and a lookup failed, want 1", n)
+		t.Fatalf("%d charges sent after a decline was found and lookups failed, want 1", n)
 	}
 
 	f.fake.Find = nil // no such charge
@@ -301,7 +312,7 @@ func TestChargeResolvesAnUnknownOutcomeBeforeSending(t *testing.T) {
 	if len(calls) != 2 || calls[1].IdempotencyKey != req.IdempotencyKey {
 		t.Fatalf("calls %+v: want the charge sent again under %s", calls, req.IdempotencyKey)
 	}
-	if got := f.fake.Lookups(); len(got) != 4 || got[3] != req.IdempotencyKey {
-		t.Errorf("lookups = %v, want 4 under %s", got, req.IdempotencyKey)
+	if got := f.fake.Lookups(); len(got) != 5 || got[4] != req.IdempotencyKey {
+		t.Errorf("lookups = %v, want 5 under %s", got, req.IdempotencyKey)
 	}
 }

@@ -122,8 +122,9 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 // resolve asks the provider what became of an earlier attempt under req's key when one
 // may have reached it (lookup) and the provider can tell. It returns
 // providers.ErrNoSuchCharge when the charge may be sent: nothing to resolve, or the
-// provider has no such charge. Anything else is the earlier attempt's outcome, or a
-// failure to learn it, after which nothing is sent and the activity retries.
+// provider has no such charge. A charge found, or a failure the provider found
+// (providers.Found), is the earlier attempt's outcome; any other answer is a transient
+// error, after which nothing is sent and the activity retries.
 func (a *Activities) resolve(ctx context.Context, p providers.Provider, req providers.ChargeRequest, lookup bool) (providers.ChargeResult, error) {
 	f, ok := p.(providers.ChargeFinder)
 	if !lookup || !ok {
@@ -133,13 +134,18 @@ func (a *Activities) resolve(ctx context.Context, p providers.Provider, req prov
 	switch {
 	case err == nil:
 		a.deps.Logger.Info("an earlier attempt's charge was found", "idempotency_key", req.IdempotencyKey, "charge_id", res.ID)
+		return res, nil
 	case errors.Is(err, providers.ErrNoSuchCharge):
-	default:
-		if e, ok := providers.AsError(err); !ok || e.Retryable() {
-			a.deps.Logger.Warn("could not learn an earlier attempt's outcome", "idempotency_key", req.IdempotencyKey, "err", err)
-		}
+		return res, err
+	case providers.IsFound(err):
+		return res, err // the earlier attempt failed for good: its outcome
 	}
-	return res, err
+	// The provider could not tell. Whatever the error says, it is not the charge's
+	// outcome: nothing is sent and nothing is recorded as failed; the activity retries
+	// and the attempt stays unknown.
+	a.deps.Logger.Warn("could not learn an earlier attempt's outcome", "idempotency_key", req.IdempotencyKey, "err", err)
+	return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeProcessingError,
+		Provider: p.Name(), Message: "could not learn the outcome of an earlier attempt under this key; nothing was sent", Err: err}
 }
 
 // Charge runs Activities.Charge from a workflow with the charge retry policy.

@@ -23,3 +23,20 @@ type ChargeFinder interface {
 // ErrNoSuchCharge is FindCharge's answer when the provider has no charge for the key:
 // the lost attempt never reached it, so the charge may be sent (again).
 var ErrNoSuchCharge = errors.New("the provider has no charge under this idempotency key")
+
+// Found marks FindCharge's answer that the provider has the charge and it failed for
+// good (declined, or the key was used for another charge): the attempt's outcome is
+// known. Every other error from FindCharge means "cannot tell yet", and the caller
+// must neither send the charge nor record a failure.
+func Found(e *Error) error { return &found{e} }
+
+// IsFound reports whether err is a failure FindCharge found (see Found).
+func IsFound(err error) bool {
+	var f *found
+	return errors.As(err, &f)
+}
+
+type found struct{ e *Error }
+
+func (f *found) Error() string { return f.e.Error() }
+func (f *found) Unwrap() error { return f.e }

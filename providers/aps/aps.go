@@ -189,10 +189,14 @@ func New(cfg Config) (*Provider, error) {
 	return &Provider{cfg: cfg, api: base + APIPath, page: page + PagePath, client: client, timeout: timeout, fpKey: fp[:]}, nil
 }
 
-// IsProduction reports whether baseURL (empty: the default) is APS's production host,
-// the only one that takes live payments.
+// IsProduction reports whether baseURL (empty: the default) points at APS's production
+// host (any scheme, port or case), the only one that takes live payments.
 func IsProduction(baseURL string) bool {
-	return baseURL == "" || strings.TrimRight(baseURL, "/") == ProductionURL
+	if baseURL == "" {
+		return true
+	}
+	u, err := url.Parse(baseURL)
+	return err != nil || strings.EqualFold(u.Hostname(), "paymentservices.payfort.com")
 }
 
 // Name returns the registry name.
@@ -290,9 +294,11 @@ func (p *Provider) SaveCard(ctx context.Context, req providers.SaveCardRequest) 
 	if name := sanitize(req.Name, 50); name != "" {
 		form["card_holder_name"] = name
 	}
-	if err := p.sign(form); err != nil {
+	sig, err := SignTokenizationForm(form, p.cfg.RequestPhrase, p.cfg.SHAType)
+	if err != nil {
 		return providers.SavedCard{}, err
 	}
+	form["signature"] = sig
 	body := url.Values{}
 	for k, v := range form {
 		body.Set(k, v)
@@ -422,7 +428,13 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if code := answer["response_code"]; code == "00007" || code == "00066" {
 		// The order exists: this key was charged before. Its outcome is the answer,
 		// as a repeated idempotency key is at other providers.
-		return p.FindCharge(ctx, req)
+		res, err := p.FindCharge(ctx, req)
+		if errors.Is(err, providers.ErrNoSuchCharge) {
+			// APS has the order and cannot find it: ask again later.
+			return providers.ChargeResult{}, providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error",
+				ChargeID: params["merchant_reference"], Message: "Amazon Payment Services reports the order both as existing and as not found"})
+		}
+		return res, err
 	}
 	return providers.ChargeResult{}, p.failure(answer)
 }
@@ -448,29 +460,43 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 	if err != nil {
 		return providers.ChargeResult{}, err
 	}
-	code := answer["response_code"]
+	code, ref := answer["response_code"], params["merchant_reference"]
+	pending := func(why string) error {
+		return providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error", ChargeID: ref,
+			Message: "Amazon Payment Services cannot tell the order's outcome yet (" + why + ")"})
+	}
 	switch {
 	case strings.HasSuffix(code, "036"):
 		return providers.ChargeResult{}, fmt.Errorf("aps: %w", providers.ErrNoSuchCharge)
 	case code != "12000":
-		return providers.ChargeResult{}, p.failure(answer)
+		// The status query itself failed: that says nothing about the order.
+		return providers.ChargeResult{}, pending("check status " + code)
+	case answer["merchant_reference"] != ref:
+		return providers.ChargeResult{}, pending("the answer names another order")
 	}
 	tx := map[string]string{"response_code": answer["transaction_code"], "response_message": answer["transaction_message"],
-		"merchant_reference": answer["merchant_reference"], "acquirer_response_code": answer["acquirer_response_code"],
+		"merchant_reference": ref, "acquirer_response_code": answer["acquirer_response_code"],
 		"payment_option": answer["payment_option"]}
+	txCode := tx["response_code"]
 	switch {
-	case tx["response_code"] == "14000":
-		if got := answer["captured_amount"]; got != "" && got != strconv.FormatInt(req.Amount, 10) {
-			return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
-				Code: billing.CodeIdempotencyConflict, Message: "this idempotency key was used for a charge of another amount"}
+	case txCode == "14000":
+		if got := answer["captured_amount"]; got != strconv.FormatInt(req.Amount, 10) {
+			return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+				Code: billing.CodeIdempotencyConflict, ChargeID: ref,
+				Message: fmt.Sprintf("this idempotency key's order was captured for %q, not %d", got, req.Amount)})
 		}
 		return result(answer, req), nil
-	case strings.HasPrefix(tx["response_code"], "13"), strings.HasPrefix(tx["response_code"], "00"),
-		tx["response_code"] == "20064": // 3-D Secure was asked for and never completed
-		return providers.ChargeResult{}, p.failure(tx)
+	case strings.HasPrefix(txCode, "13"), strings.HasPrefix(txCode, "00"), txCode == "20064":
+		// A failed purchase (13), a refused one (00), 3-D Secure asked for and never
+		// completed: final. Even a "technical" 13 is over: the next attempt is a new order.
+		e := p.failure(tx)
+		if e.Retryable() {
+			e = &providers.Error{Provider: Name, Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined, ChargeID: ref,
+				Message: "the order failed at Amazon Payment Services: " + e.Message}
+		}
+		return providers.ChargeResult{}, providers.Found(e)
 	}
-	return providers.ChargeResult{}, providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error",
-		ChargeID: answer["merchant_reference"], Message: "the order is still pending at Amazon Payment Services (" + tx["response_code"] + ")"})
+	return providers.ChargeResult{}, pending("transaction " + txCode)
 }
 
 // Refund sends REFUND for an order. APS needs the amount and currency.
@@ -537,8 +563,9 @@ func (p *Provider) call(ctx context.Context, params map[string]string) (map[stri
 		return nil, providers.TransportError(Name, err)
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, providers.Classify(providers.Failure{Provider: Name, HTTPStatus: statusOrBadGateway(res.StatusCode),
-			Message: fmt.Sprintf("Amazon Payment Services answered HTTP %d", res.StatusCode)})
+		// Unsigned, so no verdict: whatever the status, the outcome is unknown.
+		return nil, providers.Classify(providers.Failure{Provider: Name, HTTPStatus: http.StatusBadGateway,
+			Message: fmt.Sprintf("Amazon Payment Services answered HTTP %d; the outcome is unknown", res.StatusCode)})
 	}
 	answer, err := flatten(raw)
 	if err != nil {

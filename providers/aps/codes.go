@@ -37,9 +37,6 @@ var messageReasons = map[string]string{
 	"075": "generic_decline",
 	"079": "generic_decline", // challenged by fraud rules
 	"090": "generic_decline", // in review
-	"013": billing.CodeCurrencyNotSupported,
-	"023": billing.CodeCurrencyNotSupported,
-	"024": billing.CodeCurrencyNotSupported,
 	"005": billing.CodeInvalidAmount,
 	"044": billing.CodePaymentMethodNotFound,
 	"088": billing.CodePaymentMethodNotFound,
@@ -54,6 +51,13 @@ var transientMessages = map[string]bool{
 	"006": true, "051": true, "054": true, "071": true, "099": true, "119": true,
 	"777": true, "778": true, "779": true, "780": true, "781": true, "784": true,
 	"007": true, "066": true, // the order exists: a retry of one whose answer was lost
+}
+
+// configMessages are refusals about the merchant account's setup (currency, payment
+// option, acquirer), which no card and no retry changes.
+var configMessages = map[string]bool{
+	"003": true, "013": true, "014": true, "017": true, "018": true, "019": true, "020": true, "021": true,
+	"023": true, "024": true, "025": true, "026": true,
 }
 
 // acquirerReasons reads the acquirer's ISO 8583 response code that comes with a
@@ -84,8 +88,13 @@ func (p *Provider) failure(answer map[string]string) *providers.Error {
 	}
 	reason, known := messageReasons[msg]
 	switch {
-	case transientMessages[msg] || status == "10" || status == "15" || status == "19":
+	case transientMessages[msg] || status == "10" || status == "15" || status == "19" || status == "40" ||
+		(status == "20" && msg != "064" && msg != "065"):
+		// Not decided yet (incomplete, uncertain, pending, in review, on hold): the
+		// order may still be paid, so it is looked up, never retried as a new order.
 		f.Reason = billing.CodeProcessingError
+	case configMessages[msg]:
+		f.HTTPStatus = http.StatusBadRequest // the account's setup, not the card: an invalid request
 	case msg == "008":
 		f.Reason = "api_key_expired" // our signature was refused: a configuration error
 	case known:

@@ -507,6 +507,9 @@ func (s *suite) findCharge(t *testing.T) {
 		}
 		_, err := f.FindCharge(ctx(t), declined)
 		wantError(t, p, err, d.Class, d.Code)
+		if !providers.IsFound(err) {
+			t.Errorf("the decline FindCharge found is not marked providers.Found: %v", err)
+		}
 		break
 	}
 }

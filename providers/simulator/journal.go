@@ -132,7 +132,7 @@ func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest)
 			return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", err))
 		}
 		if ok {
-			return s.replay(raw, fp)
+			return found(s.replay(raw, fp))
 		}
 	}
 	s.mu.Lock()
@@ -142,8 +142,8 @@ func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest)
 		return providers.ChargeResult{}, fmt.Errorf("simulator: %w", providers.ErrNoSuchCharge)
 	}
 	if a.request != fp {
-		return providers.ChargeResult{}, s.fail(billing.CodeIdempotencyConflict,
-			"this idempotency key was used for a different charge")
+		return providers.ChargeResult{}, providers.Found(s.fail(billing.CodeIdempotencyConflict,
+			"this idempotency key was used for a different charge"))
 	}
 	select {
 	case <-a.done:
@@ -160,5 +160,14 @@ func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest)
 	case cur != a:
 		return providers.ChargeResult{}, providers.TransportError(s.name, errors.New("a charge under this key is in progress"))
 	}
-	return a.res, a.err
+	return found(a.res, a.err)
+}
+
+// found marks a kept failure as the charge's outcome (providers.Found); a transient
+// one (an unreadable journal record) is not an outcome.
+func found(res providers.ChargeResult, err error) (providers.ChargeResult, error) {
+	if e, ok := providers.AsError(err); ok && !e.Retryable() {
+		return res, providers.Found(e)
+	}
+	return res, err
 }

@@ -8,6 +8,7 @@ import (
 
 	sdk "github.com/stripe/stripe-go/v85"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -15,9 +16,10 @@ import (
 const keyMetadata = "recurring_idempotency_key"
 
 // LookupWindow is how far back FindCharge searches a customer's PaymentIntents. An
-// unknown outcome is resolved at the plan's next attempt, days after the lost one at
-// most, so two months is ample; an older intent is not this attempt's.
-const LookupWindow = 60 * 24 * time.Hour
+// unknown outcome is resolved at the plan's next attempt, but a plan can be paused or
+// blocked for months with the outcome still unknown, so the window is wide: a year
+// and more of one customer's intents is a few pages.
+const LookupWindow = 400 * 24 * time.Hour
 
 var _ providers.ChargeFinder = (*Provider)(nil)
 
@@ -45,17 +47,31 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 			// Authorised, never captured: the charge itself did not happen yet.
 			return providers.ChargeResult{}, fmt.Errorf("stripe: %w", providers.ErrNoSuchCharge)
 		}
-		return p.chargeResult(pi)
+		return p.foundResult(pi, req)
 	}
 	amount, err := p.ProviderAmount(req.Amount, req.Currency)
 	if err != nil {
 		return providers.ChargeResult{}, invalidAmount(err)
 	}
+	if req.CustomerRef == "" {
+		// Listing a whole account's intents is too much; search by the key instead
+		// (eventually consistent, but a lookup comes well after the lost attempt).
+		sp := &sdk.PaymentIntentSearchParams{}
+		sp.Query = fmt.Sprintf("metadata['%s']:'%s'", keyMetadata, strings.ReplaceAll(req.IdempotencyKey, "'", `\'`))
+		sp.AddExpand("data.latest_charge")
+		for pi, err := range p.client.V1PaymentIntents.Search(ctx, sp).All(ctx) {
+			if err != nil {
+				return providers.ChargeResult{}, mapError(err)
+			}
+			if madeFor(pi, req, amount) {
+				return p.foundResult(pi, req)
+			}
+		}
+		return providers.ChargeResult{}, fmt.Errorf("stripe: %w", providers.ErrNoSuchCharge)
+	}
 	params := &sdk.PaymentIntentListParams{
 		CreatedRange: &sdk.RangeQueryParams{GreaterThanOrEqual: time.Now().Add(-LookupWindow).Unix()},
-	}
-	if req.CustomerRef != "" {
-		params.Customer = sdk.String(req.CustomerRef)
+		Customer:     sdk.String(req.CustomerRef),
 	}
 	params.Limit = sdk.Int64(100)
 	params.AddExpand("data.latest_charge")
@@ -64,10 +80,42 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 			return providers.ChargeResult{}, mapError(err)
 		}
 		if madeFor(pi, req, amount) {
-			return p.chargeResult(pi)
+			return p.foundResult(pi, req)
 		}
 	}
 	return providers.ChargeResult{}, fmt.Errorf("stripe: %w", providers.ErrNoSuchCharge)
+}
+
+// foundResult is a found intent's outcome. One for another amount, currency or card is
+// an idempotency conflict; one that failed failed for good (a new attempt goes out
+// under a new key), so even a processing error on it is a decline, not "try again".
+func (p *Provider) foundResult(pi *sdk.PaymentIntent, req providers.ChargeRequest) (providers.ChargeResult, error) {
+	pm := ""
+	if pi.PaymentMethod != nil {
+		pm = pi.PaymentMethod.ID
+	}
+	if p.ISOAmount(pi.Amount, string(pi.Currency)) != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) ||
+		(pm != "" && pm != req.Token) {
+		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+			Code: billing.CodeIdempotencyConflict, ChargeID: pi.ID,
+			Message: fmt.Sprintf("payment intent %s under this key is for another amount, currency or card", pi.ID)})
+	}
+	res, err := p.chargeResult(pi)
+	if err == nil {
+		return res, nil
+	}
+	e, ok := providers.AsError(err)
+	if !ok {
+		return res, err
+	}
+	if e.Retryable() {
+		if pi.Status == sdk.PaymentIntentStatusProcessing {
+			return res, err // still settling: ask again later
+		}
+		e = &providers.Error{Provider: Name, Class: providers.ClassSoftDecline, Code: billing.CodeCardDeclined, ChargeID: pi.ID,
+			Message: "the earlier attempt failed at Stripe: " + e.Message}
+	}
+	return res, providers.Found(e)
 }
 
 // madeFor reports whether pi is the intent req's charge created.

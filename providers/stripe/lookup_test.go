@@ -36,6 +36,13 @@ func TestStripeFindsALostChargeAfterItForgotTheKey(t *testing.T) {
 	if n := fake.Created("payment_intents"); n != 1 {
 		t.Fatalf("%d intents created, want 1", n)
 	}
+	// The key's intent is for 10.50: a lookup of the key for another amount is a
+	// conflict the provider found, not a charge.
+	changed := req
+	changed.Amount++
+	if _, err := p.FindCharge(ctx, changed); providers.CodeOf(err) != "idempotency_conflict" || !providers.IsFound(err) {
+		t.Errorf("FindCharge for another amount under the key = %v, want a found idempotency conflict", err)
+	}
 
 	// Another installment of the same customer is another key: not this charge.
 	other := req
@@ -72,7 +79,7 @@ func TestStripeFindsDeclinesAndOlderIntents(t *testing.T) {
 		t.Fatalf("charge = %v, want card_declined", err)
 	}
 	fake.ForgetKeys()
-	if _, err := p.FindCharge(ctx, declined); providers.CodeOf(err) != "card_declined" || isTransient(err) {
+	if _, err := p.FindCharge(ctx, declined); providers.CodeOf(err) != "card_declined" || isTransient(err) || !providers.IsFound(err) {
 		t.Fatalf("FindCharge of a declined charge = %v, want its decline", err)
 	}
 

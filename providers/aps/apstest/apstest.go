@@ -72,12 +72,16 @@ const (
 	BadSignature
 	// Decline declines the next purchase with Fault.Code (and Fault.Acquirer).
 	Decline
+	// Refuse answers the next call of any command with Fault.Code, doing nothing.
+	Refuse
 )
 
 // Fault is one failure to produce.
 type Fault struct {
 	Kind           FaultKind
 	Code, Acquirer string
+	// Status is the HTTP status of a ServerError (502 when zero).
+	Status int
 }
 
 // Order is a stored purchase, as CHECK_STATUS reports it.
@@ -184,7 +188,11 @@ func (d *Double) api(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		return
 	case ServerError:
-		http.Error(w, "Bad Gateway", http.StatusBadGateway)
+		status := fault.Status
+		if status == 0 {
+			status = http.StatusBadGateway
+		}
+		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	if in["merchant_reference"] != "" && out["merchant_reference"] == "" {
@@ -215,6 +223,9 @@ func (d *Double) handle(in map[string]string, fault Fault) map[string]string {
 		return fail("00008", "Signature mismatch.")
 	case in["language"] != "en" && in["language"] != "ar":
 		return fail("00001", "Missing parameter.")
+	}
+	if fault.Kind == Refuse {
+		return fail(fault.Code, "Refused by the test double.")
 	}
 	cmd := in["command"]
 	if q := in["query_command"]; q != "" {
@@ -369,7 +380,7 @@ func (d *Double) page(w http.ResponseWriter, r *http.Request) {
 		code = "00004"
 	case in["access_code"] != d.account.AccessCode:
 		code = "00010"
-	case !aps.Verify(in, d.account.RequestPhrase, d.account.SHAType):
+	case !aps.VerifyTokenizationForm(in, d.account.RequestPhrase, d.account.SHAType):
 		code = "00008"
 	case in["return_url"] == "":
 		code = "00037"
