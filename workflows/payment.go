@@ -49,7 +49,8 @@ type PaymentResult struct {
 // and for a saved card keeps the network transaction id. Money moves only inside
 // workflows, so a one-off payment has the same durability and idempotency as a plan's
 // installments. A charge whose technical retries run out ends pending: its outcome is
-// unknown, and a later payment workflow with the same id (same key) settles it.
+// unknown and stays so in the ledger until settled (the payment is not charged again
+// by the engine; the provider's record, FindCharge, tells what happened).
 func Payment(ctx workflow.Context, in PaymentInput) (PaymentResult, error) {
 	return chargePayment(ctx, in, nil)
 }

@@ -423,6 +423,12 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 		return providers.ChargeResult{}, err
 	}
 	if answer["response_code"] == "14000" {
+		if answer["merchant_reference"] != params["merchant_reference"] || answer["amount"] != params["amount"] ||
+			answer["currency"] != params["currency"] {
+			// Signed, but not this order's answer: believe nothing, look it up.
+			return providers.ChargeResult{}, providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error",
+				ChargeID: params["merchant_reference"], Message: "the answer names another order, amount or currency; the outcome is unknown"})
+		}
 		return result(answer, req), nil
 	}
 	if code := answer["response_code"]; code == "00007" || code == "00066" {
