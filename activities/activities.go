@@ -21,10 +21,18 @@ type ProviderLookup interface {
 	Get(name string) (providers.Provider, error)
 }
 
+// AccountProviders builds the adapter of a merchant's own provider account (pa_…).
+type AccountProviders interface {
+	ForAccount(ctx context.Context, merchantID, accountID string) (providers.Provider, error)
+}
+
 // Deps are the activities' dependencies. Providers and PaymentMethods are needed to
 // charge, Ledger to record; a nil Notifier logs notifications instead of sending them.
 type Deps struct {
-	Providers      ProviderLookup
+	Providers ProviderLookup
+	// Accounts charges cards saved in merchants' provider accounts; without it such a
+	// card cannot be charged.
+	Accounts       AccountProviders
 	PaymentMethods billing.CardCharger
 	Ledger         billing.Ledger
 	Notifier       Notifier

@@ -93,7 +93,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
 		}
 	}
-	p, err := a.deps.Providers.Get(card.Provider)
+	p, err := a.provider(ctx, req.MerchantID, card)
 	if err != nil {
 		return ChargeResult{}, chargeError(err)
 	}
@@ -117,6 +117,19 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		return ChargeResult{}, chargeError(err)
 	}
 	return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+}
+
+// provider is the adapter that charges card: its merchant's provider account, or the
+// installation's provider.
+func (a *Activities) provider(ctx context.Context, merchantID string, card billing.ChargeableCard) (providers.Provider, error) {
+	if card.ProviderAccount == "" {
+		return a.deps.Providers.Get(card.Provider)
+	}
+	if a.deps.Accounts == nil {
+		return nil, &providers.Error{Class: providers.ClassInvalidRequest, Code: billing.CodeProviderNotAvailable,
+			Message: "this worker charges no provider accounts"}
+	}
+	return a.deps.Accounts.ForAccount(ctx, merchantID, card.ProviderAccount)
 }
 
 // resolve asks the provider what became of an earlier attempt under req's key when one

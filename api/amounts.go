@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/recurring/recurring/billing"
@@ -15,9 +16,10 @@ type namedAmount struct {
 
 // checkAmounts refuses, before anything is created, an amount the provider cannot
 // represent in currency (a providers.AmountConverter's rule): 422 amount_not_supported
-// naming the field, rather than a failed charge months later.
-func (s *server) checkAmounts(provider, currency string, amounts []namedAmount) error {
-	p, err := s.providers.Get(provider)
+// naming the field, rather than a failed charge months later. account is the card's
+// provider account, if any.
+func (s *server) checkAmounts(ctx context.Context, caller billing.Caller, provider, account, currency string, amounts []namedAmount) error {
+	p, err := s.adapter(ctx, caller, provider, account)
 	if err != nil {
 		return nil // availability is checked where the provider is chosen
 	}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -232,6 +233,27 @@ func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject
 			row.Currencies = &c.Currencies
 		}
 		out.Data = append(out.Data, row)
+	}
+	// The merchant's own accounts, each with its adapter's rows.
+	for p := (billing.ListParams{Limit: 100}); ; {
+		page, err := s.store.ListProviderAccounts(ctx, callerFrom(ctx), p)
+		if err != nil {
+			return nil, err
+		}
+		for _, acc := range page.Items {
+			for _, c := range provideraccounts.Capabilities(acc.Provider) {
+				row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds,
+					ThreeDSecure: c.ThreeDS, Moto: c.MOTO, ProviderAccount: &acc.ID}
+				if len(c.Currencies) > 0 {
+					row.Currencies = &c.Currencies
+				}
+				out.Data = append(out.Data, row)
+			}
+		}
+		if !page.HasMore || len(page.Items) == 0 {
+			break
+		}
+		p.StartingAfter = page.Items[len(page.Items)-1].ID
 	}
 	return out, nil
 }

@@ -47,7 +47,7 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkAmounts(provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+	if err := s.checkAmounts(ctx, callerFrom(ctx), provider, "", b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 		return nil, err
 	}
 	token := billing.RandomToken(32)
@@ -92,7 +92,7 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	if in.Provider, err = s.hostedProvider(caller.Mode, deref(b.Provider)); err != nil {
 		return nil, err
 	}
-	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
+	if err := s.checkAmounts(ctx, callerFrom(ctx), in.Provider, "", in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
 	}
 	first, _ := in.Timetable.Installment(1)

@@ -492,6 +492,36 @@ func (e PlanStatus) Valid() bool {
 	}
 }
 
+// Defines values for ProviderAccountObject.
+const (
+	ProviderAccountObjectProviderAccount ProviderAccountObject = "provider_account"
+)
+
+// Valid indicates whether the value is a known member of the ProviderAccountObject enum.
+func (e ProviderAccountObject) Valid() bool {
+	switch e {
+	case ProviderAccountObjectProviderAccount:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ProviderAccountListObject.
+const (
+	ProviderAccountListObjectList ProviderAccountListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the ProviderAccountListObject enum.
+func (e ProviderAccountListObject) Valid() bool {
+	switch e {
+	case ProviderAccountListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProviderListObject.
 const (
 	ProviderListObjectList ProviderListObject = "list"
@@ -719,10 +749,13 @@ type Capability struct {
 	Method     string    `json:"method"`
 
 	// Moto mail and telephone orders are flagged as such to the provider
-	Moto      bool   `json:"moto"`
-	Provider  string `json:"provider"`
-	Recurring bool   `json:"recurring"`
-	Refunds   bool   `json:"refunds"`
+	Moto     bool   `json:"moto"`
+	Provider string `json:"provider"`
+
+	// ProviderAccount the merchant's provider account (pa_…) the row is for; absent for the installation's providers
+	ProviderAccount *string `json:"provider_account,omitempty"`
+	Recurring       bool    `json:"recurring"`
+	Refunds         bool    `json:"refunds"`
 
 	// ThreeDSecure the hosted page can strongly authenticate the first payment
 	ThreeDSecure bool `json:"three_d_secure"`
@@ -1038,6 +1071,9 @@ type PaymentMethod struct {
 	Object   PaymentMethodObject `json:"object"`
 	Provider string              `json:"provider"`
 
+	// ProviderAccount the merchant's provider account the card is saved in
+	ProviderAccount *string `json:"provider_account,omitempty"`
+
 	// Status A detached card is a tombstone without card details.
 	Status PaymentMethodStatus `json:"status"`
 }
@@ -1091,6 +1127,11 @@ type PaymentMethodCreate struct {
 	// mode the only provider live keys may use (required when there are several).
 	// Required with `token`.
 	Provider *string `json:"provider,omitempty"`
+
+	// ProviderAccount One of the merchant's provider accounts (pa_…) to save or import the card
+	// in, instead of the installation's `provider`; its plans and payments charge
+	// through it.
+	ProviderAccount *string `json:"provider_account,omitempty"`
 
 	// Token The provider's stored-credential fields: Stripe `payment_method` (pm_…) and
 	// `customer` (cus_…, required when the payment method is attached to none);
@@ -1319,6 +1360,50 @@ type PlanPreviewRequest struct {
 // (the first installment is paid there); `incomplete_expired`: the page was not
 // completed in time and the plan never charges.
 type PlanStatus string
+
+// ProviderAccount defines model for ProviderAccount.
+type ProviderAccount struct {
+	BaseUrl   *string   `json:"base_url,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CredentialsSet The credential fields that are set; their values are never shown.
+	CredentialsSet []string `json:"credentials_set"`
+
+	// Id Example: pa_2n4v6ruxk3j5dcbq7j2wzqg4ly
+	Id       string                `json:"id"`
+	Livemode bool                  `json:"livemode"`
+	Name     string                `json:"name"`
+	Object   ProviderAccountObject `json:"object"`
+	Provider string                `json:"provider"`
+}
+
+// ProviderAccountObject defines model for ProviderAccount.Object.
+type ProviderAccountObject string
+
+// ProviderAccountCreate defines model for ProviderAccountCreate.
+type ProviderAccountCreate struct {
+	// BaseUrl Example: https://sbpaymentservices.payfort.com
+	BaseUrl *string `json:"base_url,omitempty"`
+
+	// Credentials The provider's credential fields, by the names of its dashboard.
+	Credentials map[string]string `json:"credentials"`
+
+	// Name Example: KSA store
+	Name string `json:"name"`
+
+	// Provider Example: amazon_payment_services
+	Provider string `json:"provider"`
+}
+
+// ProviderAccountList defines model for ProviderAccountList.
+type ProviderAccountList struct {
+	Data    []ProviderAccount         `json:"data"`
+	HasMore bool                      `json:"has_more"`
+	Object  ProviderAccountListObject `json:"object"`
+}
+
+// ProviderAccountListObject defines model for ProviderAccountList.Object.
+type ProviderAccountListObject string
 
 // ProviderList defines model for ProviderList.
 type ProviderList struct {
@@ -1619,6 +1704,21 @@ type SkipNextInstallmentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListProviderAccountsParams defines parameters for ListProviderAccounts.
+type ListProviderAccountsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The id of the last object of the previous page.
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+}
+
+// CreateProviderAccountParams defines parameters for CreateProviderAccount.
+type CreateProviderAccountParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
 type ListWebhookEndpointsParams struct {
 	// Limit Page size.
@@ -1687,6 +1787,9 @@ type ResumePlanJSONRequestBody = NoParameters
 
 // SkipNextInstallmentJSONRequestBody defines body for SkipNextInstallment for application/json ContentType.
 type SkipNextInstallmentJSONRequestBody = NoParameters
+
+// CreateProviderAccountJSONRequestBody defines body for CreateProviderAccount for application/json ContentType.
+type CreateProviderAccountJSONRequestBody = ProviderAccountCreate
 
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
@@ -1890,6 +1993,18 @@ type ServerInterface interface {
 	// SkipNextInstallment Skip the next installment not yet attempted.
 	// (POST /v1/plans/{id}/skip-next)
 	SkipNextInstallment(ctx echo.Context, id ID, params SkipNextInstallmentParams) error
+	// ListProviderAccounts The merchant's own provider accounts in the key's mode, newest first.
+	// (GET /v1/provider-accounts)
+	ListProviderAccounts(ctx echo.Context, params ListProviderAccountsParams) error
+	// CreateProviderAccount Add an account of the merchant's at a provider, to save and charge cards in.
+	// (POST /v1/provider-accounts)
+	CreateProviderAccount(ctx echo.Context, params CreateProviderAccountParams) error
+	// DeleteProviderAccount Delete an account and erase its credentials; 409 while an unfinished plan charges a card saved in it.
+	// (DELETE /v1/provider-accounts/{id})
+	DeleteProviderAccount(ctx echo.Context, id ID) error
+	// GetProviderAccount Read a provider account (never its credentials).
+	// (GET /v1/provider-accounts/{id})
+	GetProviderAccount(ctx echo.Context, id ID) error
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx echo.Context) error
@@ -2749,6 +2864,92 @@ func (w *ServerInterfaceWrapper) SkipNextInstallment(ctx echo.Context) error {
 	return err
 }
 
+// ListProviderAccounts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListProviderAccounts(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListProviderAccountsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", ctx.QueryParams(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter starting_after: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListProviderAccounts(ctx, params)
+	return err
+}
+
+// CreateProviderAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateProviderAccount(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateProviderAccountParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateProviderAccount(ctx, params)
+	return err
+}
+
+// DeleteProviderAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteProviderAccount(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteProviderAccount(ctx, id)
+	return err
+}
+
+// GetProviderAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) GetProviderAccount(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetProviderAccount(ctx, id)
+	return err
+}
+
 // ListProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 	var err error
@@ -2931,6 +3132,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPISpec, options.OperationMiddlewares["getOpenAPISpec"]...)
 	router.GET(options.BaseURL+"/v1/providers", wrapper.ListProviders, options.OperationMiddlewares["listProviders"]...)
+	router.GET(options.BaseURL+"/v1/provider-accounts", wrapper.ListProviderAccounts, options.OperationMiddlewares["listProviderAccounts"]...)
+	router.POST(options.BaseURL+"/v1/provider-accounts", wrapper.CreateProviderAccount, options.OperationMiddlewares["createProviderAccount"]...)
+	router.DELETE(options.BaseURL+"/v1/provider-accounts/:id", wrapper.DeleteProviderAccount, options.OperationMiddlewares["deleteProviderAccount"]...)
+	router.GET(options.BaseURL+"/v1/provider-accounts/:id", wrapper.GetProviderAccount, options.OperationMiddlewares["getProviderAccount"]...)
 	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
 	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
 	router.DELETE(options.BaseURL+"/v1/customers/:id", wrapper.DeleteCustomer, options.OperationMiddlewares["deleteCustomer"]...)
@@ -4173,6 +4378,163 @@ func (response SkipNextInstallmentdefaultJSONResponse) VisitSkipNextInstallmentR
 	return err
 }
 
+type ListProviderAccountsRequestObject struct {
+	Params ListProviderAccountsParams
+}
+
+type ListProviderAccountsResponseObject interface {
+	VisitListProviderAccountsResponse(w http.ResponseWriter) error
+}
+
+type ListProviderAccounts200JSONResponse ProviderAccountList
+
+func (response ListProviderAccounts200JSONResponse) VisitListProviderAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListProviderAccountsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListProviderAccountsdefaultJSONResponse) VisitListProviderAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProviderAccountRequestObject struct {
+	Params CreateProviderAccountParams
+	Body   *CreateProviderAccountJSONRequestBody
+}
+
+type CreateProviderAccountResponseObject interface {
+	VisitCreateProviderAccountResponse(w http.ResponseWriter) error
+}
+
+type CreateProviderAccount201JSONResponse ProviderAccount
+
+func (response CreateProviderAccount201JSONResponse) VisitCreateProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateProviderAccountdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateProviderAccountdefaultJSONResponse) VisitCreateProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProviderAccountRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type DeleteProviderAccountResponseObject interface {
+	VisitDeleteProviderAccountResponse(w http.ResponseWriter) error
+}
+
+type DeleteProviderAccount200JSONResponse DeletedObject
+
+func (response DeleteProviderAccount200JSONResponse) VisitDeleteProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteProviderAccountdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DeleteProviderAccountdefaultJSONResponse) VisitDeleteProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProviderAccountRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetProviderAccountResponseObject interface {
+	VisitGetProviderAccountResponse(w http.ResponseWriter) error
+}
+
+type GetProviderAccount200JSONResponse ProviderAccount
+
+func (response GetProviderAccount200JSONResponse) VisitGetProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetProviderAccountdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetProviderAccountdefaultJSONResponse) VisitGetProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProvidersRequestObject struct {
 }
 
@@ -4504,6 +4866,18 @@ type StrictServerInterface interface {
 	// SkipNextInstallment Skip the next installment not yet attempted.
 	// (POST /v1/plans/{id}/skip-next)
 	SkipNextInstallment(ctx context.Context, request SkipNextInstallmentRequestObject) (SkipNextInstallmentResponseObject, error)
+	// ListProviderAccounts The merchant's own provider accounts in the key's mode, newest first.
+	// (GET /v1/provider-accounts)
+	ListProviderAccounts(ctx context.Context, request ListProviderAccountsRequestObject) (ListProviderAccountsResponseObject, error)
+	// CreateProviderAccount Add an account of the merchant's at a provider, to save and charge cards in.
+	// (POST /v1/provider-accounts)
+	CreateProviderAccount(ctx context.Context, request CreateProviderAccountRequestObject) (CreateProviderAccountResponseObject, error)
+	// DeleteProviderAccount Delete an account and erase its credentials; 409 while an unfinished plan charges a card saved in it.
+	// (DELETE /v1/provider-accounts/{id})
+	DeleteProviderAccount(ctx context.Context, request DeleteProviderAccountRequestObject) (DeleteProviderAccountResponseObject, error)
+	// GetProviderAccount Read a provider account (never its credentials).
+	// (GET /v1/provider-accounts/{id})
+	GetProviderAccount(ctx context.Context, request GetProviderAccountRequestObject) (GetProviderAccountResponseObject, error)
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
@@ -5707,6 +6081,129 @@ func (sh *strictHandler) SkipNextInstallment(ctx echo.Context, id ID, params Ski
 		return err
 	} else if validResponse, ok := response.(SkipNextInstallmentResponseObject); ok {
 		return validResponse.VisitSkipNextInstallmentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListProviderAccounts operation middleware
+func (sh *strictHandler) ListProviderAccounts(ctx echo.Context, params ListProviderAccountsParams) error {
+	var request ListProviderAccountsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListProviderAccounts(ctx.Request().Context(), request.(ListProviderAccountsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListProviderAccounts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListProviderAccountsResponseObject); ok {
+		return validResponse.VisitListProviderAccountsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateProviderAccount operation middleware
+func (sh *strictHandler) CreateProviderAccount(ctx echo.Context, params CreateProviderAccountParams) error {
+	var request CreateProviderAccountRequestObject
+
+	request.Params = params
+
+	var body CreateProviderAccountJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateProviderAccount(ctx.Request().Context(), request.(CreateProviderAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateProviderAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateProviderAccountResponseObject); ok {
+		return validResponse.VisitCreateProviderAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteProviderAccount operation middleware
+func (sh *strictHandler) DeleteProviderAccount(ctx echo.Context, id ID) error {
+	var request DeleteProviderAccountRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteProviderAccount(ctx.Request().Context(), request.(DeleteProviderAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteProviderAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteProviderAccountResponseObject); ok {
+		return validResponse.VisitDeleteProviderAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetProviderAccount operation middleware
+func (sh *strictHandler) GetProviderAccount(ctx echo.Context, id ID) error {
+	var request GetProviderAccountRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetProviderAccount(ctx.Request().Context(), request.(GetProviderAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetProviderAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetProviderAccountResponseObject); ok {
+		return validResponse.VisitGetProviderAccountResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

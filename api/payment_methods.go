@@ -64,6 +64,22 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 		return nil, billing.Invalid("network_transaction_id", billing.CodeParameterNotAllowed, "network_transaction_id is taken only with token")
 	}
 	card := CardInput{Number: *b.Card.Number, ExpMonth: b.Card.ExpMonth, ExpYear: b.Card.ExpYear, Cvc: b.Card.Cvc}
+	if b.ProviderAccount != nil {
+		acc, provider, err := s.accountFor(ctx, caller, b)
+		if err != nil {
+			return nil, err
+		}
+		checked, err := providers.CheckCard(providers.Card{Number: card.Number, ExpMonth: card.ExpMonth,
+			ExpYear: card.ExpYear, CVC: deref(card.Cvc)}, time.Now())
+		if err != nil {
+			return nil, cardError(err)
+		}
+		pm, err := s.saveCardOn(ctx, caller, customer, checked, provider, acc.ID, deref(req.Params.IdempotencyKey))
+		if err != nil {
+			return nil, err
+		}
+		return CreatePaymentMethod201JSONResponse(paymentMethodOut(pm)), nil
+	}
 	pm, err := s.saveCard(ctx, caller, customer, card, deref(b.Provider), deref(req.Params.IdempotencyKey))
 	if err != nil {
 		return nil, err
@@ -75,16 +91,26 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 // import): the adapter checks the provider's fields and the card is stored as
 // imported, with the network transaction id of its original payment.
 func (s *server) importCard(ctx context.Context, caller billing.Caller, customer billing.Customer, b *PaymentMethodCreate) (billing.PaymentMethod, error) {
-	name := deref(b.Provider)
-	if name == "" {
-		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeParameterMissing, "provider is required with token: the card is saved there")
-	}
-	provider, err := s.providers.Get(name)
-	if err != nil {
-		return billing.PaymentMethod{}, withParam(providers.ToBilling(err), "provider")
-	}
-	if !s.providerAllowed(name, caller.Mode) {
-		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+	name, account := deref(b.Provider), ""
+	var provider providers.Provider
+	switch {
+	case b.ProviderAccount != nil:
+		acc, p, err := s.accountFor(ctx, caller, b)
+		if err != nil {
+			return billing.PaymentMethod{}, err
+		}
+		name, account, provider = acc.Provider, acc.ID, p
+	case name == "":
+		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeParameterMissing, "provider (or provider_account) is required with token: the card is saved there")
+	default:
+		p, err := s.providers.Get(name)
+		if err != nil {
+			return billing.PaymentMethod{}, withParam(providers.ToBilling(err), "provider")
+		}
+		if !s.providerAllowed(name, caller.Mode) {
+			return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
+		}
+		provider = p
 	}
 	importer, ok := provider.(providers.TokenImporter)
 	if !ok {
@@ -120,8 +146,21 @@ func (s *server) importCard(ctx context.Context, caller billing.Caller, customer
 		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
 		Card: billing.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
 			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
-		Imported: true, NetworkTransactionID: deref(b.NetworkTransactionId),
+		Imported: true, NetworkTransactionID: deref(b.NetworkTransactionId), ProviderAccount: account,
 	})
+}
+
+// accountFor resolves the provider_account a card request names; a provider named
+// beside it must be the account's.
+func (s *server) accountFor(ctx context.Context, caller billing.Caller, b *PaymentMethodCreate) (billing.ProviderAccount, providers.Provider, error) {
+	acc, p, err := s.accountAdapter(ctx, caller, *b.ProviderAccount, "provider_account")
+	if err != nil {
+		return acc, nil, err
+	}
+	if b.Provider != nil && *b.Provider != acc.Provider {
+		return acc, nil, billing.Invalid("provider", billing.CodeInvalidValue, "provider_account %s is a %s account", acc.ID, acc.Provider)
+	}
+	return acc, p, nil
 }
 
 // saveCard checks a card, has the provider tokenize it and stores the payment method.
@@ -146,7 +185,19 @@ func (s *server) saveCard(ctx context.Context, caller billing.Caller, customer b
 	if !s.providerAllowed(name, caller.Mode) {
 		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
 	}
-	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, name)
+	return s.saveCardOn(ctx, caller, customer, card, provider, "", idemKey)
+}
+
+// saveCardOn has provider (the installation's, or the adapter of the merchant's
+// account) tokenize a checked card and stores the payment method.
+func (s *server) saveCardOn(ctx context.Context, caller billing.Caller, customer billing.Customer, card providers.Card,
+	provider providers.Provider, account, idemKey string) (billing.PaymentMethod, error) {
+	name := provider.Name()
+	scope := name
+	if account != "" {
+		scope = account
+	}
+	ref, err := s.store.ProviderCustomerRef(ctx, caller, customer.ID, scope)
 	if err != nil {
 		return billing.PaymentMethod{}, err
 	}
@@ -166,6 +217,7 @@ func (s *server) saveCard(ctx context.Context, caller billing.Caller, customer b
 		CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
 		Card: billing.CardDetails{Brand: saved.Brand, Last4: saved.Last4, ExpMonth: saved.ExpMonth,
 			ExpYear: saved.ExpYear, Fingerprint: saved.Fingerprint},
+		ProviderAccount: account,
 	})
 }
 
@@ -193,11 +245,21 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
 			Message: "the payment method is " + string(pm.Status)}
 	}
-	if !s.providerAllowed(pm.Provider, caller.Mode) {
+	if pm.ProviderAccount == "" && !s.providerAllowed(pm.Provider, caller.Mode) {
 		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
 	}
 	if recurring {
-		if err := s.providers.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
+		reg := s.providers
+		if pm.ProviderAccount != "" {
+			p, err := s.adapter(ctx, caller, pm.Provider, pm.ProviderAccount)
+			if err != nil {
+				return pm, withParam(providers.ToBilling(err), param)
+			}
+			if reg, err = providers.NewRegistry(p); err != nil {
+				return pm, err
+			}
+		}
+		if err := reg.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
 			be := providers.ToBilling(err)
 			var b *billing.Error
 			if errors.As(be, &b) {
@@ -290,6 +352,9 @@ func paymentMethodOut(pm billing.PaymentMethod) PaymentMethod {
 	}
 	if pm.Imported {
 		out.Imported = &pm.Imported
+	}
+	if pm.ProviderAccount != "" {
+		out.ProviderAccount = &pm.ProviderAccount
 	}
 	return out
 }

@@ -60,7 +60,7 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 		if provider == "" {
 			provider, _ = s.defaultProvider(caller.Mode) // saveCard reports a missing one
 		}
-		if err := s.checkAmounts(provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+		if err := s.checkAmounts(ctx, callerFrom(ctx), provider, "", b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 			return nil, err
 		}
 		if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
@@ -69,7 +69,7 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	} else if pm, err = s.chargeableMethod(ctx, caller, customer.ID, *b.PaymentMethod, "payment_method", false); err != nil {
 		return nil, err
 	}
-	if err := s.checkAmounts(pm.Provider, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+	if err := s.checkAmounts(ctx, callerFrom(ctx), pm.Provider, pm.ProviderAccount, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 		if b.Card != nil { // the card was saved for this payment only
 			_, _ = s.store.DetachPaymentMethod(ctx, caller, pm.ID)
 		}

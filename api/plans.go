@@ -117,7 +117,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 	in.PaymentMethodID, in.Provider = pm.ID, pm.Provider
 	// An imported card's consent predates the plan: its first charge is merchant-initiated.
 	in.CredentialOnFile = pm.Imported && b.Payment == nil
-	if err := s.checkAmounts(in.Provider, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
+	if err := s.checkAmounts(ctx, caller, in.Provider, pm.ProviderAccount, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
 	}
 	if _, err := starter.StartPlan(ctx, c, in); err != nil {
@@ -373,7 +373,7 @@ func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaym
 		if err := json.Unmarshal(row.Timetable, &tt); err != nil {
 			return workflows.PlanState{}, fmt.Errorf("plan %s timetable: %w", row.ID, err)
 		}
-		if err := s.checkAmounts(pm.Provider, row.Currency, scheduleAmounts(tt)); err != nil {
+		if err := s.checkAmounts(ctx, callerFrom(ctx), pm.Provider, pm.ProviderAccount, row.Currency, scheduleAmounts(tt)); err != nil {
 			var be *billing.Error
 			if errors.As(err, &be) {
 				cp := *be

@@ -16,6 +16,7 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -53,7 +54,7 @@ func startTemporal(t testing.TB, db *store.DB, reg *providers.Registry, publicUR
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Sessions: db,
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Sessions: db,
 		Plans: starter.PlanCards{Client: c}, PublicURL: publicURL}), worker.Options{})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

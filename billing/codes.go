@@ -174,6 +174,9 @@ const (
 	CodeURLNotAllowed = "url_not_allowed"
 	// CodeWebhooksNotConfigured: a webhook delivery on a worker without a webhook store.
 	CodeWebhooksNotConfigured = "webhooks_not_configured"
+	// CodeProviderAccountInUse: a provider account unfinished plans charge through
+	// cannot be deleted (409).
+	CodeProviderAccountInUse = "provider_account_in_use"
 )
 
 // Error codes every payment provider adapter maps its own taxonomy into

@@ -8,15 +8,16 @@ import (
 
 // ID prefixes, one per resource, so an id names its kind.
 const (
-	PrefixMerchant       = "mer_"
-	PrefixAPIKey         = "key_"
-	PrefixCustomer       = "cus_"
-	PrefixPaymentMethod  = "pm_"
-	PrefixPlan           = "plan_"
-	PrefixPayment        = "pay_"
-	PrefixPaymentSession = "ps_"
-	PrefixEvent          = "evt_"
-	PrefixWebhook        = "we_"
+	PrefixMerchant        = "mer_"
+	PrefixAPIKey          = "key_"
+	PrefixCustomer        = "cus_"
+	PrefixPaymentMethod   = "pm_"
+	PrefixPlan            = "plan_"
+	PrefixPayment         = "pay_"
+	PrefixPaymentSession  = "ps_"
+	PrefixEvent           = "evt_"
+	PrefixWebhook         = "we_"
+	PrefixProviderAccount = "pa_"
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -44,6 +44,9 @@ type PaymentMethod struct {
 	// import), so its cardholder consent exists and a plan's first charge on it is
 	// merchant-initiated.
 	Imported bool
+	// ProviderAccount is the merchant's provider account (pa_…) the card is saved in;
+	// "" for the installation's provider.
+	ProviderAccount string
 }
 
 // NewPaymentMethod is a card a provider has just tokenized.
@@ -58,6 +61,8 @@ type NewPaymentMethod struct {
 	// network transaction id of its original customer-initiated payment, if known.
 	Imported             bool
 	NetworkTransactionID string
+	// ProviderAccount is the merchant's account the card was saved in, if any.
+	ProviderAccount string
 }
 
 // ChargeableCard is what a charge needs from a saved card. Token is set only for an
@@ -67,6 +72,9 @@ type ChargeableCard struct {
 	PaymentMethodID string
 	CustomerID      string
 	Provider        string
+	// ProviderAccount is the merchant's provider account to charge through; "" for the
+	// installation's provider.
+	ProviderAccount string
 	// CustomerRef is the provider's customer the card belongs to.
 	CustomerRef string
 	// Token is the provider's token, unsealed.
@@ -111,7 +119,8 @@ type PaymentMethodService interface {
 	GetPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
 	ListPaymentMethods(ctx context.Context, caller Caller, customerID string, p ListParams) (Page[PaymentMethod], error)
 	// ProviderCustomerRef returns the provider's customer an earlier card of this
-	// customer was saved under, or "" when there is none.
+	// customer was saved under, or "" when there is none. provider is the
+	// installation's provider name, or a provider account id (pa_…).
 	ProviderCustomerRef(ctx context.Context, caller Caller, customerID, provider string) (string, error)
 	// BlockPaymentMethod and UnblockPaymentMethod move a card between active and
 	// blocked (a detached card is a conflict); DetachPaymentMethod erases its token and

@@ -16,4 +16,5 @@ type Store interface {
 	WebhookService
 	IdempotencyService
 	PaymentSessionService
+	ProviderAccountService
 }

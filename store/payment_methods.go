@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -33,17 +34,19 @@ type paymentMethodRow struct {
 	DetachedAt          *time.Time                  `db:"detached_at"`
 	NetworkTxID         sql.NullString              `db:"network_transaction_id"`
 	Imported            bool                        `db:"imported"`
+	ProviderAccount     sql.NullString              `db:"provider_account"`
 }
 
 const paymentMethodColumns = `seq, id, merchant_id, mode, customer_id, provider, provider_customer_ref, token_key_id,
 	token, brand, last4, exp_month, exp_year, fingerprint, status, created_at, updated_at, detached_at,
-	network_transaction_id, imported`
+	network_transaction_id, imported, provider_account`
 
 func (r paymentMethodRow) paymentMethod() billing.PaymentMethod {
 	pm := billing.PaymentMethod{
 		ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, CustomerID: r.CustomerID, Provider: r.Provider,
 		ProviderCustomerRef: r.ProviderCustomerRef.String, Status: r.Status,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Imported: r.Imported,
+		ProviderAccount: r.ProviderAccount.String,
 	}
 	if r.DetachedAt != nil {
 		t := r.DetachedAt.UTC()
@@ -79,7 +82,7 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 		ExpMonth:    sql.NullInt64{Int64: int64(in.Card.ExpMonth), Valid: true},
 		ExpYear:     sql.NullInt64{Int64: int64(in.Card.ExpYear), Valid: true},
 		Fingerprint: nullable(in.Card.Fingerprint), Status: billing.PaymentMethodActive, CreatedAt: now, UpdatedAt: now,
-		Imported: in.Imported, NetworkTxID: nullable(in.NetworkTransactionID),
+		Imported: in.Imported, NetworkTxID: nullable(in.NetworkTransactionID), ProviderAccount: nullable(in.ProviderAccount),
 	}
 	kid, sealed, err := kr.Seal([]byte(in.Token), tokenAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
@@ -98,9 +101,10 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 	}
 	if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO payment_methods (id, merchant_id, mode, customer_id,
 		provider, provider_customer_ref, token_key_id, token, brand, last4, exp_month, exp_year, fingerprint, status,
-		created_at, updated_at, imported, network_transaction_id)
+		created_at, updated_at, imported, network_transaction_id, provider_account)
 		VALUES (:id, :merchant_id, :mode, :customer_id, :provider, :provider_customer_ref, :token_key_id, :token,
-		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at, :imported, :network_transaction_id)`, row); err != nil {
+		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at, :imported, :network_transaction_id,
+		:provider_account)`, row); err != nil {
 		return billing.PaymentMethod{}, translate(err, "create payment method")
 	}
 	if err := tx.Commit(); err != nil {
@@ -172,9 +176,15 @@ func (db *DB) ListPaymentMethods(ctx context.Context, caller billing.Caller, cus
 // was saved under, or "" when there is none, so later cards join the same provider
 // customer.
 func (db *DB) ProviderCustomerRef(ctx context.Context, caller billing.Caller, customerID, provider string) (string, error) {
+	// A provider account's customers are its own: an account id (pa_…) scopes to it,
+	// a provider name to the installation's provider.
+	where := `provider = ? AND provider_account IS NULL`
+	if strings.HasPrefix(provider, billing.PrefixProviderAccount) {
+		where = `provider_account = ?`
+	}
 	var refs []string
 	if err := db.SelectContext(ctx, &refs, db.Rebind(`SELECT provider_customer_ref FROM payment_methods
-		WHERE customer_id = ? AND merchant_id = ? AND mode = ? AND provider = ? AND provider_customer_ref IS NOT NULL
+		WHERE customer_id = ? AND merchant_id = ? AND mode = ? AND `+where+` AND provider_customer_ref IS NOT NULL
 		ORDER BY seq DESC LIMIT 1`), customerID, caller.MerchantID, caller.Mode, provider); err != nil {
 		return "", fmt.Errorf("find provider customer: %w", err)
 	}
@@ -282,7 +292,8 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 		return billing.ChargeableCard{}, fmt.Errorf("get chargeable card: %w", err)
 	}
 	card := billing.ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
-		CustomerRef: row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
+		ProviderAccount: row.ProviderAccount.String,
+		CustomerRef:     row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
 		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached}
 	if row.Status != billing.PaymentMethodActive {
 		return card, nil
@@ -343,6 +354,10 @@ func (db *DB) ResealTokens(ctx context.Context, limit int) (int, error) {
 		if k, _ := res.RowsAffected(); k == 1 {
 			n++
 		}
+	}
+	if n < limit {
+		m, err := db.resealProviderAccounts(ctx, limit-n)
+		return n + m, err
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
@@ -190,6 +191,11 @@ func TestTokenKeyRotation(t *testing.T) {
 		ten := newTenants(t, db)
 		cus := newCustomer(t, db, ten.aTest)
 		pm := newCard(t, db, ten.aTest, cus.ID)
+		acc, err := db.CreateProviderAccount(ctx, ten.aTest, billing.NewProviderAccount{Provider: "stripe", Name: "s",
+			Credentials: billing.Credentials{"secret_key": "sk_test_rotate"}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		detached := newCard(t, db, ten.aTest, cus.ID)
 		if _, err := db.DetachPaymentMethod(ctx, ten.aTest, detached.ID); err != nil {
 			t.Fatal(err)
@@ -216,8 +222,8 @@ func TestTokenKeyRotation(t *testing.T) {
 			t.Fatalf("key ids: fresh %s, old row %s", kidOf(fresh.ID), kidOf(pm.ID))
 		}
 		n, err := db.ResealTokens(ctx, 100)
-		if err != nil || n != 1 {
-			t.Fatalf("reseal: %d, %v; want 1 row", n, err)
+		if err != nil || n != 2 {
+			t.Fatalf("reseal: %d, %v; want 2 rows (a card, an account)", n, err)
 		}
 		if kidOf(pm.ID) != "new" {
 			t.Errorf("resealed row still under %s", kidOf(pm.ID))
@@ -230,6 +236,9 @@ func TestTokenKeyRotation(t *testing.T) {
 		db.Keyring = newOnly
 		if cred, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || cred.Token != testToken {
 			t.Errorf("resealed row without the old key: %v", err)
+		}
+		if keys, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID); err != nil || keys.Credentials["secret_key"] != "sk_test_rotate" {
+			t.Errorf("resealed account without the old key: %v", err)
 		}
 	})
 }
@@ -259,6 +268,94 @@ func TestImportedPaymentMethod(t *testing.T) {
 		}
 		if plain := newCard(t, db, ten.aTest, cus.ID); plain.Imported {
 			t.Error("a card saved the usual way reads as imported")
+		}
+	})
+}
+
+// TestProviderAccounts: an account's credentials are sealed at rest and come back
+// only through ProviderAccountKeys; the API view names the fields set; accounts are
+// per merchant and mode; deleting one is refused while an unfinished plan charges a
+// card saved on it, and erases the credentials once allowed. Both stores.
+func TestProviderAccounts(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		const phrase = "super-secret-request-phrase"
+		acc, err := db.CreateProviderAccount(ctx, ten.aTest, billing.NewProviderAccount{Provider: "amazon_payment_services",
+			Name: "KSA shop", BaseURL: "https://sbpaymentservices.payfort.com", Credentials: billing.Credentials{
+				"access_code": "ac1", "merchant_identifier": "mid1", "request_phrase": phrase, "response_phrase": "rp", "sha_type": "SHA-256"}})
+		if err != nil || !strings.HasPrefix(acc.ID, "pa_") || strings.Join(acc.CredentialFields, ",") != "access_code,merchant_identifier,request_phrase,response_phrase,sha_type" {
+			t.Fatalf("created %+v, %v", acc, err)
+		}
+		var sealed []byte
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT credentials FROM provider_accounts WHERE id = ?`), acc.ID).Scan(&sealed); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(sealed, []byte(phrase)) || bytes.Contains(sealed, []byte("mid1")) {
+			t.Fatal("credentials stored in the clear")
+		}
+		keys, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID)
+		if err != nil || keys.Credentials["request_phrase"] != phrase || keys.Provider != "amazon_payment_services" || keys.Mode != billing.ModeTest {
+			t.Fatalf("keys %v, %v", keys.Credentials, err)
+		}
+		if strings.Contains(fmt.Sprintf("%v %+v %#v", keys.Credentials, keys.Credentials, keys.Credentials), phrase) {
+			t.Error("credentials print their values")
+		}
+		if _, err := db.GetProviderAccount(ctx, ten.bTest, acc.ID); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("another merchant reads the account: %v", err)
+		}
+		if _, err := db.GetProviderAccount(ctx, ten.aLive, acc.ID); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("live mode reads a test account: %v", err)
+		}
+		if _, err := db.ProviderAccountKeys(ctx, ten.bTest.MerchantID, acc.ID); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("another merchant unseals the account: %v", err)
+		}
+		list, err := db.ListProviderAccounts(ctx, ten.aTest, billing.ListParams{})
+		if err != nil || len(list.Items) != 1 || list.Items[0].ID != acc.ID {
+			t.Errorf("list %+v, %v", list, err)
+		}
+
+		cus := newCustomer(t, db, ten.aTest)
+		pm, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "amazon_payment_services",
+			ProviderCustomerRef: "c@example.com", Token: "tok1", Card: billing.CardDetails{Brand: "visa", Last4: "0001", ExpMonth: 1, ExpYear: 2031},
+			ProviderAccount: acc.ID})
+		if err != nil || pm.ProviderAccount != acc.ID {
+			t.Fatalf("card on the account %+v, %v", pm, err)
+		}
+		if card, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || card.ProviderAccount != acc.ID {
+			t.Errorf("chargeable %v, %v; want the account", card, err)
+		}
+		if ref, _ := db.ProviderCustomerRef(ctx, ten.aTest, cus.ID, acc.ID); ref != "c@example.com" {
+			t.Errorf("customer ref in the account %q", ref)
+		}
+		if ref, _ := db.ProviderCustomerRef(ctx, ten.aTest, cus.ID, "amazon_payment_services"); ref != "" {
+			t.Errorf("the account's customer ref leaks to the installation's provider: %q", ref)
+		}
+		plan := billing.Plan{ID: "plan_acc1", MerchantID: ten.aTest.MerchantID, Mode: billing.ModeTest, CustomerID: cus.ID,
+			PaymentMethodID: pm.ID, Provider: "amazon_payment_services", Status: billing.PlanActive, Currency: "SAR", Type: "ecom",
+			Schedule: billing.JSONDoc(`{}`), Timetable: billing.JSONDoc(`{}`), Dunning: billing.JSONDoc(`{}`),
+			CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if _, _, err := db.CreatePlan(ctx, plan); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict {
+			t.Fatalf("delete while an active plan uses it: %v, want a conflict", err)
+		}
+		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: plan.ID, Seq: 1,
+			Status: billing.PlanCanceled, PaymentMethodID: pm.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); err != nil {
+			t.Fatalf("delete once the plan is canceled: %v", err)
+		}
+		if _, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("keys of a deleted account: %v", err)
+		}
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("second delete: %v", err)
+		}
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT credentials FROM provider_accounts WHERE id = ?`), acc.ID).Scan(&sealed); err != nil || sealed != nil {
+			t.Errorf("a deleted account keeps credentials (%d bytes, %v)", len(sealed), err)
 		}
 	})
 }

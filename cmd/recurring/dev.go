@@ -20,6 +20,7 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/notify"
+	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -176,7 +177,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 
 	// The recovery links in webhooks and emails point at this process's API.
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Logger: logger}), worker.Options{})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -157,7 +158,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if err != nil {
 		return err
 	}
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
 	if err := w.Start(); err != nil {

@@ -36,7 +36,8 @@ var allowed = map[string][]string{
 	"workflows/servertest":      {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
 	"starter":                   {"activities", "billing", "workflows"},
 	"worker":                    {"activities", "billing", "starter", "webhooks", "workflows"},
-	"api":                       {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest"},
+	"api":                       {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest", "internal/provideraccounts"},
+	"internal/provideraccounts": {"billing", "providers", "providers/aps", "providers/stripe"},
 	"cmd/...":                   nil, // the binary wires everything
 }
 

@@ -1,0 +1,77 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ProviderAccount is a merchant's own account at a payment provider (its Stripe key,
+// its Amazon Payment Services merchant identifier and phrases), so each merchant of
+// an installation is paid into its own account. The credentials are sealed at rest and
+// never leave the store except to build the adapter that charges with them.
+type ProviderAccount struct {
+	ID         string
+	MerchantID string
+	Mode       Mode
+	Provider   string
+	Name       string
+	// BaseURL replaces the provider's scheme and host ("" for the provider's own).
+	BaseURL string
+	// CredentialFields names the credentials that are set, sorted; never their values.
+	CredentialFields []string
+	CreatedAt        time.Time
+}
+
+// NewProviderAccount is an account to create. The API checks the credentials against
+// the provider's fields before it gets here.
+type NewProviderAccount struct {
+	Provider    string
+	Name        string
+	BaseURL     string
+	Credentials Credentials
+}
+
+// Credentials are a provider account's secrets by field name. String and GoString
+// print the field names only.
+type Credentials map[string]string
+
+// Fields returns the names of the set credentials, sorted.
+func (c Credentials) Fields() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// String names the fields without their values.
+func (c Credentials) String() string { return fmt.Sprintf("Credentials%v", c.Fields()) }
+
+// GoString keeps %#v as safe as %v.
+func (c Credentials) GoString() string { return c.String() }
+
+// ProviderAccountKeys is what the charge path needs of an account: the provider, its
+// base URL and its credentials, unsealed.
+type ProviderAccountKeys struct {
+	ID          string
+	Mode        Mode
+	Provider    string
+	BaseURL     string
+	Credentials Credentials
+}
+
+// ProviderAccountService keeps merchants' provider accounts.
+type ProviderAccountService interface {
+	CreateProviderAccount(ctx context.Context, caller Caller, in NewProviderAccount) (ProviderAccount, error)
+	GetProviderAccount(ctx context.Context, caller Caller, id string) (ProviderAccount, error)
+	ListProviderAccounts(ctx context.Context, caller Caller, p ListParams) (Page[ProviderAccount], error)
+	// DeleteProviderAccount erases an account's credentials for good; a KindConflict
+	// error while an unfinished plan charges a card saved on it.
+	DeleteProviderAccount(ctx context.Context, caller Caller, id string) error
+	// ProviderAccountKeys returns an undeleted account of the merchant with its
+	// credentials unsealed (KindNotFound otherwise), for the adapter that charges.
+	ProviderAccountKeys(ctx context.Context, merchantID, id string) (ProviderAccountKeys, error)
+}

@@ -1,0 +1,27 @@
+-- +goose Up
+-- Merchants' own provider accounts. The credentials are one JSON object sealed with
+-- the store's keyring (its key id beside it); credential_fields lists the names set,
+-- which is all the API shows. A deleted account keeps its row (cards name it) with
+-- its credentials erased.
+CREATE TABLE provider_accounts (
+    id                 TEXT PRIMARY KEY,
+    seq                BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    merchant_id        TEXT NOT NULL REFERENCES merchants(id),
+    mode               TEXT NOT NULL CHECK (mode IN ('test', 'live')),
+    provider           TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    base_url           TEXT NOT NULL DEFAULT '',
+    credential_fields  TEXT NOT NULL,
+    credentials_key_id TEXT,
+    credentials        BYTEA,
+    created_at         TIMESTAMPTZ NOT NULL,
+    deleted_at         TIMESTAMPTZ
+);
+CREATE INDEX provider_accounts_merchant ON provider_accounts (merchant_id, mode, seq);
+
+-- The account a card is saved in; NULL for the installation's provider.
+ALTER TABLE payment_methods ADD COLUMN provider_account TEXT;
+
+-- +goose Down
+ALTER TABLE payment_methods DROP COLUMN provider_account;
+DROP TABLE provider_accounts;
