@@ -42,6 +42,10 @@ type ChargeRequest struct {
 	// provider is asked what became of it before anything is sent (see
 	// providers.ChargeFinder). Every retry of the activity asks too.
 	Resolve bool `json:"resolve,omitempty"`
+	// LookupOnly settles such an attempt without sending anything: on a card the plan
+	// has since replaced, the provider is only asked. A charge found is the result, a
+	// decline found the failure, and "no such charge" fails with ErrNotCharged.
+	LookupOnly bool `json:"lookup_only,omitempty"`
 }
 
 // ChargeResult is an accepted charge.
@@ -61,6 +65,9 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		return ChargeResult{}, errors.New("charge: activities built without payment methods or providers")
 	}
 	card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
+	if err == nil && req.LookupOnly {
+		return a.lookupOnly(ctx, req, card)
+	}
 	if err != nil {
 		if billing.KindOf(err) == billing.KindNotFound {
 			return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: billing.CodePaymentMethodNotFound,
@@ -117,6 +124,41 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		return ChargeResult{}, chargeError(err)
 	}
 	return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+}
+
+// lookupOnly asks card's provider what became of the attempt under req's key and
+// sends nothing, whatever the card's state (a blocked or detached card has no token
+// here: the key alone identifies the charge).
+func (a *Activities) lookupOnly(ctx context.Context, req ChargeRequest, card billing.ChargeableCard) (ChargeResult, error) {
+	notCharged := func(msg string) error {
+		return ChargeFailure{Type: ErrNotCharged, Code: billing.CodeProcessingError, Provider: card.Provider, Message: msg}.err(false, nil)
+	}
+	p, err := a.provider(ctx, req.MerchantID, card)
+	if err != nil {
+		return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProviderNotAvailable, Provider: card.Provider,
+			Message: "cannot ask the provider about the earlier attempt: " + err.Error()}.err(true, nil)
+	}
+	finder, ok := p.(providers.ChargeFinder)
+	if !ok {
+		return ChargeResult{}, notCharged(card.Provider + " cannot look charges up; the earlier attempt is given up")
+	}
+	res, err := finder.FindCharge(ctx, providers.ChargeRequest{
+		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
+		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: req.NetworkTransactionID,
+		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
+	})
+	switch {
+	case err == nil:
+		a.deps.Logger.Info("an earlier attempt's charge was found", "idempotency_key", req.IdempotencyKey, "charge_id", res.ID)
+		return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+	case errors.Is(err, providers.ErrNoSuchCharge):
+		return ChargeResult{}, notCharged("the earlier attempt never reached the provider")
+	case providers.IsFound(err):
+		return ChargeResult{}, chargeError(err)
+	}
+	a.deps.Logger.Warn("could not learn an earlier attempt's outcome", "idempotency_key", req.IdempotencyKey, "err", err)
+	return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProcessingError, Provider: card.Provider,
+		Message: "could not learn the outcome of an earlier attempt under this key"}.err(true, nil)
 }
 
 // provider is the adapter that charges card: its merchant's provider account, or the

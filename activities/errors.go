@@ -52,6 +52,9 @@ const (
 	ErrAttemptLimit = "attempt_limit"
 	// ErrStoreRejected: the store refused a write for a reason retrying cannot fix.
 	ErrStoreRejected = "store_rejected"
+	// ErrNotCharged: a lookup (ChargeRequest.LookupOnly) found that the attempt with an
+	// unknown outcome never reached the provider: nothing was charged under its key.
+	ErrNotCharged = "not_charged"
 )
 
 // ChargeFailure explains why a charge did not succeed. It is the details of the
@@ -81,7 +84,7 @@ func (f ChargeFailure) Class() string { return f.Type }
 // act, a card that is unavailable or over its attempt limit) rather than a fault.
 func (f ChargeFailure) Outcome() bool {
 	switch f.Type {
-	case ErrHardDecline, ErrSoftDecline, ErrAuthenticationRequired, ErrPaymentMethodUnavailable, ErrAttemptLimit:
+	case ErrHardDecline, ErrSoftDecline, ErrAuthenticationRequired, ErrPaymentMethodUnavailable, ErrAttemptLimit, ErrNotCharged:
 		return true
 	}
 	return false

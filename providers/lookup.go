@@ -13,7 +13,8 @@ import (
 // again, and only ErrNoSuchCharge lets the new attempt go out, under the same key.
 type ChargeFinder interface {
 	// FindCharge looks up the charge made for req (by its IdempotencyKey, or the
-	// reference the adapter derived from it). It returns the charge's result when the
+	// reference the adapter derived from it); req.Token may be empty (see
+	// ChargeRequest.ValidateLookup), and the card is then not compared. It returns the charge's result when the
 	// provider accepted it, its decline as *Error when the provider declined it, and
 	// an error wrapping ErrNoSuchCharge when the provider has no such charge. Any other
 	// error means the provider could not tell, and nothing may be sent yet.

@@ -178,6 +178,16 @@ func (r ChargeRequest) Validate() error {
 	return nil
 }
 
+// ValidateLookup checks a request FindCharge is asked about. Token may be empty: the
+// card is gone from the engine (detached) or hidden (blocked), and the charge is found
+// by its key alone.
+func (r ChargeRequest) ValidateLookup() error {
+	if r.Token == "" {
+		r.Token = "-"
+	}
+	return r.Validate()
+}
+
 // Validate checks a refund request before it reaches a provider.
 func (r RefundRequest) Validate() error {
 	switch {

@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionRecoveryLinks)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionResolveOldCard)
 	p.events++
 
 	if in.State == nil {
@@ -79,6 +79,10 @@ const (
 	// past_due) opens a recovery page first (OpenRecovery), which its event's webhook
 	// and the customer's email link to.
 	versionRecoveryLinks workflow.Version = 3
+	// versionResolveOldCard: a card change while the last attempt's outcome is unknown
+	// keeps that attempt (PlanCarry.UnknownCard): it is settled on its own card with a
+	// lookup (LookupOnly) before the new card is charged, instead of being dropped.
+	versionResolveOldCard workflow.Version = 4
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -237,6 +241,12 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		payType, initiator = billing.PaymentInitial, providers.InitiatorCustomer
 	}
 	pmID := s.PaymentMethodID
+	// The attempt whose outcome is unknown belongs to a card the plan has since
+	// replaced: settle it there first, sending nothing.
+	lookupOnly := s.Unknown && s.UnknownCard != ""
+	if lookupOnly {
+		pmID = s.UnknownCard
+	}
 	p.events += 6
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
 		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PaymentMethodID: pmID, Amount: inst.Amount, Currency: p.in.Currency,
@@ -253,7 +263,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		Authentication: s.StartAuth, MOTO: s.StartMOTO,
 		// The provider is asked what became of the lost attempt before the key is
 		// sent again: its own replay of the key may have expired since.
-		Resolve: s.Unknown,
+		Resolve: s.Unknown, LookupOnly: lookupOnly,
 	})
 	now := workflow.Now(ctx)
 	rec := activities.RecordPaymentRequest{
@@ -302,6 +312,17 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 
 	f, final := activities.ChargeFailureOf(err)
 	p.logFailure(inst, attempt, f, final)
+	if lookupOnly && final {
+		// The old card's attempt failed, or never reached the provider: record it as
+		// failed and charge the new card at once, under the next key.
+		rec.Status, rec.Provider, rec.ProviderChargeID = billing.PaymentFailed, f.Provider, f.ChargeID
+		rec.FailureCode, rec.FailureClass, rec.FailureMessage = f.Code, f.Class(), f.Message
+		if _, err := p.record(ctx, &rec); err != nil {
+			return err
+		}
+		s.Attempt, s.Unknown, s.UnknownCard = attempt, false, ""
+		return p.charge(ctx, inst)
+	}
 	if s.Starting && final {
 		return p.startFailed(ctx, inst, attempt, rec, f, now)
 	}
@@ -507,7 +528,7 @@ func (p *planRun) planError(inst billing.Installment, attempt int, f activities.
 func (p *planRun) nextInstallment() {
 	s := p.s
 	s.Next++
-	s.Attempt, s.Retries, s.Unknown = 0, 0, false
+	s.Attempt, s.Retries, s.Unknown, s.UnknownCard = 0, 0, false, ""
 	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
 }
 

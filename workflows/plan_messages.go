@@ -210,7 +210,19 @@ func (p *planRun) cancel(req CancelRequest) {
 func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 	s := p.s
 	if req.PaymentMethodID != s.PaymentMethodID {
-		s.Unknown = false // the old key belongs to the old card
+		switch {
+		case s.Unknown && p.version >= versionResolveOldCard:
+			// The old key belongs to the old card: its attempt is settled there
+			// first (charge, LookupOnly); back on that card it is simply retried.
+			if s.UnknownCard == "" {
+				s.UnknownCard = s.PaymentMethodID
+			}
+			if req.PaymentMethodID == s.UnknownCard {
+				s.UnknownCard = ""
+			}
+		default:
+			s.Unknown = false // histories before versionResolveOldCard dropped the attempt
+		}
 		s.NetworkTransactionID = req.NetworkTransactionID
 	} else if req.NetworkTransactionID != "" {
 		s.NetworkTransactionID = req.NetworkTransactionID

@@ -2,7 +2,9 @@ package workflows_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -296,6 +298,66 @@ func TestUnknownOutcomeFoundAtTheProviderIsNotSentAgain(t *testing.T) {
 		t.Errorf("ledger %+v, want attempt 1 settled with the charge found", p)
 	}
 	h.wantEvents("payment.succeeded", "payment.succeeded", "plan.completed")
+}
+
+// TestCardChangeSettlesTheUnknownAttemptOnItsOwnCard: the first attempt's outcome is
+// unknown when the merchant gives the plan a new card. The attempt is not dropped: the
+// plan asks the old card's provider under the old key, sending nothing (LookupOnly).
+// When the charge is found, it pays the installment and the new card is not charged for
+// it; when the provider has no such charge, the attempt is recorded failed and the new
+// card is charged at once under the next key.
+func TestCardChangeSettlesTheUnknownAttemptOnItsOwnCard(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		found bool
+		want  []string // installment/attempt status card, in order
+	}{
+		{"found", true, []string{"1/1 succeeded pm_card1", "2/1 succeeded pm_card2"}},
+		{"never reached the provider", false, []string{"1/1 failed pm_card1", "1/2 succeeded pm_card2", "2/1 succeeded pm_card2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+				if c.IdempotencyKey == "plan_test1/1/1" {
+					return providers.ChargeResult{}, activitiestest.Decline(providers.ClassTransient, billing.CodeTimeout)
+				}
+				return activitiestest.Succeed(c)
+			})
+			var lookups []string
+			h.provider.Find = func(r providers.ChargeRequest) (providers.ChargeResult, error) {
+				lookups = append(lookups, r.Token)
+				if !tc.found || len(lookups) < activities.ChargeMaxAttempts {
+					return providers.ChargeResult{}, providers.ErrNoSuchCharge
+				}
+				return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: r.Amount, Currency: r.Currency}, nil
+			}
+			var changed func() updateResult
+			h.at(utc("2027-01-31T12:00:00Z"), func() {
+				changed = h.update(workflows.UpdateChangePaymentMethod, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"})
+			})
+			res := h.run(input(t, monthly("2027-01-31", 2)))
+			if st := changed().state; st.PaymentMethodID != "pm_card2" {
+				t.Fatalf("change_payment_method = %+v", st)
+			}
+			var got []string
+			for _, p := range h.ledger.Payments() {
+				got = append(got, fmt.Sprintf("%d/%d %s %s", p.Installment, p.Attempt, p.Status, p.PaymentMethodID))
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+				t.Errorf("ledger %v, want %v", got, tc.want)
+			}
+			for _, c := range h.provider.Calls() {
+				if c.Token == "tok_1" && c.IdempotencyKey != "plan_test1/1/1" {
+					t.Errorf("the old card was charged under %s", c.IdempotencyKey)
+				}
+			}
+			if last := lookups[len(lookups)-1]; last != "tok_1" {
+				t.Errorf("the settling lookup asked about card token %q, want the old card's tok_1", last)
+			}
+			if res.Status != billing.PlanCompleted || res.Paid != 2 {
+				t.Errorf("result %+v, want completed with 2 paid", res)
+			}
+		})
+	}
 }
 
 func TestCancelSignal(t *testing.T) {

@@ -147,6 +147,10 @@ type PlanCarry struct {
 	// Unknown: the last attempt's outcome is unknown (the provider never answered), so
 	// the next attempt reuses its idempotency key and can never charge twice.
 	Unknown bool `json:"unknown,omitempty"`
+	// UnknownCard is the card of that attempt when the plan has changed cards since
+	// (versionResolveOldCard): the attempt is settled there before the new card is
+	// charged.
+	UnknownCard string `json:"unknown_card,omitempty"`
 
 	Paid       int   `json:"paid"`
 	PaidAmount int64 `json:"paid_amount"`

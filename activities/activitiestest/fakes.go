@@ -350,6 +350,13 @@ func (p *Provider) FindCharge(_ context.Context, req providers.ChargeRequest) (p
 	return find(req)
 }
 
+// SetFind replaces Find while the provider may be in use.
+func (p *Provider) SetFind(find func(req providers.ChargeRequest) (providers.ChargeResult, error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Find = find
+}
+
 // Lookups returns the idempotency keys FindCharge was asked about, in order.
 func (p *Provider) Lookups() []string {
 	p.mu.Lock()

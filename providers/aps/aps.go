@@ -455,7 +455,7 @@ func result(answer map[string]string, req providers.ChargeRequest) providers.Cha
 // an idempotency conflict when it was for another amount); a failed one is its
 // decline; one still pending or on hold cannot be told yet.
 func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
-	if err := req.Validate(); err != nil {
+	if err := req.ValidateLookup(); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)

@@ -497,6 +497,16 @@ func (s *suite) findCharge(t *testing.T) {
 	if err != nil || found.ID != made.ID || found.Status != made.Status || found.Amount != made.Amount {
 		t.Errorf("FindCharge = %+v, %v; want the charge made %+v", found, err, made)
 	}
+	// A card the engine no longer holds (detached): the key alone finds the charge.
+	byKey := req
+	byKey.Token = ""
+	if got, err := f.FindCharge(ctx(t), byKey); err != nil || got.ID != made.ID {
+		t.Errorf("FindCharge without the card's token = %+v, %v; want %s", got, err, made.ID)
+	}
+	byKey.Amount++
+	if _, err := f.FindCharge(ctx(t), byKey); providers.CodeOf(err) != billing.CodeIdempotencyConflict || !providers.IsFound(err) {
+		t.Errorf("FindCharge of the key for another amount = %v, want a found idempotency conflict", err)
+	}
 	for _, d := range s.cards.Declines {
 		if d.MerchantInitiated {
 			continue

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/recurring/recurring/billing"
@@ -120,19 +121,36 @@ var _ providers.ChargeFinder = (*Simulator)(nil)
 // journal's record (any process), else this process's, else ErrNoSuchCharge. A charge
 // that failed transiently left nothing, as at a real provider, so it is not found.
 func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
-	if err := req.Validate(); err != nil {
+	if err := req.ValidateLookup(); err != nil {
 		return providers.ChargeResult{}, s.own(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	fp := fmt.Sprintf("%s|%d|%s|%s", req.Token, req.Amount, req.Currency, req.Initiator)
+	// matches: the key was used for this charge. Without a token (the card is gone)
+	// the rest of the charge must match.
+	rest := fmt.Sprintf("%d|%s|%s", req.Amount, req.Currency, req.Initiator)
+	matches := func(recorded string) bool {
+		if req.Token == "" {
+			_, r, _ := strings.Cut(recorded, "|")
+			return r == rest
+		}
+		return recorded == req.Token+"|"+rest
+	}
+	conflict := providers.Found(s.fail(billing.CodeIdempotencyConflict, "this idempotency key was used for a different charge"))
 	if s.journal != nil {
 		raw, ok, err := s.journal.LookupCharge(ctx, req.IdempotencyKey)
 		if err != nil {
 			return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal: %w", err))
 		}
 		if ok {
-			return found(s.replay(raw, fp))
+			var rec journalRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return providers.ChargeResult{}, providers.TransportError(s.name, fmt.Errorf("simulator journal record: %w", err))
+			}
+			if !matches(rec.Request) {
+				return providers.ChargeResult{}, conflict
+			}
+			return found(s.replay(raw, rec.Request))
 		}
 	}
 	s.mu.Lock()
@@ -141,9 +159,8 @@ func (s *Simulator) FindCharge(ctx context.Context, req providers.ChargeRequest)
 	if !ok {
 		return providers.ChargeResult{}, fmt.Errorf("simulator: %w", providers.ErrNoSuchCharge)
 	}
-	if a.request != fp {
-		return providers.ChargeResult{}, providers.Found(s.fail(billing.CodeIdempotencyConflict,
-			"this idempotency key was used for a different charge"))
+	if !matches(a.request) {
+		return providers.ChargeResult{}, conflict
 	}
 	select {
 	case <-a.done:

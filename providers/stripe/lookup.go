@@ -31,7 +31,7 @@ var _ providers.ChargeFinder = (*Provider)(nil)
 // on all of the request's metadata, its initiator and amount instead. A charge that
 // captures a 3-D Secure authorisation is found on that intent.
 func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
-	if err := req.Validate(); err != nil {
+	if err := req.ValidateLookup(); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -95,7 +95,7 @@ func (p *Provider) foundResult(pi *sdk.PaymentIntent, req providers.ChargeReques
 		pm = pi.PaymentMethod.ID
 	}
 	if p.ISOAmount(pi.Amount, string(pi.Currency)) != req.Amount || !strings.EqualFold(string(pi.Currency), req.Currency) ||
-		(pm != "" && pm != req.Token) {
+		(pm != "" && req.Token != "" && pm != req.Token) {
 		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 			Code: billing.CodeIdempotencyConflict, ChargeID: pi.ID,
 			Message: fmt.Sprintf("payment intent %s under this key is for another amount, currency or card", pi.ID)})

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
@@ -211,4 +213,66 @@ func TestChangeCardAfterDetachOnRealServer(t *testing.T) {
 		t.Errorf("plan row %+v, %v; want completed on pm_card2", row, err)
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_detach_change_card.json")
+}
+
+// TestCardChangeSettlesUnknownOnRealServer: the first installment's answer is lost on
+// every try (the provider times out; its retries are fast here), so its outcome is
+// unknown; the merchant then gives the plan another card. Plan version 4
+// (versionResolveOldCard) does not drop the attempt: it asks the old card's provider
+// under the old key, sending nothing, finds the charge, and records installment 1 as
+// paid by the old card; installment 2 goes to the new card. With -record the history
+// is written to workflows/testdata/plan_unknown_change_card.json.
+func TestCardChangeSettlesUnknownOnRealServer(t *testing.T) {
+	cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+		"pm_card1": {Provider: "fake", Token: "tok_1"},
+		"pm_card2": {Provider: "fake", Token: "tok_2"},
+	})
+	const id = "plan_unknown_change_card"
+	e := startWithFakes(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if c.IdempotencyKey == id+"/1/1" {
+			return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeTimeout,
+				Provider: "fake", RetryAfter: 10 * time.Millisecond}
+		}
+		return activitiestest.Succeed(c)
+	}, cards, &activitiestest.Notifier{})
+	settle := false
+	var mu sync.Mutex
+	e.provider.SetFind(func(r providers.ChargeRequest) (providers.ChargeResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !settle {
+			return providers.ChargeResult{}, providers.ErrNoSuchCharge
+		}
+		return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: r.Amount, Currency: r.Currency}, nil
+	})
+	ctx := context.Background()
+	in := testPlan(t, e, id, 2, 4)
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	unknown := waitFor(t, e.c, id, "the unknown outcome", func(st workflows.PlanState) bool {
+		return st.LastError != nil && st.LastError.Code == billing.CodeTimeout
+	})
+	if unknown.Paid != 0 { // past_due: this test plan has no dunning retries
+		t.Fatalf("after the lost answers: %+v", unknown)
+	}
+	mu.Lock()
+	settle = true // the provider did charge: its record now says so
+	mu.Unlock()
+	if _, err := starter.ChangePlanPaymentMethod(ctx, e.c, id, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"}); err != nil {
+		t.Fatal(err)
+	}
+	res := runToEnd(t, e, id)
+	if res.Status != billing.PlanCompleted || res.Paid != 2 {
+		t.Errorf("result %+v, want completed with 2 paid", res)
+	}
+	if rows := paidInstallments(t, e, id); !slices.Equal(rows, []string{"1 succeeded pm_card1", "2 succeeded pm_card2"}) {
+		t.Errorf("ledger %v, want installment 1 on the old card (found), 2 on the new one", rows)
+	}
+	for _, k := range chargedKeys(e, id) {
+		if strings.HasPrefix(k, id+"/1/") && !strings.HasSuffix(k, " tok_1") {
+			t.Errorf("installment 1 was sent to the new card: %s", k)
+		}
+	}
+	recordSingleRun(t, e, res, id, "plan_unknown_change_card.json")
 }
