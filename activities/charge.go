@@ -100,8 +100,15 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
 		}
 	}
+	lookup := req.Resolve || activity.GetInfo(ctx).Attempt > 1
 	p, err := a.provider(ctx, req.MerchantID, card)
 	if err != nil {
+		if lookup {
+			// An earlier attempt may have charged: without its provider nobody can
+			// tell, so the outcome stays unknown rather than failed.
+			return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProviderNotAvailable, Provider: card.Provider,
+				Message: "cannot reach the provider of an earlier attempt: " + err.Error()}.err(true, nil)
+		}
 		return ChargeResult{}, chargeError(err)
 	}
 	nti := req.NetworkTransactionID
@@ -113,7 +120,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: nti,
 		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
 	}
-	res, err := a.resolve(ctx, p, preq, req.Resolve || activity.GetInfo(ctx).Attempt > 1)
+	res, err := a.resolve(ctx, p, preq, lookup)
 	if errors.Is(err, providers.ErrNoSuchCharge) {
 		res, err = p.Charge(ctx, preq)
 	}

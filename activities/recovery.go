@@ -32,6 +32,9 @@ type OpenRecoveryRequest struct {
 	// Amount is the waiting installment's, which 3-D Secure is asked for.
 	Amount int64  `json:"amount"`
 	Key    string `json:"key"`
+	// PaymentMethodID is the plan's card: a card in a merchant's provider account
+	// gets no page (hosted pages save cards with the installation's providers).
+	PaymentMethodID string `json:"payment_method_id,omitempty"`
 }
 
 // OpenRecoveryResult names the page's session (ps_…). The page's URL holds a secret
@@ -50,6 +53,13 @@ func (a *Activities) OpenRecovery(ctx context.Context, req OpenRecoveryRequest) 
 		// As Notify without a notifier: the plan goes on, the merchant can make a page.
 		a.deps.Logger.InfoContext(ctx, "no recovery page (no session store or plan client configured)", "plan_id", req.PlanID)
 		return OpenRecoveryResult{}, nil
+	}
+	if req.PaymentMethodID != "" && a.deps.PaymentMethods != nil {
+		card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
+		if err == nil && card.ProviderAccount != "" {
+			a.deps.Logger.InfoContext(ctx, "no recovery page for a card in a provider account", "plan_id", req.PlanID)
+			return OpenRecoveryResult{}, nil
+		}
 	}
 	sum := sha256.Sum256([]byte("recovery\x00" + req.Key))
 	token := billing.RandomToken(32)

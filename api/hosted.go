@@ -200,6 +200,14 @@ func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPay
 		return nil, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
 			Message: fmt.Sprintf("plan %s is %s: it takes no new card", row.ID, row.Status)}
 	}
+	if row.PaymentMethodID != "" {
+		if pm, err := s.store.GetPaymentMethod(ctx, caller, row.PaymentMethodID); err == nil && pm.ProviderAccount != "" {
+			// The page saves cards with the installation's providers, which would move
+			// the plan out of the merchant's account.
+			return nil, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeProviderNotAvailable, Param: "id",
+				Message: "hosted card pages are not available yet for plans charged through a provider account; save the new card with provider_account and change the plan's payment_method"}
+		}
+	}
 	// 3-D Secure is asked for the plan's next amount, which the new card will pay.
 	var st workflows.PlanState
 	qctx, cancel := context.WithTimeout(ctx, queryWait)

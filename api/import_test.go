@@ -24,12 +24,15 @@ func TestImportCardsSavedAtTheProvider(t *testing.T) {
 	}
 	fake, sp := stripeDouble(t)
 	d := apstest.New(t, apstest.Account{AccessCode: "ac", MerchantIdentifier: "mid", RequestPhrase: "rq", ResponsePhrase: "rs", SHAType: aps.SHA256})
-	ap, err := aps.New(d.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{sp, ap}}, func(t *testing.T, f fixture) {
+	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{sp}}, func(t *testing.T, f fixture) {
 		cus := f.createCustomer(t, f.testKey, "rania@example.com")
+		// Imports go into the merchant's own provider accounts (here pointed at the
+		// Stripe and APS test doubles).
+		var stAcc, apAcc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"stripe","name":"old Stripe","base_url":%q,"credentials":{"secret_key":"sk_test_merchant_own"}}`, fake.URL), &stAcc)
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"amazon_payment_services","name":"old APS","base_url":%q,"credentials":{"access_code":"ac","merchant_identifier":"mid","request_phrase":"rq","response_phrase":"rs","sha_type":"SHA-256"}}`, d.URL), &apAcc)
 		type importedBody struct {
 			ID       string `json:"id"`
 			Imported bool   `json:"imported"`
@@ -42,14 +45,14 @@ func TestImportCardsSavedAtTheProvider(t *testing.T) {
 		fake.AddPaymentMethod("pm_legacy_"+stripeCus, stripeCus, "4242")
 		var st importedBody
 		f.ok(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey, fmt.Sprintf(
-			`{"provider":"stripe","token":{"payment_method":"pm_legacy_%s"},"network_transaction_id":"583215937561234"}`, stripeCus), &st)
+			`{"provider_account":%q,"token":{"payment_method":"pm_legacy_%s"},"network_transaction_id":"583215937561234"}`, stAcc.ID, stripeCus), &st)
 		if !st.Imported || st.Card.Last4 != "4242" || st.Card.Brand != "visa" {
 			t.Fatalf("imported Stripe card %+v", st)
 		}
 		d.AddToken("legacy_aps_1", apstest.CardVisa)
 		var ac importedBody
-		f.ok(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey,
-			`{"provider":"amazon_payment_services","token":{"token_name":"legacy_aps_1","agreement_id":"AGR-1"},"card":{"brand":"visa","last4":"0001","exp_month":9,"exp_year":2031}}`, &ac)
+		f.ok(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey, fmt.Sprintf(
+			`{"provider_account":%q,"token":{"token_name":"legacy_aps_1","agreement_id":"AGR-1"},"card":{"brand":"visa","last4":"0001","exp_month":9,"exp_year":2031}}`, apAcc.ID), &ac)
 		if !ac.Imported || ac.Card.Last4 != "0001" {
 			t.Fatalf("imported APS card %+v", ac)
 		}
@@ -92,19 +95,21 @@ func TestImportCardsSavedAtTheProvider(t *testing.T) {
 			t.Errorf("plan continuing the cycle: next due %v, want %s", later.NextDueAt, start)
 		}
 
+		stRef, apRef := fmt.Sprintf(`"provider_account":%q`, stAcc.ID), fmt.Sprintf(`"provider_account":%q`, apAcc.ID)
 		for _, tc := range []struct {
 			name, body string
 			status     int
 			code, par  string
 		}{
-			{"simulator cannot import", `{"provider":"simulator","token":{"token_name":"x"},"card":{"brand":"visa","last4":"4242","exp_month":1,"exp_year":2031}}`, 422, "import_not_supported", "provider"},
-			{"provider missing", `{"token":{"payment_method":"pm_1"}}`, 400, "parameter_missing", "provider"},
-			{"number with token", `{"provider":"stripe","token":{"payment_method":"pm_1"},"card":{"number":"4242424242424242","exp_month":1,"exp_year":2031}}`, 400, "parameter_not_allowed", "card.number"},
-			{"unknown token field", `{"provider":"stripe","token":{"payment_method":"pm_1","iban":"x"}}`, 400, "parameter_unknown", "token.iban"},
-			{"field of another provider", `{"provider":"stripe","token":{"token_name":"x"}}`, 400, "parameter_unknown", "token.token_name"},
-			{"no such Stripe method", `{"provider":"stripe","token":{"payment_method":"pm_nope","customer":"cus_x"}}`, 400, "resource_missing", "token.payment_method"},
-			{"APS without card details", `{"provider":"amazon_payment_services","token":{"token_name":"t_9"}}`, 400, "parameter_missing", "card.brand"},
-			{"expired import", `{"provider":"amazon_payment_services","token":{"token_name":"t_9"},"card":{"brand":"visa","last4":"0001","exp_month":1,"exp_year":2020}}`, 400, "card_expired", "card.exp_year"},
+			{"installation provider (shared by merchants)", `{"provider":"stripe","token":{"payment_method":"pm_1"}}`, 400, "parameter_missing", "provider_account"},
+			{"another merchant's account", `{"provider_account":"pa_doesnotexist","token":{"payment_method":"pm_1"}}`, 404, "resource_missing", "provider_account"},
+			{"provider beside another account", `{"provider":"amazon_payment_services",` + stRef + `,"token":{"payment_method":"pm_1"}}`, 400, "invalid_value", "provider"},
+			{"number with token", `{` + stRef + `,"token":{"payment_method":"pm_1"},"card":{"number":"4242424242424242","exp_month":1,"exp_year":2031}}`, 400, "parameter_not_allowed", "card.number"},
+			{"unknown token field", `{` + stRef + `,"token":{"payment_method":"pm_1","iban":"x"}}`, 400, "parameter_unknown", "token.iban"},
+			{"field of another provider", `{` + stRef + `,"token":{"token_name":"x"}}`, 400, "parameter_unknown", "token.token_name"},
+			{"no such Stripe method", `{` + stRef + `,"token":{"payment_method":"pm_nope","customer":"cus_x"}}`, 400, "resource_missing", "token.payment_method"},
+			{"APS without card details", `{` + apRef + `,"token":{"token_name":"t_9"}}`, 400, "parameter_missing", "card.brand"},
+			{"expired import", `{` + apRef + `,"token":{"token_name":"t_9"},"card":{"brand":"visa","last4":"0001","exp_month":1,"exp_year":2020}}`, 400, "card_expired", "card.exp_year"},
 			{"brand without token", `{"card":{"number":"4242424242424242","exp_month":1,"exp_year":2031,"brand":"visa"}}`, 400, "parameter_not_allowed", "card.brand"},
 			{"nti without token", `{"card":{"number":"4242424242424242","exp_month":1,"exp_year":2031},"network_transaction_id":"123"}`, 400, "parameter_not_allowed", "network_transaction_id"},
 			{"neither card nor token", `{}`, 400, "parameter_missing", "card"},

@@ -91,27 +91,17 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 // import): the adapter checks the provider's fields and the card is stored as
 // imported, with the network transaction id of its original payment.
 func (s *server) importCard(ctx context.Context, caller billing.Caller, customer billing.Customer, b *PaymentMethodCreate) (billing.PaymentMethod, error) {
-	name, account := deref(b.Provider), ""
-	var provider providers.Provider
-	switch {
-	case b.ProviderAccount != nil:
-		acc, p, err := s.accountFor(ctx, caller, b)
-		if err != nil {
-			return billing.PaymentMethod{}, err
-		}
-		name, account, provider = acc.Provider, acc.ID, p
-	case name == "":
-		return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeParameterMissing, "provider (or provider_account) is required with token: the card is saved there")
-	default:
-		p, err := s.providers.Get(name)
-		if err != nil {
-			return billing.PaymentMethod{}, withParam(providers.ToBilling(err), "provider")
-		}
-		if !s.providerAllowed(name, caller.Mode) {
-			return billing.PaymentMethod{}, billing.Invalid("provider", billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", name, caller.Mode)
-		}
-		provider = p
+	if b.ProviderAccount == nil {
+		// An installation's provider account is shared by its merchants: a token there
+		// cannot be told to be this merchant's. Imports go into the merchant's own.
+		return billing.PaymentMethod{}, billing.Invalid("provider_account", billing.CodeParameterMissing,
+			"token import needs provider_account: the card is taken over from your own provider account (POST /v1/provider-accounts)")
 	}
+	acc, provider, err := s.accountFor(ctx, caller, b)
+	if err != nil {
+		return billing.PaymentMethod{}, err
+	}
+	name, account := acc.Provider, acc.ID
 	importer, ok := provider.(providers.TokenImporter)
 	if !ok {
 		return billing.PaymentMethod{}, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeImportNotSupported, Param: "provider",
@@ -248,17 +238,25 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 	if pm.ProviderAccount == "" && !s.providerAllowed(pm.Provider, caller.Mode) {
 		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
 	}
-	if recurring {
-		reg := s.providers
-		if pm.ProviderAccount != "" {
-			p, err := s.adapter(ctx, caller, pm.Provider, pm.ProviderAccount)
-			if err != nil {
-				return pm, withParam(providers.ToBilling(err), param)
+	reg := s.providers
+	if pm.ProviderAccount != "" {
+		// The card's account must still exist, for a one-off payment too.
+		p, err := s.adapter(ctx, caller, pm.Provider, pm.ProviderAccount)
+		if err != nil {
+			e := providers.ToBilling(err)
+			var b *billing.Error
+			if errors.As(e, &b) {
+				cp := *b
+				cp.Kind, cp.Param = billing.KindUnprocessable, param
+				return pm, &cp
 			}
-			if reg, err = providers.NewRegistry(p); err != nil {
-				return pm, err
-			}
+			return pm, e
 		}
+		if reg, err = providers.NewRegistry(p); err != nil {
+			return pm, err
+		}
+	}
+	if recurring {
 		if err := reg.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
 			be := providers.ToBilling(err)
 			var b *billing.Error

@@ -113,6 +113,17 @@ func TestProviderAccounts(t *testing.T) {
 		f.ok(t, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
 			`{"customer":%q,"payment_method":%q,"currency":"SAR","schedule":{"frequency":"months","start_date":"2031-01-01","recurring_amount":990}}`,
 			cus.ID, pm.ID), &active)
+		// Hosted card pages save cards with the installation's providers: not for a plan
+		// in the merchant's account.
+		if rec, e := f.do(t, http.MethodPost, "/v1/plans/"+active.ID+"/payment-session", f.testKey, `{}`); rec.Code != http.StatusUnprocessableEntity ||
+			e.Error.Code != "provider_not_available" {
+			t.Errorf("a card-change page for an account plan = %d %+v, want 422 provider_not_available", rec.Code, e.Error)
+		}
+		// Merchant B cannot use A's account.
+		if rec, e := f.do(t, http.MethodPost, "/v1/customers/"+f.createCustomer(t, f.otherKey, "b@example.com").ID+"/payment-methods", f.otherKey, fmt.Sprintf(
+			`{"provider_account":%q,"card":{"number":"4005550000000001","exp_month":5,"exp_year":2034,"cvc":"123"}}`, acc.ID)); rec.Code != http.StatusNotFound || e.Error.Param != "provider_account" {
+			t.Errorf("merchant B saving a card in A's account = %d %+v, want 404 naming provider_account", rec.Code, e.Error)
+		}
 		rec, e := f.do(t, http.MethodDelete, "/v1/provider-accounts/"+acc.ID, f.testKey, "")
 		if rec.Code != http.StatusConflict || e.Error.Code != "provider_account_in_use" {
 			t.Fatalf("delete while a plan uses it = %d %+v, want 409 provider_account_in_use", rec.Code, e.Error)
@@ -126,6 +137,10 @@ func TestProviderAccounts(t *testing.T) {
 		if rec, e := f.do(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey, fmt.Sprintf(
 			`{"provider_account":%q,"card":{"number":"4005550000000001","exp_month":5,"exp_year":2034,"cvc":"123"}}`, acc.ID)); rec.Code != http.StatusNotFound || e.Error.Param != "provider_account" {
 			t.Errorf("a card in a deleted account: %d %+v, want 404 naming provider_account", rec.Code, e.Error)
+		}
+		if rec, e := f.do(t, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"payment_method":%q,"amount":500,"currency":"SAR"}`, cus.ID, pm.ID)); rec.Code != http.StatusUnprocessableEntity || e.Error.Param != "payment_method" {
+			t.Errorf("a payment on a card of the deleted account = %d %+v, want 422 naming payment_method", rec.Code, e.Error)
 		}
 		if strings.Contains(f.logs.String(), phrase) {
 			t.Error("the request phrase reached the logs")

@@ -2,7 +2,9 @@ package billing
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -52,6 +54,13 @@ func (c Credentials) String() string { return fmt.Sprintf("Credentials%v", c.Fie
 
 // GoString keeps %#v as safe as %v.
 func (c Credentials) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the values.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON names the fields without their values: encoding credentials is never
+// how they are stored (the store seals map[string]string(c) explicitly).
+func (c Credentials) MarshalJSON() ([]byte, error) { return json.Marshal(c.Fields()) }
 
 // ProviderAccountKeys is what the charge path needs of an account: the provider, its
 // base URL and its credentials, unsealed.

@@ -341,12 +341,27 @@ func TestProviderAccounts(t *testing.T) {
 		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict {
 			t.Fatalf("delete while an active plan uses it: %v, want a conflict", err)
 		}
+		// A one-off payment whose outcome is unknown needs the account to be settled.
+		if _, err := db.RecordPayment(ctx, billing.Payment{ID: "pay_acc_pending", MerchantID: ten.aTest.MerchantID, Mode: billing.ModeTest,
+			CustomerID: cus.ID, PaymentMethodID: pm.ID, Attempt: 1, Amount: 500, Currency: "SAR", Status: billing.PaymentPending,
+			FailureCode: billing.CodeTimeout, FailureClass: "transient",
+			PaymentType: billing.PaymentOneOff, IdempotencyKey: "pay_acc_pending", AttemptedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.UpdatePlanState(ctx, billing.PlanUpdate{PlanID: plan.ID, Seq: 1,
 			Status: billing.PlanCanceled, PaymentMethodID: pm.ID}); err != nil {
 			t.Fatal(err)
 		}
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict {
+			t.Fatalf("delete while a payment is pending: %v, want a conflict", err)
+		}
+		if _, err := db.RecordPayment(ctx, billing.Payment{ID: "pay_acc_pending", MerchantID: ten.aTest.MerchantID, Mode: billing.ModeTest,
+			CustomerID: cus.ID, PaymentMethodID: pm.ID, Attempt: 1, Amount: 500, Currency: "SAR", Status: billing.PaymentSucceeded,
+			PaymentType: billing.PaymentOneOff, IdempotencyKey: "pay_acc_pending", AttemptedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); err != nil {
-			t.Fatalf("delete once the plan is canceled: %v", err)
+			t.Fatalf("delete once the plan is canceled and the payment settled: %v", err)
 		}
 		if _, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("keys of a deleted account: %v", err)

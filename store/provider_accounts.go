@@ -147,6 +147,17 @@ func (db *DB) DeleteProviderAccount(ctx context.Context, caller billing.Caller, 
 		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderAccountInUse,
 			Message: fmt.Sprintf("%d unfinished plan(s) charge cards saved on this account; cancel them or move them to other cards first", plans)}
 	}
+	// A payment whose outcome is unknown is settled by asking the account's provider:
+	// the credentials must outlive it.
+	var pending int
+	if err := tx.GetContext(ctx, &pending, db.Rebind(`SELECT COUNT(*) FROM payments p JOIN payment_methods pm ON pm.id = p.payment_method_id
+		WHERE pm.provider_account = ? AND p.merchant_id = ? AND p.status = 'pending'`), id, caller.MerchantID); err != nil {
+		return fmt.Errorf("delete provider account: %w", err)
+	}
+	if pending > 0 {
+		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderAccountInUse,
+			Message: fmt.Sprintf("%d payment(s) on this account's cards are still pending; delete it once they are settled", pending)}
+	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE provider_accounts SET deleted_at = ?, credentials = NULL, credentials_key_id = NULL
 		WHERE id = ? AND merchant_id = ? AND mode = ?`), db.now(), id, caller.MerchantID, caller.Mode); err != nil {
 		return fmt.Errorf("delete provider account: %w", err)

@@ -666,7 +666,7 @@ func (p *planRun) openRecovery(ctx workflow.Context) {
 	p.events += 6
 	res, err := activities.OpenRecovery(ctx, activities.OpenRecoveryRequest{MerchantID: p.in.MerchantID, Mode: p.in.Mode,
 		PlanID: p.in.PlanID, CustomerID: p.in.CustomerID, Provider: p.in.Provider, Currency: p.in.Currency,
-		Amount: inst.Amount, Key: key})
+		Amount: inst.Amount, Key: key, PaymentMethodID: p.s.PaymentMethodID})
 	if err != nil {
 		p.logger.Warn("recovery page not opened", "error", err)
 		return

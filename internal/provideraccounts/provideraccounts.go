@@ -6,8 +6,10 @@ package provideraccounts
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/recurring/recurring/billing"
@@ -57,6 +59,9 @@ func Check(provider string, creds billing.Credentials, baseURL string, mode bill
 		if strings.TrimSpace(creds[f]) == "" {
 			return "", billing.Invalid("credentials."+f, billing.CodeParameterMissing, "%s accounts need credentials.%s", provider, f)
 		}
+		if strings.TrimSpace(creds[f]) != creds[f] {
+			return "", billing.Invalid("credentials."+f, billing.CodeInvalidValue, "credentials.%s has spaces around it", f)
+		}
 	}
 	for _, f := range creds.Fields() {
 		if !slices.Contains(sp.fields, f) {
@@ -98,19 +103,64 @@ func checkBaseURL(provider string, sp spec, raw string, mode billing.Mode) (stri
 		}
 		return "", nil
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" ||
-		u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+	base, host, err := canonical(raw)
+	if err != nil {
 		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "base_url is a scheme and host, such as https://sandbox.example")
 	}
-	live := strings.EqualFold(u.Hostname(), sp.liveHost)
+	live := host == sp.liveHost
 	switch {
-	case mode == billing.ModeLive && (!live || u.Scheme != "https" || (u.Port() != "" && u.Port() != "443")):
+	case mode == billing.ModeLive && (!live || !strings.HasPrefix(base, "https://") || base != "https://"+sp.liveHost):
 		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "in live mode %s accounts go to %s only", provider, sp.liveURL)
 	case mode == billing.ModeTest && live && provider == aps.Name:
 		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "a test account cannot use the production host; the sandbox is %s", aps.SandboxURL)
 	}
-	return strings.TrimRight(raw, "/"), nil
+	return base, nil
+}
+
+// canonical reduces a base URL to scheme://host[:port] with a lower-case ASCII host,
+// no trailing dot and no default port, so one host has one spelling; anything else
+// (a path, a query or fragment, even empty, credentials, a non-ASCII host, a bad port)
+// is refused.
+func canonical(raw string) (base, host string, err error) {
+	bad := fmt.Errorf("not a scheme and host")
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") ||
+		strings.Trim(u.Path, "/") != "" || strings.HasSuffix(u.Host, ":") {
+		return "", "", bad
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", "", bad
+	}
+	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return "", "", bad
+	}
+	if ip := net.ParseIP(host); ip == nil {
+		for _, r := range host {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+				return "", "", bad
+			}
+		}
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", "", bad
+		}
+		if (scheme == "https" && n == 443) || (scheme == "http" && n == 80) {
+			port = ""
+		}
+	}
+	hostport := host
+	if port != "" || strings.Contains(host, ":") {
+		hostport = net.JoinHostPort(host, port)
+		if port == "" {
+			hostport = "[" + host + "]"
+		}
+	}
+	return scheme + "://" + hostport, host, nil
 }
 
 // Build makes the adapter of an account. It makes no network call.

@@ -165,9 +165,9 @@ func New(cfg Config) (*Provider, error) {
 	page := strings.TrimRight(cfg.PageURL, "/")
 	switch {
 	case page != "":
-	case base == ProductionURL:
+	case IsProduction(base):
 		page = ProductionPageURL
-	case base == SandboxURL:
+	case hostOf(base) == "sbpaymentservices.payfort.com":
 		page = SandboxPageURL
 	default:
 		page = base
@@ -195,8 +195,17 @@ func IsProduction(baseURL string) bool {
 	if baseURL == "" {
 		return true
 	}
+	_, err := url.Parse(baseURL)
+	return err != nil || hostOf(baseURL) == "paymentservices.payfort.com"
+}
+
+// hostOf is baseURL's host, lower case, without a trailing dot.
+func hostOf(baseURL string) string {
 	u, err := url.Parse(baseURL)
-	return err != nil || strings.EqualFold(u.Hostname(), "paymentservices.payfort.com")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 }
 
 // Name returns the registry name.

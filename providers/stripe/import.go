@@ -46,6 +46,9 @@ func (p *Provider) ImportToken(ctx context.Context, req providers.ImportTokenReq
 	if pm.Card == nil {
 		return providers.SavedCard{}, importError(billing.CodeInvalidValue, "token.payment_method", "the payment method is not a card")
 	}
+	if req.Last4 != "" && req.Last4 != pm.Card.Last4 {
+		return providers.SavedCard{}, importError(billing.CodeInvalidValue, "card.last4", "Stripe's payment method ends in other digits")
+	}
 	attached := ""
 	if pm.Customer != nil {
 		attached = pm.Customer.ID
@@ -69,9 +72,6 @@ func (p *Provider) ImportToken(ctx context.Context, req providers.ImportTokenReq
 	saved := providers.SavedCard{Token: pm.ID, CustomerRef: customer}
 	if c := pm.Card; c != nil {
 		saved.Brand, saved.Last4, saved.ExpMonth, saved.ExpYear, saved.Fingerprint = string(c.Brand), c.Last4, int(c.ExpMonth), int(c.ExpYear), c.Fingerprint
-	}
-	if req.Last4 != "" && req.Last4 != saved.Last4 {
-		return providers.SavedCard{}, importError(billing.CodeInvalidValue, "card.last4", "Stripe's payment method ends in other digits")
 	}
 	return saved, nil
 }
