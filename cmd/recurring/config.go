@@ -232,7 +232,7 @@ func resealTokens(ctx context.Context, db *store.DB, cfg Config, stdout io.Write
 		total += n
 	}
 	if total > 0 {
-		fmt.Fprintf(stdout, "resealed %d card token(s) under key %s\n", total, kr.ActiveID())
+		fmt.Fprintf(stdout, "resealed %d card token(s) and provider account credential(s) under key %s\n", total, kr.ActiveID())
 	}
 	return nil
 }

@@ -147,7 +147,7 @@ func TestMigrateResealsTokensAfterRotation(t *testing.T) {
 	_ = db.Close()
 
 	code, stdout, stderr := runForTest(t, []string{"migrate"}, map[string]string{"DATABASE_URL": url, "ENCRYPTION_KEYS": newSpec + "," + oldSpec})
-	if code != 0 || !strings.Contains(stdout, "resealed 1 card token(s) under key new") {
+	if code != 0 || !strings.Contains(stdout, "resealed 1 card token(s) and provider account credential(s) under key new") {
 		t.Fatalf("migrate: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	db, err = store.Open(t.Context(), url)

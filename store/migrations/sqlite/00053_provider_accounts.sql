@@ -21,7 +21,9 @@ CREATE INDEX provider_accounts_merchant ON provider_accounts (merchant_id, mode,
 
 -- The account a card is saved in; NULL for the installation's provider.
 ALTER TABLE payment_methods ADD COLUMN provider_account TEXT;
+CREATE INDEX payment_methods_provider_account ON payment_methods (provider_account);
 
 -- +goose Down
+DROP INDEX payment_methods_provider_account;
 ALTER TABLE payment_methods DROP COLUMN provider_account;
 DROP TABLE provider_accounts;
