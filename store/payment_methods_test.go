@@ -366,6 +366,13 @@ func TestProviderAccounts(t *testing.T) {
 		if _, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("keys of a deleted account: %v", err)
 		}
+		// A plan whose row comes after the delete (its workflow started just before)
+		// is refused: it could never be charged.
+		late := plan
+		late.ID = "plan_acc_late"
+		if _, _, err := db.CreatePlan(ctx, late); billing.KindOf(err) != billing.KindConflict {
+			t.Errorf("a plan on a card of the deleted account: %v, want a conflict", err)
+		}
 		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindNotFound {
 			t.Errorf("second delete: %v", err)
 		}

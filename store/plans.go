@@ -76,6 +76,22 @@ func (db *DB) CreatePlan(ctx context.Context, p billing.Plan) (billing.Plan, boo
 		return billing.Plan{}, false, fmt.Errorf("create plan: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	// A card in a merchant's provider account: the account must not be deleted. The
+	// delete locks the same row and counts plans, so one of the two sees the other.
+	lock := ""
+	if db.Dialect == Postgres {
+		lock = " FOR UPDATE OF pa"
+	}
+	var deleted []bool
+	if err := tx.SelectContext(ctx, &deleted, tx.Rebind(`SELECT pa.deleted_at IS NOT NULL FROM payment_methods pm
+		JOIN provider_accounts pa ON pa.id = pm.provider_account WHERE pm.id = ? AND pm.merchant_id = ?`+lock),
+		p.PaymentMethodID, p.MerchantID); err != nil {
+		return billing.Plan{}, false, fmt.Errorf("create plan: %w", err)
+	}
+	if len(deleted) == 1 && deleted[0] {
+		return billing.Plan{}, false, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderNotAvailable,
+			Message: "create plan: the card's provider account was deleted"}
+	}
 	res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO plans (id, merchant_id, mode, customer_id,
 		payment_method_id, provider, currency, type, reference, merchant_data, schedule, timetable, dunning,
 		initial_payment_id, status, next_charge_at, state_seq, created_at, updated_at)

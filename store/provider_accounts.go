@@ -129,12 +129,13 @@ func (db *DB) DeleteProviderAccount(ctx context.Context, caller billing.Caller, 
 		return fmt.Errorf("delete provider account: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var n int
-	if err := tx.GetContext(ctx, &n, db.Rebind(`SELECT COUNT(*) FROM provider_accounts WHERE id = ? AND merchant_id = ?
-		AND mode = ? AND deleted_at IS NULL`), id, caller.MerchantID, caller.Mode); err != nil {
+	// Locks the account row, as CreatePlan does for a card in it.
+	var ids []string
+	if err := tx.SelectContext(ctx, &ids, db.Rebind(`SELECT id FROM provider_accounts WHERE id = ? AND merchant_id = ?
+		AND mode = ? AND deleted_at IS NULL`+db.forUpdate()), id, caller.MerchantID, caller.Mode); err != nil {
 		return fmt.Errorf("delete provider account: %w", err)
 	}
-	if n == 0 {
+	if len(ids) == 0 {
 		return notFound("provider account", id)
 	}
 	var plans int
