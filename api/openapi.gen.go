@@ -992,9 +992,12 @@ type Payment struct {
 	// PaymentUrl The hosted page where the customer enters the card and passes 3-D Secure
 	// (status `requires_action` only). Its token is the only key to the page: give
 	// it to that customer alone.
-	PaymentUrl       *string `json:"payment_url,omitempty"`
-	Plan             *string `json:"plan,omitempty"`
-	Provider         string  `json:"provider"`
+	PaymentUrl *string `json:"payment_url,omitempty"`
+	Plan       *string `json:"plan,omitempty"`
+	Provider   string  `json:"provider"`
+
+	// ProviderAccount the merchant's provider account (pa_…) the payment went through
+	ProviderAccount  *string `json:"provider_account,omitempty"`
 	ProviderChargeId *string `json:"provider_charge_id,omitempty"`
 
 	// Status `requires_action`: a hosted session waiting for the customer on `payment_url`
@@ -1225,8 +1228,11 @@ type Plan struct {
 	// keeps the plan without the page's secret token).
 	PaymentUrl *string `json:"payment_url,omitempty"`
 	Provider   string  `json:"provider"`
-	Reference  *string `json:"reference,omitempty"`
-	Remaining  *int    `json:"remaining,omitempty"`
+
+	// ProviderAccount the merchant's provider account (pa_…) the plan charges through
+	ProviderAccount *string `json:"provider_account,omitempty"`
+	Reference       *string `json:"reference,omitempty"`
+	Remaining       *int    `json:"remaining,omitempty"`
 
 	// Schedule the schedule as sent
 	Schedule *map[string]interface{} `json:"schedule,omitempty"`

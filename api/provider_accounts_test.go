@@ -83,6 +83,20 @@ func TestProviderAccounts(t *testing.T) {
 		if done := f.waitPlan(t, f.testKey, plan.ID, func(p planBody) bool { return p.Status == "completed" }); done.Paid != 2 {
 			t.Fatalf("plan %+v, want 2 paid through the account", done)
 		}
+		var rows listBody[struct {
+			ProviderAccount string `json:"provider_account"`
+		}]
+		f.ok(t, http.MethodGet, "/v1/plans/"+plan.ID+"/payments", f.testKey, "", &rows)
+		if len(rows.Data) != 2 || rows.Data[0].ProviderAccount != acc.ID || rows.Data[1].ProviderAccount != acc.ID {
+			t.Errorf("payments %+v, want both naming %s", rows.Data, acc.ID)
+		}
+		var planRow struct {
+			ProviderAccount string `json:"provider_account"`
+		}
+		f.ok(t, http.MethodGet, "/v1/plans/"+plan.ID, f.testKey, "", &planRow)
+		if planRow.ProviderAccount != acc.ID {
+			t.Errorf("plan names account %q, want %s", planRow.ProviderAccount, acc.ID)
+		}
 		charged := 0
 		for _, r := range d.Requests() {
 			if r["command"] == "PURCHASE" && r["access_code"] == "acctAccess" && strings.HasPrefix(r["merchant_reference"], plan.ID) {

@@ -27,31 +27,34 @@ const (
 // events carried before data.object, which the store still upgrades when it reads them,
 // so keep its tags.
 type Payment struct {
-	ID                   string        `db:"id" json:"id"`
-	Seq                  int64         `db:"seq" json:"-"`
-	MerchantID           string        `db:"merchant_id" json:"-"`
-	Mode                 Mode          `db:"mode" json:"mode"`
-	PlanID               *string       `db:"plan_id" json:"plan_id"`
-	CustomerID           string        `db:"customer_id" json:"customer_id"`
-	PaymentMethodID      string        `db:"payment_method_id" json:"payment_method_id"`
-	Installment          int           `db:"installment" json:"installment,omitempty"`
-	Attempt              int           `db:"attempt" json:"attempt"`
-	Amount               int64         `db:"amount" json:"amount"`
-	Currency             string        `db:"currency" json:"currency"`
-	Status               PaymentStatus `db:"status" json:"status"`
-	PaymentType          PaymentType   `db:"payment_type" json:"payment_type"`
-	IsRecurring          bool          `db:"is_recurring" json:"is_recurring"`
-	Provider             string        `db:"provider" json:"provider"`
-	ProviderChargeID     string        `db:"provider_charge_id" json:"provider_charge_id,omitempty"`
-	NetworkTransactionID string        `db:"network_transaction_id" json:"network_transaction_id,omitempty"`
-	IdempotencyKey       string        `db:"idempotency_key" json:"-"`
-	FailureCode          string        `db:"failure_code" json:"failure_code,omitempty"`
-	FailureClass         string        `db:"failure_class" json:"failure_class,omitempty"`
-	FailureMessage       string        `db:"failure_message" json:"failure_message,omitempty"`
-	DueAt                *time.Time    `db:"due_at" json:"due_at,omitempty"`
-	AttemptedAt          time.Time     `db:"attempted_at" json:"attempted_at"`
-	CreatedAt            time.Time     `db:"created_at" json:"created_at"`
-	UpdatedAt            time.Time     `db:"updated_at" json:"updated_at"`
+	ID              string        `db:"id" json:"id"`
+	Seq             int64         `db:"seq" json:"-"`
+	MerchantID      string        `db:"merchant_id" json:"-"`
+	Mode            Mode          `db:"mode" json:"mode"`
+	PlanID          *string       `db:"plan_id" json:"plan_id"`
+	CustomerID      string        `db:"customer_id" json:"customer_id"`
+	PaymentMethodID string        `db:"payment_method_id" json:"payment_method_id"`
+	Installment     int           `db:"installment" json:"installment,omitempty"`
+	Attempt         int           `db:"attempt" json:"attempt"`
+	Amount          int64         `db:"amount" json:"amount"`
+	Currency        string        `db:"currency" json:"currency"`
+	Status          PaymentStatus `db:"status" json:"status"`
+	PaymentType     PaymentType   `db:"payment_type" json:"payment_type"`
+	IsRecurring     bool          `db:"is_recurring" json:"is_recurring"`
+	Provider        string        `db:"provider" json:"provider"`
+	// ProviderAccount is the merchant's provider account the card is in, set by the
+	// store from the card when the row is written.
+	ProviderAccount      string     `db:"provider_account" json:"provider_account,omitempty"`
+	ProviderChargeID     string     `db:"provider_charge_id" json:"provider_charge_id,omitempty"`
+	NetworkTransactionID string     `db:"network_transaction_id" json:"network_transaction_id,omitempty"`
+	IdempotencyKey       string     `db:"idempotency_key" json:"-"`
+	FailureCode          string     `db:"failure_code" json:"failure_code,omitempty"`
+	FailureClass         string     `db:"failure_class" json:"failure_class,omitempty"`
+	FailureMessage       string     `db:"failure_message" json:"failure_message,omitempty"`
+	DueAt                *time.Time `db:"due_at" json:"due_at,omitempty"`
+	AttemptedAt          time.Time  `db:"attempted_at" json:"attempted_at"`
+	CreatedAt            time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt            time.Time  `db:"updated_at" json:"updated_at"`
 }
 
 // OutcomeUnknown reports whether a pending payment is an attempt whose outcome nobody

@@ -10,13 +10,16 @@ import (
 // PaymentMethodID current, so the record is also what GET /v1/plans lists without
 // asking Temporal.
 type Plan struct {
-	ID               string     `db:"id"`
-	Seq              int64      `db:"seq"` // list order
-	MerchantID       string     `db:"merchant_id"`
-	Mode             Mode       `db:"mode"`
-	CustomerID       string     `db:"customer_id"`
-	PaymentMethodID  string     `db:"payment_method_id"`
-	Provider         string     `db:"provider"`
+	ID              string `db:"id"`
+	Seq             int64  `db:"seq"` // list order
+	MerchantID      string `db:"merchant_id"`
+	Mode            Mode   `db:"mode"`
+	CustomerID      string `db:"customer_id"`
+	PaymentMethodID string `db:"payment_method_id"`
+	Provider        string `db:"provider"`
+	// ProviderAccount is the merchant's provider account its card is in, set by the
+	// store from the card.
+	ProviderAccount  string     `db:"provider_account"`
 	Currency         string     `db:"currency"`
 	Type             string     `db:"type"` // ecom | moto
 	Reference        string     `db:"reference"`

@@ -44,11 +44,12 @@ func (db *DB) RecordPayment(ctx context.Context, p billing.Payment) (billing.Pay
 	res, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO payments (id, merchant_id, mode, plan_id, customer_id,
 		payment_method_id, installment, attempt, amount, currency, status, payment_type, is_recurring, provider,
 		provider_charge_id, network_transaction_id, idempotency_key, failure_code, failure_class, failure_message,
-		due_at, attempted_at, created_at, updated_at)
+		due_at, attempted_at, created_at, updated_at, provider_account)
 		VALUES (:id, :merchant_id, :mode, :plan_id, :customer_id, :payment_method_id, :installment, :attempt,
 		:amount, :currency, :status, :payment_type, :is_recurring, :provider, :provider_charge_id,
 		:network_transaction_id, :idempotency_key, :failure_code, :failure_class, :failure_message, :due_at,
-		:attempted_at, :created_at, :updated_at)
+		:attempted_at, :created_at, :updated_at,
+		COALESCE((SELECT pm.provider_account FROM payment_methods pm WHERE pm.id = :payment_method_id AND pm.merchant_id = :merchant_id), ''))
 		ON CONFLICT DO NOTHING`, p)
 	if err != nil {
 		return billing.Payment{}, translate(err, "record payment")

@@ -94,12 +94,13 @@ func (db *DB) CreatePlan(ctx context.Context, p billing.Plan) (billing.Plan, boo
 	}
 	res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO plans (id, merchant_id, mode, customer_id,
 		payment_method_id, provider, currency, type, reference, merchant_data, schedule, timetable, dunning,
-		initial_payment_id, status, next_charge_at, state_seq, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		initial_payment_id, status, next_charge_at, state_seq, created_at, updated_at, provider_account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		COALESCE((SELECT provider_account FROM payment_methods WHERE id = ? AND merchant_id = ?), ''))
 		ON CONFLICT (id) DO NOTHING`),
 		p.ID, p.MerchantID, p.Mode, p.CustomerID, p.PaymentMethodID, p.Provider, p.Currency, p.Type,
 		p.Reference, jsonText(p.MerchantData), jsonText(p.Schedule), jsonText(p.Timetable), jsonText(p.Dunning),
-		p.InitialPaymentID, p.Status, p.NextChargeAt, p.StateSeq, p.CreatedAt, p.UpdatedAt)
+		p.InitialPaymentID, p.Status, p.NextChargeAt, p.StateSeq, p.CreatedAt, p.UpdatedAt, p.PaymentMethodID, p.MerchantID)
 	if err != nil {
 		return billing.Plan{}, false, translate(err, "create plan")
 	}
@@ -198,7 +199,8 @@ func (db *DB) UpdatePlanState(ctx context.Context, u billing.PlanUpdate) error {
 	set, args := "status = ?, next_charge_at = ?, state_seq = ?, updated_at = ?",
 		[]any{u.Status, ledgerTimePtr(u.NextChargeAt), u.Seq, ledgerTime(time.Now())}
 	if u.PaymentMethodID != "" {
-		set, args = set+", payment_method_id = ?", append(args, u.PaymentMethodID)
+		set, args = set+`, payment_method_id = ?, provider_account = COALESCE((SELECT pm.provider_account FROM payment_methods pm
+			WHERE pm.id = ? AND pm.merchant_id = plans.merchant_id), '')`, append(args, u.PaymentMethodID, u.PaymentMethodID)
 	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE plans SET `+set+` WHERE id = ? AND state_seq <= ?`),
 		append(args, u.PlanID, u.Seq)...); err != nil {

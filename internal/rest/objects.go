@@ -16,6 +16,7 @@ func PaymentObject(p billing.Payment) Payment {
 		CreatedAt: p.CreatedAt.UTC(), DueAt: UTC(p.DueAt),
 		ProviderChargeID: OptString(p.ProviderChargeID), FailureCode: OptString(p.FailureCode),
 		FailureClass: OptString(p.FailureClass), FailureMessage: OptString(p.FailureMessage),
+		ProviderAccount: OptString(p.ProviderAccount),
 	}
 	if p.PlanID != nil && *p.PlanID != "" {
 		plan, inst, attempt := *p.PlanID, p.Installment, p.Attempt
@@ -35,7 +36,7 @@ func PlanObject(p billing.Plan) Plan {
 		CreatedAt: p.CreatedAt.UTC(), NextChargeAt: UTC(p.NextChargeAt), LiveState: &live,
 		Type: OptString(p.Type), Reference: OptString(p.Reference),
 		MerchantData: jsonObject(p.MerchantData), Schedule: jsonObject(p.Schedule),
-		Paid: p.Paid, PaidAmount: p.PaidAmount,
+		Paid: p.Paid, PaidAmount: p.PaidAmount, ProviderAccount: OptString(p.ProviderAccount),
 	}
 }
 

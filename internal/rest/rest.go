@@ -27,6 +27,7 @@ type Payment struct {
 	PaymentType      string     `json:"payment_type"`
 	IsRecurring      bool       `json:"is_recurring"`
 	Provider         string     `json:"provider"`
+	ProviderAccount  *string    `json:"provider_account,omitempty"`
 	Livemode         bool       `json:"livemode"`
 	CreatedAt        time.Time  `json:"created_at"`
 	Plan             *string    `json:"plan,omitempty"`
@@ -47,21 +48,22 @@ type Payment struct {
 // fields (LiveState false); the API overlays the workflow's live state (paid,
 // remaining, next installment, last error, …) when the workflow answers in time.
 type Plan struct {
-	ID            string          `json:"id"`
-	Object        string          `json:"object"` // "plan"
-	Customer      string          `json:"customer"`
-	PaymentMethod string          `json:"payment_method"`
-	Provider      string          `json:"provider"`
-	Currency      string          `json:"currency"`
-	Status        string          `json:"status"`
-	Livemode      bool            `json:"livemode"`
-	CreatedAt     time.Time       `json:"created_at"`
-	NextChargeAt  *time.Time      `json:"next_charge_at,omitempty"`
-	LiveState     *bool           `json:"live_state,omitempty"`
-	Type          *string         `json:"type,omitempty"`
-	Reference     *string         `json:"reference,omitempty"`
-	MerchantData  *map[string]any `json:"merchant_data,omitempty"`
-	Schedule      *map[string]any `json:"schedule,omitempty"`
+	ID              string          `json:"id"`
+	Object          string          `json:"object"` // "plan"
+	Customer        string          `json:"customer"`
+	PaymentMethod   string          `json:"payment_method"`
+	Provider        string          `json:"provider"`
+	ProviderAccount *string         `json:"provider_account,omitempty"`
+	Currency        string          `json:"currency"`
+	Status          string          `json:"status"`
+	Livemode        bool            `json:"livemode"`
+	CreatedAt       time.Time       `json:"created_at"`
+	NextChargeAt    *time.Time      `json:"next_charge_at,omitempty"`
+	LiveState       *bool           `json:"live_state,omitempty"`
+	Type            *string         `json:"type,omitempty"`
+	Reference       *string         `json:"reference,omitempty"`
+	MerchantData    *map[string]any `json:"merchant_data,omitempty"`
+	Schedule        *map[string]any `json:"schedule,omitempty"`
 
 	// The workflow's live state; a row alone leaves these zero.
 	Paid            int        `json:"paid"`
