@@ -147,7 +147,9 @@ func (a *Activities) lookupOnly(ctx context.Context, req ChargeRequest, card bil
 	}
 	finder, ok := p.(providers.ChargeFinder)
 	if !ok {
-		return ChargeResult{}, notCharged(card.Provider + " cannot look charges up; the earlier attempt is given up")
+		// Nobody can tell what became of it: it stays unknown.
+		return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProcessingError, Provider: card.Provider,
+			Message: card.Provider + " cannot look charges up"}.err(true, nil)
 	}
 	res, err := finder.FindCharge(ctx, providers.ChargeRequest{
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,

@@ -80,7 +80,7 @@ func (db *DB) CreatePlan(ctx context.Context, p billing.Plan) (billing.Plan, boo
 	// delete locks the same row and counts plans, so one of the two sees the other.
 	lock := ""
 	if db.Dialect == Postgres {
-		lock = " FOR UPDATE OF pa"
+		lock = " FOR SHARE OF pa" // the delete takes FOR UPDATE: plans on one account do not wait on each other
 	}
 	var deleted []bool
 	if err := tx.SelectContext(ctx, &deleted, tx.Rebind(`SELECT pa.deleted_at IS NOT NULL FROM payment_methods pm

@@ -148,11 +148,14 @@ func (db *DB) DeleteProviderAccount(ctx context.Context, caller billing.Caller, 
 		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderAccountInUse,
 			Message: fmt.Sprintf("%d unfinished plan(s) charge cards saved on this account; cancel them or move them to other cards first", plans)}
 	}
-	// A payment whose outcome is unknown is settled by asking the account's provider:
-	// the credentials must outlive it.
+	// A payment whose outcome is unknown, or that the provider settles later, is
+	// settled by asking the account's provider: the credentials must outlive it. A day
+	// is the bound: an unfinished plan's attempts are covered above, and a one-off
+	// payment nobody settled in a day would otherwise block the account forever.
 	var pending int
 	if err := tx.GetContext(ctx, &pending, db.Rebind(`SELECT COUNT(*) FROM payments p JOIN payment_methods pm ON pm.id = p.payment_method_id
-		WHERE pm.provider_account = ? AND p.merchant_id = ? AND p.status = 'pending'`), id, caller.MerchantID); err != nil {
+		WHERE pm.provider_account = ? AND p.merchant_id = ? AND p.status = 'pending' AND p.attempted_at > ?`),
+		id, caller.MerchantID, ledgerTime(db.now().Add(-24*time.Hour))); err != nil {
 		return fmt.Errorf("delete provider account: %w", err)
 	}
 	if pending > 0 {

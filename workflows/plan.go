@@ -242,10 +242,11 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	}
 	pmID := s.PaymentMethodID
 	// The attempt whose outcome is unknown belongs to a card the plan has since
-	// replaced: settle it there first, sending nothing.
+	// replaced: settle it there first, sending nothing, with what it carried.
+	auth, moto := s.StartAuth, s.StartMOTO
 	lookupOnly := s.Unknown && s.UnknownCard != ""
 	if lookupOnly {
-		pmID = s.UnknownCard
+		pmID, auth, moto = s.UnknownCard, s.UnknownAuth, s.UnknownMOTO
 	}
 	p.events += 6
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
@@ -260,7 +261,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// The first charge of a plan started on the hosted page carries its 3-D Secure
 		// result, or is flagged MOTO for a plan taken over the phone.
 		// A retry of an unknown outcome repeats them under the same key.
-		Authentication: s.StartAuth, MOTO: s.StartMOTO,
+		Authentication: auth, MOTO: moto,
 		// The provider is asked what became of the lost attempt before the key is
 		// sent again: its own replay of the key may have expired since.
 		Resolve: s.Unknown, LookupOnly: lookupOnly,
@@ -279,7 +280,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		rec.Provider, rec.ProviderChargeID, rec.NetworkTransactionID = res.Provider, res.ChargeID, res.NetworkTransactionID
 		if !s.InitialDone {
 			s.InitialDone = true
-			if res.NetworkTransactionID != "" {
+			// The card charged may be one the plan has left (an attempt settled
+			// late): its network id is not the current card's.
+			if res.NetworkTransactionID != "" && pmID == s.PaymentMethodID {
 				s.NetworkTransactionID = res.NetworkTransactionID
 			}
 		}
@@ -320,8 +323,16 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		if _, err := p.record(ctx, &rec); err != nil {
 			return err
 		}
-		s.Attempt, s.Unknown, s.UnknownCard = attempt, false, ""
-		return p.charge(ctx, inst)
+		p.clearUnknown()
+		s.Attempt = attempt
+		return nil // the loop charges the current card next, if the plan still charges
+	}
+	if lookupOnly {
+		// The old card's provider cannot tell yet: ask again in an hour. The new card
+		// waits, its dunning untouched, and nothing is recorded twice.
+		s.RetryAt = now.Add(time.Hour)
+		s.LastError = p.planError(inst, attempt, f, now)
+		return p.publish(ctx, nil)
 	}
 	if s.Starting && final {
 		return p.startFailed(ctx, inst, attempt, rec, f, now)
@@ -343,6 +354,13 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 
 	s.Attempt = attempt
 	s.Unknown = !final
+	if p.version >= versionResolveOldCard {
+		// The attempt's card, when the plan moved off it while the charge ran.
+		s.UnknownCard, s.UnknownAuth, s.UnknownMOTO = "", nil, false
+		if s.Unknown && pmID != s.PaymentMethodID {
+			s.UnknownCard, s.UnknownAuth, s.UnknownMOTO = pmID, auth, moto
+		}
+	}
 	s.Failures = append(p.recentFailures(now), CardFailure{PaymentMethodID: pmID, At: now})
 	s.LastError = p.planError(inst, attempt, f, now)
 	rec.Status = billing.PaymentFailed
@@ -528,8 +546,14 @@ func (p *planRun) planError(inst billing.Installment, attempt int, f activities.
 func (p *planRun) nextInstallment() {
 	s := p.s
 	s.Next++
-	s.Attempt, s.Retries, s.Unknown, s.UnknownCard = 0, 0, false, ""
+	s.Attempt, s.Retries = 0, 0
+	p.clearUnknown()
 	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
+}
+
+// clearUnknown forgets an attempt whose outcome was unknown, once it is settled.
+func (p *planRun) clearUnknown() {
+	p.s.Unknown, p.s.UnknownCard, p.s.UnknownAuth, p.s.UnknownMOTO = false, "", nil, false
 }
 
 // notify tells the customer, best effort: a notifier that stays down is logged, not

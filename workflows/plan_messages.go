@@ -12,6 +12,7 @@ import (
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 )
 
 // maxSkips bounds the installments skip_next may mark ahead, keeping the carried state
@@ -209,16 +210,19 @@ func (p *planRun) cancel(req CancelRequest) {
 // with a fresh dunning schedule and, for another card, a fresh idempotency key.
 func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 	s := p.s
+	// What a hosted start's first attempt carried goes only with its own card.
+	carried, carriedMOTO := (*providers.Authentication)(nil), false
 	if req.PaymentMethodID != s.PaymentMethodID {
 		switch {
 		case s.Unknown && p.version >= versionResolveOldCard:
 			// The old key belongs to the old card: its attempt is settled there
 			// first (charge, LookupOnly); back on that card it is simply retried.
 			if s.UnknownCard == "" {
-				s.UnknownCard = s.PaymentMethodID
+				s.UnknownCard, s.UnknownAuth, s.UnknownMOTO = s.PaymentMethodID, s.StartAuth, s.StartMOTO
 			}
 			if req.PaymentMethodID == s.UnknownCard {
-				s.UnknownCard = ""
+				carried, carriedMOTO = s.UnknownAuth, s.UnknownMOTO
+				s.UnknownCard, s.UnknownAuth, s.UnknownMOTO = "", nil, false
 			}
 		default:
 			s.Unknown = false // histories before versionResolveOldCard dropped the attempt
@@ -228,7 +232,7 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 		s.NetworkTransactionID = req.NetworkTransactionID
 	}
 	s.PaymentMethodID = req.PaymentMethodID
-	s.StartAuth, s.StartMOTO = nil, false // the first card's proof is not this card's
+	s.StartAuth, s.StartMOTO = carried, carriedMOTO // the first card's proof is not this card's
 	s.Blocked, s.Detached, s.PendingNotify = false, false, false
 	if s.Status == billing.PlanPastDue || s.Status == billing.PlanActionRequired {
 		s.Status = billing.PlanActive
@@ -243,7 +247,8 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 // in progress, and a plan that ends first answers the start as failed (finish).
 func (p *planRun) startPlan(ctx workflow.Context, req activities.StartPlanRequest) (PlanState, error) {
 	s := p.s
-	s.PaymentMethodID, s.Status, s.Unknown, s.LastError = req.PaymentMethodID, billing.PlanActive, false, nil
+	s.PaymentMethodID, s.Status, s.LastError = req.PaymentMethodID, billing.PlanActive, nil
+	p.clearUnknown()
 	if req.Verified {
 		// A zero-amount verification was the customer-initiated step: every charge of
 		// the plan is merchant-initiated, the first on its date.

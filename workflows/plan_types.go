@@ -151,6 +151,10 @@ type PlanCarry struct {
 	// (versionResolveOldCard): the attempt is settled there before the new card is
 	// charged.
 	UnknownCard string `json:"unknown_card,omitempty"`
+	// UnknownAuth and UnknownMOTO are what that attempt carried (a hosted start's 3-D
+	// Secure result, the MOTO flag), so its lookup asks about the same charge.
+	UnknownAuth *providers.Authentication `json:"unknown_auth,omitempty"`
+	UnknownMOTO bool                      `json:"unknown_moto,omitempty"`
 
 	Paid       int   `json:"paid"`
 	PaidAmount int64 `json:"paid_amount"`
