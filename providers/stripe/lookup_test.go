@@ -3,6 +3,7 @@ package stripe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -94,5 +95,42 @@ func TestStripeFindsDeclinesAndOlderIntents(t *testing.T) {
 	old.Amount++
 	if _, err := p.FindCharge(ctx, old); !errors.Is(err, providers.ErrNoSuchCharge) {
 		t.Errorf("FindCharge for another amount = %v, want ErrNoSuchCharge", err)
+	}
+}
+
+// TestStripeLookupPagesThroughTheCustomersIntents: the key's intent is found behind
+// more than a page (100) of the customer's later intents; a key never charged reads
+// every page before answering "no such charge".
+func TestStripeLookupPagesThroughTheCustomersIntents(t *testing.T) {
+	ctx := context.Background()
+	fake := stripetest.New(t)
+	p := newProvider(t, fake.URL, 5*time.Second)
+	req := chargeReq(providers.InitiatorMerchant)
+	req.Token, req.CustomerRef, req.IdempotencyKey = "pm_card_visa", "cus_busy", "plan_busy/1/1"
+	made, err := p.Charge(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 150 {
+		later := req
+		later.IdempotencyKey = fmt.Sprintf("pay_busy_%d", i)
+		later.Metadata = map[string]string{"payment_id": later.IdempotencyKey}
+		if _, err := p.Charge(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.ForgetKeys()
+	before := fake.ListCalls()
+	found, err := p.FindCharge(ctx, req)
+	if err != nil || found.ID != made.ID {
+		t.Fatalf("FindCharge behind 150 later intents = %+v, %v; want %s", found, err, made.ID)
+	}
+	if pages := fake.ListCalls() - before; pages != 2 {
+		t.Errorf("%d list pages read, want 2", pages)
+	}
+	missing := req
+	missing.IdempotencyKey = "plan_busy/9/1"
+	if _, err := p.FindCharge(ctx, missing); !errors.Is(err, providers.ErrNoSuchCharge) {
+		t.Errorf("a key never charged = %v, want ErrNoSuchCharge after every page", err)
 	}
 }

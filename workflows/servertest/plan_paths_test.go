@@ -219,60 +219,82 @@ func TestChangeCardAfterDetachOnRealServer(t *testing.T) {
 // every try (the provider times out; its retries are fast here), so its outcome is
 // unknown; the merchant then gives the plan another card. Plan version 4
 // (versionResolveOldCard) does not drop the attempt: it asks the old card's provider
-// under the old key, sending nothing, finds the charge, and records installment 1 as
-// paid by the old card; installment 2 goes to the new card. With -record the history
-// is written to workflows/testdata/plan_unknown_change_card.json.
+// under the old key, sending nothing. Found, it records installment 1 as paid by the
+// old card; never sent, it records the attempt failed (not_charged) and charges the
+// new card under the next key. Installment 2 goes to the new card. With -record the
+// histories are written to workflows/testdata/plan_unknown_change_card.json and
+// plan_unknown_change_card_not_charged.json.
 func TestCardChangeSettlesUnknownOnRealServer(t *testing.T) {
-	cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
-		"pm_card1": {Provider: "fake", Token: "tok_1"},
-		"pm_card2": {Provider: "fake", Token: "tok_2"},
-	})
-	const id = "plan_unknown_change_card"
-	e := startWithFakes(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
-		if c.IdempotencyKey == id+"/1/1" {
-			return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeTimeout,
-				Provider: "fake", RetryAfter: 10 * time.Millisecond}
-		}
-		return activitiestest.Succeed(c)
-	}, cards, &activitiestest.Notifier{})
-	settle := false
-	var mu sync.Mutex
-	e.provider.SetFind(func(r providers.ChargeRequest) (providers.ChargeResult, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !settle {
-			return providers.ChargeResult{}, providers.ErrNoSuchCharge
-		}
-		return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: r.Amount, Currency: r.Currency}, nil
-	})
-	ctx := context.Background()
-	in := testPlan(t, e, id, 2, 4)
-	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		id    string
+		found bool
+		rows  []string
+		keys  []string // installment 1's keys after the lost ones
+	}{
+		{"plan_unknown_change_card", true, []string{"1 succeeded pm_card1", "2 succeeded pm_card2"}, nil},
+		{"plan_unknown_change_card_not_charged", false, []string{"1 failed pm_card1", "1 succeeded pm_card2", "2 succeeded pm_card2"},
+			[]string{"/1/2 tok_2"}},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			cards := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+				"pm_card1": {Provider: "fake", Token: "tok_1"},
+				"pm_card2": {Provider: "fake", Token: "tok_2"},
+			})
+			id := tc.id
+			e := startWithFakes(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+				if c.IdempotencyKey == id+"/1/1" {
+					return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeTimeout,
+						Provider: "fake", RetryAfter: 10 * time.Millisecond}
+				}
+				return activitiestest.Succeed(c)
+			}, cards, &activitiestest.Notifier{})
+			settle := false
+			var mu sync.Mutex
+			e.provider.SetFind(func(r providers.ChargeRequest) (providers.ChargeResult, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if !settle || !tc.found {
+					return providers.ChargeResult{}, providers.ErrNoSuchCharge
+				}
+				return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: r.Amount, Currency: r.Currency}, nil
+			})
+			ctx := context.Background()
+			in := testPlan(t, e, id, 2, 4)
+			if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+				t.Fatal(err)
+			}
+			unknown := waitFor(t, e.c, id, "the unknown outcome", func(st workflows.PlanState) bool {
+				return st.LastError != nil && st.LastError.Code == billing.CodeTimeout
+			})
+			if unknown.Paid != 0 { // past_due: this test plan has no dunning retries
+				t.Fatalf("after the lost answers: %+v", unknown)
+			}
+			mu.Lock()
+			settle = true // the provider's record now says what happened
+			mu.Unlock()
+			if _, err := starter.ChangePlanPaymentMethod(ctx, e.c, id, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"}); err != nil {
+				t.Fatal(err)
+			}
+			res := runToEnd(t, e, id)
+			if res.Status != billing.PlanCompleted || res.Paid != 2 {
+				t.Errorf("result %+v, want completed with 2 paid", res)
+			}
+			if rows := paidInstallments(t, e, id); !slices.Equal(rows, tc.rows) {
+				t.Errorf("ledger %v, want %v", rows, tc.rows)
+			}
+			var later []string
+			for _, k := range chargedKeys(e, id) {
+				if strings.HasPrefix(k, id+"/1/") && !strings.HasPrefix(k, id+"/1/1 ") {
+					later = append(later, strings.TrimPrefix(k, id))
+				}
+				if strings.HasPrefix(k, id+"/1/1 ") && !strings.HasSuffix(k, " tok_1") {
+					t.Errorf("the unknown key went to the new card: %s", k)
+				}
+			}
+			if !slices.Equal(later, tc.keys) {
+				t.Errorf("installment 1 sent %v after the lost key, want %v", later, tc.keys)
+			}
+			recordSingleRun(t, e, res, id, id+".json")
+		})
 	}
-	unknown := waitFor(t, e.c, id, "the unknown outcome", func(st workflows.PlanState) bool {
-		return st.LastError != nil && st.LastError.Code == billing.CodeTimeout
-	})
-	if unknown.Paid != 0 { // past_due: this test plan has no dunning retries
-		t.Fatalf("after the lost answers: %+v", unknown)
-	}
-	mu.Lock()
-	settle = true // the provider did charge: its record now says so
-	mu.Unlock()
-	if _, err := starter.ChangePlanPaymentMethod(ctx, e.c, id, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"}); err != nil {
-		t.Fatal(err)
-	}
-	res := runToEnd(t, e, id)
-	if res.Status != billing.PlanCompleted || res.Paid != 2 {
-		t.Errorf("result %+v, want completed with 2 paid", res)
-	}
-	if rows := paidInstallments(t, e, id); !slices.Equal(rows, []string{"1 succeeded pm_card1", "2 succeeded pm_card2"}) {
-		t.Errorf("ledger %v, want installment 1 on the old card (found), 2 on the new one", rows)
-	}
-	for _, k := range chargedKeys(e, id) {
-		if strings.HasPrefix(k, id+"/1/") && !strings.HasSuffix(k, " tok_1") {
-			t.Errorf("installment 1 was sent to the new card: %s", k)
-		}
-	}
-	recordSingleRun(t, e, res, id, "plan_unknown_change_card.json")
 }

@@ -54,8 +54,16 @@ type Fake struct {
 	lose    int            // answers still to lose
 	// methods are the payment methods saved at the fake before (AddPaymentMethod), by
 	// id, with the customer each is attached to.
-	methods map[string]string
-	last4   map[string]string
+	methods   map[string]string
+	last4     map[string]string
+	listCalls int
+}
+
+// ListCalls counts the PaymentIntent list pages served.
+func (f *Fake) ListCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listCalls
 }
 
 // AddPaymentMethod stores a Visa card payment method ending in last4, as one a merchant
@@ -243,20 +251,34 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(in)
 	case r.Method == http.MethodGet && len(parts) == 2 && parts[1] == "payment_intents":
-		// Stripe's list: newest first, filtered by customer and created[gte]; one page.
+		// Stripe's list: newest first, filtered by customer and created[gte], in pages
+		// of limit (10 by default) after starting_after.
 		q := r.URL.Query()
 		var since int64
 		fmt.Sscan(q.Get("created[gte]"), &since)
+		limit := 10
+		fmt.Sscan(q.Get("limit"), &limit)
 		data := []any{}
+		started := q.Get("starting_after") == ""
+		hasMore := false
 		for i := len(f.order) - 1; i >= 0; i-- {
 			in := f.intents[f.order[i]]
 			if in["object"] != "payment_intent" || in["created"].(int64) < since ||
 				(q.Get("customer") != "" && in["customer"] != q.Get("customer")) {
 				continue
 			}
+			if !started {
+				started = in["id"] == q.Get("starting_after")
+				continue
+			}
+			if len(data) == limit {
+				hasMore = true
+				break
+			}
 			data = append(data, in)
 		}
-		writeJSON(map[string]any{"object": "list", "url": "/v1/payment_intents", "has_more": false, "data": data})
+		f.listCalls++
+		writeJSON(map[string]any{"object": "list", "url": "/v1/payment_intents", "has_more": hasMore, "data": data})
 	case r.Method == http.MethodGet && len(parts) == 3 && (parts[1] == "payment_intents" || parts[1] == "setup_intents"):
 		in, ok := f.intents[parts[2]]
 		if !ok {
