@@ -474,6 +474,8 @@ func TestPlanPaymentSession(t *testing.T) {
 				t.Errorf("%s = %d %+v, want 400 naming %s", body, rec.Code, e.Error, param)
 			}
 		}
+		// The live state (a query) can be ahead of the row the API checks: wait for it.
+		f.waitPlanRow(t, plan.ID, "completed")
 		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+plan.ID+"/payment-session", f.testKey, "", nil); code != http.StatusConflict {
 			t.Errorf("a session for a completed plan = %d, want 409", code)
 		}
