@@ -316,3 +316,41 @@ func TestChargeResolvesAnUnknownOutcomeBeforeSending(t *testing.T) {
 		t.Errorf("lookups = %v, want 5 under %s", got, req.IdempotencyKey)
 	}
 }
+
+// fakeAccounts builds the fake provider for any account of merchant mer_1.
+type fakeAccounts struct{ p providers.Provider }
+
+func (f fakeAccounts) ForAccount(_ context.Context, merchantID, accountID string) (providers.Provider, error) {
+	if merchantID != "mer_1" || accountID != "pa_1" {
+		return nil, errors.New("no such account")
+	}
+	return f.p, nil
+}
+
+// TestCardsInAProviderAccountGoThroughIt: a card saved in a merchant's provider account
+// is charged and 3-D Secure-authenticated through the account's adapter, never through
+// the installation's provider of the same name.
+func TestCardsInAProviderAccountGoThroughIt(t *testing.T) {
+	account := &activitiestest.Provider{ProviderName: "fake"}
+	installation := &activitiestest.Provider{ProviderName: "fake"}
+	pms := activitiestest.NewPaymentMethods(map[string]activitiestest.Card{
+		"pm_acc": {Provider: "fake", Token: "tok_acc", ProviderAccount: "pa_1"}})
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(activities.New(activities.Deps{Providers: activitiestest.Providers{"fake": installation},
+		Accounts: fakeAccounts{account}, PaymentMethods: pms, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	var a *activities.Activities
+	if _, err := env.ExecuteActivity(a.Charge, chargeReq("pm_acc", "plan_acc/1/1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.ExecuteActivity(a.BeginAuthentication, activities.AuthenticateRequest{MerchantID: "mer_1", PaymentMethodID: "pm_acc",
+		Amount: 1000, Currency: "USD", IdempotencyKey: "pay_acc/3ds"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(account.Calls()); n != 1 || len(installation.Calls()) != 0 {
+		t.Errorf("account charges %d, installation charges %d; want 1 and 0", n, len(installation.Calls()))
+	}
+	if n := account.Authentications(); n != 1 || installation.Authentications() != 0 {
+		t.Errorf("account authentications %d, installation %d; want 1 and 0", n, installation.Authentications())
+	}
+}

@@ -45,7 +45,7 @@ func (a *Activities) authenticator(ctx context.Context, req AuthenticateRequest)
 		return nil, card, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: billing.CodePaymentMethodDetached,
 			Provider: card.Provider, Blocked: card.Blocked, Detached: card.Detached}.err(false, nil)
 	}
-	p, err := a.deps.Providers.Get(card.Provider)
+	p, err := a.provider(ctx, req.MerchantID, card) // the card's provider account, if any
 	if err != nil {
 		return nil, card, err
 	}
@@ -247,7 +247,7 @@ func (a *Activities) CancelAuthentication(ctx context.Context, req CancelAuthent
 	if err != nil {
 		return storeError(err)
 	}
-	p, err := a.deps.Providers.Get(card.Provider)
+	p, err := a.provider(ctx, req.MerchantID, card)
 	if err != nil {
 		return err
 	}

@@ -334,6 +334,14 @@ type Provider struct {
 	mu      sync.Mutex
 	calls   []Call
 	lookups []string
+	begun   int
+}
+
+// Authentications counts the 3-D Secure authentications begun.
+func (p *Provider) Authentications() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.begun
 }
 
 var _ providers.ChargeFinder = (*Provider)(nil)
@@ -371,6 +379,9 @@ var _ providers.Authenticator = (*Provider)(nil)
 
 // BeginAuthentication challenges when Challenge is set, else authenticates.
 func (p *Provider) BeginAuthentication(_ context.Context, req providers.AuthenticationRequest) (providers.Authentication, error) {
+	p.mu.Lock()
+	p.begun++
+	p.mu.Unlock()
 	id := "3ds_fake_" + req.IdempotencyKey
 	if p.Challenge.Load() {
 		return providers.Authentication{ID: id, Status: providers.AuthenticationChallenge}, nil
