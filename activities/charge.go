@@ -145,29 +145,23 @@ func (a *Activities) lookupOnly(ctx context.Context, req ChargeRequest, card bil
 		return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProviderNotAvailable, Provider: card.Provider,
 			Message: "cannot ask the provider about the earlier attempt: " + err.Error()}.err(true, nil)
 	}
-	finder, ok := p.(providers.ChargeFinder)
-	if !ok {
+	if _, ok := p.(providers.ChargeFinder); !ok {
 		// Nobody can tell what became of it: it stays unknown.
 		return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProcessingError, Provider: card.Provider,
 			Message: card.Provider + " cannot look charges up"}.err(true, nil)
 	}
-	res, err := finder.FindCharge(ctx, providers.ChargeRequest{
+	res, err := a.resolve(ctx, p, providers.ChargeRequest{
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: req.NetworkTransactionID,
 		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
-	})
+	}, true)
 	switch {
 	case err == nil:
-		a.deps.Logger.Info("an earlier attempt's charge was found", "idempotency_key", req.IdempotencyKey, "charge_id", res.ID)
 		return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
 	case errors.Is(err, providers.ErrNoSuchCharge):
 		return ChargeResult{}, notCharged("the earlier attempt never reached the provider")
-	case providers.IsFound(err):
-		return ChargeResult{}, chargeError(err)
 	}
-	a.deps.Logger.Warn("could not learn an earlier attempt's outcome", "idempotency_key", req.IdempotencyKey, "err", err)
-	return ChargeResult{}, ChargeFailure{Type: ErrTransient, Code: billing.CodeProcessingError, Provider: card.Provider,
-		Message: "could not learn the outcome of an earlier attempt under this key"}.err(true, nil)
+	return ChargeResult{}, chargeError(err) // a found failure, or transient: cannot tell
 }
 
 // provider is the adapter that charges card: its merchant's provider account, or the

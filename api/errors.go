@@ -170,6 +170,21 @@ func echoError(he *echo.HTTPError) errorDetail {
 	return d
 }
 
+// naming returns a copy of err's *billing.Error naming param (and of kind, when set),
+// or err as it is.
+func naming(err error, param string, kind billing.Kind) error {
+	var be *billing.Error
+	if !errors.As(err, &be) {
+		return err
+	}
+	cp := *be
+	cp.Param = param
+	if kind != "" {
+		cp.Kind = kind
+	}
+	return &cp
+}
+
 // withParam names the request field a not-found reference came from.
 func withParam(err error, param string) error {
 	var be *billing.Error

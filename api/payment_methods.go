@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -243,14 +242,7 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 		// The card's account must still exist, for a one-off payment too.
 		p, err := s.adapter(ctx, caller, pm.Provider, pm.ProviderAccount)
 		if err != nil {
-			e := providers.ToBilling(err)
-			var b *billing.Error
-			if errors.As(e, &b) {
-				cp := *b
-				cp.Kind, cp.Param = billing.KindUnprocessable, param
-				return pm, &cp
-			}
-			return pm, e
+			return pm, naming(providers.ToBilling(err), param, billing.KindUnprocessable)
 		}
 		if reg, err = providers.NewRegistry(p); err != nil {
 			return pm, err
@@ -258,14 +250,7 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 	}
 	if recurring {
 		if err := reg.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
-			be := providers.ToBilling(err)
-			var b *billing.Error
-			if errors.As(be, &b) {
-				cp := *b
-				cp.Param = param
-				return pm, &cp
-			}
-			return pm, be
+			return pm, naming(providers.ToBilling(err), param, "")
 		}
 	}
 	return pm, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/seal"
 )
 
 type paymentMethodRow struct {
@@ -306,6 +307,27 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 	return card, nil
 }
 
+// reseal moves one sealed value (table.column, its key id in column_key_id) from
+// oldKID to the active key, reporting whether it did: the update is conditional on the
+// old key id, so a concurrent erase or reseal wins.
+func (db *DB) reseal(ctx context.Context, kr *seal.Keyring, table, column, id, oldKID string, value, aad []byte) (bool, error) {
+	plain, err := kr.Open(oldKID, value, aad)
+	if err != nil {
+		return false, err
+	}
+	kid, sealed, err := kr.Seal(plain, aad)
+	if err != nil {
+		return false, err
+	}
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE `+table+` SET `+column+` = ?, `+column+`_key_id = ?
+		WHERE id = ? AND `+column+`_key_id = ?`), sealed, kid, id, oldKID)
+	if err != nil {
+		return false, err
+	}
+	k, _ := res.RowsAffected()
+	return k == 1, nil
+}
+
 // RecordNetworkTransactionID keeps the network id of the initial customer-initiated
 // payment that stored a card, for its later merchant-initiated charges. The first
 // recorded id stays; a detached card records nothing.
@@ -336,22 +358,12 @@ func (db *DB) ResealTokens(ctx context.Context, limit int) (int, error) {
 	}
 	n := 0
 	for _, r := range rows {
-		aad := tokenAAD(r.MerchantID, r.Mode, r.ID)
-		plain, err := kr.Open(r.TokenKeyID.String, r.Token, aad)
+		done, err := db.reseal(ctx, kr, "payment_methods", "token", r.ID, r.TokenKeyID.String, r.Token,
+			tokenAAD(r.MerchantID, r.Mode, r.ID))
 		if err != nil {
 			return n, fmt.Errorf("reseal token of payment method %s: %w", r.ID, err)
 		}
-		kid, sealed, err := kr.Seal(plain, aad)
-		if err != nil {
-			return n, fmt.Errorf("reseal token of payment method %s: %w", r.ID, err)
-		}
-		// Conditional on the old key id: a concurrent detach or reseal wins.
-		res, err := db.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET token = ?, token_key_id = ?
-			WHERE id = ? AND token_key_id = ?`), sealed, kid, r.ID, r.TokenKeyID.String)
-		if err != nil {
-			return n, fmt.Errorf("reseal token of payment method %s: %w", r.ID, err)
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
+		if done {
 			n++
 		}
 	}

@@ -209,22 +209,12 @@ func (db *DB) resealProviderAccounts(ctx context.Context, limit int) (int, error
 	}
 	n := 0
 	for _, r := range rows {
-		aad := credentialsAAD(r.MerchantID, r.Mode, r.ID)
-		plain, err := kr.Open(r.CredentialsKeyID.String, r.Credentials, aad)
+		done, err := db.reseal(ctx, kr, "provider_accounts", "credentials", r.ID, r.CredentialsKeyID.String, r.Credentials,
+			credentialsAAD(r.MerchantID, r.Mode, r.ID))
 		if err != nil {
 			return n, fmt.Errorf("reseal provider account %s: %w", r.ID, err)
 		}
-		kid, sealed, err := kr.Seal(plain, aad)
-		if err != nil {
-			return n, fmt.Errorf("reseal provider account %s: %w", r.ID, err)
-		}
-		// Conditional on the old key id: a concurrent delete or reseal wins.
-		res, err := db.ExecContext(ctx, db.Rebind(`UPDATE provider_accounts SET credentials = ?, credentials_key_id = ?
-			WHERE id = ? AND credentials_key_id = ?`), sealed, kid, r.ID, r.CredentialsKeyID.String)
-		if err != nil {
-			return n, fmt.Errorf("reseal provider account %s: %w", r.ID, err)
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
+		if done {
 			n++
 		}
 	}

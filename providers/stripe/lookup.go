@@ -59,15 +59,7 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 		sp := &sdk.PaymentIntentSearchParams{}
 		sp.Query = fmt.Sprintf("metadata['%s']:'%s'", keyMetadata, strings.ReplaceAll(req.IdempotencyKey, "'", `\'`))
 		sp.AddExpand("data.latest_charge")
-		for pi, err := range p.client.V1PaymentIntents.Search(ctx, sp).All(ctx) {
-			if err != nil {
-				return providers.ChargeResult{}, mapError(err)
-			}
-			if madeFor(pi, req, amount) {
-				return p.foundResult(pi, req)
-			}
-		}
-		return providers.ChargeResult{}, fmt.Errorf("stripe: %w", providers.ErrNoSuchCharge)
+		return p.firstMadeFor(p.client.V1PaymentIntents.Search(ctx, sp).All(ctx), req, amount)
 	}
 	params := &sdk.PaymentIntentListParams{
 		CreatedRange: &sdk.RangeQueryParams{GreaterThanOrEqual: time.Now().Add(-LookupWindow).Unix()},
@@ -75,7 +67,13 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 	}
 	params.Limit = sdk.Int64(100)
 	params.AddExpand("data.latest_charge")
-	for pi, err := range p.client.V1PaymentIntents.List(ctx, params).All(ctx) {
+	return p.firstMadeFor(p.client.V1PaymentIntents.List(ctx, params).All(ctx), req, amount)
+}
+
+// firstMadeFor reads intents until one req's charge made, and answers its outcome;
+// after the last one, ErrNoSuchCharge.
+func (p *Provider) firstMadeFor(intents sdk.Seq2[*sdk.PaymentIntent, error], req providers.ChargeRequest, amount int64) (providers.ChargeResult, error) {
+	for pi, err := range intents {
 		if err != nil {
 			return providers.ChargeResult{}, mapError(err)
 		}
