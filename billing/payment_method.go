@@ -17,6 +17,24 @@ const (
 	PaymentMethodDetached PaymentMethodStatus = "detached"
 )
 
+// PaymentMethodType is the kind of a saved payment method.
+type PaymentMethodType string
+
+// Payment method types. A card is charged with its provider token and the card
+// network's stored-credential rules; a PayPal method is a billing agreement the payer
+// gave at PayPal (through the merchant's provider), charged with its recurrence token.
+const (
+	PaymentMethodCard   PaymentMethodType = "card"
+	PaymentMethodPayPal PaymentMethodType = "paypal"
+)
+
+// PayPalDetails is what may be shown of a saved PayPal billing agreement.
+type PayPalDetails struct {
+	// PayerEmail is the PayPal account's email as the provider reported it (or the
+	// merchant gave it on import); "" when unknown.
+	PayerEmail string
+}
+
 // CardDetails is what may be shown of a saved card.
 type CardDetails struct {
 	Brand       string
@@ -26,7 +44,7 @@ type CardDetails struct {
 	Fingerprint string
 }
 
-// PaymentMethod is a saved card without its token.
+// PaymentMethod is a saved card or PayPal agreement without its token.
 type PaymentMethod struct {
 	ID                  string
 	MerchantID          string
@@ -34,8 +52,12 @@ type PaymentMethod struct {
 	CustomerID          string
 	Provider            string
 	ProviderCustomerRef string
-	// Card is nil once the card is detached.
-	Card       *CardDetails
+	// Type is card or paypal; Card or PayPal holds its details accordingly.
+	Type PaymentMethodType
+	// Card is nil for a PayPal method and once the card is detached.
+	Card *CardDetails
+	// PayPal is nil for a card and once the agreement is detached.
+	PayPal     *PayPalDetails
 	Status     PaymentMethodStatus
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -49,14 +71,17 @@ type PaymentMethod struct {
 	ProviderAccount string
 }
 
-// NewPaymentMethod is a card a provider has just tokenized.
+// NewPaymentMethod is a card a provider has just tokenized, or a PayPal agreement.
 type NewPaymentMethod struct {
 	CustomerID          string
 	Provider            string
 	ProviderCustomerRef string
 	// Token is the provider's token in the clear; it is stored sealed.
 	Token string
-	Card  CardDetails
+	// Type is card when empty; Card is used for a card, PayPal for paypal.
+	Type   PaymentMethodType
+	Card   CardDetails
+	PayPal PayPalDetails
 	// Imported marks a card brought over from the provider (token import), with the
 	// network transaction id of its original customer-initiated payment, if known.
 	Imported             bool
@@ -72,6 +97,8 @@ type ChargeableCard struct {
 	PaymentMethodID string
 	CustomerID      string
 	Provider        string
+	// Type is the method's type (card or paypal); the provider charges each its way.
+	Type PaymentMethodType
 	// ProviderAccount is the merchant's provider account to charge through; "" for the
 	// installation's provider.
 	ProviderAccount string

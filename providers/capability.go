@@ -9,8 +9,13 @@ import (
 	"github.com/recurring/recurring/billing"
 )
 
-// MethodCard is the payment method of card-not-present card payments.
-const MethodCard = "card"
+// The payment methods of the capability matrix (ChargeRequest.Method).
+const (
+	// MethodCard is the payment method of card-not-present card payments.
+	MethodCard = "card"
+	// MethodPayPal is a PayPal billing agreement charged through the provider.
+	MethodPayPal = "paypal"
+)
 
 // Capability is one row of the capability matrix: what a provider can do with one
 // payment method. GET /v1/providers renders the matrix as is.
@@ -44,6 +49,21 @@ func Find(caps []Capability, method string) (Capability, bool) {
 		}
 	}
 	return Capability{}, false
+}
+
+// CheckMethod refuses a charge whose payment method the provider's capabilities do
+// not list (a PayPal agreement sent to a card-only adapter): an invalid request that
+// wraps ErrNotSupported, so nothing is sent.
+func CheckMethod(caps []Capability, req ChargeRequest) error {
+	if _, ok := Find(caps, req.MethodOf()); ok {
+		return nil
+	}
+	provider := ""
+	if len(caps) > 0 {
+		provider = caps[0].Provider
+	}
+	return &Error{Class: ClassInvalidRequest, Code: billing.CodePaymentMethodUnusable, Param: "method", Provider: provider,
+		Message: fmt.Sprintf("%s cannot charge a %s payment method", provider, req.MethodOf()), Err: ErrNotSupported}
 }
 
 // RecurringNotSupported is the error for a plan or recurring charge on a provider and

@@ -15,7 +15,10 @@ type TokenImporter interface {
 type ImportTokenRequest struct {
 	// Fields are the provider's stored-credential fields, by their API names. An
 	// unknown or missing one is an invalid request whose Param is "token.<name>".
-	Fields     map[string]string
+	Fields map[string]string
+	// Method is the saved method's kind: providers.MethodCard (also when empty) or
+	// providers.MethodPayPal, a billing agreement the payer gave at PayPal.
+	Method     string
 	CustomerID string
 	Email      string
 	// Brand, Last4, ExpMonth and ExpYear are the card's display data as the merchant

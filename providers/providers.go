@@ -106,6 +106,18 @@ type ChargeRequest struct {
 	// MOTO flags a mail or telephone order: the merchant's agent typed the card, there is
 	// no cardholder to authenticate.
 	MOTO bool
+	// Method is the saved method's kind, MethodCard (also when empty) or MethodPayPal
+	// (Token is then the provider's token for the payer's billing agreement). An adapter
+	// refuses a method its capabilities do not list (CheckMethod).
+	Method string
+}
+
+// MethodOf is the request's payment method, MethodCard when unset.
+func (r ChargeRequest) MethodOf() string {
+	if r.Method == "" {
+		return MethodCard
+	}
+	return r.Method
 }
 
 // ChargeStatus is the state of a charge the provider accepted. Declines are errors, not
@@ -174,6 +186,8 @@ func (r ChargeRequest) Validate() error {
 		return invalid(billing.CodeInvalidCurrency, "currency", "currency must be an upper-case ISO 4217 code")
 	case r.Initiator != InitiatorCustomer && r.Initiator != InitiatorMerchant:
 		return invalid(billing.CodeInvalidRequest, "initiator", `initiator must be "customer" or "merchant"`)
+	case r.MethodOf() != MethodCard && r.MethodOf() != MethodPayPal:
+		return invalid(billing.CodeInvalidRequest, "method", `method must be "card" or "paypal"`)
 	}
 	return nil
 }

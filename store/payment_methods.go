@@ -36,24 +36,30 @@ type paymentMethodRow struct {
 	NetworkTxID         sql.NullString              `db:"network_transaction_id"`
 	Imported            bool                        `db:"imported"`
 	ProviderAccount     sql.NullString              `db:"provider_account"`
+	Type                billing.PaymentMethodType   `db:"type"`
+	PayerEmail          sql.NullString              `db:"payer_email"`
 }
 
 const paymentMethodColumns = `seq, id, merchant_id, mode, customer_id, provider, provider_customer_ref, token_key_id,
 	token, brand, last4, exp_month, exp_year, fingerprint, status, created_at, updated_at, detached_at,
-	network_transaction_id, imported, provider_account`
+	network_transaction_id, imported, provider_account, type, payer_email`
 
 func (r paymentMethodRow) paymentMethod() billing.PaymentMethod {
 	pm := billing.PaymentMethod{
 		ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, CustomerID: r.CustomerID, Provider: r.Provider,
 		ProviderCustomerRef: r.ProviderCustomerRef.String, Status: r.Status,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Imported: r.Imported,
-		ProviderAccount: r.ProviderAccount.String,
+		ProviderAccount: r.ProviderAccount.String, Type: r.Type,
 	}
 	if r.DetachedAt != nil {
 		t := r.DetachedAt.UTC()
 		pm.DetachedAt = &t
 	}
-	if r.Status != billing.PaymentMethodDetached {
+	switch {
+	case r.Status == billing.PaymentMethodDetached:
+	case r.Type == billing.PaymentMethodPayPal:
+		pm.PayPal = &billing.PayPalDetails{PayerEmail: r.PayerEmail.String}
+	default:
 		pm.Card = &billing.CardDetails{Brand: r.Brand.String, Last4: r.Last4.String, ExpMonth: int(r.ExpMonth.Int64),
 			ExpYear: int(r.ExpYear.Int64), Fingerprint: r.Fingerprint.String}
 	}
@@ -75,6 +81,13 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 	if in.Token == "" {
 		return billing.PaymentMethod{}, errors.New("create payment method: the provider returned no token")
 	}
+	switch in.Type {
+	case "":
+		in.Type = billing.PaymentMethodCard
+	case billing.PaymentMethodCard, billing.PaymentMethodPayPal:
+	default:
+		return billing.PaymentMethod{}, fmt.Errorf("create payment method: unknown type %q", in.Type)
+	}
 	now := db.now()
 	row := paymentMethodRow{
 		ID: billing.NewID(billing.PrefixPaymentMethod), MerchantID: caller.MerchantID, Mode: caller.Mode,
@@ -84,6 +97,12 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 		ExpYear:     sql.NullInt64{Int64: int64(in.Card.ExpYear), Valid: true},
 		Fingerprint: nullable(in.Card.Fingerprint), Status: billing.PaymentMethodActive, CreatedAt: now, UpdatedAt: now,
 		Imported: in.Imported, NetworkTxID: nullable(in.NetworkTransactionID), ProviderAccount: nullable(in.ProviderAccount),
+		Type: in.Type,
+	}
+	if in.Type == billing.PaymentMethodPayPal {
+		row.Brand, row.Last4, row.ExpMonth, row.ExpYear, row.Fingerprint = sql.NullString{}, sql.NullString{},
+			sql.NullInt64{}, sql.NullInt64{}, sql.NullString{}
+		row.PayerEmail = nullable(in.PayPal.PayerEmail)
 	}
 	kid, sealed, err := kr.Seal([]byte(in.Token), tokenAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
@@ -102,10 +121,10 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 	}
 	if _, err := sqlx.NamedExecContext(ctx, tx, `INSERT INTO payment_methods (id, merchant_id, mode, customer_id,
 		provider, provider_customer_ref, token_key_id, token, brand, last4, exp_month, exp_year, fingerprint, status,
-		created_at, updated_at, imported, network_transaction_id, provider_account)
+		created_at, updated_at, imported, network_transaction_id, provider_account, type, payer_email)
 		VALUES (:id, :merchant_id, :mode, :customer_id, :provider, :provider_customer_ref, :token_key_id, :token,
 		:brand, :last4, :exp_month, :exp_year, :fingerprint, :status, :created_at, :updated_at, :imported, :network_transaction_id,
-		:provider_account)`, row); err != nil {
+		:provider_account, :type, :payer_email)`, row); err != nil {
 		return billing.PaymentMethod{}, translate(err, "create payment method")
 	}
 	if err := tx.Commit(); err != nil {
@@ -265,7 +284,7 @@ func (db *DB) DetachPaymentMethod(ctx context.Context, caller billing.Caller, id
 
 func (db *DB) detach(ctx context.Context, tx *sqlx.Tx, caller billing.Caller, id string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET status = 'detached', token = NULL,
-		token_key_id = NULL, brand = NULL, last4 = NULL, exp_month = NULL, exp_year = NULL, fingerprint = NULL,
+		token_key_id = NULL, brand = NULL, last4 = NULL, exp_month = NULL, exp_year = NULL, fingerprint = NULL, payer_email = NULL,
 		network_transaction_id = NULL, updated_at = ?, detached_at = ? WHERE id = ? AND merchant_id = ? AND mode = ?`),
 		now, now, id, caller.MerchantID, caller.Mode); err != nil {
 		return fmt.Errorf("detach payment method %s: %w", id, err)
@@ -293,7 +312,7 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 		return billing.ChargeableCard{}, fmt.Errorf("get chargeable card: %w", err)
 	}
 	card := billing.ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
-		ProviderAccount: row.ProviderAccount.String,
+		Type: row.Type, ProviderAccount: row.ProviderAccount.String,
 		CustomerRef:     row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
 		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached}
 	if row.Status != billing.PaymentMethodActive {

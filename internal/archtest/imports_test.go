@@ -17,28 +17,29 @@ const module = "github.com/recurring/recurring/"
 // Temporal layers (activities, workflows) import adapters' contracts, and only api,
 // worker and cmd put everything together. A new edge must be added here on purpose.
 var allowed = map[string][]string{
-	"billing":                   {},
-	"internal/seal":             {},
-	"internal/netguard":         {},
-	"internal/rest":             {"billing"},
-	"internal/testdb":           {"billing"},
-	"internal/notify":           {"billing"},
-	"internal/devserver":        {},
-	"internal/archtest":         {},
-	"providers/...":             {"billing", "providers", "internal/netguard"},
-	"providers/aps/apstest":     {"providers", "providers/aps"}, // the double signs as the adapter does
-	"store":                     {"billing", "internal/rest", "internal/seal"},
-	"store/storetest":           {"billing"},
-	"webhooks":                  {"billing"},
-	"activities":                {"billing", "providers", "webhooks", "internal/netguard"},
-	"activities/activitiestest": {"activities", "billing", "providers", "internal/rest"},
-	"workflows":                 {"activities", "billing", "providers"},
-	"workflows/servertest":      {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
-	"starter":                   {"activities", "billing", "workflows"},
-	"worker":                    {"activities", "billing", "starter", "webhooks", "workflows"},
-	"api":                       {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest", "internal/provideraccounts"},
-	"internal/provideraccounts": {"billing", "providers", "providers/aps", "providers/stripe"},
-	"cmd/...":                   nil, // the binary wires everything
+	"billing":                     {},
+	"internal/seal":               {},
+	"internal/netguard":           {},
+	"internal/rest":               {"billing"},
+	"internal/testdb":             {"billing"},
+	"internal/notify":             {"billing"},
+	"internal/devserver":          {},
+	"internal/archtest":           {},
+	"providers/...":               {"billing", "providers", "internal/netguard"},
+	"providers/aps/apstest":       {"providers", "providers/aps"},  // the double signs as the adapter does
+	"providers/axerve/axervetest": {"billing", "providers/axerve"}, // the double shares the adapter's currency table
+	"store":                       {"billing", "internal/rest", "internal/seal"},
+	"store/storetest":             {"billing"},
+	"webhooks":                    {"billing"},
+	"activities":                  {"billing", "providers", "webhooks", "internal/netguard"},
+	"activities/activitiestest":   {"activities", "billing", "providers", "internal/rest"},
+	"workflows":                   {"activities", "billing", "providers"},
+	"workflows/servertest":        {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
+	"starter":                     {"activities", "billing", "workflows"},
+	"worker":                      {"activities", "billing", "starter", "webhooks", "workflows"},
+	"api":                         {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest", "internal/provideraccounts"},
+	"internal/provideraccounts":   {"billing", "providers", "providers/aps", "providers/axerve", "providers/stripe"},
+	"cmd/...":                     nil, // the binary wires everything
 }
 
 type pkg struct {

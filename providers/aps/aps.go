@@ -391,6 +391,9 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := req.Validate(); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
+	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
+		return providers.ChargeResult{}, own(err)
+	}
 	if req.Authentication != nil {
 		return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 			Code: billing.CodeInvalidRequest, Message: "3-D Secure through the engine's page is not supported on Amazon Payment Services yet",

@@ -67,13 +67,21 @@ func ChainsByToken(reason string) Option {
 	return func(s *suite) { s.chainsByToken = reason }
 }
 
+// RefundsWithoutKey tells the suite the provider takes no key for a refund (Axerve):
+// a repeated refund is a second refund, so the caller must look the payment up before
+// it retries one; the repeat check is skipped, naming reason.
+func RefundsWithoutKey(reason string) Option {
+	return func(s *suite) { s.refundsWithoutKey = reason }
+}
+
 type suite struct {
-	newProvider   func(t *testing.T) providers.Provider
-	cards         TestCards
-	chainsByToken string
-	stateless     string
-	run           string
-	n             atomic.Int64
+	newProvider       func(t *testing.T) providers.Provider
+	cards             TestCards
+	refundsWithoutKey string
+	chainsByToken     string
+	stateless         string
+	run               string
+	n                 atomic.Int64
 }
 
 // Run runs the contract. newProvider is called once per subtest, so state never leaks
@@ -289,6 +297,15 @@ func (s *suite) chargeValidates(t *testing.T) {
 		{"lower-case currency", func(r *providers.ChargeRequest) { r.Currency = "usd" }, billing.CodeInvalidCurrency},
 		{"no token", func(r *providers.ChargeRequest) { r.Token = "" }, billing.CodePaymentMethodNotFound},
 		{"no initiator", func(r *providers.ChargeRequest) { r.Initiator = "" }, billing.CodeInvalidRequest},
+		{"unknown method", func(r *providers.ChargeRequest) { r.Method = "sepa_debit" }, billing.CodeInvalidRequest},
+	}
+	if _, ok := providers.Find(p.Capabilities(), providers.MethodPayPal); !ok {
+		// A card-only adapter must not send a PayPal agreement's token as a card.
+		cases = append(cases, struct {
+			name   string
+			mutate func(*providers.ChargeRequest)
+			code   string
+		}{"paypal on a card-only provider", func(r *providers.ChargeRequest) { r.Method = providers.MethodPayPal }, billing.CodePaymentMethodUnusable})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,6 +479,10 @@ func (s *suite) refund(t *testing.T) {
 	wantError(t, p, err, providers.ClassInvalidRequest, billing.CodeIdempotencyKeyRequired)
 
 	if s.stateless != "" {
+		return
+	}
+	if s.refundsWithoutKey != "" {
+		t.Log("repeat check skipped: " + s.refundsWithoutKey)
 		return
 	}
 	again, err := p.Refund(ctx(t), req)

@@ -270,6 +270,9 @@ func (s *Simulator) Charge(ctx context.Context, req providers.ChargeRequest) (pr
 	if err := req.Validate(); err != nil {
 		return providers.ChargeResult{}, s.own(err)
 	}
+	if err := providers.CheckMethod(s.Capabilities(), req); err != nil {
+		return providers.ChargeResult{}, s.own(err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 

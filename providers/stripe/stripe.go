@@ -244,6 +244,9 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := req.Validate(); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
+	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
+		return providers.ChargeResult{}, own(err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	if a := req.Authentication; a != nil && strings.HasPrefix(a.ID, "pi_") {
