@@ -119,6 +119,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: nti,
 		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
+		Method: string(card.Type),
 	}
 	res, err := a.resolve(ctx, p, preq, lookup)
 	if errors.Is(err, providers.ErrNoSuchCharge) {
@@ -154,6 +155,7 @@ func (a *Activities) lookupOnly(ctx context.Context, req ChargeRequest, card bil
 		Token: card.Token, CustomerRef: card.CustomerRef, Amount: req.Amount, Currency: req.Currency,
 		IdempotencyKey: req.IdempotencyKey, Initiator: req.Initiator, NetworkTransactionID: req.NetworkTransactionID,
 		Description: req.Description, Metadata: req.Metadata, Authentication: req.Authentication, MOTO: req.MOTO,
+		Method: string(card.Type),
 	}, true)
 	switch {
 	case err == nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for CustomerObject.
@@ -291,6 +292,42 @@ func (e PaymentMethodStatus) Valid() bool {
 	case PaymentMethodStatusBlocked:
 		return true
 	case PaymentMethodStatusDetached:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentMethodType.
+const (
+	PaymentMethodTypeCard   PaymentMethodType = "card"
+	PaymentMethodTypePaypal PaymentMethodType = "paypal"
+)
+
+// Valid indicates whether the value is a known member of the PaymentMethodType enum.
+func (e PaymentMethodType) Valid() bool {
+	switch e {
+	case PaymentMethodTypeCard:
+		return true
+	case PaymentMethodTypePaypal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentMethodCreateType.
+const (
+	PaymentMethodCreateTypeCard   PaymentMethodCreateType = "card"
+	PaymentMethodCreateTypePaypal PaymentMethodCreateType = "paypal"
+)
+
+// Valid indicates whether the value is a known member of the PaymentMethodCreateType enum.
+func (e PaymentMethodCreateType) Valid() bool {
+	switch e {
+	case PaymentMethodCreateTypeCard:
+		return true
+	case PaymentMethodCreateTypePaypal:
 		return true
 	default:
 		return false
@@ -944,11 +981,14 @@ type Health struct {
 // ImportedToken The provider's stored-credential fields: Stripe `payment_method` (pm_…) and
 // `customer` (cus_…, required when the payment method is attached to none);
 // Amazon Payment Services `token_name` and, where the account uses them,
-// `agreement_id`.
+// `agreement_id`; Axerve `card_token` (a card token of the shop) or, with
+// `type: paypal`, `paypal_token` (the PayPal billing agreement's token).
 type ImportedToken struct {
 	AgreementId   *string `json:"agreement_id,omitempty"`
+	CardToken     *string `json:"card_token,omitempty"`
 	Customer      *string `json:"customer,omitempty"`
 	PaymentMethod *string `json:"payment_method,omitempty"`
+	PaypalToken   *string `json:"paypal_token,omitempty"`
 	TokenName     *string `json:"token_name,omitempty"`
 }
 
@@ -964,6 +1004,12 @@ type Metadata map[string]string
 
 // NoParameters An empty object.
 type NoParameters = map[string]interface{}
+
+// PayPalDetails defines model for PayPalDetails.
+type PayPalDetails struct {
+	// PayerEmail the PayPal account's email, when known
+	PayerEmail *string `json:"payer_email,omitempty"`
+}
 
 // Payment defines model for Payment.
 type Payment struct {
@@ -1072,20 +1118,25 @@ type PaymentMethod struct {
 	Imported *bool               `json:"imported,omitempty"`
 	Livemode bool                `json:"livemode"`
 	Object   PaymentMethodObject `json:"object"`
+	Paypal   *PayPalDetails      `json:"paypal,omitempty"`
 	Provider string              `json:"provider"`
 
 	// ProviderAccount the merchant's provider account the card is saved in
 	ProviderAccount *string `json:"provider_account,omitempty"`
 
-	// Status A detached card is a tombstone without card details.
+	// Status A detached method is a tombstone without card or PayPal details.
 	Status PaymentMethodStatus `json:"status"`
+	Type   PaymentMethodType   `json:"type"`
 }
 
 // PaymentMethodObject defines model for PaymentMethod.Object.
 type PaymentMethodObject string
 
-// PaymentMethodStatus A detached card is a tombstone without card details.
+// PaymentMethodStatus A detached method is a tombstone without card or PayPal details.
 type PaymentMethodStatus string
+
+// PaymentMethodType defines model for PaymentMethod.Type.
+type PaymentMethodType string
 
 // PaymentMethodCard defines model for PaymentMethodCard.
 type PaymentMethodCard struct {
@@ -1117,14 +1168,17 @@ type PaymentMethodCard struct {
 // stored-credential fields; `card` then carries `brand`, `last4`, `exp_month` and
 // `exp_year` as display data, which Stripe reads back itself). An imported card's
 // plans charge it merchant-initiated from the first installment, referencing
-// `network_transaction_id`.
+// `network_transaction_id`. `type: paypal` imports a PayPal billing agreement the
+// payer gave at the merchant's Axerve account (`provider_account` and
+// `token.paypal_token` required, `paypal.payer_email` optional display data).
 type PaymentMethodCreate struct {
 	Card *PaymentMethodCard `json:"card,omitempty"`
 
 	// NetworkTransactionId With `token`: the card network's id of the card's original customer-initiated
 	// payment (stored-credential framework), which the first merchant-initiated
 	// charge references.
-	NetworkTransactionId *string `json:"network_transaction_id,omitempty"`
+	NetworkTransactionId *string                   `json:"network_transaction_id,omitempty"`
+	Paypal               *PaymentMethodPayPalInput `json:"paypal,omitempty"`
 
 	// Provider A provider from GET /v1/providers. Absent: the simulator in test mode; in live
 	// mode the only provider live keys may use (required when there are several).
@@ -1139,9 +1193,16 @@ type PaymentMethodCreate struct {
 	// Token The provider's stored-credential fields: Stripe `payment_method` (pm_…) and
 	// `customer` (cus_…, required when the payment method is attached to none);
 	// Amazon Payment Services `token_name` and, where the account uses them,
-	// `agreement_id`.
+	// `agreement_id`; Axerve `card_token` (a card token of the shop) or, with
+	// `type: paypal`, `paypal_token` (the PayPal billing agreement's token).
 	Token *ImportedToken `json:"token,omitempty"`
+
+	// Type The method's kind; card when absent.
+	Type *PaymentMethodCreateType `json:"type,omitempty"`
 }
+
+// PaymentMethodCreateType The method's kind; card when absent.
+type PaymentMethodCreateType string
 
 // PaymentMethodList defines model for PaymentMethodList.
 type PaymentMethodList struct {
@@ -1152,6 +1213,11 @@ type PaymentMethodList struct {
 
 // PaymentMethodListObject defines model for PaymentMethodList.Object.
 type PaymentMethodListObject string
+
+// PaymentMethodPayPalInput defines model for PaymentMethodPayPalInput.
+type PaymentMethodPayPalInput struct {
+	PayerEmail *openapi_types.Email `json:"payer_email,omitempty"`
+}
 
 // PaymentSession defines model for PaymentSession.
 type PaymentSession struct {

@@ -43,6 +43,18 @@ func (s *server) CreatePaymentMethod(ctx context.Context, req CreatePaymentMetho
 		return nil, err
 	}
 	b := req.Body
+	paypal := b.Type != nil && *b.Type == PaymentMethodCreateTypePaypal
+	switch {
+	case b.Paypal != nil && !paypal:
+		return nil, billing.Invalid("paypal", billing.CodeParameterNotAllowed, `paypal is taken only with type "paypal"`)
+	case paypal && b.Card != nil:
+		return nil, billing.Invalid("card", billing.CodeParameterNotAllowed, `a type "paypal" payment method has no card`)
+	case paypal && b.Token == nil:
+		return nil, billing.Invalid("token", billing.CodeParameterMissing,
+			`type "paypal" imports a billing agreement: token.paypal_token is required (the payer approves a new one on a plan's payment page)`)
+	case !paypal && b.Token != nil && b.Token.PaypalToken != nil:
+		return nil, billing.Invalid("token.paypal_token", billing.CodeParameterNotAllowed, `token.paypal_token is taken only with type "paypal"`)
+	}
 	if b.Token != nil {
 		pm, err := s.importCard(ctx, caller, customer, b)
 		if err != nil {
@@ -101,6 +113,17 @@ func (s *server) importCard(ctx context.Context, caller billing.Caller, customer
 		return billing.PaymentMethod{}, err
 	}
 	name, account := acc.Provider, acc.ID
+	method := providers.MethodCard
+	if b.Type != nil && *b.Type == PaymentMethodCreateTypePaypal {
+		method = providers.MethodPayPal
+		if _, ok := providers.Find(provider.Capabilities(), method); !ok {
+			return billing.PaymentMethod{}, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeMethodTypeNotSupported, Param: "type",
+				Message: fmt.Sprintf("%s accounts do not take PayPal; Axerve accounts do", name)}
+		}
+		if b.NetworkTransactionId != nil {
+			return billing.PaymentMethod{}, billing.Invalid("network_transaction_id", billing.CodeParameterNotAllowed, "a PayPal agreement has no card network transaction id")
+		}
+	}
 	importer, ok := provider.(providers.TokenImporter)
 	if !ok {
 		return billing.PaymentMethod{}, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeImportNotSupported, Param: "provider",
@@ -114,9 +137,10 @@ func (s *server) importCard(ctx context.Context, caller billing.Caller, customer
 			return billing.PaymentMethod{}, billing.Invalid("card.cvc", billing.CodeParameterNotAllowed, "an imported card has no CVC")
 		}
 	}
-	req := providers.ImportTokenRequest{Fields: map[string]string{}, CustomerID: customer.ID, Email: customer.Email}
+	req := providers.ImportTokenRequest{Fields: map[string]string{}, CustomerID: customer.ID, Email: customer.Email, Method: method}
 	for k, v := range map[string]*string{"payment_method": b.Token.PaymentMethod, "customer": b.Token.Customer,
-		"token_name": b.Token.TokenName, "agreement_id": b.Token.AgreementId} {
+		"token_name": b.Token.TokenName, "agreement_id": b.Token.AgreementId, "card_token": b.Token.CardToken,
+		"paypal_token": b.Token.PaypalToken} {
 		if v != nil {
 			req.Fields[k] = *v
 		}
@@ -127,6 +151,14 @@ func (s *server) importCard(ctx context.Context, caller billing.Caller, customer
 	saved, err := importer.ImportToken(ctx, req)
 	if err != nil {
 		return billing.PaymentMethod{}, providers.ToBilling(err)
+	}
+	if method == providers.MethodPayPal {
+		in := billing.NewPaymentMethod{CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
+			Type: billing.PaymentMethodPayPal, Imported: true, ProviderAccount: account}
+		if b.Paypal != nil && b.Paypal.PayerEmail != nil {
+			in.PayPal.PayerEmail = string(*b.Paypal.PayerEmail)
+		}
+		return s.store.CreatePaymentMethod(ctx, caller, in)
 	}
 	if saved.ExpYear != 0 && time.Date(saved.ExpYear, time.Month(saved.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC).Before(time.Now()) {
 		return billing.PaymentMethod{}, billing.Invalid("card.exp_year", billing.CodeCardExpired, "the imported card expired %02d/%d", saved.ExpMonth, saved.ExpYear)
@@ -249,7 +281,11 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 		}
 	}
 	if recurring {
-		if err := reg.CheckRecurring(pm.Provider, providers.MethodCard); err != nil {
+		method := providers.MethodCard
+		if pm.Type == billing.PaymentMethodPayPal {
+			method = providers.MethodPayPal
+		}
+		if err := reg.CheckRecurring(pm.Provider, method); err != nil {
 			return pm, naming(providers.ToBilling(err), param, "")
 		}
 	}
@@ -326,12 +362,21 @@ func (s *server) changePaymentMethod(ctx context.Context, id string,
 
 func paymentMethodOut(pm billing.PaymentMethod) PaymentMethod {
 	out := PaymentMethod{
-		Id: pm.ID, Object: PaymentMethodObjectPaymentMethod, Customer: pm.CustomerID, Provider: pm.Provider,
+		Id: pm.ID, Object: PaymentMethodObjectPaymentMethod, Type: PaymentMethodTypeCard, Customer: pm.CustomerID, Provider: pm.Provider,
 		Status: PaymentMethodStatus(pm.Status), Livemode: pm.Mode == billing.ModeLive, CreatedAt: pm.CreatedAt,
 		DetachedAt: pm.DetachedAt,
 	}
 	if c := pm.Card; c != nil {
 		out.Card = &Card{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: c.Fingerprint}
+	}
+	if pm.Type == billing.PaymentMethodPayPal {
+		out.Type = PaymentMethodTypePaypal
+	}
+	if p := pm.PayPal; p != nil {
+		out.Paypal = &PayPalDetails{}
+		if p.PayerEmail != "" {
+			out.Paypal.PayerEmail = &p.PayerEmail
+		}
 	}
 	if pm.Imported {
 		out.Imported = &pm.Imported

@@ -168,7 +168,7 @@ func TestProviderAccounts(t *testing.T) {
 		}{
 			{"unknown provider", f.testKey, `{"provider":"paypal","name":"x","credentials":{}}`, 400, "invalid_value", "provider"},
 			{"simulator", f.testKey, `{"provider":"simulator","name":"x","credentials":{}}`, 400, "invalid_value", "provider"},
-			{"axerve not built", f.testKey, `{"provider":"axerve","name":"x","credentials":{"shop_login":"s"}}`, 422, "provider_not_available", "provider"},
+			{"axerve without its api key", f.testKey, `{"provider":"axerve","name":"x","credentials":{"shop_login":"s"}}`, 400, "parameter_missing", "credentials.api_key"},
 			{"missing field", f.testKey, `{"provider":"amazon_payment_services","name":"x","credentials":{"access_code":"a"}}`, 400, "parameter_missing", "credentials.merchant_identifier"},
 			{"extra field", f.testKey, `{"provider":"amazon_payment_services","name":"x","credentials":{` + apsCreds + `,"pin":"1"}}`, 400, "parameter_unknown", "credentials.pin"},
 			{"bad sha type", f.testKey, `{"provider":"amazon_payment_services","name":"x","credentials":{"access_code":"a","merchant_identifier":"m","request_phrase":"r","response_phrase":"s","sha_type":"MD5"}}`, 400, "invalid_value", "credentials.sha_type"},

@@ -225,6 +225,9 @@ const (
 	// CodeImportNotSupported: the provider cannot take over a card saved at it (token
 	// import); 422.
 	CodeImportNotSupported = "import_not_supported"
+	// CodeMethodTypeNotSupported: the provider (account) does not offer this payment
+	// method type (PayPal on a Stripe account); 422.
+	CodeMethodTypeNotSupported = "payment_method_type_not_supported"
 
 	// CodeInsufficientFunds: soft decline, not enough money now.
 	CodeInsufficientFunds = "insufficient_funds"

@@ -313,7 +313,7 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 	}
 	card := billing.ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
 		Type: row.Type, ProviderAccount: row.ProviderAccount.String,
-		CustomerRef:     row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
+		CustomerRef: row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
 		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached}
 	if row.Status != billing.PaymentMethodActive {
 		return card, nil

@@ -381,3 +381,51 @@ func TestProviderAccounts(t *testing.T) {
 		}
 	})
 }
+
+// TestPayPalPaymentMethods: a PayPal billing agreement is a payment method of type
+// paypal with its payer's email and no card; its token is sealed like a card's and
+// comes back with the type for the charge; detaching erases the email with the token.
+// Cards keep type card.
+func TestPayPalPaymentMethods(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		card := newCard(t, db, ten.aTest, cus.ID)
+		if card.Type != billing.PaymentMethodCard || card.PayPal != nil {
+			t.Fatalf("card %+v", card)
+		}
+		pm, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve",
+			Token: "B-00000000000000042", Type: billing.PaymentMethodPayPal, PayPal: billing.PayPalDetails{PayerEmail: "payer@example.com"},
+			Card: billing.CardDetails{Brand: "visa", Last4: "4242"}, Imported: true})
+		if err != nil || pm.Type != billing.PaymentMethodPayPal || pm.Card != nil || pm.PayPal == nil || pm.PayPal.PayerEmail != "payer@example.com" {
+			t.Fatalf("PayPal method %+v, %v", pm, err)
+		}
+		if got, err := db.GetPaymentMethod(ctx, ten.aTest, pm.ID); err != nil || got.Type != billing.PaymentMethodPayPal || got.PayPal == nil {
+			t.Fatalf("read back %+v, %v", got, err)
+		}
+		var stored []byte
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT token FROM payment_methods WHERE id = ?`), pm.ID).Scan(&stored); err != nil ||
+			bytes.Contains(stored, []byte("B-00000000000000042")) {
+			t.Fatalf("the agreement token is stored in the clear (or not at all): %v", err)
+		}
+		if c, err := db.ChargeableCard(ctx, ten.aTest.MerchantID, pm.ID); err != nil || c.Type != billing.PaymentMethodPayPal || c.Token != "B-00000000000000042" {
+			t.Fatalf("chargeable %v, %v", c, err)
+		}
+		if c, _ := db.ChargeableCard(ctx, ten.aTest.MerchantID, card.ID); c.Type != billing.PaymentMethodCard {
+			t.Fatalf("a card charges as %q", c.Type)
+		}
+		detached, err := db.DetachPaymentMethod(ctx, ten.aTest, pm.ID)
+		if err != nil || detached.PayPal != nil || detached.Type != billing.PaymentMethodPayPal {
+			t.Fatalf("detached %+v, %v", detached, err)
+		}
+		var email *string
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT payer_email FROM payment_methods WHERE id = ?`), pm.ID).Scan(&email); err != nil || email != nil {
+			t.Fatalf("payer_email after detach = %v, %v; want NULL", email, err)
+		}
+		if _, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve", Token: "x",
+			Type: "sepa_debit"}); err == nil {
+			t.Fatal("an unknown type was stored")
+		}
+	})
+}

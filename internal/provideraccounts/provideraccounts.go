@@ -15,6 +15,7 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/aps"
+	"github.com/recurring/recurring/providers/axerve"
 	"github.com/recurring/recurring/providers/stripe"
 )
 
@@ -29,7 +30,12 @@ var specs = map[string]spec{
 	stripe.Name: {fields: []string{"secret_key"}, liveHost: "api.stripe.com", liveURL: "https://api.stripe.com"},
 	aps.Name: {fields: []string{"access_code", "merchant_identifier", "request_phrase", "response_phrase", "sha_type"},
 		liveHost: "paymentservices.payfort.com", liveURL: aps.ProductionURL},
+	axerve.Name: {fields: []string{"shop_login", "api_key"}, liveHost: "ecomms2s.sella.it", liveURL: axerve.ProductionURL},
 }
+
+// sandboxes are where a test account without base_url goes: the provider's sandbox,
+// never its production host.
+var sandboxes = map[string]string{aps.Name: aps.SandboxURL, axerve.Name: axerve.SandboxURL}
 
 // Providers lists the providers accounts can be made for.
 func Providers() []string {
@@ -49,9 +55,6 @@ func Check(provider string, creds billing.Credentials, baseURL string, mode bill
 	switch {
 	case provider == "simulator":
 		return "", billing.Invalid("provider", billing.CodeInvalidValue, "the simulator needs no account: save cards with provider simulator")
-	case provider == "axerve":
-		return "", &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeProviderNotAvailable, Param: "provider",
-			Message: "Axerve accounts are not available yet"}
 	case !ok:
 		return "", billing.Invalid("provider", billing.CodeInvalidValue, "provider must be one of %s", strings.Join(Providers(), ", "))
 	}
@@ -98,8 +101,8 @@ func Check(provider string, creds billing.Credentials, baseURL string, mode bill
 // provider's production host, over https.
 func checkBaseURL(provider string, sp spec, raw string, mode billing.Mode) (string, error) {
 	if raw == "" {
-		if provider == aps.Name && mode == billing.ModeTest {
-			return aps.SandboxURL, nil
+		if sb := sandboxes[provider]; sb != "" && mode == billing.ModeTest {
+			return sb, nil
 		}
 		return "", nil
 	}
@@ -111,8 +114,8 @@ func checkBaseURL(provider string, sp spec, raw string, mode billing.Mode) (stri
 	switch {
 	case mode == billing.ModeLive && (!live || !strings.HasPrefix(base, "https://") || base != "https://"+sp.liveHost):
 		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "in live mode %s accounts go to %s only", provider, sp.liveURL)
-	case mode == billing.ModeTest && live && provider == aps.Name:
-		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "a test account cannot use the production host; the sandbox is %s", aps.SandboxURL)
+	case mode == billing.ModeTest && live && sandboxes[provider] != "":
+		return "", billing.Invalid("base_url", billing.CodeInvalidValue, "a test account cannot use the production host; the sandbox is %s", sandboxes[provider])
 	}
 	return base, nil
 }
@@ -172,6 +175,8 @@ func Build(k billing.ProviderAccountKeys) (providers.Provider, error) {
 	case aps.Name:
 		return aps.New(aps.Config{AccessCode: c["access_code"], MerchantIdentifier: c["merchant_identifier"],
 			RequestPhrase: c["request_phrase"], ResponsePhrase: c["response_phrase"], SHAType: c["sha_type"], BaseURL: k.BaseURL})
+	case axerve.Name:
+		return axerve.New(axerve.Config{ShopLogin: c["shop_login"], APIKey: c["api_key"], BaseURL: k.BaseURL})
 	}
 	return nil, fmt.Errorf("provider accounts: no adapter for %q", k.Provider)
 }
@@ -203,7 +208,7 @@ func (r Resolver) ForAccount(ctx context.Context, merchantID, id string) (provid
 // rows (read from an adapter built with placeholder credentials, which makes no call).
 func Capabilities(provider string) []providers.Capability {
 	placeholder := billing.Credentials{"secret_key": "sk_test_placeholder", "access_code": "-", "merchant_identifier": "-",
-		"request_phrase": "-", "response_phrase": "-", "sha_type": aps.SHA256}
+		"request_phrase": "-", "response_phrase": "-", "sha_type": aps.SHA256, "shop_login": "GESPAY00000", "api_key": "-"}
 	p, err := Build(billing.ProviderAccountKeys{Provider: provider, Credentials: placeholder})
 	if err != nil {
 		return nil

@@ -1,10 +1,13 @@
 package provideraccounts
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/aps"
+	"github.com/recurring/recurring/providers/axerve"
 )
 
 var apsCreds = billing.Credentials{"access_code": "a", "merchant_identifier": "m", "request_phrase": "r", "response_phrase": "s", "sha_type": "SHA-256"}
@@ -59,5 +62,42 @@ func TestBaseURLRules(t *testing.T) {
 	}
 	if _, err := Check("stripe", billing.Credentials{"secret_key": " sk_test_x"}, "", billing.ModeTest); err == nil {
 		t.Error("a key with spaces around it was taken")
+	}
+}
+
+// TestAxerveAccounts: shop_login and api_key, Axerve's sandbox by default in test mode,
+// its production host only in live mode and never in test mode; the adapter built has
+// the card and PayPal rows.
+func TestAxerveAccounts(t *testing.T) {
+	creds := billing.Credentials{"shop_login": "GESPAY65987", "api_key": "R0VTUEFZ"}
+	if got, err := Check(axerve.Name, creds, "", billing.ModeTest); err != nil || got != axerve.SandboxURL {
+		t.Fatalf("test account = %q, %v; want the sandbox", got, err)
+	}
+	if got, err := Check(axerve.Name, creds, "https://ECOMMS2S.sella.it", billing.ModeLive); err != nil || got != axerve.ProductionURL {
+		t.Fatalf("live account = %q, %v", got, err)
+	}
+	for _, tc := range []struct {
+		creds billing.Credentials
+		base  string
+		mode  billing.Mode
+		param string
+	}{
+		{billing.Credentials{"shop_login": "GESPAY65987"}, "", billing.ModeTest, "credentials.api_key"},
+		{billing.Credentials{"shop_login": "GESPAY65987", "api_key": "k", "secret_key": "x"}, "", billing.ModeTest, "credentials.secret_key"},
+		{billing.Credentials{"shop_login": "GES PAY", "api_key": "k"}, "", billing.ModeTest, "credentials"},
+		{creds, axerve.ProductionURL, billing.ModeTest, "base_url"},
+		{creds, axerve.SandboxURL, billing.ModeLive, "base_url"},
+	} {
+		_, err := Check(axerve.Name, tc.creds, tc.base, tc.mode)
+		if be, ok := err.(*billing.Error); !ok || be.Param != tc.param {
+			t.Errorf("%v %q %s: %v, want an error naming %s", tc.creds.Fields(), tc.base, tc.mode, err, tc.param)
+		}
+		if err != nil && strings.Contains(err.Error(), "R0VTUEFZ") {
+			t.Errorf("the error echoes the API key: %v", err)
+		}
+	}
+	caps := Capabilities(axerve.Name)
+	if len(caps) != 2 || caps[0].Method != providers.MethodCard || caps[1].Method != providers.MethodPayPal || !caps[1].Recurring {
+		t.Fatalf("Axerve capabilities = %+v, want card and paypal rows", caps)
 	}
 }

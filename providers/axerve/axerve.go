@@ -134,10 +134,10 @@ type Provider struct {
 	mu       sync.Mutex
 	inflight map[string]*flight
 	cfg      Config
-	api     string
-	client  *http.Client
-	timeout time.Duration
-	fpKey   []byte
+	api      string
+	client   *http.Client
+	timeout  time.Duration
+	fpKey    []byte
 }
 
 var (
