@@ -72,6 +72,10 @@ func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRe
 	if a.deps.PublicURL != "" {
 		// Where a provider's own 3-D Secure page sends the customer back.
 		preq.ReturnURL = strings.TrimSuffix(a.deps.PublicURL, "/") + "/v1/providers/" + card.Provider + "/callback"
+		if card.ProviderAccount != "" {
+			// The account's own route: its credentials verify what comes back.
+			preq.ReturnURL = strings.TrimSuffix(a.deps.PublicURL, "/") + "/v1/provider-accounts/" + card.ProviderAccount + "/callback"
+		}
 	}
 	res, err := auth.BeginAuthentication(ctx, preq)
 	if err != nil {

@@ -54,12 +54,14 @@ func (a *Activities) OpenRecovery(ctx context.Context, req OpenRecoveryRequest) 
 		a.deps.Logger.InfoContext(ctx, "no recovery page (no session store or plan client configured)", "plan_id", req.PlanID)
 		return OpenRecoveryResult{}, nil
 	}
+	account := ""
 	if req.PaymentMethodID != "" && a.deps.PaymentMethods != nil {
+		// The page saves the new card where the old one was: the merchant's account.
 		card, err := a.deps.PaymentMethods.ChargeableCard(ctx, req.MerchantID, req.PaymentMethodID)
-		if err == nil && card.ProviderAccount != "" {
-			a.deps.Logger.InfoContext(ctx, "no recovery page for a card in a provider account", "plan_id", req.PlanID)
-			return OpenRecoveryResult{}, nil
+		if err != nil && billing.KindOf(err) != billing.KindNotFound {
+			return OpenRecoveryResult{}, storeError(err)
 		}
+		account = card.ProviderAccount
 	}
 	sum := sha256.Sum256([]byte("recovery\x00" + req.Key))
 	token := billing.RandomToken(32)
@@ -68,7 +70,7 @@ func (a *Activities) OpenRecovery(ctx context.Context, req OpenRecoveryRequest) 
 		billing.PaymentSession{
 			ID:         billing.PrefixPaymentSession + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])),
 			CustomerID: req.CustomerID, Amount: req.Amount, Currency: req.Currency, Type: "ecom", SaveCard: true,
-			Provider: req.Provider, PlanID: req.PlanID, Token: token, TokenHash: fmt.Sprintf("%x", hash),
+			Provider: req.Provider, ProviderAccount: account, PlanID: req.PlanID, Token: token, TokenHash: fmt.Sprintf("%x", hash),
 			ExpiresAt: time.Now().Add(RecoveryLinkTTL),
 		})
 	if err != nil {

@@ -131,6 +131,12 @@ func TestCardsAndPayPalOnAnAxerveAccount(t *testing.T) {
 			t.Errorf("payments on a revoked agreement: %+v, want a failed authorization_revoked", list.Data)
 		}
 
+		rec, e := f.do(t, http.MethodPost, "/v1/payments", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"payment_method":%q,"amount":500,"currency":"EUR","type":"moto"}`, cus.ID, pp.ID))
+		if rec.Code != 400 || e.Error.Param != "type" {
+			t.Errorf("a MOTO payment on a PayPal agreement: %d %+v, want 400 naming type", rec.Code, e.Error)
+		}
+
 		var stripeAcc providerAccountBody
 		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey,
 			`{"provider":"stripe","name":"cards only","base_url":"http://127.0.0.1:9","credentials":{"secret_key":"sk_test_x"}}`, &stripeAcc)
@@ -149,6 +155,7 @@ func TestCardsAndPayPalOnAnAxerveAccount(t *testing.T) {
 			{"card token of another shop", `{` + axRef + `,"token":{"card_token":"477571ABCDEF2026"},"card":{"brand":"visa","last4":"2026","exp_month":1,"exp_year":2031}}`, 400, "payment_method_not_found", "token.card_token"},
 			{"card field on paypal", `{"type":"paypal",` + axRef + `,"token":{"card_token":"477571ABCDEF2026"}}`, 400, "parameter_unknown", "token.card_token"},
 			{"unknown type", `{"type":"sepa_debit",` + axRef + `}`, 400, "invalid_value", "type"},
+			{"payer email that is not one", `{"type":"paypal",` + axRef + `,"token":{"paypal_token":"B-0001"},"paypal":{"payer_email":"not-an-email"}}`, 400, "invalid_email", "paypal.payer_email"},
 			{"nti on paypal", `{"type":"paypal",` + axRef + `,"token":{"paypal_token":"B-1"},"network_transaction_id":"123"}`, 400, "parameter_not_allowed", "network_transaction_id"},
 		} {
 			rec, e := f.do(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey, tc.body)

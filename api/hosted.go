@@ -43,18 +43,18 @@ func (s *server) createHostedPayment(ctx context.Context, req CreatePaymentReque
 	if err != nil {
 		return nil, withParam(err, "customer")
 	}
-	provider, err := s.hostedProvider(caller.Mode, deref(b.Provider))
+	provider, account, err := s.hostedTarget(ctx, caller, b.Provider, b.ProviderAccount)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkAmounts(ctx, callerFrom(ctx), provider, "", b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+	if err := s.checkAmounts(ctx, callerFrom(ctx), provider, account, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 		return nil, err
 	}
 	token := billing.RandomToken(32)
 	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
 		ID: derivedID(billing.PrefixPayment, caller, deref(req.Params.IdempotencyKey)), CustomerID: customer.ID,
 		Amount: b.Amount, Currency: b.Currency, Type: string(derefOr(b.Type, PaymentCreateTypeEcom)),
-		SaveCard: derefOr(b.SaveCard, false), Provider: provider, ReturnURL: returnURL,
+		SaveCard: derefOr(b.SaveCard, false), Provider: provider, ProviderAccount: account, ReturnURL: returnURL,
 		Description: deref(b.Description), Reference: deref(b.Reference),
 		Token: token, TokenHash: tokenHash(token), ExpiresAt: time.Now().Add(time.Duration(seconds) * time.Second),
 	})
@@ -89,10 +89,11 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	if err != nil {
 		return nil, err
 	}
-	if in.Provider, err = s.hostedProvider(caller.Mode, deref(b.Provider)); err != nil {
+	var account string
+	if in.Provider, account, err = s.hostedTarget(ctx, caller, b.Provider, b.ProviderAccount); err != nil {
 		return nil, err
 	}
-	if err := s.checkAmounts(ctx, callerFrom(ctx), in.Provider, "", in.Currency, scheduleAmounts(in.Timetable)); err != nil {
+	if err := s.checkAmounts(ctx, callerFrom(ctx), in.Provider, account, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
 	}
 	first, _ := in.Timetable.Installment(1)
@@ -105,7 +106,7 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
 		ID:         derivedID(billing.PrefixPaymentSession, caller, deref(req.Params.IdempotencyKey)),
 		CustomerID: in.CustomerID, Amount: amount, Currency: in.Currency, Type: in.Type, SaveCard: true,
-		Provider: in.Provider, ReturnURL: returnURL, PlanID: in.PlanID, StartPlan: true,
+		Provider: in.Provider, ProviderAccount: account, ReturnURL: returnURL, PlanID: in.PlanID, StartPlan: true,
 		Token: token, TokenHash: tokenHash(token), ExpiresAt: expiresAt,
 	})
 	if err != nil {
@@ -134,6 +135,25 @@ func (s *server) startPlanSession(ctx context.Context, c client.Client, session 
 			SaveCard: true},
 		ExpiresAt: session.ExpiresAt, PlanID: session.PlanID, StartPlan: true,
 	})
+}
+
+// hostedTarget is where a hosted page saves the card: one of the merchant's provider
+// accounts when the request names one (provider, if given too, must be its provider),
+// else the installation's provider (hostedProvider). It answers the provider's name
+// and the account's id ("" for the installation's).
+func (s *server) hostedTarget(ctx context.Context, caller billing.Caller, provider, account *string) (string, string, error) {
+	if account == nil {
+		name, err := s.hostedProvider(caller.Mode, deref(provider))
+		return name, "", err
+	}
+	acc, _, err := s.accountAdapter(ctx, caller, *account, "provider_account")
+	if err != nil {
+		return "", "", err
+	}
+	if provider != nil && *provider != acc.Provider {
+		return "", "", billing.Invalid("provider", billing.CodeInvalidValue, "provider_account %s is a %s account", acc.ID, acc.Provider)
+	}
+	return acc.Provider, acc.ID, nil
 }
 
 // hostedProvider is the provider a hosted page saves the card with: the one asked for,
@@ -200,12 +220,20 @@ func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPay
 		return nil, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
 			Message: fmt.Sprintf("plan %s is %s: it takes no new card", row.ID, row.Status)}
 	}
-	if row.PaymentMethodID != "" {
-		if pm, err := s.store.GetPaymentMethod(ctx, caller, row.PaymentMethodID); err == nil && pm.ProviderAccount != "" {
-			// The page saves cards with the installation's providers, which would move
-			// the plan out of the merchant's account.
+	// The page saves the card where the plan charges: the merchant's account, if the
+	// plan's card is in one (or, for a plan not started yet, its first page's account).
+	account := row.ProviderAccount
+	if account == "" && row.PaymentMethodID == "" {
+		if first, err := s.store.FirstPlanSession(ctx, caller, row.ID); err == nil {
+			account = first.ProviderAccount
+		} else if billing.KindOf(err) != billing.KindNotFound {
+			return nil, err
+		}
+	}
+	if account != "" {
+		if _, err := s.store.GetProviderAccount(ctx, caller, account); err != nil {
 			return nil, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeProviderNotAvailable, Param: "id",
-				Message: "hosted card pages are not available yet for plans charged through a provider account; save the new card with provider_account and change the plan's payment_method"}
+				Message: "the plan's provider account " + account + " no longer exists"}
 		}
 	}
 	// 3-D Secure is asked for the plan's next amount, which the new card will pay.
@@ -232,7 +260,7 @@ func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPay
 	session, err := s.store.CreatePaymentSession(ctx, caller, billing.PaymentSession{
 		ID:         derivedID(billing.PrefixPaymentSession, caller, deref(req.Params.IdempotencyKey)),
 		CustomerID: row.CustomerID, Amount: amount, Currency: row.Currency,
-		Type: typ, SaveCard: true, Provider: row.Provider, ReturnURL: returnURL, PlanID: row.ID, StartPlan: start,
+		Type: typ, SaveCard: true, Provider: row.Provider, ProviderAccount: account, ReturnURL: returnURL, PlanID: row.ID, StartPlan: start,
 		Token: token, TokenHash: tokenHash(token), ExpiresAt: expiresAt,
 	})
 	if err != nil {

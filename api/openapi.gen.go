@@ -16,7 +16,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
-	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for CustomerObject.
@@ -1080,8 +1079,13 @@ type PaymentCreate struct {
 
 	// Provider Only with a new `card` (a saved card keeps its provider). Absent: the
 	// simulator in test mode; in live mode the only provider live keys may use.
-	Provider  *string `json:"provider,omitempty"`
-	Reference *string `json:"reference,omitempty"`
+	Provider *string `json:"provider,omitempty"`
+
+	// ProviderAccount With a new `card`, or for a hosted session: one of the merchant's provider
+	// accounts (pa_…) the card is saved in and charged through, instead of
+	// `provider`.
+	ProviderAccount *string `json:"provider_account,omitempty"`
+	Reference       *string `json:"reference,omitempty"`
 
 	// ReturnUrl Hosted sessions only (no `card`, no `payment_method`): where the page sends the
 	// customer when the payment ends, with `payment_id` and `status` in the query.
@@ -1216,7 +1220,8 @@ type PaymentMethodListObject string
 
 // PaymentMethodPayPalInput defines model for PaymentMethodPayPalInput.
 type PaymentMethodPayPalInput struct {
-	PayerEmail *openapi_types.Email `json:"payer_email,omitempty"`
+	// PayerEmail the PayPal account's email, display data
+	PayerEmail *string `json:"payer_email,omitempty"`
 }
 
 // PaymentSession defines model for PaymentSession.
@@ -1343,8 +1348,12 @@ type PlanCreate struct {
 
 	// Provider Plans without a card only: the provider the page saves the card with. Absent:
 	// the simulator in test mode; in live mode the only provider live keys may use.
-	Provider  *string `json:"provider,omitempty"`
-	Reference *string `json:"reference,omitempty"`
+	Provider *string `json:"provider,omitempty"`
+
+	// ProviderAccount Plans without a card only: one of the merchant's provider accounts (pa_…) the
+	// page saves the card in; the plan then charges through it.
+	ProviderAccount *string `json:"provider_account,omitempty"`
+	Reference       *string `json:"reference,omitempty"`
 
 	// ReturnUrl Plans without a card only: where the page sends the customer afterwards, with
 	// `plan_id`, `payment_session` and `status` in the query. An absolute http(s)

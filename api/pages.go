@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
@@ -124,6 +126,7 @@ func (s *server) registerPages(e *echo.Echo) {
 	// Providers report customer-present steps here, signed with their own scheme, so
 	// the route takes no API key (and no CSRF token: the issuer's page posts it).
 	e.Match([]string{http.MethodGet, http.MethodPost}, "/v1/providers/:provider/callback", s.providerCallback, pageHeaders)
+	e.Match([]string{http.MethodGet, http.MethodPost}, "/v1/provider-accounts/:account/callback", s.accountCallback, pageHeaders)
 }
 
 // pageHeaders are the page's security headers.
@@ -334,7 +337,7 @@ func (s *server) submitCard(c echo.Context) error {
 	if cvc != "" {
 		in.Cvc = &cvc
 	}
-	pm, err := s.saveCard(ctx, caller, customer, in, session.Provider, "")
+	pm, err := s.saveSessionCard(ctx, caller, customer, session, in)
 	if err != nil {
 		if billing.KindOf(err) == billing.KindInvalid || billing.KindOf(err) == billing.KindCardDeclined {
 			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, cardMessage(err)))
@@ -354,6 +357,24 @@ func (s *server) submitCard(c echo.Context) error {
 		return err
 	}
 	return s.nextStep(c, step)
+}
+
+// saveSessionCard saves the page's card where the session says: the merchant's
+// provider account, or the installation's provider.
+func (s *server) saveSessionCard(ctx context.Context, caller billing.Caller, customer billing.Customer, session billing.PaymentSession, in CardInput) (billing.PaymentMethod, error) {
+	if session.ProviderAccount == "" {
+		return s.saveCard(ctx, caller, customer, in, session.Provider, "")
+	}
+	card, err := providers.CheckCard(providers.Card{Number: in.Number, ExpMonth: in.ExpMonth, ExpYear: in.ExpYear, CVC: deref(in.Cvc)}, time.Now())
+	if err != nil {
+		return billing.PaymentMethod{}, cardError(err)
+	}
+	p, err := s.adapter(ctx, caller, session.Provider, session.ProviderAccount)
+	if err != nil {
+		// The account was deleted while the page was open: nothing the customer can fix.
+		return billing.PaymentMethod{}, fmt.Errorf("hosted session %s: provider account %s: %w", session.ID, session.ProviderAccount, err)
+	}
+	return s.saveCardOn(ctx, caller, customer, card, p, session.ProviderAccount, "")
 }
 
 // nextStep sends the browser to the challenge, or ends the session's page.
@@ -402,7 +423,6 @@ func (s *server) challengePage(c echo.Context) error {
 // unknown session (another merchant's included) or for a session no longer waiting
 // (a replay, a second click): 400. None of them changes anything.
 func (s *server) providerCallback(c echo.Context) error {
-	ctx := c.Request().Context()
 	t := texts(c.Request().Header.Get("Accept-Language"))
 	name := c.Param("provider")
 	p, err := s.providers.Get(name)
@@ -410,6 +430,46 @@ func (s *server) providerCallback(c echo.Context) error {
 	if err != nil || !ok {
 		return s.message(c, http.StatusNotFound, t.NotFound, "No such provider callback.")
 	}
+	return s.completeCallback(c, verifier, func(session billing.PaymentSession, _ providers.Callback) bool {
+		return session.Provider == name && session.ProviderAccount == ""
+	})
+}
+
+// accountCallback is providerCallback for a merchant's provider account
+// (/v1/provider-accounts/{id}/callback): the account's own adapter verifies the
+// callback, which must then name a session of the account's merchant that saves cards
+// in this account.
+func (s *server) accountCallback(c echo.Context) error {
+	ctx := c.Request().Context()
+	t := texts(c.Request().Header.Get("Accept-Language"))
+	id := c.Param("account")
+	merchant, keys, err := s.store.CallbackAccountKeys(ctx, id)
+	if billing.KindOf(err) == billing.KindNotFound {
+		return s.message(c, http.StatusNotFound, t.NotFound, "No such provider callback.")
+	}
+	if err != nil {
+		return err
+	}
+	p, err := provideraccounts.Build(keys)
+	if err != nil {
+		return err
+	}
+	verifier, ok := p.(providers.CallbackVerifier)
+	if !ok {
+		return s.message(c, http.StatusNotFound, t.NotFound, "No such provider callback.")
+	}
+	return s.completeCallback(c, verifier, func(session billing.PaymentSession, cb providers.Callback) bool {
+		return cb.MerchantID == merchant && cb.Mode == keys.Mode && session.ProviderAccount == id
+	})
+}
+
+// completeCallback verifies a callback with verifier, finds the session it names
+// (belongs tells whether the route may complete it) and hands the answer to the
+// session's workflow.
+func (s *server) completeCallback(c echo.Context, verifier providers.CallbackVerifier,
+	belongs func(billing.PaymentSession, providers.Callback) bool) error {
+	ctx := c.Request().Context()
+	t := texts(c.Request().Header.Get("Accept-Language"))
 	form, err := c.FormParams()
 	if err != nil {
 		return s.message(c, http.StatusBadRequest, t.BadForm, "")
@@ -424,7 +484,7 @@ func (s *server) providerCallback(c echo.Context) error {
 		return err // the provider could not be asked: a 5xx, the provider may call again
 	}
 	session, err := s.store.GetPaymentSession(ctx, billing.Caller{MerchantID: cb.MerchantID, Mode: cb.Mode}, cb.SessionID)
-	if billing.KindOf(err) == billing.KindNotFound || (err == nil && session.Provider != name) {
+	if billing.KindOf(err) == billing.KindNotFound || (err == nil && !belongs(session, cb)) {
 		return s.message(c, http.StatusBadRequest, t.NotFound, "The callback names no session of this provider.")
 	}
 	if err != nil {

@@ -156,7 +156,11 @@ func (s *server) importCard(ctx context.Context, caller billing.Caller, customer
 		in := billing.NewPaymentMethod{CustomerID: customer.ID, Provider: name, ProviderCustomerRef: saved.CustomerRef, Token: saved.Token,
 			Type: billing.PaymentMethodPayPal, Imported: true, ProviderAccount: account}
 		if b.Paypal != nil && b.Paypal.PayerEmail != nil {
-			in.PayPal.PayerEmail = string(*b.Paypal.PayerEmail)
+			v := &billing.ValidationError{}
+			if checkEmail(v, *b.Paypal.PayerEmail); v.Err() != nil {
+				return billing.PaymentMethod{}, billing.Invalid("paypal.payer_email", billing.CodeInvalidEmail, "paypal.payer_email must be an email address")
+			}
+			in.PayPal.PayerEmail = *b.Paypal.PayerEmail
 		}
 		return s.store.CreatePaymentMethod(ctx, caller, in)
 	}

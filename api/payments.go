@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/rest"
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
@@ -34,6 +36,9 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	if b.Provider != nil && b.Card == nil {
 		v.Add("provider", billing.CodeParameterNotAllowed, "provider goes with a new card; a saved card keeps its provider")
 	}
+	if b.ProviderAccount != nil && b.Card == nil {
+		v.Add("provider_account", billing.CodeParameterNotAllowed, "provider_account goes with a new card; a saved card keeps its account")
+	}
 	if b.ReturnUrl != nil {
 		v.Add("return_url", billing.CodeParameterNotAllowed, "return_url is for hosted sessions, which take the card on their page: send no card")
 	}
@@ -56,18 +61,26 @@ func (s *server) CreatePayment(ctx context.Context, req CreatePaymentRequestObje
 	if b.Card != nil {
 		// A new card's provider: refuse an amount it cannot charge before the card goes
 		// to it.
-		provider := deref(b.Provider)
-		if provider == "" {
-			provider, _ = s.defaultProvider(caller.Mode) // saveCard reports a missing one
-		}
-		if err := s.checkAmounts(ctx, callerFrom(ctx), provider, "", b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
-			return nil, err
-		}
-		if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
-			return nil, err
+		if b.ProviderAccount != nil {
+			if pm, err = s.saveCardInAccount(ctx, caller, customer, b, idemKey); err != nil {
+				return nil, err
+			}
+		} else {
+			provider := deref(b.Provider)
+			if provider == "" {
+				provider, _ = s.defaultProvider(caller.Mode) // saveCard reports a missing one
+			}
+			if err := s.checkAmounts(ctx, callerFrom(ctx), provider, "", b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+				return nil, err
+			}
+			if pm, err = s.saveCard(ctx, caller, customer, *b.Card, deref(b.Provider), idemKey); err != nil {
+				return nil, err
+			}
 		}
 	} else if pm, err = s.chargeableMethod(ctx, caller, customer.ID, *b.PaymentMethod, "payment_method", false); err != nil {
 		return nil, err
+	} else if pm.Type == billing.PaymentMethodPayPal && derefOr(b.Type, PaymentCreateTypeEcom) == PaymentCreateTypeMoto {
+		return nil, billing.Invalid("type", billing.CodeInvalidValue, "a PayPal agreement cannot pay a mail or telephone order (type moto)")
 	}
 	if err := s.checkAmounts(ctx, callerFrom(ctx), pm.Provider, pm.ProviderAccount, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
 		if b.Card != nil { // the card was saved for this payment only
@@ -130,3 +143,25 @@ func (s *server) GetPayment(ctx context.Context, req GetPaymentRequestObject) (G
 
 // paymentOut renders a payment with the rendering its events carry (rest.PaymentObject).
 func paymentOut(p billing.Payment) Payment { return fromREST[Payment](rest.PaymentObject(p)) }
+
+// saveCardInAccount saves a one-off payment's new card in the merchant's provider
+// account the request names, once the account can charge the amount.
+func (s *server) saveCardInAccount(ctx context.Context, caller billing.Caller, customer billing.Customer, b *PaymentCreate, idemKey string) (billing.PaymentMethod, error) {
+	provider, account, err := s.hostedTarget(ctx, caller, b.Provider, b.ProviderAccount)
+	if err != nil {
+		return billing.PaymentMethod{}, err
+	}
+	if err := s.checkAmounts(ctx, caller, provider, account, b.Currency, []namedAmount{{"amount", b.Amount}}); err != nil {
+		return billing.PaymentMethod{}, err
+	}
+	card, err := providers.CheckCard(providers.Card{Number: b.Card.Number, ExpMonth: b.Card.ExpMonth, ExpYear: b.Card.ExpYear,
+		CVC: deref(b.Card.Cvc)}, time.Now())
+	if err != nil {
+		return billing.PaymentMethod{}, cardError(err)
+	}
+	p, err := s.adapter(ctx, caller, provider, account)
+	if err != nil {
+		return billing.PaymentMethod{}, naming(providers.ToBilling(err), "provider_account", billing.KindUnprocessable)
+	}
+	return s.saveCardOn(ctx, caller, customer, card, p, account, idemKey)
+}

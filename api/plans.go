@@ -69,6 +69,8 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		v.Add("expires_in", billing.CodeParameterUnknown, "expires_in is for plans without a card (a hosted page)")
 	case !hosted && b.Provider != nil:
 		v.Add("provider", billing.CodeParameterUnknown, "provider is for plans without a card (a saved card keeps its provider)")
+	case !hosted && b.ProviderAccount != nil:
+		v.Add("provider_account", billing.CodeParameterUnknown, "provider_account is for plans without a card (a saved card keeps its account)")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

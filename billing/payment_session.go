@@ -32,15 +32,18 @@ const EventPaymentExpired = "payment.expired"
 // payment's. Token is the payment_url's secret, kept sealed by the store; TokenHash
 // is how the page finds the session.
 type PaymentSession struct {
-	ID              string               `db:"id"`
-	MerchantID      string               `db:"merchant_id"`
-	Mode            Mode                 `db:"mode"`
-	CustomerID      string               `db:"customer_id"`
-	Amount          int64                `db:"amount"`
-	Currency        string               `db:"currency"`
-	Type            string               `db:"type"` // ecom | moto
-	SaveCard        bool                 `db:"save_card"`
-	Provider        string               `db:"provider"`
+	ID         string `db:"id"`
+	MerchantID string `db:"merchant_id"`
+	Mode       Mode   `db:"mode"`
+	CustomerID string `db:"customer_id"`
+	Amount     int64  `db:"amount"`
+	Currency   string `db:"currency"`
+	Type       string `db:"type"` // ecom | moto
+	SaveCard   bool   `db:"save_card"`
+	Provider   string `db:"provider"`
+	// ProviderAccount is the merchant's provider account (pa_…) the page saves the card
+	// in; "" for the installation's Provider.
+	ProviderAccount string               `db:"provider_account"`
 	ReturnURL       string               `db:"return_url"`
 	Description     string               `db:"description"`
 	Reference       string               `db:"reference"`
@@ -73,6 +76,9 @@ type PaymentSessionService interface {
 	// caller's plans: one that starts it (startPlan) or one that changes its card (not
 	// found when there is none).
 	OpenPlanSession(ctx context.Context, caller Caller, planID string, startPlan bool) (PaymentSession, error)
+	// FirstPlanSession returns a plan's first session, whatever its status (not found
+	// when the plan had none).
+	FirstPlanSession(ctx context.Context, caller Caller, planID string) (PaymentSession, error)
 	// PaymentSessionByToken finds the session a payment_url's token opens.
 	PaymentSessionByToken(ctx context.Context, tokenHash string) (PaymentSession, error)
 	PaymentSessionRecorder

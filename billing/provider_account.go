@@ -83,4 +83,7 @@ type ProviderAccountService interface {
 	// ProviderAccountKeys returns an undeleted account of the merchant with its
 	// credentials unsealed (KindNotFound otherwise), for the adapter that charges.
 	ProviderAccountKeys(ctx context.Context, merchantID, id string) (ProviderAccountKeys, error)
+	// CallbackAccountKeys returns an undeleted account by id alone, with its merchant,
+	// for a provider callback to verify (KindNotFound otherwise).
+	CallbackAccountKeys(ctx context.Context, id string) (merchantID string, keys ProviderAccountKeys, err error)
 }

@@ -420,8 +420,10 @@ func TestPayPalPaymentMethods(t *testing.T) {
 			t.Fatalf("detached %+v, %v", detached, err)
 		}
 		var email *string
-		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT payer_email FROM payment_methods WHERE id = ?`), pm.ID).Scan(&email); err != nil || email != nil {
-			t.Fatalf("payer_email after detach = %v, %v; want NULL", email, err)
+		var token []byte
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT payer_email, token FROM payment_methods WHERE id = ?`), pm.ID).Scan(&email, &token); err != nil ||
+			email != nil || token != nil {
+			t.Fatalf("payer_email, token after detach = %v, %q, %v; want both NULL", email, token, err)
 		}
 		if _, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve", Token: "x",
 			Type: "sepa_debit"}); err == nil {

@@ -42,11 +42,11 @@ func (db *DB) CreatePaymentSession(ctx context.Context, caller billing.Caller, s
 	}
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO payment_sessions (id, merchant_id, mode, customer_id,
 		amount, currency, type, save_card, provider, return_url, description, reference, token_hash, token_key_id,
-		token, status, payment_method_id, plan_id, start_plan, expires_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		token, status, payment_method_id, plan_id, start_plan, expires_at, created_at, updated_at, provider_account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		s.ID, s.MerchantID, s.Mode, s.CustomerID, s.Amount, s.Currency, s.Type, s.SaveCard, s.Provider, s.ReturnURL,
 		s.Description, s.Reference, s.TokenHash, kid, sealed, s.Status, s.PaymentMethodID, s.PlanID, s.StartPlan,
-		s.ExpiresAt, s.CreatedAt, s.UpdatedAt); err != nil {
+		s.ExpiresAt, s.CreatedAt, s.UpdatedAt, s.ProviderAccount); err != nil {
 		return billing.PaymentSession{}, translate(err, "create payment session")
 	}
 	return db.GetPaymentSession(ctx, caller, s.ID)
@@ -62,6 +62,13 @@ func (db *DB) OpenPlanSession(ctx context.Context, caller billing.Caller, planID
 	return db.paymentSession(ctx, `plan_id = ? AND merchant_id = ? AND mode = ? AND status = ? AND expires_at > ?
 		AND start_plan = ? ORDER BY created_at DESC, id DESC LIMIT 1`, planID, caller.MerchantID, caller.Mode,
 		billing.PaymentSessionOpen, ledgerTime(db.now()), startPlan)
+}
+
+// FirstPlanSession returns the first session a plan had, open or not: the hosted page
+// it was created with, which names where its cards are saved.
+func (db *DB) FirstPlanSession(ctx context.Context, caller billing.Caller, planID string) (billing.PaymentSession, error) {
+	return db.paymentSession(ctx, `plan_id = ? AND merchant_id = ? AND mode = ? ORDER BY created_at, id LIMIT 1`,
+		planID, caller.MerchantID, caller.Mode)
 }
 
 // PaymentSessionByToken finds the session a payment_url's token opens.

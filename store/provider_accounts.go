@@ -175,11 +175,31 @@ func (db *DB) DeleteProviderAccount(ctx context.Context, caller billing.Caller, 
 // ProviderAccountKeys unseals an undeleted account's credentials for the adapter that
 // charges with them.
 func (db *DB) ProviderAccountKeys(ctx context.Context, merchantID, id string) (billing.ProviderAccountKeys, error) {
-	kr, err := db.keyring()
+	row, err := db.getProviderAccountRow(ctx, merchantID, nil, id)
 	if err != nil {
 		return billing.ProviderAccountKeys{}, err
 	}
-	row, err := db.getProviderAccountRow(ctx, merchantID, nil, id)
+	return db.unsealAccount(row)
+}
+
+// CallbackAccountKeys returns an undeleted account by its id alone, with its merchant:
+// a provider's callback to the account's route names no merchant until the adapter
+// built from these keys has verified it (and its merchant must then be this one).
+func (db *DB) CallbackAccountKeys(ctx context.Context, id string) (string, billing.ProviderAccountKeys, error) {
+	var row providerAccountRow
+	err := db.GetContext(ctx, &row, db.Rebind(`SELECT * FROM provider_accounts WHERE id = ? AND deleted_at IS NULL`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", billing.ProviderAccountKeys{}, notFound("provider account", id)
+	}
+	if err != nil {
+		return "", billing.ProviderAccountKeys{}, fmt.Errorf("get provider account: %w", err)
+	}
+	keys, err := db.unsealAccount(row)
+	return row.MerchantID, keys, err
+}
+
+func (db *DB) unsealAccount(row providerAccountRow) (billing.ProviderAccountKeys, error) {
+	kr, err := db.keyring()
 	if err != nil {
 		return billing.ProviderAccountKeys{}, err
 	}

@@ -394,7 +394,9 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
-	if req.Authentication != nil {
+	if a := req.Authentication; a != nil && a.Status != providers.AuthenticationUnavailable {
+		// A 3-D Secure result from another server cannot be carried here; "unavailable"
+		// (this provider authenticates nothing for the engine) charges without one.
 		return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 			Code: billing.CodeInvalidRequest, Message: "3-D Secure through the engine's page is not supported on Amazon Payment Services yet",
 			Err: providers.ErrNotSupported}

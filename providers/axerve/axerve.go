@@ -222,15 +222,24 @@ func decimal(amount int64, currency string) (string, error) {
 	if amount <= 0 {
 		return "", fmt.Errorf("%w: amount must be positive", providers.ErrAmountNotSupported)
 	}
-	if c.Exponent == 0 {
-		return strconv.FormatInt(amount, 10), nil
+	out := strconv.FormatInt(amount, 10)
+	if c.Exponent > 0 {
+		unit := int64(1)
+		for range c.Exponent {
+			unit *= 10
+		}
+		out = fmt.Sprintf("%d.%0*d", amount/unit, c.Exponent, amount%unit)
 	}
-	unit := int64(1)
-	for range c.Exponent {
-		unit *= 10
+	if len(out) > maxAmountChars {
+		return "", fmt.Errorf("%w: Axerve takes amounts of at most %d characters (%s %s is %d)", providers.ErrAmountNotSupported,
+			maxAmountChars, out, currency, len(out))
 	}
-	return fmt.Sprintf("%d.%0*d", amount/unit, c.Exponent, amount%unit), nil
+	return out, nil
 }
+
+// maxAmountChars is the reference's limit on an amount's length, separator included
+// ("999999.99").
+const maxAmountChars = 9
 
 // minor reads an amount Axerve wrote back ("10.5", "10.50", "1000") into minor units.
 func minor(s, currency string) (int64, bool) {
@@ -239,7 +248,10 @@ func minor(s, currency string) (int64, bool) {
 		return 0, false
 	}
 	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > c.Exponent {
+	for len(frac) > c.Exponent && strings.HasSuffix(frac, "0") {
+		frac = frac[:len(frac)-1] // "1000.00" yen is 1000
+	}
+	if len(frac) > c.Exponent || strings.Trim(whole+frac, "0123456789") != "" {
 		return 0, false
 	}
 	frac += strings.Repeat("0", c.Exponent-len(frac))
@@ -309,19 +321,17 @@ type flight struct {
 }
 
 // Charge creates and submits a payment; see the package comment. A charge under a key
-// already in flight in this process waits for that one and answers its outcome.
+// already in flight on this adapter waits for that one and answers its outcome (the
+// engine never runs two attempts of one key at once; this guards other callers).
 func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (providers.ChargeResult, error) {
 	p.mu.Lock()
 	if f, ok := p.inflight[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
 		p.mu.Unlock()
 		select {
 		case <-f.done:
-			if f.err != nil {
-				// Its outcome may be unknown or a decline: the first charge's verdict is
-				// read back, as a repeat after it would.
-				return p.Charge(ctx, req)
-			}
-			return f.res, nil
+			// The first call's outcome is this one's, as a repeated key's is: an unknown
+			// outcome stays unknown (and is looked up), it is never sent again here.
+			return f.res, f.err
 		case <-ctx.Done():
 			return providers.ChargeResult{}, providers.TransportError(Name, ctx.Err())
 		}
@@ -344,7 +354,9 @@ func (p *Provider) charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
-	if req.Authentication != nil {
+	if a := req.Authentication; a != nil && a.Status != providers.AuthenticationUnavailable {
+		// A 3-D Secure result from another server cannot be carried here; "unavailable"
+		// (this provider authenticates nothing for the engine) charges without one.
 		return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 			Code: billing.CodeInvalidRequest, Message: "3-D Secure through the engine's page is not supported on Axerve yet",
 			Err: providers.ErrNotSupported}
@@ -363,6 +375,10 @@ func (p *Provider) charge(ctx context.Context, req providers.ChargeRequest) (pro
 		create["buyerEmail"] = req.CustomerRef
 	}
 	if paypal {
+		if req.MOTO {
+			return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest, Code: billing.CodeInvalidRequest,
+				Param: "type", Message: "a PayPal agreement cannot pay a mail or telephone order", Err: providers.ErrNotSupported}
+		}
 		create["paymentType"] = []string{"PAYPAL"}
 	} else {
 		create["paymentType"] = []string{"CREDITCARD"}
@@ -403,21 +419,37 @@ func (p *Provider) charge(ctx context.Context, req providers.ChargeRequest) (pro
 	}
 	var res submitPayload
 	if err := p.call(ctx, http.MethodPost, "/payment/submit/", map[string]string{"paymentToken": created.PaymentToken}, submit, &res, id); err != nil {
+		if e, ok := providers.AsError(err); ok && duplicate(e) {
+			return p.repeated(ctx, req, id)
+		}
 		return providers.ChargeResult{}, err
+	}
+	if res.TransactionResult == "KO" && (res.TransactionErrorCode == "1137" || res.TransactionErrorCode == "4707") {
+		return p.repeated(ctx, req, id)
+	}
+	paymentID := created.PaymentID
+	if paymentID == "" {
+		paymentID = res.PaymentID
+	}
+	chain := paymentID // a card's first payment is what its later ones reference
+	if paypal {
+		chain = "" // a PayPal agreement is chained by its token, not a card network
 	}
 	switch {
 	case res.ShopTransactionID != id || (res.PaymentID != "" && created.PaymentID != "" && res.PaymentID != created.PaymentID) ||
 		(res.Currency != "" && res.Currency != req.Currency):
 		return providers.ChargeResult{}, unknown(id, "the answer names another transaction or currency")
+	case paymentID == "":
+		return providers.ChargeResult{}, unknown(id, "Axerve named no paymentID")
 	case res.TransactionResult == "OK":
-		return providers.ChargeResult{ID: created.PaymentID, Status: providers.ChargeSucceeded, Amount: req.Amount,
-			Currency: req.Currency, NetworkTransactionID: created.PaymentID}, nil
+		return providers.ChargeResult{ID: paymentID, Status: providers.ChargeSucceeded, Amount: req.Amount,
+			Currency: req.Currency, NetworkTransactionID: chain}, nil
 	case res.TransactionResult == "KO":
-		return providers.ChargeResult{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, created.PaymentID)
+		return providers.ChargeResult{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, paymentID)
 	case res.TransactionResult == "" && (res.TransactionErrorCode == "8006" || res.TransactionErrorCode == "8026"):
 		// The issuer (or PayPal) wants the payer on its page: a merchant-initiated
 		// charge cannot do that.
-		return providers.ChargeResult{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, created.PaymentID)
+		return providers.ChargeResult{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, paymentID)
 	}
 	// XX, PENDING, or an empty result without a redirect: not decided yet.
 	return providers.ChargeResult{}, unknown(id, "payment/submit answered transactionResult "+strconv.Quote(res.TransactionResult))
@@ -476,14 +508,27 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 	case "UNSUBMITTED":
 		return providers.ChargeResult{}, fmt.Errorf("axerve: payment %s was created and never submitted: %w", d.PaymentID, providers.ErrNoSuchCharge)
 	case "OK", "APPROVED":
-		paid, ok := d.authorized()
-		if cur := d.Currency; !ok || (cur != "" && cur != req.Currency) || paid != mustDecimal(req.Amount, req.Currency) {
+		cur := d.Currency
+		if cur == "" {
+			cur = req.Currency // the reference's examples omit it at times
+		}
+		paid, ok := d.authorized(cur)
+		if !ok {
+			// Approved, for an amount the adapter cannot read: neither a success for this
+			// charge nor a conflict can be told.
+			return providers.ChargeResult{}, unknown(id, "payment/detail answered an approved payment without a readable authorized amount")
+		}
+		if cur != req.Currency || paid != req.Amount {
 			return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 				Code: billing.CodeIdempotencyConflict, ChargeID: d.PaymentID,
-				Message: fmt.Sprintf("this idempotency key's payment was authorized for %q %s, not %d %s", paid, d.Currency, req.Amount, req.Currency)})
+				Message: fmt.Sprintf("this idempotency key's payment was authorized for %d %s, not %d %s", paid, cur, req.Amount, req.Currency)})
+		}
+		chain := d.PaymentID
+		if req.MethodOf() == providers.MethodPayPal {
+			chain = ""
 		}
 		return providers.ChargeResult{ID: d.PaymentID, Status: providers.ChargeSucceeded, Amount: req.Amount, Currency: req.Currency,
-			NetworkTransactionID: d.PaymentID}, nil
+			NetworkTransactionID: chain}, nil
 	case "KO", "DECLINED":
 		e := failure(d.TransactionErrorCode, d.TransactionErrorDescription, d.PaymentID)
 		if e.Retryable() {
@@ -531,27 +576,15 @@ func (e *detailEvent) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// authorized is the amount of the payment's authorization event, normalized to the
-// decimals the adapter sends.
-func (d detailPayload) authorized() (string, bool) {
+// authorized is the minor-unit amount of the payment's authorization event in
+// currency, and whether there is one that reads.
+func (d detailPayload) authorized(currency string) (int64, bool) {
 	for _, e := range d.Events {
 		if e.Type == "AUT" {
-			n, ok := minor(e.Amount, d.Currency)
-			if !ok {
-				return e.Amount, false
-			}
-			return mustDecimal(n, d.Currency), true
+			return minor(e.Amount, currency)
 		}
 	}
-	return "", false
-}
-
-func mustDecimal(amount int64, currency string) string {
-	s, err := decimal(amount, currency)
-	if err != nil {
-		return ""
-	}
-	return s
+	return 0, false
 }
 
 // Refund sends payment/refund for a payment. Axerve needs the amount and currency.

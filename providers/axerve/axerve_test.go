@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -403,15 +405,124 @@ func TestSecretsStayOut(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), axervetest.CardExpired) {
 		t.Fatalf("SaveCard of a refused card = %v", err)
 	}
-	for _, bad := range []axerve.Config{{APIKey: "k"}, {ShopLogin: "GESPAY1"}, {ShopLogin: "a b", APIKey: "k"},
-		{ShopLogin: "GESPAY1", APIKey: "k", BaseURL: "https://x/api/v1"}} {
+	const key = "SECRET-API-KEY-0123456789"
+	for _, bad := range []axerve.Config{{APIKey: key}, {ShopLogin: "GESPAY1"}, {ShopLogin: "a b", APIKey: key},
+		{ShopLogin: "GESPAY1", APIKey: key, BaseURL: "https://x/api/v1"}, {ShopLogin: "GESPAY1", APIKey: key + " x"}} {
 		if _, err := axerve.New(bad); err == nil {
 			t.Errorf("New(%v) accepted a bad configuration", bad)
-		} else if bad.APIKey != "" && strings.Contains(err.Error(), bad.APIKey+" ") {
+		} else if strings.Contains(err.Error(), key) {
 			t.Errorf("error echoes the key: %v", err)
 		}
 	}
 	if !axerve.IsProduction("") || !axerve.IsProduction("https://ECOMMS2S.sella.it.") || axerve.IsProduction(axerve.SandboxURL) {
 		t.Error("IsProduction misreads the hosts")
+	}
+}
+
+// TestApprovedLookupsAreReadCarefully: payment/detail answers as the reference's
+// examples vary (no currency, wrapped or flat events, "1000.00" yen) still find the
+// charge; an approved payment whose authorized amount cannot be read is "cannot tell",
+// never a conflict that would fail a paid installment; a readable other amount is.
+func TestApprovedLookupsAreReadCarefully(t *testing.T) {
+	for _, tc := range []struct {
+		name, currency, events string
+		amount                 int64
+		want                   string // found, unknown, conflict
+	}{
+		{"flat event, no currency", ``, `[{"eventtype":"AUT","eventamount":"10.50"}]`, 1050, "found"},
+		{"wrapped event", `EUR`, `[{"event":{"eventtype":"AUT","eventamount":"10.5"}}]`, 1050, "found"},
+		{"yen with decimals", `JPY`, `[{"eventtype":"AUT","eventamount":"1000.00"}]`, 1000, "found"},
+		{"no events", `EUR`, `[]`, 1050, "unknown"},
+		{"settled only", `EUR`, `[{"eventtype":"MOV","eventamount":"10.50"}]`, 1050, "unknown"},
+		{"numeric currency", `242`, `[{"eventtype":"AUT","eventamount":"10.50"}]`, 1050, "unknown"},
+		{"another amount", `EUR`, `[{"eventtype":"AUT","eventamount":"11.50"}]`, 1050, "conflict"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, `{"error":{"code":"0","description":""},"payload":{"transactionResult":"OK","shopTransactionID":"plan_f.1.1",`+
+					`"paymentID":"146972136001","currency":%q,"events":%s}}`, tc.currency, tc.events)
+			}))
+			defer srv.Close()
+			p, err := axerve.New(axerve.Config{ShopLogin: "GESPAY1", APIKey: "k", BaseURL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur := tc.currency
+			if cur == "" || cur == "242" {
+				cur = "EUR"
+			}
+			res, err := p.FindCharge(context.Background(), providers.ChargeRequest{Token: "t", Amount: tc.amount, Currency: cur,
+				IdempotencyKey: "plan_f/1/1", Initiator: providers.InitiatorMerchant})
+			e, _ := providers.AsError(err)
+			switch tc.want {
+			case "found":
+				if err != nil || res.ID != "146972136001" || res.Amount != tc.amount {
+					t.Fatalf("FindCharge = %+v, %v; want the charge", res, err)
+				}
+			case "unknown":
+				if err == nil || providers.IsFound(err) || errors.Is(err, providers.ErrNoSuchCharge) || e == nil || !e.Retryable() {
+					t.Fatalf("FindCharge = %+v, %v; want cannot-tell", res, err)
+				}
+			case "conflict":
+				if !providers.IsFound(err) || e == nil || e.Code != billing.CodeIdempotencyConflict {
+					t.Fatalf("FindCharge = %+v, %v; want a found idempotency conflict", res, err)
+				}
+			}
+		})
+	}
+}
+
+// TestRepeatsShareTheFirstOutcome: a charge under a key already in flight waits for
+// it and answers its outcome, even an unknown one, without a second payment; a
+// duplicate refusal on submit (1137) is never a decline that dunning would charge
+// again; a PayPal agreement never pays a MOTO order; an amount longer than Axerve's
+// nine characters is refused before any call.
+func TestRepeatsShareTheFirstOutcome(t *testing.T) {
+	ctx := context.Background()
+	d := axervetest.New(t, shop)
+	p := newProvider(t, d, 300*time.Millisecond)
+	saved := save(t, p, axervetest.CardVisa)
+	req := providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 990, Currency: "EUR",
+		IdempotencyKey: "plan_c/1/1", Initiator: providers.InitiatorCustomer}
+	d.Inject(axervetest.Fault{}, axervetest.Fault{Kind: axervetest.Timeout})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := p.Charge(ctx, req); errs <- err }()
+	}
+	for range 2 {
+		if e, ok := providers.AsError(<-errs); !ok || !e.Retryable() {
+			t.Fatalf("a charge sharing a lost answer = %v, want the same transient error", e)
+		}
+	}
+	creates := 0
+	for _, r := range d.Requests() {
+		if r.Path == "payment/create" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Fatalf("%d payments created under one key in flight, want 1", creates)
+	}
+
+	req.IdempotencyKey = "plan_c/2/1"
+	d.Inject(axervetest.Fault{}, axervetest.Fault{Kind: axervetest.Refuse, Code: "1137"})
+	_, err := p.Charge(ctx, req)
+	if e, ok := providers.AsError(err); !ok || e.Class == providers.ClassSoftDecline || e.Class == providers.ClassHardDecline {
+		t.Fatalf("1137 on submit = %v, want the first payment's outcome (here: cannot tell), never a decline", err)
+	}
+
+	pp := providers.ChargeRequest{Token: d.AddPayPalAgreement(), Amount: 990, Currency: "EUR", IdempotencyKey: "moto/pp",
+		Initiator: providers.InitiatorCustomer, MOTO: true, Method: providers.MethodPayPal}
+	if _, err := p.Charge(ctx, pp); !errors.Is(err, providers.ErrNotSupported) {
+		t.Fatalf("MOTO on PayPal = %v, want ErrNotSupported", err)
+	}
+	if _, err := p.ProviderAmount(99999999, "EUR"); err != nil {
+		t.Fatalf("999999.99 EUR refused: %v", err)
+	}
+	if _, err := p.ProviderAmount(100000000, "EUR"); !errors.Is(err, providers.ErrAmountNotSupported) {
+		t.Fatalf("1000000.00 EUR (10 characters) = %v, want ErrAmountNotSupported", err)
+	}
+	if _, err := p.ProviderAmount(1000000000, "JPY"); !errors.Is(err, providers.ErrAmountNotSupported) {
+		t.Fatalf("1000000000 JPY (10 characters) = %v, want ErrAmountNotSupported", err)
 	}
 }

@@ -46,6 +46,8 @@ var reasons = map[string]string{
 	"150": "api_key_expired", "458": "api_key_expired", "811": "api_key_expired", "951": "api_key_expired",
 	"8015": billing.CodeInvalidAmount, "2014": billing.CodeInvalidAmount, "58": billing.CodeInvalidAmount,
 	"1137": "duplicate_transaction", "4707": "duplicate_transaction",
+	"1457": billing.CodeProcessingError, // our paymentToken expired between create and submit: look it up
+	"1153": "generic_decline",           // the 3-D Secure enrolment check failed: this attempt only
 }
 
 // technical codes say the bank or network could not decide: the outcome is looked up.

@@ -184,7 +184,7 @@ func (d *Double) tokenize(number string) string {
 }
 
 var (
-	amountRule   = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,2})?$`)
+	amountRule   = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,2})?$`) // and at most 9 characters
 	shopTxIDRule = regexp.MustCompile(`^[^&\s§()*<>,;:/\[\]?=~°%]{1,50}$`)
 )
 
@@ -249,13 +249,20 @@ func redact(body map[string]any) map[string]any {
 	b, _ := json.Marshal(body)
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
-	for _, k := range []string{"creditCard", "paymentTypeDetails"} {
-		if m, ok := out[k].(map[string]any); ok {
-			if _, ok := m["number"]; ok {
-				m["number"], m["CVV"] = "…", "…"
+	var walk func(m map[string]any)
+	walk = func(m map[string]any) {
+		for k, v := range m {
+			switch v := v.(type) {
+			case map[string]any:
+				walk(v)
+			default:
+				if k == "number" || k == "CVV" {
+					m[k] = "…"
+				}
 			}
 		}
 	}
+	walk(out)
 	return out
 }
 
@@ -359,6 +366,8 @@ func (d *Double) create(in map[string]any) (int, envelope) {
 		return refuse(http.StatusBadRequest, "1111", "Invalid currency code")
 	case !amountRule.MatchString(amount):
 		return refuse(http.StatusBadRequest, "1113", "Not numeric amount")
+	case len(amount) > 9:
+		return refuse(http.StatusBadRequest, "1147", "Amount too big")
 	case strings.Contains(amount, ".") && len(amount)-strings.Index(amount, ".")-1 > c.Exponent:
 		return refuse(http.StatusBadRequest, "1114", "Wrong number of decimal digits")
 	case !shopTxIDRule.MatchString(id):
@@ -417,14 +426,15 @@ func (d *Double) submit(p *Payment, in map[string]any, fault Fault) (int, envelo
 		return refuse(http.StatusBadRequest, "1461", "Creditcard data missing")
 	case !known:
 		return out("KO", "1165", "Token not found")
-	case p.Type == "03N" && p.Previous == "":
-		return out("KO", "1105", "Invalid parameter value: previousTransDetails.paymentID")
 	case fault.Kind == Decline:
 		return out("KO", fault.Code, "declined by the test double")
 	case number == CardNeverAnswers:
 		p.Result = "OK"
 		return 0, envelope{}
 	case number == CardThreeDS && p.Type != "03N":
+		// The payer never comes back from the issuer's page here: a lookup reads the
+		// payment as declined 8006 (the double's choice; Axerve would keep it waiting).
+		p.Result, p.ErrorCode = "KO", "8006"
 		return ok(map[string]any{"transactionType": "submit", "transactionResult": "", "transactionErrorCode": "8006",
 			"transactionErrorDescription": "Verify By Visa", "shopTransactionID": p.ShopTransactionID, "paymentID": p.PaymentID,
 			"userRedirect": map[string]any{"href": d.URL + "/pagam/pagam3d.aspx?a=" + d.shop.ShopLogin + "&b=" + p.PaymentToken}})
@@ -437,12 +447,16 @@ func (d *Double) submit(p *Payment, in map[string]any, fault Fault) (int, envelo
 	return out("OK", "", "")
 }
 
+// find is the payment a detail or refund names: by paymentID, or the
+// shopTransactionID's submitted payment (else its latest).
 func (d *Double) find(in map[string]any) *Payment {
 	var found *Payment
 	for _, p := range d.payments {
 		if (str(in, "paymentID") != "" && p.PaymentID == str(in, "paymentID")) ||
 			(str(in, "shopTransactionID") != "" && p.ShopTransactionID == str(in, "shopTransactionID")) {
-			found = p // the latest
+			if found == nil || found.Result == "" {
+				found = p
+			}
 		}
 	}
 	return found

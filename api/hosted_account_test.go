@@ -1,0 +1,191 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/recurring/recurring/providers/axerve/axervetest"
+	"github.com/recurring/recurring/providers/stripe/stripetest"
+)
+
+// TestHostedPagesOnAProviderAccount: hosted pages save the customer's card in the
+// merchant's provider account (here an Axerve shop, pointed at its double) and charge
+// through it: a hosted payment with provider_account and save_card; a plan created
+// without a card on the account, started on its page (first installment 03F, the
+// next 03N chained to it); the plan's own recovery page after its card is detached,
+// which saves the new card in the same account. The account's cards are named on the
+// payment method, the plan and its payments. Bad input is a 4xx naming the field.
+// SQLite and Postgres, through HTTP with the bodies clients send.
+func TestHostedPagesOnAProviderAccount(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	d := axervetest.New(t, axervetest.Shop{ShopLogin: "GESPAY80790", APIKey: "hosted-account-key"})
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		var acc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"axerve","name":"hosted","base_url":%q,"credentials":{"shop_login":"GESPAY80790","api_key":"hosted-account-key"}}`, d.URL), &acc)
+		cus := f.createCustomer(t, f.testKey, "marco@example.com")
+		var pm struct {
+			ProviderAccount string `json:"provider_account"`
+			Provider        string `json:"provider"`
+		}
+
+		// A hosted payment saved in the account.
+		pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
+		c := newCustomer(t)
+		_, u, page := c.get(pay.PaymentURL)
+		_, _, done := c.post(u, page, card(axervetest.CardVisa))
+		var paid hostedBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+pay.ID, f.testKey, "", &paid)
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+			t.Fatalf("hosted payment on the account: %+v", paid)
+		}
+		f.ok(t, http.MethodGet, "/v1/payment-methods/"+paid.PaymentMethod, f.testKey, "", &pm)
+		if paid.Status != "succeeded" || pm.ProviderAccount != acc.ID || pm.Provider != "axerve" {
+			t.Fatalf("payment %+v with card %+v, want it succeeded and saved in %s", paid, pm, acc.ID)
+		}
+
+		// A plan started on its page, charged through the account.
+		var p hostedPlanBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"currency":"EUR","provider_account":%q,"schedule":{"frequency":"seconds","frequency_duration":4,"recurring_amount":1500,"installments":3}}`,
+			cus.ID, acc.ID), &p); code != http.StatusCreated || p.Status != "incomplete" {
+			t.Fatalf("hosted plan on the account = %d %+v", code, p)
+		}
+		c = newCustomer(t)
+		_, u, page = c.get(p.PaymentURL)
+		_, _, done = c.post(u, page, card(axervetest.CardMastercard))
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+			t.Fatalf("plan page on the account: %s", done)
+		}
+		started := f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Paid >= 1 })
+		f.ok(t, http.MethodGet, "/v1/payment-methods/"+started.PaymentMethod, f.testKey, "", &pm)
+		if pm.ProviderAccount != acc.ID {
+			t.Fatalf("the plan's card %+v, want it in %s", pm, acc.ID)
+		}
+
+		// The card goes; the plan's recovery page saves the new one in the account.
+		f.apiCall(t, srv, http.MethodPost, "/v1/payment-methods/"+started.PaymentMethod+"/detach", f.testKey, "", nil)
+		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "action_required" })
+		var waiting hostedPlanBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+		if !strings.HasPrefix(waiting.PaymentURL, srv.URL+"/pay/") {
+			t.Fatalf("a plan on an account shows no recovery page: %+v", waiting)
+		}
+		c = newCustomer(t)
+		_, u, page = c.get(waiting.PaymentURL)
+		_, _, done = c.post(u, page, card(axervetest.CardVisa))
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+			t.Fatalf("recovery page on the account: %s", done)
+		}
+		final := f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "completed" })
+		f.ok(t, http.MethodGet, "/v1/payment-methods/"+final.PaymentMethod, f.testKey, "", &pm)
+		if final.Paid != 3 || final.PaymentMethod == started.PaymentMethod || pm.ProviderAccount != acc.ID {
+			t.Fatalf("plan %+v with card %+v, want 3 paid, the new card in %s", final, pm, acc.ID)
+		}
+		byID := map[string]axervetest.Payment{}
+		for _, pay := range d.Payments() {
+			byID[pay.ShopTransactionID] = pay
+		}
+		first := byID[p.ID+".1.1"]
+		if first.Type != "03F" || first.Result != "OK" || first.Amount != "15.00" {
+			t.Errorf("installment 1 at Axerve: %+v, want the customer-initiated 03F", first)
+		}
+		// Installments 2 and 3 are the new card's, merchant-initiated (03N). The page
+		// charged nothing, so Axerve has no first payment of the new card to chain them
+		// to: they go without previousTransDetails.
+		newToken := ""
+		for i := 2; i <= 3; i++ {
+			var got axervetest.Payment
+			for id, pay := range byID {
+				if strings.HasPrefix(id, fmt.Sprintf("%s.%d.", p.ID, i)) && pay.Result == "OK" {
+					got = pay
+				}
+			}
+			if got.Type != "03N" || got.Token == first.Token || (newToken != "" && got.Token != newToken) {
+				t.Errorf("installment %d at Axerve: %+v, want a merchant-initiated 03N on the new card", i, got)
+			}
+			newToken = got.Token
+		}
+		for _, tc := range []struct {
+			name, path, body string
+			status           int
+			code, param      string
+		}{
+			{"unknown account", "/v1/payments", fmt.Sprintf(`{"customer":%q,"amount":100,"currency":"EUR","provider_account":"pa_nope"}`, cus.ID), 404, "resource_missing", "provider_account"},
+			{"provider of another kind", "/v1/payments", fmt.Sprintf(`{"customer":%q,"amount":100,"currency":"EUR","provider":"simulator","provider_account":%q}`, cus.ID, acc.ID), 400, "invalid_value", "provider"},
+			{"account with a saved card", "/v1/payments", fmt.Sprintf(`{"customer":%q,"amount":100,"currency":"EUR","payment_method":%q,"provider_account":%q}`, cus.ID, final.PaymentMethod, acc.ID), 400, "parameter_not_allowed", "provider_account"},
+			{"currency the account cannot take", "/v1/payments", fmt.Sprintf(`{"customer":%q,"amount":100,"currency":"JOD","provider_account":%q}`, cus.ID, acc.ID), 422, "amount_not_supported", "amount"},
+			{"plan with a card and an account", "/v1/plans", fmt.Sprintf(`{"customer":%q,"currency":"EUR","payment_method":%q,"provider_account":%q,"schedule":{"frequency":"months","recurring_amount":100}}`, cus.ID, final.PaymentMethod, acc.ID), 400, "parameter_unknown", "provider_account"},
+		} {
+			rec, e := f.do(t, http.MethodPost, tc.path, f.testKey, tc.body)
+			if rec.Code != tc.status || e.Error.Code != tc.code || e.Error.Param != tc.param {
+				t.Errorf("%s: %d %+v, want %d %s naming %s", tc.name, rec.Code, e.Error, tc.status, tc.code, tc.param)
+			}
+		}
+	})
+}
+
+// TestStripeAccountRedirectReturnsToTheAccountsRoute: a hosted payment saved in the
+// merchant's own Stripe account (pointed at the Stripe double) whose card needs 3-D
+// Secure: Stripe sends the customer back to GET /v1/provider-accounts/{id}/callback,
+// where the account's own key reads the PaymentIntent back (the installation has no
+// Stripe at all); the payment succeeds on that one intent. A forged return is 401, the
+// installation's provider route does not take the account's return (404: no such
+// provider here), and an unknown account's route is 404. SQLite and Postgres.
+func TestStripeAccountRedirectReturnsToTheAccountsRoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	fake := stripetest.New(t)
+	const publicHost = "http://engine.test"
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost)}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		var acc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"stripe","name":"own Stripe","base_url":%q,"credentials":{"secret_key":"sk_test_merchant_own_key"}}`, fake.URL), &acc)
+
+		pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
+		c := newCustomer(t)
+		_, u, page := c.get(pay.PaymentURL)
+		_, acsURL, acs := c.post(u, page, card(stripetest.AuthenticationRequiredCard))
+		if !strings.HasPrefix(acsURL, fake.URL+"/acs/pi_") {
+			t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
+		}
+		back := approveOnStripe(t, acsURL)
+		if !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+			t.Fatalf("Stripe sent the customer back to %q, want the account's route", back)
+		}
+		if code, _, _ := newCustomer(t).get(srv.URL + "/v1/providers/stripe/callback?" + back.RawQuery); code != http.StatusNotFound {
+			t.Errorf("the account's return on the installation's route = %d, want 404", code)
+		}
+		forged := back.Query()
+		forged.Set("payment_intent_client_secret", "pi_forged_secret")
+		if code, _, _ := newCustomer(t).get(srv.URL + back.Path + "?" + forged.Encode()); code != http.StatusUnauthorized {
+			t.Errorf("a forged return = %d, want 401", code)
+		}
+		if code, _, _ := newCustomer(t).get(srv.URL + "/v1/provider-accounts/pa_nope/callback?" + back.RawQuery); code != http.StatusNotFound {
+			t.Errorf("an unknown account's route = %d, want 404", code)
+		}
+		code, doneURL, done := c.get(srv.URL + back.RequestURI())
+		if m := outcome.FindStringSubmatch(done); code != http.StatusOK || m == nil || m[1] != "succeeded" || !strings.HasSuffix(doneURL, "/done") {
+			t.Fatalf("back from Stripe: %d %s %s", code, doneURL, done)
+		}
+		var got struct {
+			hostedBody
+			ProviderChargeID string `json:"provider_charge_id"`
+			ProviderAccount  string `json:"provider_account"`
+		}
+		f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+pay.ID, f.testKey, "", &got)
+		if got.Status != "succeeded" || got.ProviderChargeID != back.Query().Get("payment_intent") || got.ProviderAccount != acc.ID {
+			t.Errorf("payment %+v, want succeeded on the authenticated intent in %s", got, acc.ID)
+		}
+		if code, _, _ := newCustomer(t).get(srv.URL + back.RequestURI()); code != http.StatusBadRequest {
+			t.Errorf("a replayed return = %d, want 400", code)
+		}
+	})
+}
