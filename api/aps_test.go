@@ -98,7 +98,7 @@ func TestPaymentsAndPlansOnAmazonPaymentServices(t *testing.T) {
 			row = &matrix.Data[i]
 		}
 	}
-	if row == nil || row.Method != "card" || !row.Recurring || !row.Refunds || row.ThreeDS || !row.MOTO {
-		t.Errorf("capability row %+v, want card: recurring, refunds, MOTO, no 3-D Secure yet", row)
+	if row == nil || row.Method != "card" || !row.Recurring || !row.Refunds || !row.ThreeDS || !row.MOTO {
+		t.Errorf("capability row %+v, want card: recurring, refunds, MOTO, 3-D Secure", row)
 	}
 }

@@ -3,9 +3,12 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/recurring/recurring/providers/aps"
+	"github.com/recurring/recurring/providers/aps/apstest"
 	"github.com/recurring/recurring/providers/axerve/axervetest"
 	"github.com/recurring/recurring/providers/stripe/stripetest"
 )
@@ -186,6 +189,94 @@ func TestStripeAccountRedirectReturnsToTheAccountsRoute(t *testing.T) {
 		}
 		if code, _, _ := newCustomer(t).get(srv.URL + back.RequestURI()); code != http.StatusBadRequest {
 			t.Errorf("a replayed return = %d, want 400", code)
+		}
+	})
+}
+
+// TestAmazonPaymentServicesThreeDSOnTheHostedPage: a hosted payment saved in the
+// merchant's APS account (pointed at the signed APS double) whose card the issuer wants
+// authenticated: the page authorizes the amount (AUTHORIZATION, eci ECOMMERCE), sends
+// the customer to the 3ds_url, APS returns them signed to the account's callback route,
+// and the charge captures the authorization (CAPTURE): one order, captured once. A
+// denied challenge fails the payment and leaves nothing captured; a tampered return is
+// 401. SQLite and Postgres.
+func TestAmazonPaymentServicesThreeDSOnTheHostedPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	d := apstest.New(t, apstest.Account{AccessCode: "ac3ds", MerchantIdentifier: "mid3ds", RequestPhrase: "rq3ds", ResponsePhrase: "rs3ds", SHAType: aps.SHA256})
+	const publicHost = "http://engine.test"
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost)}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		var acc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"amazon_payment_services","name":"3ds","base_url":%q,"credentials":{"access_code":"ac3ds","merchant_identifier":"mid3ds","request_phrase":"rq3ds","response_phrase":"rs3ds","sha_type":"SHA-256"}}`, d.URL), &acc)
+		// A card the issuer lets through: authorized without a challenge, then captured.
+		pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q`, acc.ID))
+		c := newCustomer(t)
+		_, u, page := c.get(pay.PaymentURL)
+		if _, _, done := c.post(u, page, card(apstest.CardVisa)); outcome.FindStringSubmatch(done) == nil || outcome.FindStringSubmatch(done)[1] != "succeeded" {
+			t.Fatalf("frictionless card on APS: %s", done)
+		}
+		captured := 0
+		for _, o := range d.Orders() {
+			if o.Command == "AUTHORIZATION" && o.Captured == "2500" && o.Extras["merchant_extra2"] == pay.ID {
+				captured++
+			}
+		}
+		if captured != 1 {
+			t.Fatalf("%d captured authorizations after a frictionless payment, want 1: %+v", captured, d.Orders())
+		}
+
+		for _, answer := range []string{"approve", "deny"} {
+			pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
+			c := newCustomer(t)
+			_, u, page := c.get(pay.PaymentURL)
+			_, acsURL, acs := c.post(u, page, card(apstest.CardThreeDS))
+			if !strings.HasPrefix(acsURL, d.URL+"/3ds/") {
+				t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
+			}
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := noFollow.Get(acsURL + "?answer=" + answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = res.Body.Close()
+			back, err := url.Parse(res.Header.Get("Location"))
+			if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+				t.Fatalf("APS sent the customer back to %q, want the account's route", back)
+			}
+			tampered := back.Query()
+			tampered.Set("response_code", "02000")
+			tampered.Set("amount", "1")
+			if code, _, _ := newCustomer(t).get(srv.URL + back.Path + "?" + tampered.Encode()); code != http.StatusUnauthorized {
+				t.Errorf("a tampered return = %d, want 401", code)
+			}
+			code, _, done := c.get(srv.URL + back.RequestURI())
+			want := map[string]string{"approve": "succeeded", "deny": "failed"}[answer]
+			if m := outcome.FindStringSubmatch(done); code != http.StatusOK || m == nil || m[1] != want {
+				t.Fatalf("%s: back from APS: %d %s", answer, code, done)
+			}
+			var got struct {
+				hostedBody
+				ProviderChargeID string `json:"provider_charge_id"`
+			}
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+pay.ID, f.testKey, "", &got)
+			var order *apstest.Order
+			for _, o := range d.Orders() {
+				if o.Command == "AUTHORIZATION" && o.Reference == back.Query().Get("merchant_reference") {
+					o := o
+					order = &o
+				}
+			}
+			switch {
+			case order == nil:
+				t.Fatalf("%s: no authorization at APS for %s", answer, back.Query().Get("merchant_reference"))
+			case answer == "approve" && (got.Status != "succeeded" || got.ProviderChargeID != order.Reference || order.Captured != "2500"):
+				t.Errorf("approved: payment %+v, order %+v; want it succeeded on the captured authorization", got, order)
+			case answer == "deny" && (got.Status != "failed" || order.Captured != ""):
+				t.Errorf("denied: payment %+v, order %+v; want it failed with nothing captured", got, order)
+			}
 		}
 	})
 }

@@ -220,11 +220,12 @@ func (p *Provider) GoString() string { return p.String() }
 // LogValue keeps slog from printing the phrases.
 func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
-// Capabilities: cards, recurring (eci RECURRING), refunds, MOTO (eci MOTO). 3-D Secure
-// on APS's own page (3ds_url) is not wired to the engine's hosted page yet, so a
-// customer-initiated charge the issuer wants authenticated is authentication_required.
+// Capabilities: cards, recurring (eci RECURRING), refunds, MOTO (eci MOTO), and 3-D
+// Secure on the issuer's page behind APS's 3ds_url for the hosted page's first payment
+// (threeds.go). A customer-initiated charge without the page that the issuer wants
+// authenticated is authentication_required.
 func (p *Provider) Capabilities() []providers.Capability {
-	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true}}
+	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true}}
 }
 
 // ProviderAmount is the identity: APS counts every currency in its ISO 4217 minor units.
@@ -394,11 +395,14 @@ func (p *Provider) Charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
+	if authorizationOf(req) != "" {
+		return p.capture(ctx, req)
+	}
 	if a := req.Authentication; a != nil && a.Status != providers.AuthenticationUnavailable {
-		// A 3-D Secure result from another server cannot be carried here; "unavailable"
-		// (this provider authenticates nothing for the engine) charges without one.
+		// Only this adapter's own authorizations are captured; another server's 3-D
+		// Secure result cannot be carried. "Unavailable" charges without one.
 		return providers.ChargeResult{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
-			Code: billing.CodeInvalidRequest, Message: "3-D Secure through the engine's page is not supported on Amazon Payment Services yet",
+			Code: billing.CodeInvalidRequest, Message: "Amazon Payment Services takes only its own 3-D Secure authorizations",
 			Err: providers.ErrNotSupported}
 	}
 	if _, err := p.ProviderAmount(req.Amount, req.Currency); err != nil {
@@ -476,6 +480,10 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 	defer cancel()
 	params := p.params("query_command", "CHECK_STATUS")
 	params["merchant_reference"] = MerchantReference(req.IdempotencyKey)
+	authorized := authorizationOf(req) // the charge captures the authorization 3-D Secure made
+	if authorized != "" {
+		params["merchant_reference"] = authorized
+	}
 	answer, err := p.call(ctx, params)
 	if err != nil {
 		return providers.ChargeResult{}, err
@@ -499,14 +507,20 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 		"payment_option": answer["payment_option"]}
 	txCode := tx["response_code"]
 	switch {
-	case txCode == "14000":
+	case txCode == "02000" && authorized != "":
+		// Authorized, not captured yet: the capture may be sent (it captures once).
+		return providers.ChargeResult{}, fmt.Errorf("aps: authorization %s not captured: %w", ref, providers.ErrNoSuchCharge)
+	case txCode == "08000":
+		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassSoftDecline,
+			Code: billing.CodeCardDeclined, ChargeID: ref, Message: "the authorization was voided at Amazon Payment Services"})
+	case txCode == "14000" || txCode == "04000":
 		if got := answer["captured_amount"]; got != strconv.FormatInt(req.Amount, 10) {
 			return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
 				Code: billing.CodeIdempotencyConflict, ChargeID: ref,
 				Message: fmt.Sprintf("this idempotency key's order was captured for %q, not %d", got, req.Amount)})
 		}
 		return result(answer, req), nil
-	case strings.HasPrefix(txCode, "13"), strings.HasPrefix(txCode, "00"), txCode == "20064":
+	case strings.HasPrefix(txCode, "13"), strings.HasPrefix(txCode, "03"), strings.HasPrefix(txCode, "00"), txCode == "20064":
 		// A failed purchase (13), a refused one (00), 3-D Secure asked for and never
 		// completed: final. Even a "technical" 13 is over: the next attempt is a new order.
 		e := p.failure(tx)

@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -437,6 +440,130 @@ func TestIsProduction(t *testing.T) {
 	} {
 		if got := aps.IsProduction(u); got != want {
 			t.Errorf("IsProduction(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
+
+// TestThreeDSecureAuthorizesThenCaptures: BeginAuthentication authorizes (no money
+// taken) and answers the 3ds_url; the signed return names the session and is refused
+// when tampered with or too old; CompleteAuthentication reads the authorization's
+// state; the charge captures it once, a repeat of the charge (its answer lost) finds
+// the capture instead of capturing again; an authorization nothing charges is voided.
+// Without a return URL, or for a card change (Setup), there is no authentication.
+func TestThreeDSecureAuthorizesThenCaptures(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	p := newProvider(t, d, 5*time.Second)
+	saved := save(t, p, apstest.CardThreeDS)
+	begin := func(key string) providers.Authentication {
+		t.Helper()
+		a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: saved.Token, CustomerRef: saved.CustomerRef,
+			Amount: 4200, Currency: "SAR", IdempotencyKey: key, ReturnURL: "https://engine.example/v1/provider-accounts/pa_1/callback",
+			Session: providers.Callback{MerchantID: "mer_1", Mode: billing.ModeTest, SessionID: "pay_3ds"}})
+		if err != nil || a.Status != providers.AuthenticationChallenge || !strings.HasPrefix(a.ChallengeURL, d.URL+"/3ds/") {
+			t.Fatalf("begin = %+v, %v; want a challenge on the 3ds_url", a, err)
+		}
+		return a
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	a := begin("pay_3ds/3ds/pm_1")
+	res, err := noFollow.Get(a.ChallengeURL + "?answer=approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	var form url.Values
+	for _, o := range d.Orders() {
+		if o.Reference == a.ID && o.Code != "02000" {
+			t.Fatalf("after the challenge the order is %+v, want authorized (02000)", o)
+		}
+	}
+	// A second authorization, denied: its return is the redirect's signed query.
+	{
+		a2 := begin("pay_3ds2/3ds/pm_1")
+		res, err := noFollow.Get(a2.ChallengeURL + "?answer=deny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		loc, _ := url.Parse(res.Header.Get("Location"))
+		form = loc.Query()
+		cb, err := p.VerifyCallback(ctx, form, time.Now())
+		if err != nil || cb.MerchantID != "mer_1" || cb.Mode != billing.ModeTest || cb.SessionID != "pay_3ds" || cb.AuthenticationID != a2.ID {
+			t.Fatalf("callback = %+v, %v", cb, err)
+		}
+		if _, err := p.VerifyCallback(ctx, form, time.Now().Add(2*time.Hour)); !errors.Is(err, providers.ErrCallbackStale) {
+			t.Errorf("a return two hours late = %v, want stale", err)
+		}
+		forged := url.Values{}
+		for k, v := range form {
+			forged[k] = v
+		}
+		forged.Set("merchant_extra2", "pay_other")
+		if _, err := p.VerifyCallback(ctx, forged, time.Now()); !errors.Is(err, providers.ErrCallbackSignature) {
+			t.Errorf("a return naming another session = %v, want a bad signature", err)
+		}
+		if st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a2.ID, Amount: 4200}); err != nil ||
+			st.Status != providers.AuthenticationFailed {
+			t.Errorf("a denied challenge completes as %+v, %v; want failed", st, err)
+		}
+	}
+	st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a.ID, Amount: 4200, Currency: "SAR"})
+	if err != nil || st.Status != providers.AuthenticationSucceeded {
+		t.Fatalf("complete = %+v, %v", st, err)
+	}
+	charge := providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 4200, Currency: "SAR",
+		IdempotencyKey: "pay_3ds", Initiator: providers.InitiatorCustomer, Authentication: &st}
+	first, err := p.Charge(ctx, charge)
+	if err != nil || first.ID != a.ID || first.Status != providers.ChargeSucceeded {
+		t.Fatalf("charge = %+v, %v; want the captured authorization %s", first, err, a.ID)
+	}
+	again, err := p.Charge(ctx, charge)
+	if err != nil || again != first {
+		t.Fatalf("the charge repeated = %+v, %v; want %+v", again, err, first)
+	}
+	if found, err := p.FindCharge(ctx, charge); err != nil || found.ID != a.ID {
+		t.Fatalf("FindCharge = %+v, %v", found, err)
+	}
+	captures := 0
+	for _, r := range d.Requests() {
+		if r["command"] == "CAPTURE" {
+			captures++
+		}
+	}
+	if captures != 2 { // the repeat was answered from the first capture's maintenance_reference
+		t.Errorf("%d CAPTURE requests, want 2 (one capture, one repeat answered as the first)", captures)
+	}
+	for _, o := range d.Orders() {
+		if o.Reference == a.ID && o.Captured != "4200" {
+			t.Errorf("the authorization %+v, want captured once for 4200", o)
+		}
+	}
+
+	// Nothing will charge this one: void it.
+	a3 := begin("pay_3ds3/3ds/pm_1")
+	res, err = noFollow.Get(a3.ChallengeURL + "?answer=approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if err := p.CancelAuthentication(ctx, a3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CancelAuthentication(ctx, a3.ID); err != nil {
+		t.Errorf("voiding twice: %v", err)
+	}
+	for _, o := range d.Orders() {
+		if o.Reference == a3.ID && o.Code != "08000" {
+			t.Errorf("the unused authorization %+v, want voided", o)
+		}
+	}
+	for _, req := range []providers.AuthenticationRequest{
+		{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 100, Currency: "SAR", IdempotencyKey: "k1"},
+		{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 0, Currency: "SAR", IdempotencyKey: "k2", Setup: true, ReturnURL: "https://x"},
+	} {
+		if a, err := p.BeginAuthentication(ctx, req); err != nil || a.Status != providers.AuthenticationUnavailable {
+			t.Errorf("begin %+v = %+v, %v; want unavailable", req, a, err)
 		}
 	}
 }

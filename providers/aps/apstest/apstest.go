@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -88,6 +89,13 @@ type Fault struct {
 type Order struct {
 	Reference, FortID, Code, Acquirer, Amount, Currency, ECI, Token, Email, Agreement string
 	Refunded                                                                          int64
+	// Command is PURCHASE or AUTHORIZATION; an authorization is Captured (its captured
+	// amount) or voided (Code 08000) later.
+	Command  string
+	Captured string
+	// ReturnURL and Extras are what a 3-D Secure return sends back.
+	ReturnURL string
+	Extras    map[string]string
 }
 
 // Request is a paymentApi request as received, minus the signature.
@@ -144,10 +152,12 @@ func (d *Double) Requests() []Request {
 }
 
 func (d *Double) serve(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case aps.APIPath:
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/3ds/"):
+		d.threeDS(w, r)
+	case r.URL.Path == aps.APIPath:
 		d.api(w, r)
-	case aps.PagePath:
+	case r.URL.Path == aps.PagePath:
 		d.page(w, r)
 	default:
 		http.NotFound(w, r)
@@ -237,22 +247,45 @@ func (d *Double) handle(in map[string]string, fault Fault) map[string]string {
 		}
 	}
 	switch cmd {
-	case "PURCHASE":
+	case "PURCHASE", "AUTHORIZATION":
 		return d.purchase(in, out, fault, fail)
+	case "CAPTURE":
+		return d.capture(in, out, fail)
+	case "VOID_AUTHORIZATION":
+		o, ok := d.orders[in["merchant_reference"]]
+		switch {
+		case !ok:
+			return fail("09036", "Order not found.")
+		case o.Command != "AUTHORIZATION" || o.Captured != "" || (o.Code != "02000" && o.Code != "08000"):
+			return fail("09034", "Operation not allowed.")
+		}
+		o.Code = "08000"
+		out["response_code"], out["response_message"], out["status"] = "08000", "Success.", "08"
+		return out
 	case "CHECK_STATUS":
 		o, ok := d.orders[in["merchant_reference"]]
 		if !ok {
 			return fail("12036", "Order not found.")
 		}
 		out["response_code"], out["response_message"], out["status"] = "12000", "Success.", "12"
-		out["fort_id"], out["transaction_code"], out["transaction_status"] = o.FortID, o.Code, o.Code[:2]
+		code := o.Code
+		if o.Captured != "" {
+			code = "04000"
+		}
+		out["fort_id"], out["transaction_code"], out["transaction_status"] = o.FortID, code, code[:2]
 		out["transaction_message"] = "Transaction " + o.Code
 		if o.Acquirer != "" {
 			out["acquirer_response_code"] = o.Acquirer
 		}
-		if o.Code == "14000" {
+		switch {
+		case o.Code == "14000":
 			out["captured_amount"], out["authorized_amount"] = o.Amount, o.Amount
 			out["refunded_amount"] = strconv.FormatInt(o.Refunded, 10)
+		case o.Code == "02000":
+			out["authorized_amount"], out["captured_amount"] = o.Amount, o.Captured
+			if o.Captured == "" {
+				out["captured_amount"] = "0"
+			}
 		}
 		return out
 	case "REFUND":
@@ -284,9 +317,84 @@ func (d *Double) handle(in map[string]string, fault Fault) map[string]string {
 }
 
 var required = map[string][]string{
-	"PURCHASE":     {"merchant_reference", "amount", "currency", "customer_email", "token_name"},
-	"CHECK_STATUS": {"merchant_reference"},
-	"REFUND":       {"merchant_reference", "amount", "currency"},
+	"PURCHASE":           {"merchant_reference", "amount", "currency", "customer_email", "token_name"},
+	"CHECK_STATUS":       {"merchant_reference"},
+	"REFUND":             {"merchant_reference", "amount", "currency"},
+	"AUTHORIZATION":      {"merchant_reference", "amount", "currency", "customer_email", "token_name"},
+	"CAPTURE":            {"merchant_reference", "amount", "currency"},
+	"VOID_AUTHORIZATION": {"merchant_reference"},
+}
+
+// capture captures an authorization once (a repeat under the same
+// maintenance_reference answers the first capture).
+func (d *Double) capture(in, out map[string]string, fail func(code, msg string) map[string]string) map[string]string {
+	if prev, ok := d.maintenance[in["maintenance_reference"]]; ok && in["maintenance_reference"] != "" {
+		return maps.Clone(prev)
+	}
+	o, ok := d.orders[in["merchant_reference"]]
+	switch {
+	case !ok:
+		return fail("05036", "Order not found.")
+	case o.Command != "AUTHORIZATION" || o.Code != "02000" || o.Captured != "":
+		return fail("05034", "Operation not allowed.")
+	case in["amount"] != o.Amount || in["currency"] != o.Currency:
+		return fail("05005", "Invalid amount.")
+	}
+	o.Captured = in["amount"]
+	out["response_code"], out["response_message"], out["status"], out["fort_id"] = "04000", "Success.", "04", o.FortID
+	if in["maintenance_reference"] != "" {
+		d.maintenance[in["maintenance_reference"]] = maps.Clone(out)
+	}
+	return out
+}
+
+// threeDS is the issuer's page behind a 3ds_url: ?answer=approve or deny settles the
+// authorization and sends the customer to the request's return_url with the signed
+// result, merchant_extra fields included, as APS returns it.
+func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
+	fortID := strings.TrimPrefix(r.URL.Path, "/3ds/")
+	d.mu.Lock()
+	var o *Order
+	for _, cand := range d.orders {
+		if cand.FortID == fortID {
+			o = cand
+		}
+	}
+	if o == nil || o.Code != "20064" {
+		d.mu.Unlock()
+		http.Error(w, "no authentication waiting", http.StatusNotFound)
+		return
+	}
+	answer := r.URL.Query().Get("answer")
+	if answer == "" {
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>APS test 3-D Secure</title><a href="?answer=approve">Approve</a> <a href="?answer=deny">Deny</a>`)
+		return
+	}
+	o.Code = "02000"
+	if o.Command == "PURCHASE" {
+		o.Code = "14000"
+	}
+	if answer != "approve" {
+		o.Code = map[bool]string{true: "03065", false: "13065"}[o.Command == "AUTHORIZATION"]
+	}
+	out := map[string]string{"command": o.Command, "merchant_reference": o.Reference, "fort_id": o.FortID, "amount": o.Amount,
+		"currency": o.Currency, "response_code": o.Code, "status": o.Code[:2], "eci": o.ECI, "customer_email": o.Email,
+		"access_code": d.account.AccessCode, "merchant_identifier": d.account.MerchantIdentifier, "language": "en",
+		"response_message": map[bool]string{true: "Success.", false: "3-D Secure check failed."}[answer == "approve"]}
+	for k, v := range o.Extras {
+		out[k] = v
+	}
+	ret := o.ReturnURL
+	d.mu.Unlock()
+	sig, _ := aps.Sign(out, d.account.ResponsePhrase, d.account.SHAType)
+	out["signature"] = sig
+	q := url.Values{}
+	for k, v := range out {
+		q.Set(k, v)
+	}
+	http.Redirect(w, r, ret+"?"+q.Encode(), http.StatusFound)
 }
 
 func (d *Double) purchase(in, out map[string]string, fault Fault, fail func(code, msg string) map[string]string) map[string]string {
@@ -310,8 +418,18 @@ func (d *Double) purchase(in, out map[string]string, fault Fault, fail func(code
 	}
 	d.seq++
 	o := &Order{Reference: in["merchant_reference"], FortID: fmt.Sprintf("1699%014d", d.seq), Amount: in["amount"],
-		Currency: in["currency"], ECI: in["eci"], Token: in["token_name"], Email: in["customer_email"], Agreement: in["agreement_id"]}
-	res := outcome{code: "14000"}
+		Currency: in["currency"], ECI: in["eci"], Token: in["token_name"], Email: in["customer_email"], Agreement: in["agreement_id"],
+		Command: in["command"], ReturnURL: in["return_url"], Extras: map[string]string{}}
+	for k, v := range in {
+		if strings.HasPrefix(k, "merchant_extra") {
+			o.Extras[k] = v
+		}
+	}
+	success := "14000"
+	if o.Command == "AUTHORIZATION" {
+		success = "02000"
+	}
+	res := outcome{code: success}
 	if c, ok := cards[number]; ok {
 		res = c
 	}
@@ -320,9 +438,14 @@ func (d *Double) purchase(in, out map[string]string, fault Fault, fail func(code
 		res = outcome{fault.Code, fault.Acquirer}
 	case number == CardThreeDS && in["eci"] == "ECOMMERCE":
 		res = outcome{code: "20064"}
-		out["3ds_url"] = d.URL + "/3ds/" + o.FortID
+		if in["return_url"] != "" {
+			out["3ds_url"] = d.URL + "/3ds/" + o.FortID
+		}
 	case number == CardRecurringOnly && in["eci"] == "RECURRING":
 		res = outcome{"13666", "57"}
+	}
+	if o.Command == "AUTHORIZATION" && strings.HasPrefix(res.code, "13") {
+		res.code = "03" + res.code[2:] // authorization failed
 	}
 	o.Code, o.Acquirer = res.code, res.acquirer
 	d.orders[o.Reference] = o
@@ -331,12 +454,12 @@ func (d *Double) purchase(in, out map[string]string, fault Fault, fail func(code
 		return out
 	}
 	out["fort_id"], out["response_code"], out["status"] = o.FortID, res.code, res.code[:2]
-	out["response_message"] = map[bool]string{true: "Success.", false: "Transaction declined."}[res.code == "14000"]
+	out["response_message"] = map[bool]string{true: "Success.", false: "Transaction declined."}[res.code == success]
 	out["payment_option"] = strings.ToUpper(providers.Brand(number))
 	if res.acquirer != "" {
 		out["acquirer_response_code"] = res.acquirer
 	}
-	if res.code == "14000" {
+	if res.code == success {
 		out["authorization_code"] = fmt.Sprintf("%06d", d.seq)
 	}
 	return out
