@@ -32,8 +32,8 @@ type OpenRecoveryRequest struct {
 	// Amount is the waiting installment's, which 3-D Secure is asked for.
 	Amount int64  `json:"amount"`
 	Key    string `json:"key"`
-	// PaymentMethodID is the plan's card: a card in a merchant's provider account
-	// gets no page (hosted pages save cards with the installation's providers).
+	// PaymentMethodID is the plan's card: the page saves the new card where it was,
+	// in the merchant's provider account when it is in one.
 	PaymentMethodID string `json:"payment_method_id,omitempty"`
 }
 

@@ -231,9 +231,11 @@ func (s *server) CreatePlanPaymentSession(ctx context.Context, req CreatePlanPay
 		}
 	}
 	if account != "" {
-		if _, err := s.store.GetProviderAccount(ctx, caller, account); err != nil {
+		if _, err := s.store.GetProviderAccount(ctx, caller, account); billing.KindOf(err) == billing.KindNotFound {
 			return nil, &billing.Error{Kind: billing.KindUnprocessable, Code: billing.CodeProviderNotAvailable, Param: "id",
 				Message: "the plan's provider account " + account + " no longer exists"}
+		} else if err != nil {
+			return nil, err
 		}
 	}
 	// 3-D Secure is asked for the plan's next amount, which the new card will pay.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/aps"
 	"github.com/recurring/recurring/providers/aps/apstest"
 	"github.com/recurring/recurring/providers/axerve/axervetest"
@@ -199,14 +200,21 @@ func TestStripeAccountRedirectReturnsToTheAccountsRoute(t *testing.T) {
 // the customer to the 3ds_url, APS returns them signed to the account's callback route,
 // and the charge captures the authorization (CAPTURE): one order, captured once. A
 // denied challenge fails the payment and leaves nothing captured; a tampered return is
-// 401. SQLite and Postgres.
+// 401, and the installation's APS route refuses the account's return even when it can
+// verify it. SQLite and Postgres.
 func TestAmazonPaymentServicesThreeDSOnTheHostedPage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
 	d := apstest.New(t, apstest.Account{AccessCode: "ac3ds", MerchantIdentifier: "mid3ds", RequestPhrase: "rq3ds", ResponsePhrase: "rs3ds", SHAType: aps.SHA256})
+	// The installation offers the same APS account too, so its route could verify the
+	// account's returns: it must still refuse them.
+	installed, err := aps.New(d.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
 	const publicHost = "http://engine.test"
-	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost)}, func(t *testing.T, f fixture) {
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost), providers: []providers.Provider{installed}}, func(t *testing.T, f fixture) {
 		srv := hostedServer(t, f)
 		var acc providerAccountBody
 		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
@@ -245,6 +253,9 @@ func TestAmazonPaymentServicesThreeDSOnTheHostedPage(t *testing.T) {
 			back, err := url.Parse(res.Header.Get("Location"))
 			if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
 				t.Fatalf("APS sent the customer back to %q, want the account's route", back)
+			}
+			if code, _, _ := newCustomer(t).get(srv.URL + "/v1/providers/amazon_payment_services/callback?" + back.RawQuery); code != http.StatusBadRequest {
+				t.Errorf("the account's signed return on the installation's route = %d, want 400", code)
 			}
 			tampered := back.Query()
 			tampered.Set("response_code", "02000")

@@ -507,9 +507,22 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 		"payment_option": answer["payment_option"]}
 	txCode := tx["response_code"]
 	switch {
-	case txCode == "02000" && authorized != "":
-		// Authorized, not captured yet: the capture may be sent (it captures once).
-		return providers.ChargeResult{}, fmt.Errorf("aps: authorization %s not captured: %w", ref, providers.ErrNoSuchCharge)
+	case authorized != "" && txCode == "14000":
+		// A purchase, not an authorization this adapter began: never this charge.
+		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+			Code: billing.CodeIdempotencyConflict, ChargeID: ref, Message: "the authentication names an order that is not an authorization"})
+	case authorized != "" && txCode == "02000":
+		switch got := answer["captured_amount"]; got {
+		case "", "0":
+			// Authorized, not captured yet: the capture may be sent (it captures once).
+			return providers.ChargeResult{}, fmt.Errorf("aps: authorization %s not captured: %w", ref, providers.ErrNoSuchCharge)
+		case strconv.FormatInt(req.Amount, 10):
+			return result(answer, req), nil
+		default:
+			return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+				Code: billing.CodeIdempotencyConflict, ChargeID: ref,
+				Message: fmt.Sprintf("the authorization was captured for %q, not %d", got, req.Amount)})
+		}
 	case txCode == "08000":
 		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassSoftDecline,
 			Code: billing.CodeCardDeclined, ChargeID: ref, Message: "the authorization was voided at Amazon Payment Services"})

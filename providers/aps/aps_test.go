@@ -567,3 +567,81 @@ func TestThreeDSecureAuthorizesThenCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestThreeDSecureHoldsAreReleased: a capture whose answer was lost is found by the
+// lookup (no second capture); an authentication naming a purchase, not an
+// authorization, is never taken as this charge; an authorization for another amount,
+// and one whose capture is refused for good, are voided, not left held.
+func TestThreeDSecureHoldsAreReleased(t *testing.T) {
+	ctx := context.Background()
+	d := apstest.New(t, account)
+	p := newProvider(t, d, 300*time.Millisecond)
+	saved := save(t, p, apstest.CardVisa)
+	authorize := func(key string, amount int64) providers.Authentication {
+		t.Helper()
+		a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: saved.Token, CustomerRef: saved.CustomerRef,
+			Amount: amount, Currency: "SAR", IdempotencyKey: key, ReturnURL: "https://engine.example/cb"})
+		if err != nil || a.Status != providers.AuthenticationSucceeded {
+			t.Fatalf("frictionless begin = %+v, %v", a, err)
+		}
+		return a
+	}
+	order := func(ref string) apstest.Order {
+		for _, o := range d.Orders() {
+			if o.Reference == ref {
+				return o
+			}
+		}
+		t.Fatalf("no order %s", ref)
+		return apstest.Order{}
+	}
+	captures := func() int {
+		n := 0
+		for _, r := range d.Requests() {
+			if r["command"] == "CAPTURE" {
+				n++
+			}
+		}
+		return n
+	}
+
+	a := authorize("lost/3ds/pm", 5000)
+	charge := providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 5000, Currency: "SAR",
+		IdempotencyKey: "lost", Initiator: providers.InitiatorCustomer, Authentication: &a}
+	d.Inject(apstest.Fault{Kind: apstest.Timeout})
+	if _, err := p.Charge(ctx, charge); err == nil {
+		t.Fatal("a capture whose answer was lost succeeded")
+	} else if e, _ := providers.AsError(err); !e.Retryable() {
+		t.Fatalf("lost capture = %v, want transient", err)
+	}
+	if found, err := p.FindCharge(ctx, charge); err != nil || found.ID != a.ID || found.Status != providers.ChargeSucceeded {
+		t.Fatalf("FindCharge after a lost capture = %+v, %v; want the captured authorization", found, err)
+	}
+	if n := captures(); n != 1 || order(a.ID).Captured != "5000" {
+		t.Fatalf("%d captures, order %+v; want one capture of 5000", n, order(a.ID))
+	}
+
+	if _, err := p.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 700, Currency: "SAR",
+		IdempotencyKey: "plan_p/1/1", Initiator: providers.InitiatorCustomer}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := providers.Authentication{ID: "plan_p.1.1", Status: providers.AuthenticationSucceeded}
+	_, err := p.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 700, Currency: "SAR",
+		IdempotencyKey: "pay_foreign", Initiator: providers.InitiatorCustomer, Authentication: &foreign})
+	if e, ok := providers.AsError(err); !ok || e.Code != billing.CodeIdempotencyConflict {
+		t.Fatalf("a charge naming a purchase as its authorization = %v, want a conflict, never that order's success", err)
+	}
+
+	other := authorize("other/3ds/pm", 9000)
+	st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: other.ID, Amount: 8000, Currency: "SAR"})
+	if err != nil || st.Status != providers.AuthenticationFailed || order(other.ID).Code != "08000" {
+		t.Fatalf("an authorization for another amount: %+v, %v, order %+v; want failed and voided", st, err, order(other.ID))
+	}
+
+	refused := authorize("refused/3ds/pm", 6000)
+	_, err = p.Charge(ctx, providers.ChargeRequest{Token: saved.Token, CustomerRef: saved.CustomerRef, Amount: 6100, Currency: "SAR",
+		IdempotencyKey: "refused", Initiator: providers.InitiatorCustomer, Authentication: &refused})
+	if err == nil || order(refused.ID).Code != "08000" || order(refused.ID).Captured != "" {
+		t.Fatalf("a capture refused for good = %v, order %+v; want an error and the authorization voided", err, order(refused.ID))
+	}
+}

@@ -92,7 +92,10 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	case code == "20064" && answer["3ds_url"] != "":
 		return providers.Authentication{ID: ref, Status: providers.AuthenticationChallenge, ChallengeURL: answer["3ds_url"]}, nil
 	case code == "00007" || code == "00066":
-		// This key's authorization exists (a retried begin): how did it end?
+		// This key's authorization exists (a retried begin whose answer was lost): how
+		// it ended. One still waiting on the issuer's page answers failed, as its
+		// 3ds_url is not known here: that page's payment fails and a new page starts
+		// over (a known limit; the hold, if the customer ever completes it, lapses).
 		return p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: ref, Amount: req.Amount, Currency: req.Currency})
 	}
 	return providers.Authentication{}, p.failure(answer)
@@ -120,8 +123,14 @@ func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.Com
 	switch tx := answer["transaction_code"]; {
 	case tx == "02000" && (req.Amount == 0 || answer["authorized_amount"] == strconv.FormatInt(req.Amount, 10)):
 		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationSucceeded}, nil
-	case tx == "02000", len(tx) == 5 && (tx[:2] == "03" || tx[:2] == "00" || tx[:2] == "08"), tx == "20064":
-		// Another amount, failed, refused, voided, or the customer never finished.
+	case tx == "02000":
+		// Authorized for another amount: no charge may capture it; release it.
+		if err := p.void(ctx, req.ID); err != nil {
+			return providers.Authentication{}, err
+		}
+		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationFailed}, nil
+	case len(tx) == 5 && (tx[:2] == "03" || tx[:2] == "00" || tx[:2] == "08"), tx == "20064":
+		// Failed, refused, voided, or the customer never finished: nothing is held.
 		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationFailed}, nil
 	}
 	return providers.Authentication{}, providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error",
@@ -147,7 +156,13 @@ func (p *Provider) capture(ctx context.Context, req providers.ChargeRequest) (pr
 	// amount. The authorization's state says which.
 	res, err := p.FindCharge(ctx, req)
 	if errors.Is(err, providers.ErrNoSuchCharge) {
-		return providers.ChargeResult{}, p.failure(answer)
+		e := p.failure(answer)
+		if !e.Retryable() {
+			// The capture is refused for good: release the hold rather than leave the
+			// customer's money blocked until the authorization lapses.
+			_ = p.CancelAuthentication(ctx, ref)
+		}
+		return providers.ChargeResult{}, e
 	}
 	return res, err
 }
@@ -159,9 +174,7 @@ func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	params := p.params("command", "VOID_AUTHORIZATION")
-	params["merchant_reference"] = id
-	answer, err := p.call(ctx, params)
+	answer, err := p.voidCall(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -174,6 +187,22 @@ func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
 	}
 	return providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error", ChargeID: id,
 		Message: "Amazon Payment Services did not void the authorization (" + answer["response_code"] + ")"})
+}
+
+// void sends VOID_AUTHORIZATION and wants it done.
+func (p *Provider) void(ctx context.Context, id string) error {
+	answer, err := p.voidCall(ctx, id)
+	if err == nil && answer["response_code"] != "08000" {
+		err = providers.Classify(providers.Failure{Provider: Name, Reason: "processing_error", ChargeID: id,
+			Message: "Amazon Payment Services did not void the authorization (" + answer["response_code"] + ")"})
+	}
+	return err
+}
+
+func (p *Provider) voidCall(ctx context.Context, id string) (map[string]string, error) {
+	params := p.params("command", "VOID_AUTHORIZATION")
+	params["merchant_reference"] = id
+	return p.call(ctx, params)
 }
 
 // VerifyCallback checks a 3-D Secure return: signed with the response phrase over
