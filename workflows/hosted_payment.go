@@ -95,6 +95,15 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			workflow.GetLogger(ctx).Warn("authentication not canceled", "payment_id", pay.PaymentID, "error", err)
 		}
 	}
+	// release is cancelAuth on the paths version 1 of "hosted-release-auth" added: an
+	// authentication whose check failed, and one whose charge failed (Amazon Payment
+	// Services and Stripe hold the money until it is captured or released).
+	release := func(ctx workflow.Context, id string) {
+		if id == "" || workflow.GetVersion(ctx, "hosted-release-auth", workflow.DefaultVersion, 1) < 1 {
+			return
+		}
+		cancelAuth(ctx, id)
+	}
 	notWaiting := func(what string) error {
 		return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeSessionNotWaiting,
 			Message: fmt.Sprintf("this payment session is not waiting for %s", what)})
@@ -125,6 +134,9 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			if res.PaymentID != "" {
 				result.PaymentID = res.PaymentID
 			}
+			if res.Status == billing.PaymentFailed && auth != nil {
+				release(ctx, auth.ID) // the plan's first charge failed: nothing captures the hold
+			}
 		case in.PlanID != "":
 			result = PaymentResult{PaymentID: pay.PaymentID, Status: billing.PaymentSucceeded}
 			if failed {
@@ -138,6 +150,9 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			result, err = recordAuthenticationFailure(ctx, pay)
 		default:
 			result, err = chargePayment(ctx, pay, auth)
+			if err == nil && result.Status == billing.PaymentFailed && auth != nil {
+				release(ctx, auth.ID)
+			}
 		}
 		if err != nil {
 			return HostedStep{}, err
@@ -202,10 +217,8 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 			auth, err := activities.CompleteAuthentication(ctx, activities.AuthenticateRequest{MerchantID: pay.MerchantID,
 				PaymentMethodID: pay.PaymentMethodID, Amount: pay.Amount, Currency: pay.Currency,
 				AuthenticationID: pending.ID, Answer: req.Answer})
-			if err != nil {
-				return finish(ctx, nil, true)
-			}
-			if auth.Status != providers.AuthenticationSucceeded {
+			if err != nil || auth.Status != providers.AuthenticationSucceeded {
+				release(ctx, pending.ID)
 				return finish(ctx, nil, true)
 			}
 			return finish(ctx, &auth, false)

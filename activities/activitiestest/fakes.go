@@ -331,10 +331,28 @@ type Provider struct {
 	// "approve"); otherwise every card is authenticated frictionless.
 	Challenge atomic.Bool
 
-	mu      sync.Mutex
-	calls   []Call
-	lookups []string
-	begun   int
+	mu       sync.Mutex
+	calls    []Call
+	lookups  []string
+	begun    int
+	canceled []string
+}
+
+var _ providers.AuthenticationCanceler = (*Provider)(nil)
+
+// CancelAuthentication records the release of an authentication.
+func (p *Provider) CancelAuthentication(_ context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.canceled = append(p.canceled, id)
+	return nil
+}
+
+// Canceled lists the authentications released, in order.
+func (p *Provider) Canceled() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.canceled)
 }
 
 // Authentications counts the 3-D Secure authentications begun.

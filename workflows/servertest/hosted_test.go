@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +15,9 @@ import (
 )
 
 // TestHostedPaymentOnRealServer runs a hosted payment whose card is challenged and
-// approved, and one nobody completes, on the embedded server. With -record their
-// histories are written to workflows/testdata (hosted_payment_challenge.json,
+// approved, one whose challenge is denied (its authentication released), and one
+// nobody completes, on the embedded server. With -record their histories are written
+// to workflows/testdata (hosted_payment_challenge.json, hosted_payment_denied.json,
 // hosted_payment_expired.json) for the replay test.
 func TestHostedPaymentOnRealServer(t *testing.T) {
 	e := startWithWebhooks(t, nil)
@@ -73,6 +75,20 @@ func TestHostedPaymentOnRealServer(t *testing.T) {
 		t.Errorf("session %+v, %v; want completed with pm_card1", s, err)
 	}
 
+	// A denied challenge: the payment fails and its authentication is released
+	// (version 1 of "hosted-release-auth").
+	denied := hosted("pay_record_hosted_denied", time.Hour)
+	if step, err := starter.SubmitHostedCard(ctx, e.c, denied.Payment.PaymentID, workflows.SubmitCardRequest{PaymentMethodID: "pm_card1"}); err != nil || step.Challenge == nil {
+		t.Fatalf("submit: %+v, %v; want a challenge", step, err)
+	}
+	step, err = starter.CompleteHostedChallenge(ctx, e.c, denied.Payment.PaymentID, workflows.CompleteChallengeRequest{Answer: "deny"})
+	if err != nil || step.Payment == nil || step.Payment.Status != billing.PaymentFailed {
+		t.Fatalf("deny: %+v, %v; want failed", step, err)
+	}
+	if got := e.provider.Canceled(); !slices.Contains(got, "3ds_fake_"+denied.Payment.PaymentID+"/3ds/pm_card1") {
+		t.Errorf("released authentications %v, want the denied one", got)
+	}
+
 	expired := hosted("pay_record_hosted_expired", 2*time.Second)
 	if err := e.c.GetWorkflow(ctx, expired.Payment.PaymentID, "").Get(ctx, &res); err != nil || res.Status != billing.PaymentExpired {
 		t.Fatalf("unfinished session: %+v, %v; want expired", res, err)
@@ -84,6 +100,7 @@ func TestHostedPaymentOnRealServer(t *testing.T) {
 	if *record {
 		writeHistory(t, history(t, e.c, paid.Payment.PaymentID), "hosted_payment_challenge.json")
 		writeHistory(t, history(t, e.c, expired.Payment.PaymentID), "hosted_payment_expired.json")
+		writeHistory(t, history(t, e.c, denied.Payment.PaymentID), "hosted_payment_denied.json")
 	}
 }
 
