@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/aps"
@@ -75,8 +76,15 @@ func TestHostedPagesOnAProviderAccount(t *testing.T) {
 		// The card goes; the plan's recovery page saves the new one in the account.
 		f.apiCall(t, srv, http.MethodPost, "/v1/payment-methods/"+started.PaymentMethod+"/detach", f.testKey, "", nil)
 		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "action_required" })
+		// The page is opened by the plan's activity; the live state can show the status
+		// a moment before the page's row exists.
 		var waiting hostedPlanBody
-		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+			if waiting.PaymentURL != "" || time.Now().After(deadline) {
+				break
+			}
+		}
 		if !strings.HasPrefix(waiting.PaymentURL, srv.URL+"/pay/") {
 			t.Fatalf("a plan on an account shows no recovery page: %+v", waiting)
 		}
@@ -95,10 +103,26 @@ func TestHostedPagesOnAProviderAccount(t *testing.T) {
 		for _, pay := range d.Payments() {
 			byID[pay.ShopTransactionID] = pay
 		}
-		first := byID[p.ID+".1.1"]
+		// Installment 1 is the plan's recorded charge (the fixture's worker has no public
+		// URL, so no 3-D Secure ran; TestAxerveThreeDSOnTheHostedPage has it).
+		var charges listBody[struct {
+			Installment      int    `json:"installment"`
+			Status           string `json:"status"`
+			ProviderChargeID string `json:"provider_charge_id"`
+		}]
+		f.ok(t, http.MethodGet, "/v1/plans/"+p.ID+"/payments", f.testKey, "", &charges)
+		var first axervetest.Payment
+		for _, ch := range charges.Data {
+			for _, pay := range d.Payments() {
+				if ch.Installment == 1 && ch.Status == "succeeded" && pay.PaymentID == ch.ProviderChargeID {
+					first = pay
+				}
+			}
+		}
 		if first.Type != "03F" || first.Result != "OK" || first.Amount != "15.00" {
 			t.Errorf("installment 1 at Axerve: %+v, want the customer-initiated 03F", first)
 		}
+
 		// Installments 2 and 3 are the new card's, merchant-initiated (03N). The page
 		// charged nothing, so Axerve has no first payment of the new card to chain them
 		// to: they go without previousTransDetails.
@@ -287,6 +311,73 @@ func TestAmazonPaymentServicesThreeDSOnTheHostedPage(t *testing.T) {
 				t.Errorf("approved: payment %+v, order %+v; want it succeeded on the captured authorization", got, order)
 			case answer == "deny" && (got.Status != "failed" || order.Captured != ""):
 				t.Errorf("denied: payment %+v, order %+v; want it failed with nothing captured", got, order)
+			}
+		}
+	})
+}
+
+// TestAxerveThreeDSOnTheHostedPage: a hosted payment in the merchant's Axerve shop whose
+// card the issuer wants authenticated: the first payment (03F) is submitted with
+// responseURLs at the account's callback, the payer goes to Axerve's 3-D Secure page
+// and back; the engine reads the payment with payment/detail and records it as the
+// charge, never paying a second time. A denied challenge fails the payment; a return
+// whose MAC does not match is 401. SQLite and Postgres.
+func TestAxerveThreeDSOnTheHostedPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	d := axervetest.New(t, axervetest.Shop{ShopLogin: "GESPAY3DS", APIKey: "three-ds-key"})
+	const publicHost = "http://engine.test"
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost)}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		var acc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"axerve","name":"3ds","base_url":%q,"credentials":{"shop_login":"GESPAY3DS","api_key":"three-ds-key"}}`, d.URL), &acc)
+		for _, answer := range []string{"approve", "deny"} {
+			pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
+			c := newCustomer(t)
+			_, u, page := c.get(pay.PaymentURL)
+			_, acsURL, acs := c.post(u, page, card(axervetest.CardThreeDS))
+			if !strings.HasPrefix(acsURL, d.URL+"/pagam/pagam3d.aspx") {
+				t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
+			}
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := noFollow.Get(acsURL + "&answer=" + answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = res.Body.Close()
+			back, err := url.Parse(res.Header.Get("Location"))
+			if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+				t.Fatalf("Axerve sent the customer back to %q, want the account's route", back)
+			}
+			forged := back.Query()
+			forged.Set("s", "pay_someone_else")
+			if code, _, _ := newCustomer(t).get(srv.URL + back.Path + "?" + forged.Encode()); code != http.StatusUnauthorized {
+				t.Errorf("a return naming another session = %d, want 401", code)
+			}
+			code, _, done := c.get(srv.URL + back.RequestURI())
+			want := map[string]string{"approve": "succeeded", "deny": "failed"}[answer]
+			if m := outcome.FindStringSubmatch(done); code != http.StatusOK || m == nil || m[1] != want {
+				t.Fatalf("%s: back from Axerve: %d %s", answer, code, done)
+			}
+			var got struct {
+				hostedBody
+				ProviderChargeID string `json:"provider_charge_id"`
+			}
+			f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+pay.ID, f.testKey, "", &got)
+			pid := back.Query().Get("pid")
+			var mine []axervetest.Payment
+			for _, p := range d.Payments() {
+				if p.PaymentID == pid || strings.HasPrefix(p.ShopTransactionID, pay.ID) {
+					mine = append(mine, p)
+				}
+			}
+			switch {
+			case answer == "approve" && (got.Status != "succeeded" || got.ProviderChargeID != pid || len(mine) != 1 || mine[0].Result != "OK" || mine[0].Type != "03F"):
+				t.Errorf("approved: payment %+v, Axerve payments %+v; want one 03F payment recorded as the charge", got, mine)
+			case answer == "deny" && (got.Status != "failed" || len(mine) != 1 || mine[0].Result != "KO"):
+				t.Errorf("denied: payment %+v, Axerve payments %+v; want it failed, nothing paid", got, mine)
 			}
 		}
 	})

@@ -190,12 +190,12 @@ func (p *Provider) GoString() string { return p.String() }
 func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // Capabilities is Axerve's support table for the two methods the engine charges
-// through it: cards (recurring, refunds, mail and telephone orders) and PayPal billing
-// agreements (recurring, refunds), both in the currencies of its table. 3-D Secure on
-// Axerve's page is not wired to the engine's hosted page yet.
+// through it: cards (recurring, refunds, mail and telephone orders, 3-D Secure on the
+// hosted page's first payment: threeds.go) and PayPal billing agreements (recurring,
+// refunds), both in the currencies of its table.
 func (p *Provider) Capabilities() []providers.Capability {
 	return []providers.Capability{
-		{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, Currencies: slices.Clone(Currencies)},
+		{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true, Currencies: slices.Clone(Currencies)},
 		{Provider: Name, Method: providers.MethodPayPal, Recurring: true, Refunds: true, Currencies: slices.Clone(Currencies)},
 	}
 }
@@ -354,6 +354,11 @@ func (p *Provider) charge(ctx context.Context, req providers.ChargeRequest) (pro
 	if err := providers.CheckMethod(p.Capabilities(), req); err != nil {
 		return providers.ChargeResult{}, own(err)
 	}
+	if id := paymentOf(req); id != "" {
+		ctx, cancel := context.WithTimeout(ctx, p.timeout)
+		defer cancel()
+		return p.paid(ctx, req, id)
+	}
 	if a := req.Authentication; a != nil && a.Status != providers.AuthenticationUnavailable {
 		// A 3-D Secure result from another server cannot be carried here; "unavailable"
 		// (this provider authenticates nothing for the engine) charges without one.
@@ -487,6 +492,9 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	if pid := paymentOf(req); pid != "" {
+		return p.paid(ctx, req, pid)
+	}
 	id := ShopTransactionID(req.IdempotencyKey)
 	var d detailPayload
 	err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "shopTransactionID": id}, &d, id)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -524,5 +525,115 @@ func TestRepeatsShareTheFirstOutcome(t *testing.T) {
 	}
 	if _, err := p.ProviderAmount(1000000000, "JPY"); !errors.Is(err, providers.ErrAmountNotSupported) {
 		t.Fatalf("1000000000 JPY (10 characters) = %v, want ErrAmountNotSupported", err)
+	}
+}
+
+// TestThreeDSecurePaysOnceAndReturnsSigned: a challenged first payment waits on
+// Axerve's page; the payer's return carries the session under the adapter's MAC (a
+// changed field, or a return over an hour late, is refused); the charge reads that
+// payment and never pays again; a frictionless one is paid at once; a payment for
+// another amount is canceled; an unused one is canceled; a card change has no
+// authentication.
+func TestThreeDSecurePaysOnceAndReturnsSigned(t *testing.T) {
+	ctx := context.Background()
+	d := axervetest.New(t, shop)
+	p := newProvider(t, d, 5*time.Second)
+	challenged, plain := save(t, p, axervetest.CardThreeDS), save(t, p, axervetest.CardVisa)
+	begin := func(card providers.SavedCard, key string, amount int64) providers.Authentication {
+		t.Helper()
+		a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef,
+			Amount: amount, Currency: "EUR", IdempotencyKey: key, ReturnURL: "https://engine.example/v1/provider-accounts/pa_1/callback",
+			Session: providers.Callback{MerchantID: "mer_1", Mode: billing.ModeTest, SessionID: "pay_1"}})
+		if err != nil {
+			t.Fatalf("begin %s: %v", key, err)
+		}
+		return a
+	}
+	a := begin(challenged, "pay_1/3ds/pm_1", 1999)
+	if a.Status != providers.AuthenticationChallenge || !strings.HasPrefix(a.ChallengeURL, d.URL+"/pagam/pagam3d.aspx") {
+		t.Fatalf("begin = %+v, want a challenge on Axerve's page", a)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(a.ChallengeURL + "&answer=approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	back, _ := url.Parse(res.Header.Get("Location"))
+	cb, err := p.VerifyCallback(ctx, back.Query(), time.Now())
+	if err != nil || cb.MerchantID != "mer_1" || cb.SessionID != "pay_1" || cb.Mode != billing.ModeTest || cb.AuthenticationID != a.ID {
+		t.Fatalf("callback %+v, %v", cb, err)
+	}
+	if _, err := p.VerifyCallback(ctx, back.Query(), time.Now().Add(2*time.Hour)); !errors.Is(err, providers.ErrCallbackStale) {
+		t.Errorf("a return two hours late = %v, want stale", err)
+	}
+	for _, field := range []string{"s", "m", "pid", "ts", "mode"} {
+		forged := back.Query()
+		forged.Set(field, forged.Get(field)+"1")
+		if _, err := p.VerifyCallback(ctx, forged, time.Now()); !errors.Is(err, providers.ErrCallbackSignature) {
+			t.Errorf("a return with %s changed = %v, want a bad signature", field, err)
+		}
+	}
+	other, err := axerve.New(axerve.Config{ShopLogin: shop.ShopLogin, APIKey: "another-key", BaseURL: d.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.VerifyCallback(ctx, back.Query(), time.Now()); !errors.Is(err, providers.ErrCallbackSignature) {
+		t.Errorf("another shop key verifies the return: %v", err)
+	}
+	st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a.ID, Amount: 1999, Currency: "EUR"})
+	if err != nil || st.Status != providers.AuthenticationSucceeded {
+		t.Fatalf("complete = %+v, %v", st, err)
+	}
+	charge := providers.ChargeRequest{Token: challenged.Token, Amount: 1999, Currency: "EUR", IdempotencyKey: "pay_1",
+		Initiator: providers.InitiatorCustomer, Authentication: &st}
+	for range 2 {
+		got, err := p.Charge(ctx, charge)
+		if err != nil || got.ID != a.ID || got.Status != providers.ChargeSucceeded {
+			t.Fatalf("charge with the 3-D Secure payment = %+v, %v; want that payment", got, err)
+		}
+	}
+	if found, err := p.FindCharge(ctx, charge); err != nil || found.ID != a.ID {
+		t.Fatalf("FindCharge = %+v, %v", found, err)
+	}
+	charge.Amount = 2000
+	if _, err := p.Charge(ctx, charge); !providers.IsFound(err) {
+		t.Fatalf("a charge for another amount on the 3-D Secure payment = %v, want a found conflict", err)
+	} else if e, _ := providers.AsError(err); e.Code != billing.CodeIdempotencyConflict {
+		t.Fatalf("a charge for another amount on the 3-D Secure payment = %v, want idempotency_conflict", err)
+	}
+
+	f := begin(plain, "pay_2/3ds/pm_2", 500)
+	if f.Status != providers.AuthenticationSucceeded {
+		t.Fatalf("frictionless begin = %+v", f)
+	}
+	if err := p.CancelAuthentication(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CancelAuthentication(ctx, f.ID); err != nil {
+		t.Errorf("canceling twice: %v", err)
+	}
+	m := begin(plain, "pay_3/3ds/pm_2", 700)
+	if st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: m.ID, Amount: 800, Currency: "EUR"}); err != nil || st.Status != providers.AuthenticationFailed {
+		t.Fatalf("a payment for another amount completes as %+v, %v; want failed", st, err)
+	}
+	paid := 0
+	for _, pay := range d.Payments() {
+		switch pay.PaymentID {
+		case f.ID, m.ID:
+			if !pay.Canceled {
+				t.Errorf("payment %+v not canceled", pay)
+			}
+		}
+		if pay.Result == "OK" && !pay.Canceled {
+			paid++
+		}
+	}
+	if paid != 1 {
+		t.Errorf("%d payments paid and kept, want only the 3-D Secure one", paid)
+	}
+	if s, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: plain.Token, Amount: 0, Currency: "EUR",
+		IdempotencyKey: "ps_1/3ds/pm_2", Setup: true, ReturnURL: "https://x"}); err != nil || s.Status != providers.AuthenticationUnavailable {
+		t.Errorf("a card change's authentication = %+v, %v; want unavailable", s, err)
 	}
 }

@@ -78,9 +78,14 @@ type Fault struct {
 // Payment is a stored payment, as payment/detail reports it.
 type Payment struct {
 	PaymentID, PaymentToken, ShopTransactionID, Amount, Currency, Type, Method, Token, Previous, BuyerEmail string
-	// Result is "" until submitted, then OK or KO (and ErrorCode).
+	// Result is "" until submitted, then OK or KO (and ErrorCode); WAITING while the
+	// payer is on the 3-D Secure page of a submit that gave a buyerOK URL.
 	Result, ErrorCode string
 	Refunded          int64
+	// BuyerOK and BuyerKO are the submit's responseURLs; Canceled is set by
+	// payment/cancel.
+	BuyerOK, BuyerKO string
+	Canceled         bool
 }
 
 // Request is one call as received: its path and JSON body (card numbers and CVVs
@@ -199,6 +204,10 @@ type apiError struct {
 }
 
 func (d *Double) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/pagam/pagam3d.aspx" {
+		d.threeDS(w, r)
+		return
+	}
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, axerve.APIPath+"/"), "/")
 	var body map[string]any
 	if r.Method == http.MethodPost {
@@ -334,6 +343,14 @@ func (d *Double) handle(r *http.Request, path string, in map[string]any, fault F
 		return d.detail(in)
 	case path == "payment/refund":
 		return d.refund(in)
+	case path == "payment/cancel":
+		p := d.find(in)
+		if p == nil || p.Result != "OK" || p.Canceled || p.Refunded > 0 {
+			return ok(map[string]any{"transactionType": "cancel", "transactionResult": "KO", "transactionErrorCode": "2017"})
+		}
+		p.Canceled = true
+		return ok(map[string]any{"transactionType": "cancel", "transactionResult": "OK", "paymentID": p.PaymentID,
+			"shopTransactionID": p.ShopTransactionID})
 	}
 	return refuse(http.StatusNotFound, "1105", "Invalid parameter value: unknown method "+path)
 }
@@ -432,9 +449,13 @@ func (d *Double) submit(p *Payment, in map[string]any, fault Fault) (int, envelo
 		p.Result = "OK"
 		return 0, envelope{}
 	case number == CardThreeDS && p.Type != "03N":
-		// The payer never comes back from the issuer's page here: a lookup reads the
-		// payment as declined 8006 (the double's choice; Axerve would keep it waiting).
+		p.BuyerOK, p.BuyerKO = str(in, "responseURLs", "buyerOK"), str(in, "responseURLs", "buyerKO")
+		// Without a page to come back to, the payer never returns: a lookup reads the
+		// payment as declined 8006 (the double's choice). With one, it waits.
 		p.Result, p.ErrorCode = "KO", "8006"
+		if p.BuyerOK != "" {
+			p.Result, p.ErrorCode = "WAITING", ""
+		}
 		return ok(map[string]any{"transactionType": "submit", "transactionResult": "", "transactionErrorCode": "8006",
 			"transactionErrorDescription": "Verify By Visa", "shopTransactionID": p.ShopTransactionID, "paymentID": p.PaymentID,
 			"userRedirect": map[string]any{"href": d.URL + "/pagam/pagam3d.aspx?a=" + d.shop.ShopLogin + "&b=" + p.PaymentToken}})
@@ -473,11 +494,16 @@ func (d *Double) detail(in map[string]any) (int, envelope) {
 	result, state := "UNSUBMITTED", ""
 	events := []map[string]any{}
 	switch p.Result {
+	case "WAITING":
+		result = "WAITING"
 	case "OK":
 		result, state = "OK", "AUT"
 		events = append(events, map[string]any{"event": map[string]any{"eventtype": "AUT", "eventamount": p.Amount}})
 		if p.Refunded > 0 {
 			state = "STO"
+		}
+		if p.Canceled {
+			result, state = "KO", "CAN"
 		}
 	case "KO":
 		result = "KO"
@@ -521,4 +547,43 @@ func minorUnits(s string, exp int) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(whole+frac+strings.Repeat("0", exp-len(frac)), 10, 64)
 	return n, err == nil
+}
+
+// threeDS is the issuer's page behind a submit's 8006 redirect (pagam3d.aspx?b=the
+// paymentToken): ?answer=approve pays the payment, anything else declines it (8027),
+// and the payer goes to the submit's buyerOK or buyerKO URL, with Axerve's a and b
+// appended (the reference does not say what else it appends; the engine trusts none
+// of it and reads payment/detail).
+func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	var p *Payment
+	for _, cand := range d.payments {
+		if cand.PaymentToken == r.URL.Query().Get("b") && cand.Result == "WAITING" {
+			p = cand
+		}
+	}
+	if p == nil {
+		d.mu.Unlock()
+		http.Error(w, "no payment waiting for 3-D Secure", http.StatusNotFound)
+		return
+	}
+	answer := r.URL.Query().Get("answer")
+	if answer == "" {
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<!doctype html><title>Axerve test 3-D Secure</title><a href="?b=`+p.PaymentToken+`&answer=approve">Approve</a>`)
+		return
+	}
+	back := p.BuyerOK
+	if answer == "approve" {
+		p.Result = "OK"
+	} else {
+		p.Result, p.ErrorCode, back = "KO", "8027", p.BuyerKO
+	}
+	d.mu.Unlock()
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, back+sep+"a="+d.shop.ShopLogin+"&b="+p.PaymentToken, http.StatusFound)
 }

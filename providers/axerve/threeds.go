@@ -1,0 +1,254 @@
+package axerve
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+)
+
+// 3-D Secure on Axerve runs inside the first payment: a submit the issuer wants
+// authenticated answers an empty transactionResult, code 8006 and a redirect to the
+// issuer's page (userRedirect.href); Axerve then sends the payer to the submit's
+// responseURLs (buyerOK or buyerKO), and the payment's outcome is what payment/detail
+// says. The payment is made as it authenticates, so for this adapter:
+//   - BeginAuthentication creates and submits the customer-initiated first payment
+//     (03F) with responseURLs pointing at the engine's callback, whose query names the
+//     session and the paymentID under a MAC keyed by the account's API key (Axerve's
+//     redirect is not signed); a redirect is a challenge, an approval is a payment
+//     already made;
+//   - VerifyCallback checks that MAC and its age and names the session; what Axerve
+//     appends to the URL is ignored;
+//   - CompleteAuthentication and the charge read payment/detail by paymentID: the
+//     charge never pays again, it answers the payment 3-D Secure made;
+//   - CancelAuthentication cancels that payment (payment/cancel) when nothing records
+//     it as the charge.
+//
+// A card change (Setup) charges nothing, and Axerve authenticates only with a payment:
+// it answers "unavailable".
+var (
+	_ providers.Authenticator          = (*Provider)(nil)
+	_ providers.AuthenticationCanceler = (*Provider)(nil)
+	_ providers.CallbackVerifier       = (*Provider)(nil)
+)
+
+// maxReturnAge bounds how long after the begin the payer's return is taken.
+const maxReturnAge = time.Hour
+
+var paymentIDChars = regexp.MustCompile(`^[0-9]{1,30}$`)
+
+// paymentOf is the Axerve payment a succeeded authentication of this adapter made, or "".
+func paymentOf(req providers.ChargeRequest) string {
+	if a := req.Authentication; a != nil && a.Status == providers.AuthenticationSucceeded && paymentIDChars.MatchString(a.ID) {
+		return a.ID
+	}
+	return ""
+}
+
+func (p *Provider) returnMAC(fields ...string) string {
+	key := sha256.Sum256([]byte("axerve-return\x00" + p.cfg.ShopLogin + "\x00" + p.cfg.APIKey))
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(strings.Join(fields, "\x00")))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// BeginAuthentication makes the first payment with 3-D Secure; see the file comment.
+func (p *Provider) BeginAuthentication(ctx context.Context, req providers.AuthenticationRequest) (providers.Authentication, error) {
+	if req.ReturnURL == "" || req.Setup {
+		return providers.Authentication{Status: providers.AuthenticationUnavailable}, nil
+	}
+	if err := (providers.ChargeRequest{Token: req.Token, Amount: req.Amount, Currency: req.Currency,
+		IdempotencyKey: req.IdempotencyKey, Initiator: providers.InitiatorCustomer}).Validate(); err != nil {
+		return providers.Authentication{}, own(err)
+	}
+	amount, err := decimal(req.Amount, req.Currency)
+	if err != nil {
+		return providers.Authentication{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+			Code: billing.CodeAmountNotSupported, Param: "amount", Message: err.Error(), Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	id := ShopTransactionID(req.IdempotencyKey)
+	create := map[string]any{"shopLogin": p.cfg.ShopLogin, "amount": amount, "currency": req.Currency, "shopTransactionID": id,
+		"paymentType": []string{"CREDITCARD"}, "transDetails": map[string]any{"type": "03F"}}
+	if strings.Contains(req.CustomerRef, "@") {
+		create["buyerEmail"] = req.CustomerRef
+	}
+	var created struct {
+		PaymentToken string `json:"paymentToken"`
+		PaymentID    string `json:"paymentID"`
+	}
+	if err := p.call(ctx, http.MethodPost, "/payment/create/", nil, create, &created, id); err != nil {
+		if e, ok := providers.AsError(err); ok && duplicate(e) {
+			// A retried begin: the first payment's state. One still on the issuer's page
+			// cannot be resumed (its redirect is not known here): that page fails.
+			return p.authenticationOf(ctx, map[string]string{"shopTransactionID": id}, req.Amount, req.Currency)
+		}
+		return providers.Authentication{}, err
+	}
+	if !paymentIDChars.MatchString(created.PaymentID) || created.PaymentToken == "" {
+		return providers.Authentication{}, unknown(id, "payment/create answered no usable paymentID or paymentToken")
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	q := url.Values{"s": {req.Session.SessionID}, "m": {req.Session.MerchantID}, "mode": {string(req.Session.Mode)},
+		"pid": {created.PaymentID}, "ts": {ts}}
+	q.Set("sig", p.returnMAC(q.Get("m"), q.Get("mode"), q.Get("s"), q.Get("pid"), ts))
+	back := req.ReturnURL + "?" + q.Encode()
+	submit := map[string]any{"shopLogin": p.cfg.ShopLogin, "paymentType": "CREDITCARD",
+		"paymentTypeDetails": map[string]any{"creditcard": map[string]string{"token": req.Token}},
+		"responseURLs":       map[string]string{"buyerOK": back, "buyerKO": back}}
+	var res struct {
+		submitPayload
+		UserRedirect struct {
+			Href string `json:"href"`
+		} `json:"userRedirect"`
+	}
+	if err := p.call(ctx, http.MethodPost, "/payment/submit/", map[string]string{"paymentToken": created.PaymentToken}, submit, &res, id); err != nil {
+		return providers.Authentication{}, err
+	}
+	switch {
+	case res.ShopTransactionID != id:
+		return providers.Authentication{}, unknown(id, "the answer names another transaction")
+	case res.TransactionResult == "OK":
+		return providers.Authentication{ID: created.PaymentID, Status: providers.AuthenticationSucceeded}, nil
+	case res.TransactionResult == "" && res.TransactionErrorCode == "8006" && res.UserRedirect.Href != "":
+		return providers.Authentication{ID: created.PaymentID, Status: providers.AuthenticationChallenge, ChallengeURL: res.UserRedirect.Href}, nil
+	case res.TransactionResult == "KO":
+		return providers.Authentication{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, created.PaymentID)
+	}
+	return providers.Authentication{}, unknown(id, "payment/submit answered transactionResult "+strconv.Quote(res.TransactionResult))
+}
+
+// CompleteAuthentication reads the payment 3-D Secure was for: approved is
+// succeeded, declined or never submitted failed, anything else not known yet.
+func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.CompleteAuthenticationRequest) (providers.Authentication, error) {
+	if !paymentIDChars.MatchString(req.ID) {
+		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationFailed}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	return p.authenticationOf(ctx, map[string]string{"paymentID": req.ID}, req.Amount, req.Currency)
+}
+
+func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, amount int64, currency string) (providers.Authentication, error) {
+	body := map[string]string{"shopLogin": p.cfg.ShopLogin}
+	for k, v := range by {
+		body[k] = v
+	}
+	var d detailPayload
+	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, body, &d, by["paymentID"]); err != nil {
+		return providers.Authentication{}, err
+	}
+	switch d.TransactionResult {
+	case "OK", "APPROVED":
+		cur := d.Currency
+		if cur == "" {
+			cur = currency
+		}
+		if paid, ok := d.authorized(cur); ok && cur == currency && (amount == 0 || paid == amount) {
+			return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationSucceeded}, nil
+		}
+		// Paid, but not this amount: nothing may record it; cancel it.
+		if err := p.CancelAuthentication(ctx, d.PaymentID); err != nil {
+			return providers.Authentication{}, err
+		}
+		return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationFailed}, nil
+	case "KO", "DECLINED", "UNSUBMITTED", "WAITING":
+		// Declined, never submitted, or (a retried begin) waiting on a page nobody can
+		// be sent back to: nothing was taken.
+		return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationFailed}, nil
+	}
+	return providers.Authentication{}, unknown(d.PaymentID, "Axerve cannot tell the payment's outcome yet ("+d.TransactionResult+")")
+}
+
+// paid answers a charge carrying a 3-D Secure payment: that payment, read back.
+func (p *Provider) paid(ctx context.Context, req providers.ChargeRequest, paymentID string) (providers.ChargeResult, error) {
+	var d detailPayload
+	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": paymentID}, &d, paymentID); err != nil {
+		return providers.ChargeResult{}, err
+	}
+	if d.PaymentID != paymentID {
+		return providers.ChargeResult{}, unknown(paymentID, "payment/detail named another payment")
+	}
+	switch d.TransactionResult {
+	case "OK", "APPROVED":
+		cur := d.Currency
+		if cur == "" {
+			cur = req.Currency
+		}
+		paidAmount, ok := d.authorized(cur)
+		if !ok {
+			return providers.ChargeResult{}, unknown(paymentID, "the 3-D Secure payment's amount cannot be read")
+		}
+		if cur != req.Currency || paidAmount != req.Amount {
+			return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+				Code: billing.CodeIdempotencyConflict, ChargeID: paymentID,
+				Message: fmt.Sprintf("the 3-D Secure payment was for %d %s, not %d %s", paidAmount, cur, req.Amount, req.Currency)})
+		}
+		return providers.ChargeResult{ID: paymentID, Status: providers.ChargeSucceeded, Amount: req.Amount, Currency: req.Currency,
+			NetworkTransactionID: paymentID}, nil
+	case "KO", "DECLINED":
+		return providers.ChargeResult{}, providers.Found(failure(d.TransactionErrorCode, d.TransactionErrorDescription, paymentID))
+	}
+	return providers.ChargeResult{}, unknown(paymentID, "Axerve cannot tell the 3-D Secure payment's outcome yet ("+d.TransactionResult+")")
+}
+
+// CancelAuthentication cancels a 3-D Secure payment nothing records as a charge.
+func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
+	if !paymentIDChars.MatchString(id) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var out submitPayload
+	if err := p.call(ctx, http.MethodPost, "/payment/cancel/", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": id,
+		"cancelReason": "3-D Secure payment not used"}, &out, id); err != nil {
+		return err
+	}
+	if out.TransactionResult == "OK" {
+		return nil
+	}
+	var d detailPayload
+	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": id}, &d, id); err != nil {
+		return err
+	}
+	if d.TransactionResult != "OK" && d.TransactionResult != "APPROVED" || d.TransactionState == "CAN" {
+		return nil // declined, canceled before, or never paid: nothing taken
+	}
+	return unknown(id, "Axerve did not cancel the payment ("+out.TransactionErrorCode+")")
+}
+
+// VerifyCallback checks the payer's return from Axerve: the MAC over the session and
+// payment the begin wrote into the URL, at most an hour old.
+func (p *Provider) VerifyCallback(_ context.Context, form url.Values, now time.Time) (providers.Callback, error) {
+	get := func(k string) string {
+		if v := form[k]; len(v) == 1 {
+			return v[0]
+		}
+		return ""
+	}
+	want := p.returnMAC(get("m"), get("mode"), get("s"), get("pid"), get("ts"))
+	if get("sig") == "" || !hmac.Equal([]byte(get("sig")), []byte(want)) {
+		return providers.Callback{}, providers.ErrCallbackSignature
+	}
+	ts, err := strconv.ParseInt(get("ts"), 10, 64)
+	if err != nil {
+		return providers.Callback{}, errors.Join(providers.ErrCallbackStale, err)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > maxReturnAge || d < -providers.CallbackWindow {
+		return providers.Callback{}, providers.ErrCallbackStale
+	}
+	return providers.Callback{MerchantID: get("m"), Mode: billing.Mode(get("mode")), SessionID: get("s"),
+		AuthenticationID: get("pid"), Answer: "return"}, nil
+}
