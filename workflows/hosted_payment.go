@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/activities"
@@ -125,7 +127,11 @@ func HostedPayment(ctx workflow.Context, in HostedPaymentInput) (PaymentResult, 
 				// The plan refused the card (it expired, was canceled, or another page
 				// started it): the card goes, and what its authentication holds.
 				result.FailureCode = billing.CodeInvalidTransition
-				if auth != nil {
+				// Only a refusal means the plan will never charge this authentication: an
+				// activity that timed out may have started the plan, whose first charge
+				// recorded the payment (Axerve's is the authentication itself). Version 1
+				// of "hosted-release-auth" releases on refusals only.
+				if auth != nil && (workflow.GetVersion(ctx, "hosted-release-auth", workflow.DefaultVersion, 1) < 1 || refused(serr)) {
 					cancelAuth(ctx, auth.ID)
 				}
 				break
@@ -282,4 +288,11 @@ func recordAuthenticationFailure(ctx workflow.Context, in PaymentInput) (Payment
 		return out, fmt.Errorf("record payment %s: %w", in.PaymentID, err)
 	}
 	return out, nil
+}
+
+// refused reports whether an activity's error is the store's (or the plan's) refusal,
+// which no retry changes, rather than a failure to find out.
+func refused(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrStoreRejected
 }

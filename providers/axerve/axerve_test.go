@@ -637,3 +637,50 @@ func TestThreeDSecurePaysOnceAndReturnsSigned(t *testing.T) {
 		t.Errorf("a card change's authentication = %+v, %v; want unavailable", s, err)
 	}
 }
+
+// TestThreeDSecureWaitingIsNotFailed: while the payer is on Axerve's 3-D Secure page
+// the payment may still be made, so completing or canceling it is "cannot tell yet"
+// (retried), never "failed, nothing taken"; once paid, an unused payment is canceled,
+// and a canceled payment is never recorded as the charge. A return URL with a query of
+// its own keeps it and still verifies.
+func TestThreeDSecureWaitingIsNotFailed(t *testing.T) {
+	ctx := context.Background()
+	d := axervetest.New(t, shop)
+	p := newProvider(t, d, 5*time.Second)
+	card := save(t, p, axervetest.CardThreeDS)
+	a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Token: card.Token, Amount: 990, Currency: "EUR",
+		IdempotencyKey: "pay_w/3ds/pm_1", ReturnURL: "https://engine.example/cb?lang=it",
+		Session: providers.Callback{MerchantID: "mer_1", Mode: billing.ModeTest, SessionID: "pay_w"}})
+	if err != nil || a.Status != providers.AuthenticationChallenge {
+		t.Fatalf("begin = %+v, %v", a, err)
+	}
+	_, err = p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a.ID, Amount: 990, Currency: "EUR"})
+	if e, ok := providers.AsError(err); !ok || !e.Retryable() {
+		t.Fatalf("completing a payment still on the 3-D Secure page = %v, want cannot-tell (retryable)", err)
+	}
+	if err := p.CancelAuthentication(ctx, a.ID); err == nil {
+		t.Fatal("canceling a payment still on the 3-D Secure page answered done; the payer can still pay it")
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(a.ChallengeURL + "&answer=approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	back, _ := url.Parse(res.Header.Get("Location"))
+	if back.Query().Get("lang") != "it" {
+		t.Errorf("the return URL lost its own query: %s", back)
+	}
+	if _, err := p.VerifyCallback(ctx, back.Query(), time.Now()); err != nil {
+		t.Errorf("a return URL with a query of its own does not verify: %v", err)
+	}
+	if err := p.CancelAuthentication(ctx, a.ID); err != nil {
+		t.Fatalf("canceling the paid, unused payment: %v", err)
+	}
+	succeeded := providers.Authentication{ID: a.ID, Status: providers.AuthenticationSucceeded}
+	_, err = p.Charge(ctx, providers.ChargeRequest{Token: card.Token, Amount: 990, Currency: "EUR", IdempotencyKey: "pay_w",
+		Initiator: providers.InitiatorCustomer, Authentication: &succeeded})
+	if e, ok := providers.AsError(err); !ok || e.Class == providers.ClassTransient || !providers.IsFound(err) {
+		t.Fatalf("a charge on a canceled 3-D Secure payment = %v, want a found decline, never success", err)
+	}
+}

@@ -91,9 +91,7 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	}
 	if err := p.call(ctx, http.MethodPost, "/payment/create/", nil, create, &created, id); err != nil {
 		if e, ok := providers.AsError(err); ok && duplicate(e) {
-			// A retried begin: the first payment's state. One still on the issuer's page
-			// cannot be resumed (its redirect is not known here): that page fails.
-			return p.authenticationOf(ctx, map[string]string{"shopTransactionID": id}, req.Amount, req.Currency)
+			return p.retriedBegin(ctx, id, req.Amount, req.Currency)
 		}
 		return providers.Authentication{}, err
 	}
@@ -104,7 +102,16 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	q := url.Values{"s": {req.Session.SessionID}, "m": {req.Session.MerchantID}, "mode": {string(req.Session.Mode)},
 		"pid": {created.PaymentID}, "ts": {ts}}
 	q.Set("sig", p.returnMAC(q.Get("m"), q.Get("mode"), q.Get("s"), q.Get("pid"), ts))
-	back := req.ReturnURL + "?" + q.Encode()
+	ret, err := url.Parse(req.ReturnURL)
+	if err != nil {
+		return providers.Authentication{}, fmt.Errorf("axerve: return URL: %w", err)
+	}
+	merged := ret.Query()
+	for k, v := range q {
+		merged[k] = v
+	}
+	ret.RawQuery = merged.Encode()
+	back := ret.String()
 	submit := map[string]any{"shopLogin": p.cfg.ShopLogin, "paymentType": "CREDITCARD",
 		"paymentTypeDetails": map[string]any{"creditcard": map[string]string{"token": req.Token}},
 		"responseURLs":       map[string]string{"buyerOK": back, "buyerKO": back}}
@@ -115,7 +122,13 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 		} `json:"userRedirect"`
 	}
 	if err := p.call(ctx, http.MethodPost, "/payment/submit/", map[string]string{"paymentToken": created.PaymentToken}, submit, &res, id); err != nil {
+		if e, ok := providers.AsError(err); ok && duplicate(e) {
+			return p.retriedBegin(ctx, id, req.Amount, req.Currency)
+		}
 		return providers.Authentication{}, err
+	}
+	if res.TransactionResult == "KO" && (res.TransactionErrorCode == "1137" || res.TransactionErrorCode == "4707") {
+		return p.retriedBegin(ctx, id, req.Amount, req.Currency)
 	}
 	switch {
 	case res.ShopTransactionID != id:
@@ -141,6 +154,34 @@ func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.Com
 	return p.authenticationOf(ctx, map[string]string{"paymentID": req.ID}, req.Amount, req.Currency)
 }
 
+// retriedBegin answers a begin whose key Axerve already has (the first answer was
+// lost): that payment's state. One still on the issuer's page cannot be resumed (its
+// redirect is not known here): it is canceled if it can be, and this page's payment
+// fails.
+func (p *Provider) retriedBegin(ctx context.Context, id string, amount int64, currency string) (providers.Authentication, error) {
+	a, err := p.authenticationOf(ctx, map[string]string{"shopTransactionID": id}, amount, currency)
+	var waiting *waitingError
+	if errors.As(err, &waiting) {
+		_ = p.CancelAuthentication(ctx, waiting.paymentID)
+		return providers.Authentication{ID: waiting.paymentID, Status: providers.AuthenticationFailed}, nil
+	}
+	return a, err
+}
+
+// waitingError: the payment waits on the issuer's page; nothing can be told yet.
+type waitingError struct {
+	err       *providers.Error
+	paymentID string
+}
+
+func (w *waitingError) Error() string { return w.err.Error() }
+func (w *waitingError) Unwrap() error { return w.err }
+
+// paidState reads a detail answer: paid (approved and not canceled), or not.
+func paidState(d detailPayload) bool {
+	return (d.TransactionResult == "OK" || d.TransactionResult == "APPROVED") && d.TransactionState != "CAN"
+}
+
 func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, amount int64, currency string) (providers.Authentication, error) {
 	body := map[string]string{"shopLogin": p.cfg.ShopLogin}
 	for k, v := range by {
@@ -150,8 +191,12 @@ func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, a
 	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, body, &d, by["paymentID"]); err != nil {
 		return providers.Authentication{}, err
 	}
-	switch d.TransactionResult {
-	case "OK", "APPROVED":
+	if !paymentIDChars.MatchString(d.PaymentID) || (by["paymentID"] != "" && d.PaymentID != by["paymentID"]) ||
+		(by["shopTransactionID"] != "" && d.ShopTransactionID != by["shopTransactionID"]) {
+		return providers.Authentication{}, unknown(by["paymentID"], "payment/detail named another payment")
+	}
+	switch {
+	case paidState(d):
 		cur := d.Currency
 		if cur == "" {
 			cur = currency
@@ -164,10 +209,13 @@ func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, a
 			return providers.Authentication{}, err
 		}
 		return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationFailed}, nil
-	case "KO", "DECLINED", "UNSUBMITTED", "WAITING":
-		// Declined, never submitted, or (a retried begin) waiting on a page nobody can
-		// be sent back to: nothing was taken.
+	case d.TransactionResult == "KO" || d.TransactionResult == "DECLINED" || d.TransactionResult == "UNSUBMITTED" ||
+		d.TransactionState == "CAN":
+		// Declined, never submitted, or canceled: nothing is taken.
 		return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationFailed}, nil
+	case d.TransactionResult == "WAITING":
+		// The payer is (or was) on the issuer's page and may still pay: not failed.
+		return providers.Authentication{}, &waitingError{err: unknown(d.PaymentID, "the payment still waits on the 3-D Secure page"), paymentID: d.PaymentID}
 	}
 	return providers.Authentication{}, unknown(d.PaymentID, "Axerve cannot tell the payment's outcome yet ("+d.TransactionResult+")")
 }
@@ -181,8 +229,11 @@ func (p *Provider) paid(ctx context.Context, req providers.ChargeRequest, paymen
 	if d.PaymentID != paymentID {
 		return providers.ChargeResult{}, unknown(paymentID, "payment/detail named another payment")
 	}
-	switch d.TransactionResult {
-	case "OK", "APPROVED":
+	switch {
+	case d.TransactionState == "CAN":
+		return providers.ChargeResult{}, providers.Found(&providers.Error{Provider: Name, Class: providers.ClassSoftDecline,
+			Code: billing.CodeCardDeclined, ChargeID: paymentID, Message: "the 3-D Secure payment was canceled at Axerve"})
+	case paidState(d):
 		cur := d.Currency
 		if cur == "" {
 			cur = req.Currency
@@ -198,7 +249,7 @@ func (p *Provider) paid(ctx context.Context, req providers.ChargeRequest, paymen
 		}
 		return providers.ChargeResult{ID: paymentID, Status: providers.ChargeSucceeded, Amount: req.Amount, Currency: req.Currency,
 			NetworkTransactionID: paymentID}, nil
-	case "KO", "DECLINED":
+	case d.TransactionResult == "KO" || d.TransactionResult == "DECLINED":
 		return providers.ChargeResult{}, providers.Found(failure(d.TransactionErrorCode, d.TransactionErrorDescription, paymentID))
 	}
 	return providers.ChargeResult{}, unknown(paymentID, "Axerve cannot tell the 3-D Secure payment's outcome yet ("+d.TransactionResult+")")
@@ -223,10 +274,28 @@ func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
 	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": id}, &d, id); err != nil {
 		return err
 	}
-	if d.TransactionResult != "OK" && d.TransactionResult != "APPROVED" || d.TransactionState == "CAN" {
+	switch {
+	case d.TransactionResult == "WAITING":
+		return unknown(id, "the payment still waits on the 3-D Secure page; it cannot be canceled yet")
+	case !paidState(d):
 		return nil // declined, canceled before, or never paid: nothing taken
 	}
-	return unknown(id, "Axerve did not cancel the payment ("+out.TransactionErrorCode+")")
+	// Settled already (cancel refused): refund what it took.
+	cur := d.Currency
+	paidAmount, ok := d.authorized(cur)
+	amount, err := decimal(paidAmount, cur)
+	if !ok || err != nil {
+		return unknown(id, "Axerve did not cancel the payment and its amount cannot be read to refund it")
+	}
+	var ref submitPayload
+	if err := p.call(ctx, http.MethodPost, "/payment/refund/", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": id,
+		"amount": amount, "currency": cur, "refundReason": "3-D Secure payment not used"}, &ref, id); err != nil {
+		return err
+	}
+	if ref.TransactionResult != "OK" {
+		return unknown(id, "Axerve neither canceled nor refunded the payment ("+ref.TransactionErrorCode+")")
+	}
+	return nil
 }
 
 // VerifyCallback checks the payer's return from Axerve: the MAC over the session and
