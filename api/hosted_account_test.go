@@ -3,7 +3,6 @@ package api_test
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -268,14 +267,8 @@ func TestAmazonPaymentServicesThreeDSOnTheHostedPage(t *testing.T) {
 			if !strings.HasPrefix(acsURL, d.URL+"/3ds/") {
 				t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
 			}
-			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			res, err := noFollow.Get(acsURL + "?answer=" + answer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = res.Body.Close()
-			back, err := url.Parse(res.Header.Get("Location"))
-			if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+			back := redirectOf(t, acsURL+"?answer="+answer)
+			if !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
 				t.Fatalf("APS sent the customer back to %q, want the account's route", back)
 			}
 			if code, _, _ := newCustomer(t).get(srv.URL + "/v1/providers/amazon_payment_services/callback?" + back.RawQuery); code != http.StatusBadRequest {
@@ -341,14 +334,8 @@ func TestAxerveThreeDSOnTheHostedPage(t *testing.T) {
 			if !strings.HasPrefix(acsURL, d.URL+"/pagam/pagam3d.aspx") {
 				t.Fatalf("after the card the customer is at %s: %s", acsURL, acs)
 			}
-			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			res, err := noFollow.Get(acsURL + "&answer=" + answer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = res.Body.Close()
-			back, err := url.Parse(res.Header.Get("Location"))
-			if err != nil || !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+			back := redirectOf(t, acsURL+"&answer="+answer)
+			if !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
 				t.Fatalf("Axerve sent the customer back to %q, want the account's route", back)
 			}
 			forged := back.Query()

@@ -29,8 +29,15 @@ func stripeDouble(t *testing.T) (*stripetest.Fake, *stripe.Provider) {
 // where Stripe sends them back (the engine's callback, on the worker's public host).
 func approveOnStripe(t *testing.T, acsURL string) *url.URL {
 	t.Helper()
+	return redirectOf(t, acsURL+"?answer=approve")
+}
+
+// redirectOf fetches u without following redirects and returns where it sends the
+// browser (an issuer's page sending the customer back to the engine).
+func redirectOf(t *testing.T, u string) *url.URL {
+	t.Helper()
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noFollow.Get(acsURL + "?answer=approve")
+	res, err := noFollow.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,6 @@ package aps
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -320,7 +319,7 @@ func (p *Provider) SaveCard(ctx context.Context, req providers.SaveCardRequest) 
 	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	res, err := p.noRedirects().Do(hreq)
 	if err != nil {
-		return providers.SavedCard{}, providers.TransportError(Name, scrub(err))
+		return providers.SavedCard{}, providers.TransportError(Name, providers.ScrubURLError(err))
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -340,14 +339,8 @@ func (p *Provider) SaveCard(ctx context.Context, req providers.SaveCardRequest) 
 	}
 	return providers.SavedCard{
 		Token: answer["token_name"], CustomerRef: email, Brand: card.Brand(), Last4: card.Last4(),
-		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Fingerprint: p.fingerprint(card.Number),
+		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Fingerprint: providers.Fingerprint(p.fpKey, card.Number),
 	}, nil
-}
-
-func (p *Provider) fingerprint(number string) string {
-	m := hmac.New(sha256.New, p.fpKey)
-	m.Write([]byte(number))
-	return "fp_" + hex.EncodeToString(m.Sum(nil))[:24]
 }
 
 func (p *Provider) noRedirects() *http.Client {
@@ -602,7 +595,7 @@ func (p *Provider) call(ctx context.Context, params map[string]string) (map[stri
 	hreq.Header.Set("Content-Type", "application/json")
 	res, err := p.client.Do(hreq)
 	if err != nil {
-		return nil, providers.TransportError(Name, scrub(err))
+		return nil, providers.TransportError(Name, providers.ScrubURLError(err))
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -667,15 +660,6 @@ func statusOrBadGateway(s int) int {
 		return http.StatusBadGateway
 	}
 	return s
-}
-
-// scrub keeps the request URL (harmless) but nothing else of a transport error.
-func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: ue.URL, Err: ue.Err}
-	}
-	return err
 }
 
 var descriptionChars = regexp.MustCompile(`[^A-Za-z0-9'/._#:$ -]`)

@@ -33,7 +33,6 @@ package axerve
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -305,13 +304,7 @@ func (p *Provider) SaveCard(ctx context.Context, req providers.SaveCardRequest) 
 		email = req.ProviderCustomerRef
 	}
 	return providers.SavedCard{Token: out.Token, CustomerRef: email, Brand: card.Brand(), Last4: card.Last4(),
-		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Fingerprint: p.fingerprint(card.Number)}, nil
-}
-
-func (p *Provider) fingerprint(number string) string {
-	m := hmac.New(sha256.New, p.fpKey)
-	m.Write([]byte(number))
-	return "fp_" + hex.EncodeToString(m.Sum(nil))[:24]
+		ExpMonth: card.ExpMonth, ExpYear: card.ExpYear, Fingerprint: providers.Fingerprint(p.fpKey, card.Number)}, nil
 }
 
 type flight struct {
@@ -429,7 +422,7 @@ func (p *Provider) charge(ctx context.Context, req providers.ChargeRequest) (pro
 		}
 		return providers.ChargeResult{}, err
 	}
-	if res.TransactionResult == "KO" && (res.TransactionErrorCode == "1137" || res.TransactionErrorCode == "4707") {
+	if res.TransactionResult == "KO" && duplicateCode(res.TransactionErrorCode) {
 		return p.repeated(ctx, req, id)
 	}
 	paymentID := created.PaymentID
@@ -496,8 +489,7 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 		return p.paid(ctx, req, pid)
 	}
 	id := ShopTransactionID(req.IdempotencyKey)
-	var d detailPayload
-	err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "shopTransactionID": id}, &d, id)
+	d, err := p.detail(ctx, "shopTransactionID", id)
 	if e, ok := providers.AsError(err); ok && e.DeclineCode == codeNotFound {
 		return providers.ChargeResult{}, fmt.Errorf("axerve: %w", providers.ErrNoSuchCharge)
 	}
@@ -547,6 +539,14 @@ func (p *Provider) FindCharge(ctx context.Context, req providers.ChargeRequest) 
 		return providers.ChargeResult{}, providers.Found(e)
 	}
 	return providers.ChargeResult{}, unknown(id, "Axerve cannot tell the payment's outcome yet ("+d.TransactionResult+")")
+}
+
+// detail reads payment/detail for one payment, named by field (paymentID or
+// shopTransactionID).
+func (p *Provider) detail(ctx context.Context, field, value string) (detailPayload, error) {
+	var d detailPayload
+	err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, field: value}, &d, value)
+	return d, err
 }
 
 type detailPayload struct {
@@ -648,7 +648,7 @@ func (p *Provider) call(ctx context.Context, method, path string, headers map[st
 	}
 	res, err := p.client.Do(hreq)
 	if err != nil {
-		return providers.TransportError(Name, scrub(err))
+		return providers.TransportError(Name, providers.ScrubURLError(err))
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
@@ -682,15 +682,6 @@ func (p *Provider) call(ctx context.Context, method, path string, headers map[st
 // is sent again.
 func unknown(ref, msg string) *providers.Error {
 	return providers.Classify(providers.Failure{Provider: Name, Reason: billing.CodeProcessingError, ChargeID: ref, Message: msg})
-}
-
-// scrub keeps the request URL (harmless) but nothing else of a transport error.
-func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: ue.URL, Err: ue.Err}
-	}
-	return err
 }
 
 func own(err error) error {

@@ -88,4 +88,7 @@ func failure(code, description, ref string) *providers.Error {
 }
 
 // duplicate reports Axerve's refusal of a shopTransactionID it has processed before.
-func duplicate(e *providers.Error) bool { return e.DeclineCode == "1137" || e.DeclineCode == "4707" }
+func duplicate(e *providers.Error) bool { return duplicateCode(e.DeclineCode) }
+
+// duplicateCode is duplicate for a code a payment answered (transactionErrorCode).
+func duplicateCode(code string) bool { return code == "1137" || code == "4707" }

@@ -127,7 +127,7 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 		}
 		return providers.Authentication{}, err
 	}
-	if res.TransactionResult == "KO" && (res.TransactionErrorCode == "1137" || res.TransactionErrorCode == "4707") {
+	if res.TransactionResult == "KO" && duplicateCode(res.TransactionErrorCode) {
 		return p.retriedBegin(ctx, id, req.Amount, req.Currency)
 	}
 	switch {
@@ -151,7 +151,7 @@ func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.Com
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	return p.authenticationOf(ctx, map[string]string{"paymentID": req.ID}, req.Amount, req.Currency)
+	return p.authenticationOf(ctx, "paymentID", req.ID, req.Amount, req.Currency)
 }
 
 // retriedBegin answers a begin whose key Axerve already has (the first answer was
@@ -159,7 +159,7 @@ func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.Com
 // redirect is not known here): it is canceled if it can be, and this page's payment
 // fails.
 func (p *Provider) retriedBegin(ctx context.Context, id string, amount int64, currency string) (providers.Authentication, error) {
-	a, err := p.authenticationOf(ctx, map[string]string{"shopTransactionID": id}, amount, currency)
+	a, err := p.authenticationOf(ctx, "shopTransactionID", id, amount, currency)
 	var waiting *waitingError
 	if errors.As(err, &waiting) {
 		_ = p.CancelAuthentication(ctx, waiting.paymentID)
@@ -182,18 +182,17 @@ func paidState(d detailPayload) bool {
 	return (d.TransactionResult == "OK" || d.TransactionResult == "APPROVED") && d.TransactionState != "CAN"
 }
 
-func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, amount int64, currency string) (providers.Authentication, error) {
-	body := map[string]string{"shopLogin": p.cfg.ShopLogin}
-	for k, v := range by {
-		body[k] = v
-	}
-	var d detailPayload
-	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, body, &d, by["paymentID"]); err != nil {
+func (p *Provider) authenticationOf(ctx context.Context, field, value string, amount int64, currency string) (providers.Authentication, error) {
+	d, err := p.detail(ctx, field, value)
+	if err != nil {
 		return providers.Authentication{}, err
 	}
-	if !paymentIDChars.MatchString(d.PaymentID) || (by["paymentID"] != "" && d.PaymentID != by["paymentID"]) ||
-		(by["shopTransactionID"] != "" && d.ShopTransactionID != by["shopTransactionID"]) {
-		return providers.Authentication{}, unknown(by["paymentID"], "payment/detail named another payment")
+	named := d.PaymentID
+	if field == "shopTransactionID" {
+		named = d.ShopTransactionID
+	}
+	if !paymentIDChars.MatchString(d.PaymentID) || named != value {
+		return providers.Authentication{}, unknown(value, "payment/detail named another payment")
 	}
 	switch {
 	case paidState(d):
@@ -222,8 +221,8 @@ func (p *Provider) authenticationOf(ctx context.Context, by map[string]string, a
 
 // paid answers a charge carrying a 3-D Secure payment: that payment, read back.
 func (p *Provider) paid(ctx context.Context, req providers.ChargeRequest, paymentID string) (providers.ChargeResult, error) {
-	var d detailPayload
-	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": paymentID}, &d, paymentID); err != nil {
+	d, err := p.detail(ctx, "paymentID", paymentID)
+	if err != nil {
 		return providers.ChargeResult{}, err
 	}
 	if d.PaymentID != paymentID {
@@ -270,8 +269,8 @@ func (p *Provider) CancelAuthentication(ctx context.Context, id string) error {
 	if out.TransactionResult == "OK" {
 		return nil
 	}
-	var d detailPayload
-	if err := p.call(ctx, http.MethodPost, "/payment/detail", nil, map[string]string{"shopLogin": p.cfg.ShopLogin, "paymentID": id}, &d, id); err != nil {
+	d, err := p.detail(ctx, "paymentID", id)
+	if err != nil {
 		return err
 	}
 	switch {
