@@ -66,7 +66,7 @@ func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRe
 	if auth == nil {
 		return providers.Authentication{Status: providers.AuthenticationUnavailable}, nil
 	}
-	preq := providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef,
+	preq := providers.AuthenticationRequest{Token: card.Token, CustomerRef: card.CustomerRef, Method: string(card.Type),
 		Amount: req.Amount, Currency: req.Currency, IdempotencyKey: req.IdempotencyKey, Browser: req.Browser, Setup: req.Setup,
 		Session: providers.Callback{MerchantID: req.MerchantID, Mode: req.Mode, SessionID: req.SessionID}}
 	if a.deps.PublicURL != "" {
@@ -81,6 +81,26 @@ func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRe
 	if err != nil {
 		return providers.Authentication{}, chargeError(err)
 	}
+	return a.keepAgreement(ctx, req, card, res)
+}
+
+// keepAgreement seals the agreement a PayPal approval created into the method that
+// awaited it, and strips it from what goes back to the workflow. A PayPal method
+// approved without an agreement (the provider paid but named none) cannot be charged
+// later: the activity fails, and the session releases the payment.
+func (a *Activities) keepAgreement(ctx context.Context, req AuthenticateRequest, card billing.ChargeableCard, res providers.Authentication) (providers.Authentication, error) {
+	token := res.MethodToken
+	res.MethodToken = ""
+	if card.Type != billing.PaymentMethodPayPal || card.Token != "" || res.Status != providers.AuthenticationSucceeded {
+		return res, nil
+	}
+	if token == "" {
+		return providers.Authentication{}, temporal.NewNonRetryableApplicationError(
+			"the PayPal approval named no billing agreement", "paypal_agreement_missing", nil)
+	}
+	if err := a.deps.PaymentMethods.KeepPayPalAgreement(ctx, req.MerchantID, req.PaymentMethodID, token); err != nil {
+		return providers.Authentication{}, storeError(err)
+	}
 	return res, nil
 }
 
@@ -94,11 +114,11 @@ func (a *Activities) CompleteAuthentication(ctx context.Context, req Authenticat
 		return providers.Authentication{Status: providers.AuthenticationFailed}, nil
 	}
 	res, err := auth.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: req.AuthenticationID,
-		Token: card.Token, Amount: req.Amount, Currency: req.Currency, Answer: req.Answer})
+		Token: card.Token, Amount: req.Amount, Currency: req.Currency, Answer: req.Answer, Method: string(card.Type)})
 	if err != nil {
 		return providers.Authentication{}, chargeError(err)
 	}
-	return res, nil
+	return a.keepAgreement(ctx, req, card, res)
 }
 
 // SetPaymentSessionRequest records a hosted session's card and status.

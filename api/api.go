@@ -228,7 +228,7 @@ func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject
 			continue
 		}
 		row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds,
-			ThreeDSecure: c.ThreeDS, Moto: c.MOTO}
+			ThreeDSecure: c.ThreeDS, Moto: c.MOTO, HostedPage: c.HostedPage}
 		if len(c.Currencies) > 0 {
 			row.Currencies = &c.Currencies
 		}
@@ -243,7 +243,7 @@ func (s *server) ListProviders(ctx context.Context, _ ListProvidersRequestObject
 		for _, acc := range page.Items {
 			for _, c := range provideraccounts.Capabilities(acc.Provider) {
 				row := Capability{Provider: c.Provider, Method: c.Method, Recurring: c.Recurring, Refunds: c.Refunds,
-					ThreeDSecure: c.ThreeDS, Moto: c.MOTO, ProviderAccount: &acc.ID}
+					ThreeDSecure: c.ThreeDS, Moto: c.MOTO, HostedPage: c.HostedPage, ProviderAccount: &acc.ID}
 				if len(c.Currencies) > 0 {
 					row.Currencies = &c.Currencies
 				}

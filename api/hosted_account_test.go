@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -366,6 +367,159 @@ func TestAxerveThreeDSOnTheHostedPage(t *testing.T) {
 			case answer == "deny" && (got.Status != "failed" || len(mine) != 1 || mine[0].Result != "KO"):
 				t.Errorf("denied: payment %+v, Axerve payments %+v; want it failed, nothing paid", got, mine)
 			}
+		}
+	})
+}
+
+// TestPayPalOnTheHostedPage: the page of a plan started on the merchant's Axerve
+// account offers PayPal; the payer approves the agreement at PayPal (the double's
+// approval page) and comes back through the account's callback. The approved first
+// payment is installment 1 (charged once), the agreement Axerve names is sealed into a
+// saved method of type paypal, and the later installments are merchant-initiated PayPal
+// payments on it. Refused at PayPal, a hosted payment fails and the method that waited
+// for the agreement is detached. A page whose provider cannot approve PayPal (the
+// installation's simulator) shows no button and refuses method=paypal with a 422; a
+// card change has none either. SQLite and Postgres.
+func TestPayPalOnTheHostedPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	d := axervetest.New(t, axervetest.Shop{ShopLogin: "GESPAYPP1", APIKey: "paypal-key"})
+	const publicHost = "http://engine.test"
+	paypalButton := `id="paypal"`
+	eachStore(t, fixtureOptions{temporal: withTemporalAt(publicHost)}, func(t *testing.T, f fixture) {
+		srv := hostedServer(t, f)
+		var acc providerAccountBody
+		f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+			`{"provider":"axerve","name":"paypal","base_url":%q,"credentials":{"shop_login":"GESPAYPP1","api_key":"paypal-key"}}`, d.URL), &acc)
+		cus := f.createCustomer(t, f.testKey, "giulia@example.com")
+
+		// approve takes the payer from the page to PayPal and back with answer.
+		approve := func(t *testing.T, pageURL, answer string) (*url.URL, string) {
+			t.Helper()
+			c := newCustomer(t)
+			_, u, page := c.get(pageURL)
+			if !strings.Contains(page, paypalButton) {
+				t.Fatalf("the page offers no PayPal: %s", page)
+			}
+			_, at, body := c.post(u, page, url.Values{"method": {"paypal"}})
+			if !strings.HasPrefix(at, d.URL+axervetest.PayPalPath) {
+				t.Fatalf("after the PayPal button the payer is at %s: %s", at, body)
+			}
+			back := redirectOf(t, at+"&answer="+answer)
+			if !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
+				t.Fatalf("Axerve sent the payer back to %q, want the account's route", back)
+			}
+			code, _, done := c.get(srv.URL + back.RequestURI())
+			m := outcome.FindStringSubmatch(done)
+			if code != http.StatusOK || m == nil {
+				t.Fatalf("back from PayPal: %d %s", code, done)
+			}
+			return back, m[1]
+		}
+
+		// A plan started with PayPal.
+		var p hostedPlanBody
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"currency":"EUR","provider_account":%q,"schedule":{"frequency":"seconds","frequency_duration":3,"recurring_amount":1500,"installments":3}}`,
+			cus.ID, acc.ID), &p); code != http.StatusCreated || p.Status != "incomplete" {
+			t.Fatalf("plan on the account = %d %+v", code, p)
+		}
+		back, status := approve(t, p.PaymentURL, "approve")
+		if status != "succeeded" {
+			t.Fatalf("approved at PayPal: the page says %s", status)
+		}
+		agreement := back.Query().Get("methodToken")
+		final := f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "completed" })
+		var pm struct {
+			Type            string `json:"type"`
+			ProviderAccount string `json:"provider_account"`
+			Status          string `json:"status"`
+			Card            any    `json:"card"`
+		}
+		f.ok(t, http.MethodGet, "/v1/payment-methods/"+final.PaymentMethod, f.testKey, "", &pm)
+		if final.Paid != 3 || pm.Type != "paypal" || pm.ProviderAccount != acc.ID || pm.Status != "active" || pm.Card != nil {
+			t.Fatalf("plan %+v on method %+v, want 3 paid on an active PayPal method in %s", final, pm, acc.ID)
+		}
+		var charges listBody[struct {
+			Installment      int    `json:"installment"`
+			Status           string `json:"status"`
+			ProviderChargeID string `json:"provider_charge_id"`
+		}]
+		f.ok(t, http.MethodGet, "/v1/plans/"+p.ID+"/payments", f.testKey, "", &charges)
+		byID := map[string]axervetest.Payment{}
+		for _, pay := range d.Payments() {
+			byID[pay.PaymentID] = pay
+		}
+		paid := map[int]axervetest.Payment{}
+		for _, ch := range charges.Data {
+			if ch.Status == "succeeded" {
+				paid[ch.Installment] = byID[ch.ProviderChargeID]
+			}
+		}
+		if first := paid[1]; first.PaymentID != back.Query().Get("pid") || first.Method != "PAYPAL" || first.Amount != "15.00" || first.Token != agreement {
+			t.Errorf("installment 1 = %+v, want the payment approved at PayPal (%s) with agreement %s", first, back.Query().Get("pid"), agreement)
+		}
+		for i := 2; i <= 3; i++ {
+			if got := paid[i]; got.Method != "PAYPAL" || got.Token != agreement || got.Result != "OK" || got.PaymentID == paid[1].PaymentID {
+				t.Errorf("installment %d = %+v, want a PayPal payment on agreement %s", i, got, agreement)
+			}
+		}
+		approved := 0
+		for _, pay := range d.Payments() {
+			if pay.Method == "PAYPAL" && pay.Result == "OK" && pay.Token == agreement {
+				approved++
+			}
+		}
+		if approved != 3 {
+			t.Errorf("Axerve holds %d paid PayPal payments on the agreement, want 3 (one per installment)", approved)
+		}
+
+		// A hosted payment refused at PayPal.
+		pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
+		if _, status := approve(t, pay.PaymentURL, "deny"); status != "failed" {
+			t.Fatalf("refused at PayPal: the page says %s", status)
+		}
+		var failed hostedBody
+		f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+pay.ID, f.testKey, "", &failed)
+		f.ok(t, http.MethodGet, "/v1/payment-methods/"+failed.PaymentMethod, f.testKey, "", &pm)
+		if failed.Status != "failed" || pm.Type != "paypal" || pm.Status != "detached" {
+			t.Errorf("refused: payment %+v, method %+v; want failed, the method detached", failed, pm)
+		}
+
+		// The installation's simulator approves no PayPal.
+		sim := f.hostedPayment(t, srv, "")
+		c := newCustomer(t)
+		_, u, page := c.get(sim.PaymentURL)
+		if strings.Contains(page, paypalButton) {
+			t.Error("a simulator page offers PayPal")
+		}
+		if code, _, body := c.post(u, page, url.Values{"method": {"paypal"}}); code != http.StatusUnprocessableEntity || !strings.Contains(body, "PayPal cannot be used") {
+			t.Errorf("method=paypal on a simulator page = %d %s, want 422", code, body)
+		}
+		if code, _, _ := c.post(u, page, url.Values{"method": {"bitcoin"}}); code != http.StatusUnprocessableEntity {
+			t.Errorf("method=bitcoin = %d, want 422", code)
+		}
+
+		// A card change of the PayPal plan's sibling takes cards only.
+		var q hostedPlanBody
+		f.apiCall(t, srv, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(
+			`{"customer":%q,"currency":"EUR","provider_account":%q,"schedule":{"frequency":"days","recurring_amount":1500,"installments":3}}`,
+			cus.ID, acc.ID), &q)
+		c = newCustomer(t)
+		_, u, page = c.get(q.PaymentURL)
+		_, _, done := c.post(u, page, card(axervetest.CardVisa))
+		if m := outcome.FindStringSubmatch(done); m == nil || m[1] != "succeeded" {
+			t.Fatalf("card plan page: %s", done)
+		}
+		var sess struct {
+			PaymentURL string `json:"payment_url"`
+		}
+		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+q.ID+"/payment-session", f.testKey, `{}`, &sess); code != http.StatusCreated {
+			t.Fatalf("card-change session = %d", code)
+		}
+		if _, _, page := newCustomer(t).get(sess.PaymentURL); strings.Contains(page, paypalButton) {
+			t.Error("a card-change page offers PayPal")
 		}
 	})
 }

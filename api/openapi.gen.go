@@ -782,7 +782,10 @@ type Address struct {
 // Capability defines model for Capability.
 type Capability struct {
 	Currencies *[]string `json:"currencies,omitempty"`
-	Method     string    `json:"method"`
+
+	// HostedPage the customer can give this method on the hosted page (a card typed in; a PayPal agreement approved through PayPal's redirect)
+	HostedPage bool   `json:"hosted_page"`
+	Method     string `json:"method"`
 
 	// Moto mail and telephone orders are flagged as such to the provider
 	Moto     bool   `json:"moto"`

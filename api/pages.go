@@ -56,6 +56,7 @@ type pageText struct {
 	Succeeded, Failed, Pending, Expired, NotFound, TooMany, BadForm, NoSession string
 	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused           string
 	PlanNote, VerifyTitle, VerifyNote, PlanStarted, Replayed                   string
+	PayPal, PayPalNote                                                         string
 }
 
 var english = pageText{
@@ -77,6 +78,8 @@ var english = pageText{
 	VerifyNote:  "Nothing is charged now: the card is verified, and your plan charges it on its schedule.",
 	PlanStarted: "Your plan has started",
 	Replayed:    "This step was already completed",
+	PayPal:      "Pay with PayPal",
+	PayPalNote:  "Or approve the payment in your PayPal account; later payments of a plan are charged to it.",
 }
 
 // texts picks the wording for an Accept-Language header.
@@ -160,6 +163,8 @@ type pageData struct {
 	Title, Token, CSRF, Amount, Description, Error string
 	ExpiresAt, Heading, Message, Status, ReturnURL string
 	MOTO, CardChange                               bool
+	// PayPal offers the PayPal button next to the card form (takesPayPal).
+	PayPal bool
 	// Note replaces the card change's note (a plan's first payment or verification).
 	Note string
 	// Callback, Approve and Deny are the simulated ACS's two signed forms.
@@ -286,6 +291,7 @@ func (s *server) cardData(c echo.Context, session billing.PaymentSession, t page
 	d := pageData{T: t, Token: c.Param("token"), CSRF: csrfToken(c), Amount: formatAmount(session.Amount, session.Currency),
 		Description: session.Description, Error: formErr, MOTO: session.Type == "moto", CardChange: session.PlanID != "",
 		ExpiresAt: session.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")}
+	d.PayPal = s.takesPayPal(c.Request().Context(), session)
 	if d.CardChange {
 		d.Title, d.Note = t.CardTitle, t.CardNote
 	}
@@ -308,8 +314,10 @@ func (s *server) cardPage(c echo.Context) error {
 	return s.render(c, http.StatusOK, "card.html", s.cardData(c, session, t, ""))
 }
 
-// submitCard saves the customer's card with the session's provider and hands it to the
-// session's workflow, which authenticates and charges it.
+// submitCard saves the customer's card with the session's provider (or, for the PayPal
+// button, a PayPal method awaiting the payer's approval) and hands it to the session's
+// workflow, which authenticates and charges it (for PayPal: sends the payer to
+// PayPal's approval page, the challenge).
 func (s *server) submitCard(c echo.Context) error {
 	ctx := c.Request().Context()
 	session, caller, t, ok, err := s.openSession(c, false)
@@ -327,17 +335,21 @@ func (s *server) submitCard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	month, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_month")))
-	year, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_year")))
-	if year > 0 && year < 100 {
-		year += 2000
+	var pm billing.PaymentMethod
+	switch c.FormValue("method") {
+	case "", "card":
+		pm, err = s.pageCard(c, caller, customer, session)
+	case string(billing.PaymentMethodPayPal):
+		if !s.takesPayPal(ctx, session) {
+			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, "PayPal cannot be used for this payment."))
+		}
+		// The agreement comes with the payer's approval at PayPal (keepAgreement).
+		pm, err = s.store.CreatePaymentMethod(ctx, caller, billing.NewPaymentMethod{CustomerID: customer.ID,
+			Provider: session.Provider, ProviderAccount: session.ProviderAccount, Type: billing.PaymentMethodPayPal,
+			AwaitingApproval: true})
+	default:
+		return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, "Choose a card or PayPal."))
 	}
-	cvc := strings.TrimSpace(c.FormValue("cvc"))
-	in := CardInput{Number: strings.Join(strings.Fields(c.FormValue("number")), ""), ExpMonth: month, ExpYear: year}
-	if cvc != "" {
-		in.Cvc = &cvc
-	}
-	pm, err := s.saveSessionCard(ctx, caller, customer, session, in)
 	if err != nil {
 		if billing.KindOf(err) == billing.KindInvalid || billing.KindOf(err) == billing.KindCardDeclined {
 			return s.render(c, http.StatusUnprocessableEntity, "card.html", s.cardData(c, session, t, cardMessage(err)))
@@ -357,6 +369,36 @@ func (s *server) submitCard(c echo.Context) error {
 		return err
 	}
 	return s.nextStep(c, step)
+}
+
+// takesPayPal reports whether the session's page offers PayPal: a payment (not a card
+// change, a verification or a telephone order) whose provider approves PayPal
+// agreements on the hosted page in the session's currency.
+func (s *server) takesPayPal(ctx context.Context, session billing.PaymentSession) bool {
+	if session.Type == "moto" || (session.PlanID != "" && (!session.StartPlan || session.Amount == 0)) {
+		return false
+	}
+	p, err := s.adapter(ctx, billing.Caller{MerchantID: session.MerchantID, Mode: session.Mode}, session.Provider, session.ProviderAccount)
+	if err != nil {
+		return false
+	}
+	row, ok := providers.Find(p.Capabilities(), providers.MethodPayPal)
+	return ok && row.HostedPage && row.SupportsCurrency(session.Currency)
+}
+
+// pageCard saves the card typed on the page.
+func (s *server) pageCard(c echo.Context, caller billing.Caller, customer billing.Customer, session billing.PaymentSession) (billing.PaymentMethod, error) {
+	month, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_month")))
+	year, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("exp_year")))
+	if year > 0 && year < 100 {
+		year += 2000
+	}
+	cvc := strings.TrimSpace(c.FormValue("cvc"))
+	in := CardInput{Number: strings.Join(strings.Fields(c.FormValue("number")), ""), ExpMonth: month, ExpYear: year}
+	if cvc != "" {
+		in.Cvc = &cvc
+	}
+	return s.saveSessionCard(c.Request().Context(), caller, customer, session, in)
 }
 
 // saveSessionCard saves the page's card where the session says: the merchant's

@@ -88,6 +88,10 @@ type NewPaymentMethod struct {
 	NetworkTransactionID string
 	// ProviderAccount is the merchant's account the card was saved in, if any.
 	ProviderAccount string
+	// AwaitingApproval creates a PayPal method without its agreement (Token empty): the
+	// hosted page's payer is about to approve one at PayPal, and KeepPayPalAgreement
+	// gives it the token. Until then no charge can use it.
+	AwaitingApproval bool
 }
 
 // ChargeableCard is what a charge needs from a saved card. Token is set only for an
@@ -136,6 +140,11 @@ type CardCharger interface {
 	// RecordNetworkTransactionID keeps a saved card's initial network transaction id
 	// (the first one recorded stays).
 	RecordNetworkTransactionID(ctx context.Context, merchantID, paymentMethodID, networkTransactionID string) error
+	// KeepPayPalAgreement gives a PayPal method created AwaitingApproval the agreement
+	// token the payer's approval created, sealed. Repeating it with the same token is a
+	// no-op; a method that has another token, is not PayPal, or is no longer active is a
+	// KindConflict error.
+	KeepPayPalAgreement(ctx context.Context, merchantID, paymentMethodID, token string) error
 }
 
 // PaymentMethodService keeps saved cards. Tokens are sealed at rest and leave only

@@ -72,6 +72,11 @@ type AuthenticationRequest struct {
 	ReturnURL string
 	// Session names the hosted session, for the provider to echo in its callback.
 	Session Callback
+	// Method is the saved method's kind, MethodCard when empty. For MethodPayPal the
+	// begin is the payer's approval at PayPal (a ChallengeURL to PayPal's page), made
+	// with the first payment; Token is empty until the approval gives the agreement,
+	// which CompleteAuthentication returns as MethodToken.
+	Method string
 }
 
 // CompleteAuthenticationRequest finishes a challenged authentication with the answer
@@ -84,6 +89,8 @@ type CompleteAuthenticationRequest struct {
 	// Answer is what the challenge page returned: for the simulator's ACS "approve" or
 	// "deny"; for a provider, its signed result.
 	Answer string
+	// Method is the begin's AuthenticationRequest.Method.
+	Method string
 }
 
 // Authentication is an authentication's state; the charge carries it once Status is
@@ -99,4 +106,9 @@ type Authentication struct {
 	// Proof is the issuer's cryptogram (CAVV) binding the authentication to the card,
 	// amount and currency.
 	Proof string `json:"proof,omitempty"`
+	// MethodToken is the stored credential a succeeded PayPal approval created (the
+	// billing agreement's token), read from the provider, never from the browser. It is
+	// never serialised: the activity seals it into the payment method and it stays out
+	// of workflow payloads.
+	MethodToken string `json:"-"`
 }

@@ -32,6 +32,10 @@ type Capability struct {
 	// MOTO is true when a mail or telephone order is flagged as such to the provider
 	// (ChargeRequest.MOTO is sent on).
 	MOTO bool `json:"moto"`
+	// HostedPage is true when the customer can give this method on the engine's hosted
+	// page: a card typed in, or a PayPal agreement approved through PayPal's redirect
+	// (the adapter's BeginAuthentication takes AuthenticationRequest.Method).
+	HostedPage bool `json:"hosted_page"`
 	// Currencies lists the upper-case ISO 4217 codes accepted; empty means any.
 	Currencies []string `json:"currencies,omitempty"`
 }

@@ -53,9 +53,9 @@ func TestRegistryMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"provider":"alpha","method":"apple_pay","recurring":true,"refunds":false,"three_d_secure":false,"moto":false},` +
-		`{"provider":"alpha","method":"card","recurring":false,"refunds":false,"three_d_secure":false,"moto":false,"currencies":["JOD"]},` +
-		`{"provider":"zeta","method":"card","recurring":true,"refunds":true,"three_d_secure":false,"moto":false}]`
+	want := `[{"provider":"alpha","method":"apple_pay","recurring":true,"refunds":false,"three_d_secure":false,"moto":false,"hosted_page":false},` +
+		`{"provider":"alpha","method":"card","recurring":false,"refunds":false,"three_d_secure":false,"moto":false,"hosted_page":false,"currencies":["JOD"]},` +
+		`{"provider":"zeta","method":"card","recurring":true,"refunds":true,"three_d_secure":false,"moto":false,"hosted_page":false}]`
 	if string(b) != want {
 		t.Errorf("matrix JSON\n got %s\nwant %s", b, want)
 	}

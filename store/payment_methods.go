@@ -78,7 +78,10 @@ func (db *DB) CreatePaymentMethod(ctx context.Context, caller billing.Caller, in
 	if err != nil {
 		return billing.PaymentMethod{}, err
 	}
-	if in.Token == "" {
+	if in.AwaitingApproval && (in.Type != billing.PaymentMethodPayPal || in.Token != "") {
+		return billing.PaymentMethod{}, errors.New("create payment method: only a PayPal method without a token awaits approval")
+	}
+	if in.Token == "" && !in.AwaitingApproval {
 		return billing.PaymentMethod{}, errors.New("create payment method: the provider returned no token")
 	}
 	switch in.Type {
@@ -358,6 +361,59 @@ func (db *DB) RecordNetworkTransactionID(ctx context.Context, merchantID, paymen
 		WHERE id = ? AND merchant_id = ? AND network_transaction_id IS NULL AND status <> 'detached'`),
 		networkTransactionID, paymentMethodID, merchantID); err != nil {
 		return fmt.Errorf("record network transaction id: %w", err)
+	}
+	return nil
+}
+
+// KeepPayPalAgreement seals the agreement token into a PayPal method created awaiting
+// approval (its sealed token is empty). The update is conditional on the sealed value
+// read, so a concurrent detach or a second agreement cannot be overwritten.
+func (db *DB) KeepPayPalAgreement(ctx context.Context, merchantID, paymentMethodID, token string) error {
+	if token == "" {
+		return errors.New("keep PayPal agreement: no token")
+	}
+	kr, err := db.keyring()
+	if err != nil {
+		return err
+	}
+	var row paymentMethodRow
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("payment method", paymentMethodID)
+	}
+	if err != nil {
+		return fmt.Errorf("keep PayPal agreement: %w", err)
+	}
+	conflict := &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
+		Message: "payment method " + paymentMethodID + " is not a PayPal method awaiting its agreement"}
+	if row.Type != billing.PaymentMethodPayPal || row.Status != billing.PaymentMethodActive {
+		return conflict
+	}
+	aad := tokenAAD(row.MerchantID, row.Mode, row.ID)
+	current, err := kr.Open(row.TokenKeyID.String, row.Token, aad)
+	if err != nil {
+		return fmt.Errorf("unseal token of payment method %s: %w", row.ID, err)
+	}
+	switch string(current) {
+	case token:
+		return nil
+	case "":
+	default:
+		return conflict
+	}
+	kid, sealed, err := kr.Seal([]byte(token), aad)
+	if err != nil {
+		return fmt.Errorf("keep PayPal agreement: %w", err)
+	}
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET token = ?, token_key_id = ?, updated_at = ?
+		WHERE id = ? AND merchant_id = ? AND status = 'active' AND token = ?`),
+		sealed, kid, db.now(), row.ID, merchantID, row.Token)
+	if err != nil {
+		return fmt.Errorf("keep PayPal agreement: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return conflict // detached or changed meanwhile
 	}
 	return nil
 }

@@ -360,6 +360,26 @@ func TestProviderAccounts(t *testing.T) {
 			PaymentType: billing.PaymentOneOff, IdempotencyKey: "pay_acc_pending", AttemptedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
+		// An open page saving cards in the account (a hosted payment's) holds it too,
+		// until it ends; an open page of a plan that ended does not.
+		page := billing.PaymentSession{ID: "pay_acc_page", CustomerID: cus.ID, Amount: 500, Currency: "SAR", Type: "ecom",
+			Provider: "amazon_payment_services", ProviderAccount: acc.ID, Token: "tok_acc_page", TokenHash: "hash_acc_page",
+			ExpiresAt: time.Now().Add(time.Hour)}
+		if _, err := db.CreatePaymentSession(ctx, ten.aTest, page); err != nil {
+			t.Fatal(err)
+		}
+		ended := page
+		ended.ID, ended.Token, ended.TokenHash, ended.PlanID = "ps_acc_ended", "tok_acc_ended", "hash_acc_ended", plan.ID
+		if _, err := db.CreatePaymentSession(ctx, ten.aTest, ended); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict {
+			t.Fatalf("delete while a page is open on the account: %v, want a conflict", err)
+		}
+		if err := db.SetPaymentSession(ctx, billing.PaymentSessionUpdate{MerchantID: ten.aTest.MerchantID, ID: page.ID,
+			Status: billing.PaymentSessionExpired, Outcome: billing.PaymentExpired}); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); err != nil {
 			t.Fatalf("delete once the plan is canceled and the payment settled: %v", err)
 		}
@@ -428,6 +448,74 @@ func TestPayPalPaymentMethods(t *testing.T) {
 		if _, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve", Token: "x",
 			Type: "sepa_debit"}); err == nil {
 			t.Fatal("an unknown type was stored")
+		}
+	})
+}
+
+// TestPayPalAgreementAwaitingApproval: a PayPal method created awaiting approval has no
+// token to charge until KeepPayPalAgreement seals the agreement in; the same agreement
+// again is a no-op, another one, a card, a detached method, or an empty token is
+// refused, and only PayPal methods may await approval.
+func TestPayPalAgreementAwaitingApproval(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ten := newTenants(t, db)
+		cus := newCustomer(t, db, ten.aTest)
+		m := ten.aTest.MerchantID
+		pending, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve",
+			ProviderAccount: "pa_1", Type: billing.PaymentMethodPayPal, AwaitingApproval: true})
+		if err != nil || pending.Status != billing.PaymentMethodActive {
+			t.Fatalf("pending PayPal method %+v, %v", pending, err)
+		}
+		if c, err := db.ChargeableCard(ctx, m, pending.ID); err != nil || c.Token != "" || c.Type != billing.PaymentMethodPayPal {
+			t.Fatalf("before approval: %v, %v; want no token", c, err)
+		}
+		if err := db.KeepPayPalAgreement(ctx, m, pending.ID, ""); err == nil {
+			t.Error("an empty agreement was kept")
+		}
+		if err := db.KeepPayPalAgreement(ctx, ten.bTest.MerchantID, pending.ID, "B-1"); billing.KindOf(err) != billing.KindNotFound {
+			t.Errorf("another merchant's method = %v, want not found", err)
+		}
+		if err := db.KeepPayPalAgreement(ctx, m, pending.ID, "B-7PY000000000001A"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.KeepPayPalAgreement(ctx, m, pending.ID, "B-7PY000000000001A"); err != nil {
+			t.Errorf("the same agreement again = %v, want a no-op", err)
+		}
+		if err := db.KeepPayPalAgreement(ctx, m, pending.ID, "B-OTHER"); billing.KindOf(err) != billing.KindConflict {
+			t.Errorf("a second agreement = %v, want a conflict", err)
+		}
+		if c, err := db.ChargeableCard(ctx, m, pending.ID); err != nil || c.Token != "B-7PY000000000001A" {
+			t.Fatalf("after approval: %v, %v", c, err)
+		}
+		var stored []byte
+		if err := db.QueryRowxContext(ctx, db.Rebind(`SELECT token FROM payment_methods WHERE id = ?`), pending.ID).Scan(&stored); err != nil ||
+			bytes.Contains(stored, []byte("B-7PY000000000001A")) {
+			t.Fatalf("the agreement is stored in the clear: %v", err)
+		}
+		card := newCard(t, db, ten.aTest, cus.ID)
+		if err := db.KeepPayPalAgreement(ctx, m, card.ID, "B-2"); billing.KindOf(err) != billing.KindConflict {
+			t.Errorf("an agreement on a card = %v, want a conflict", err)
+		}
+		gone, err := db.CreatePaymentMethod(ctx, ten.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "axerve",
+			Type: billing.PaymentMethodPayPal, AwaitingApproval: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.DetachPaymentMethod(ctx, ten.aTest, gone.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.KeepPayPalAgreement(ctx, m, gone.ID, "B-3"); billing.KindOf(err) != billing.KindConflict {
+			t.Errorf("an agreement on a detached method = %v, want a conflict", err)
+		}
+		for name, in := range map[string]billing.NewPaymentMethod{
+			"a card":                 {CustomerID: cus.ID, Provider: "axerve", AwaitingApproval: true},
+			"PayPal with a token":    {CustomerID: cus.ID, Provider: "axerve", Type: billing.PaymentMethodPayPal, Token: "B-4", AwaitingApproval: true},
+			"PayPal without a token": {CustomerID: cus.ID, Provider: "axerve", Type: billing.PaymentMethodPayPal},
+		} {
+			if _, err := db.CreatePaymentMethod(ctx, ten.aTest, in); err == nil {
+				t.Errorf("%s awaiting approval was stored", name)
+			}
 		}
 	})
 }

@@ -148,6 +148,20 @@ func (db *DB) DeleteProviderAccount(ctx context.Context, caller billing.Caller, 
 		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderAccountInUse,
 			Message: fmt.Sprintf("%d unfinished plan(s) charge cards saved on this account; cancel them or move them to other cards first", plans)}
 	}
+	// An open hosted page saves its card in the account: a one-off payment's, or an
+	// unfinished plan's (its first payment, or a card change).
+	var pages int
+	if err := tx.GetContext(ctx, &pages, db.Rebind(`SELECT COUNT(*) FROM payment_sessions s
+		WHERE s.provider_account = ? AND s.merchant_id = ? AND s.mode = ? AND s.status = 'open'
+		AND (s.plan_id = '' OR EXISTS (SELECT 1 FROM plans p WHERE p.id = s.plan_id
+			AND p.status NOT IN ('completed', 'canceled', 'failed', 'incomplete_expired')))`),
+		id, caller.MerchantID, caller.Mode); err != nil {
+		return fmt.Errorf("delete provider account: %w", err)
+	}
+	if pages > 0 {
+		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProviderAccountInUse,
+			Message: fmt.Sprintf("%d open payment page(s) save cards in this account (a plan waiting for its first payment, a hosted payment or a card change); cancel the plan or let the page expire first", pages)}
+	}
 	// A payment whose outcome is unknown, or that the provider settles later, is
 	// settled by asking the account's provider: the credentials must outlive it. A day
 	// is the bound: an unfinished plan's attempts are covered above, and a one-off

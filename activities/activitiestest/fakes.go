@@ -256,6 +256,25 @@ func (m *PaymentMethods) RecordNetworkTransactionID(_ context.Context, _, paymen
 	return nil
 }
 
+// KeepPayPalAgreement gives a PayPal method without a token its agreement, as the
+// store does: the same token again is a no-op, anything else a conflict.
+func (m *PaymentMethods) KeepPayPalAgreement(_ context.Context, _, paymentMethodID, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cards[paymentMethodID]
+	switch {
+	case !ok:
+		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
+	case c.Token == token && token != "":
+		return nil
+	case c.Type != billing.PaymentMethodPayPal || c.Token != "" || c.Blocked || c.Detached || token == "":
+		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition, Message: "not awaiting an agreement"}
+	}
+	c.Token = token
+	m.cards[paymentMethodID] = c
+	return nil
+}
+
 // Card returns a card as stored.
 func (m *PaymentMethods) Card(paymentMethodID string) Card {
 	m.mu.Lock()

@@ -224,7 +224,7 @@ func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 // (threeds.go). A customer-initiated charge without the page that the issuer wants
 // authenticated is authentication_required.
 func (p *Provider) Capabilities() []providers.Capability {
-	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true}}
+	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true, HostedPage: true}}
 }
 
 // ProviderAmount is the identity: APS counts every currency in its ISO 4217 minor units.

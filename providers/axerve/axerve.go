@@ -194,8 +194,8 @@ func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 // refunds), both in the currencies of its table.
 func (p *Provider) Capabilities() []providers.Capability {
 	return []providers.Capability{
-		{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true, Currencies: slices.Clone(Currencies)},
-		{Provider: Name, Method: providers.MethodPayPal, Recurring: true, Refunds: true, Currencies: slices.Clone(Currencies)},
+		{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, MOTO: true, ThreeDS: true, HostedPage: true, Currencies: slices.Clone(Currencies)},
+		{Provider: Name, Method: providers.MethodPayPal, Recurring: true, Refunds: true, HostedPage: true, Currencies: slices.Clone(Currencies)},
 	}
 }
 
@@ -558,6 +558,9 @@ type detailPayload struct {
 	PaymentID                   string        `json:"paymentID"`
 	Currency                    string        `json:"currency"`
 	Events                      []detailEvent `json:"events"`
+	// Token is the stored credential the payment used or created (a PayPal payment's
+	// billing agreement).
+	Token string `json:"token"`
 }
 
 // detailEvent is one of payment/detail's events, flat or wrapped in {"event": {…}}

@@ -684,3 +684,93 @@ func TestThreeDSecureWaitingIsNotFailed(t *testing.T) {
 		t.Fatalf("a charge on a canceled 3-D Secure payment = %v, want a found decline, never success", err)
 	}
 }
+
+// TestPayPalApprovalMakesTheFirstPayment: a PayPal first payment is created with
+// paymentType PAYPAL and no agreement; its redirect is PayPal's approval page. Approved,
+// CompleteAuthentication returns the agreement payment/detail names (never the
+// methodToken on the unsigned return URL); the charge records that payment without
+// paying again, and the next, merchant-initiated charge uses the agreement. Refused at
+// PayPal, it fails with nothing taken. Without a return URL, or for a card change, no
+// agreement can be approved: an invalid request.
+func TestPayPalApprovalMakesTheFirstPayment(t *testing.T) {
+	ctx := context.Background()
+	d := axervetest.New(t, shop)
+	p := newProvider(t, d, 5*time.Second)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	begin := func(key string) providers.Authentication {
+		t.Helper()
+		a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Method: providers.MethodPayPal, CustomerRef: "giulia@example.com",
+			Amount: 2500, Currency: "EUR", IdempotencyKey: key, ReturnURL: "https://engine.example/v1/provider-accounts/pa_1/callback",
+			Session: providers.Callback{MerchantID: "mer_1", Mode: billing.ModeTest, SessionID: key}})
+		if err != nil || a.Status != providers.AuthenticationChallenge || !strings.HasPrefix(a.ChallengeURL, d.URL+axervetest.PayPalPath) {
+			t.Fatalf("begin %s = %+v, %v; want PayPal's approval page", key, a, err)
+		}
+		return a
+	}
+	visit := func(a providers.Authentication, answer string) url.Values {
+		t.Helper()
+		res, err := noFollow.Get(a.ChallengeURL + "&answer=" + answer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		back, _ := url.Parse(res.Header.Get("Location"))
+		return back.Query()
+	}
+
+	a := begin("pay_pp1")
+	back := visit(a, "approve")
+	cb, err := p.VerifyCallback(ctx, back, time.Now())
+	if err != nil || cb.AuthenticationID != a.ID || back.Get("methodToken") == "" {
+		t.Fatalf("return %v: %+v, %v", back, cb, err)
+	}
+	st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a.ID, Amount: 2500, Currency: "EUR", Method: providers.MethodPayPal})
+	if err != nil || st.Status != providers.AuthenticationSucceeded || st.MethodToken != back.Get("methodToken") {
+		t.Fatalf("complete = %+v, %v; want succeeded with the agreement %s", st, err, back.Get("methodToken"))
+	}
+	if b, _ := json.Marshal(st); strings.Contains(string(b), st.MethodToken) {
+		t.Errorf("the agreement token is serialised with the authentication: %s", b)
+	}
+	// A card's completion carries no token, even if Axerve's detail names one.
+	if card, _ := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: a.ID, Amount: 2500, Currency: "EUR"}); card.MethodToken != "" {
+		t.Errorf("a card's completion carried a method token")
+	}
+	first := providers.ChargeRequest{Token: st.MethodToken, Method: providers.MethodPayPal, Amount: 2500, Currency: "EUR",
+		IdempotencyKey: "pay_pp1", Initiator: providers.InitiatorCustomer, Authentication: &st}
+	got, err := p.Charge(ctx, first)
+	if err != nil || got.ID != a.ID || got.Status != providers.ChargeSucceeded {
+		t.Fatalf("first charge = %+v, %v; want the approved payment", got, err)
+	}
+	next, err := p.Charge(ctx, providers.ChargeRequest{Token: st.MethodToken, Method: providers.MethodPayPal, Amount: 2500, Currency: "EUR",
+		IdempotencyKey: "plan_pp/2/1", Initiator: providers.InitiatorMerchant, NetworkTransactionID: got.NetworkTransactionID})
+	if err != nil || next.Status != providers.ChargeSucceeded || next.ID == a.ID {
+		t.Fatalf("second charge = %+v, %v", next, err)
+	}
+	var paypal []axervetest.Payment
+	for _, pay := range d.Payments() {
+		if pay.Method == "PAYPAL" && pay.Result == "OK" {
+			paypal = append(paypal, pay)
+		}
+	}
+	if len(paypal) != 2 || paypal[0].PaymentID != a.ID || paypal[1].Token != st.MethodToken {
+		t.Fatalf("Axerve's PayPal payments %+v, want the approved one and one on its agreement", paypal)
+	}
+
+	refused := begin("pay_pp2")
+	visit(refused, "deny")
+	if st, err := p.CompleteAuthentication(ctx, providers.CompleteAuthenticationRequest{ID: refused.ID, Amount: 2500, Currency: "EUR",
+		Method: providers.MethodPayPal}); err != nil || st.Status != providers.AuthenticationFailed || st.MethodToken != "" {
+		t.Fatalf("refused at PayPal: %+v, %v; want failed", st, err)
+	}
+
+	for name, req := range map[string]providers.AuthenticationRequest{
+		"no return URL": {Method: providers.MethodPayPal, Amount: 2500, Currency: "EUR", IdempotencyKey: "pay_pp3"},
+		"card change":   {Method: providers.MethodPayPal, Amount: 2500, Currency: "EUR", IdempotencyKey: "pay_pp4", Setup: true, ReturnURL: "https://engine.example/cb"},
+	} {
+		if _, err := p.BeginAuthentication(ctx, req); err == nil {
+			t.Errorf("%s: a PayPal approval began", name)
+		} else if e, ok := providers.AsError(err); !ok || e.Class != providers.ClassInvalidRequest {
+			t.Errorf("%s: %v, want an invalid request", name, err)
+		}
+	}
+}

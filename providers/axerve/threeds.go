@@ -37,6 +37,13 @@ import (
 //
 // A card change (Setup) charges nothing, and Axerve authenticates only with a payment:
 // it answers "unavailable".
+//
+// PayPal (AuthenticationRequest.Method) runs the same way: the first payment is created
+// with paymentType PAYPAL and submitted without an agreement token; its userRedirect is
+// PayPal's approval page, the challenge. Once the payer approved, payment/detail names
+// the billing agreement Axerve created (its token field), which CompleteAuthentication
+// returns as MethodToken for the engine to keep; the token Axerve appends to the
+// payer's return URL (methodToken) is unsigned and not used.
 var (
 	_ providers.Authenticator          = (*Provider)(nil)
 	_ providers.AuthenticationCanceler = (*Provider)(nil)
@@ -65,11 +72,22 @@ func (p *Provider) returnMAC(fields ...string) string {
 
 // BeginAuthentication makes the first payment with 3-D Secure; see the file comment.
 func (p *Provider) BeginAuthentication(ctx context.Context, req providers.AuthenticationRequest) (providers.Authentication, error) {
+	paypal := req.Method == providers.MethodPayPal
+	if paypal && (req.ReturnURL == "" || req.Setup) {
+		// No payment, or nowhere to come back to: no agreement can be approved.
+		return providers.Authentication{}, &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest,
+			Code: billing.CodeInvalidRequest, Param: "type", Err: providers.ErrNotSupported,
+			Message: "a PayPal agreement is approved with a first payment, through the engine's public URL"}
+	}
 	if req.ReturnURL == "" || req.Setup {
 		return providers.Authentication{Status: providers.AuthenticationUnavailable}, nil
 	}
-	if err := (providers.ChargeRequest{Token: req.Token, Amount: req.Amount, Currency: req.Currency,
-		IdempotencyKey: req.IdempotencyKey, Initiator: providers.InitiatorCustomer}).Validate(); err != nil {
+	check := providers.ChargeRequest{Token: req.Token, Amount: req.Amount, Currency: req.Currency,
+		IdempotencyKey: req.IdempotencyKey, Initiator: providers.InitiatorCustomer, Method: req.Method}
+	if paypal {
+		check.Token = "-" // the approval creates the agreement
+	}
+	if err := check.Validate(); err != nil {
 		return providers.Authentication{}, own(err)
 	}
 	amount, err := decimal(req.Amount, req.Currency)
@@ -82,6 +100,10 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	id := ShopTransactionID(req.IdempotencyKey)
 	create := map[string]any{"shopLogin": p.cfg.ShopLogin, "amount": amount, "currency": req.Currency, "shopTransactionID": id,
 		"paymentType": []string{"CREDITCARD"}, "transDetails": map[string]any{"type": "03F"}}
+	if paypal {
+		create["paymentType"] = []string{"PAYPAL"}
+		delete(create, "transDetails")
+	}
 	if strings.Contains(req.CustomerRef, "@") {
 		create["buyerEmail"] = req.CustomerRef
 	}
@@ -91,7 +113,7 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	}
 	if err := p.call(ctx, http.MethodPost, "/payment/create/", nil, create, &created, id); err != nil {
 		if e, ok := providers.AsError(err); ok && duplicate(e) {
-			return p.retriedBegin(ctx, id, req.Amount, req.Currency)
+			return p.retriedBegin(ctx, id, req)
 		}
 		return providers.Authentication{}, err
 	}
@@ -115,6 +137,10 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	submit := map[string]any{"shopLogin": p.cfg.ShopLogin, "paymentType": "CREDITCARD",
 		"paymentTypeDetails": map[string]any{"creditcard": map[string]string{"token": req.Token}},
 		"responseURLs":       map[string]string{"buyerOK": back, "buyerKO": back}}
+	if paypal {
+		submit["paymentType"] = "PAYPAL"
+		delete(submit, "paymentTypeDetails")
+	}
 	var res struct {
 		submitPayload
 		UserRedirect struct {
@@ -123,19 +149,23 @@ func (p *Provider) BeginAuthentication(ctx context.Context, req providers.Authen
 	}
 	if err := p.call(ctx, http.MethodPost, "/payment/submit/", map[string]string{"paymentToken": created.PaymentToken}, submit, &res, id); err != nil {
 		if e, ok := providers.AsError(err); ok && duplicate(e) {
-			return p.retriedBegin(ctx, id, req.Amount, req.Currency)
+			return p.retriedBegin(ctx, id, req)
 		}
 		return providers.Authentication{}, err
 	}
 	if res.TransactionResult == "KO" && duplicateCode(res.TransactionErrorCode) {
-		return p.retriedBegin(ctx, id, req.Amount, req.Currency)
+		return p.retriedBegin(ctx, id, req)
 	}
 	switch {
 	case res.ShopTransactionID != id:
 		return providers.Authentication{}, unknown(id, "the answer names another transaction")
+	case res.TransactionResult == "OK" && paypal:
+		// Paid without a redirect: the agreement is read back like an approval's.
+		a, err := p.authenticationOf(ctx, "paymentID", created.PaymentID, req.Amount, req.Currency)
+		return p.agreement(ctx, req.Method, a, err)
 	case res.TransactionResult == "OK":
 		return providers.Authentication{ID: created.PaymentID, Status: providers.AuthenticationSucceeded}, nil
-	case res.TransactionResult == "" && res.TransactionErrorCode == "8006" && res.UserRedirect.Href != "":
+	case res.TransactionResult == "" && (res.TransactionErrorCode == "8006" || paypal) && res.UserRedirect.Href != "":
 		return providers.Authentication{ID: created.PaymentID, Status: providers.AuthenticationChallenge, ChallengeURL: res.UserRedirect.Href}, nil
 	case res.TransactionResult == "KO":
 		return providers.Authentication{}, failure(res.TransactionErrorCode, res.TransactionErrorDescription, created.PaymentID)
@@ -151,21 +181,39 @@ func (p *Provider) CompleteAuthentication(ctx context.Context, req providers.Com
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	return p.authenticationOf(ctx, "paymentID", req.ID, req.Amount, req.Currency)
+	a, err := p.authenticationOf(ctx, "paymentID", req.ID, req.Amount, req.Currency)
+	return p.agreement(ctx, req.Method, a, err)
+}
+
+// agreement finishes a succeeded authentication of method: a PayPal payment keeps
+// the agreement it created (MethodToken), or, paid without one (nothing to charge
+// later), is canceled and fails; a card's carries no token.
+func (p *Provider) agreement(ctx context.Context, method string, a providers.Authentication, err error) (providers.Authentication, error) {
+	if err != nil || a.Status != providers.AuthenticationSucceeded || method != providers.MethodPayPal {
+		a.MethodToken = ""
+		return a, err
+	}
+	if a.MethodToken == "" {
+		if err := p.CancelAuthentication(ctx, a.ID); err != nil {
+			return providers.Authentication{}, err
+		}
+		return providers.Authentication{ID: a.ID, Status: providers.AuthenticationFailed}, nil
+	}
+	return a, nil
 }
 
 // retriedBegin answers a begin whose key Axerve already has (the first answer was
 // lost): that payment's state. One still on the issuer's page cannot be resumed (its
 // redirect is not known here): it is canceled if it can be, and this page's payment
 // fails.
-func (p *Provider) retriedBegin(ctx context.Context, id string, amount int64, currency string) (providers.Authentication, error) {
-	a, err := p.authenticationOf(ctx, "shopTransactionID", id, amount, currency)
+func (p *Provider) retriedBegin(ctx context.Context, id string, req providers.AuthenticationRequest) (providers.Authentication, error) {
+	a, err := p.authenticationOf(ctx, "shopTransactionID", id, req.Amount, req.Currency)
 	var waiting *waitingError
 	if errors.As(err, &waiting) {
 		_ = p.CancelAuthentication(ctx, waiting.paymentID)
 		return providers.Authentication{ID: waiting.paymentID, Status: providers.AuthenticationFailed}, nil
 	}
-	return a, err
+	return p.agreement(ctx, req.Method, a, err)
 }
 
 // waitingError: the payment waits on the issuer's page; nothing can be told yet.
@@ -201,7 +249,7 @@ func (p *Provider) authenticationOf(ctx context.Context, field, value string, am
 			cur = currency
 		}
 		if paid, ok := d.authorized(cur); ok && cur == currency && (amount == 0 || paid == amount) {
-			return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationSucceeded}, nil
+			return providers.Authentication{ID: d.PaymentID, Status: providers.AuthenticationSucceeded, MethodToken: d.Token}, nil
 		}
 		// Paid, but not this amount: nothing may record it; cancel it.
 		if err := p.CancelAuthentication(ctx, d.PaymentID); err != nil {

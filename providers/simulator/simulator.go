@@ -144,7 +144,7 @@ func New(opts Options) (*Simulator, error) {
 	}
 	caps := opts.Capabilities
 	if caps == nil {
-		caps = []providers.Capability{{Method: providers.MethodCard, Recurring: true, Refunds: true, ThreeDS: true, MOTO: true}}
+		caps = []providers.Capability{{Method: providers.MethodCard, Recurring: true, Refunds: true, ThreeDS: true, MOTO: true, HostedPage: true}}
 	}
 	caps = slices.Clone(caps)
 	for i := range caps {

@@ -165,7 +165,7 @@ func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
 // payment_method_options.card.moto (an account-gated feature), so a MOTO order reaches
 // Stripe as an ordinary card payment.
 func (p *Provider) Capabilities() []providers.Capability {
-	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, ThreeDS: true}}
+	return []providers.Capability{{Provider: Name, Method: providers.MethodCard, Recurring: true, Refunds: true, ThreeDS: true, HostedPage: true}}
 }
 
 // SaveCard creates the customer if needed, creates the card PaymentMethod and attaches

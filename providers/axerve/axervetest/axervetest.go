@@ -204,7 +204,7 @@ type apiError struct {
 }
 
 func (d *Double) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/pagam/pagam3d.aspx" {
+	if r.URL.Path == "/pagam/pagam3d.aspx" || r.URL.Path == PayPalPath {
 		d.threeDS(w, r)
 		return
 	}
@@ -423,6 +423,20 @@ func (d *Double) submit(p *Payment, in map[string]any, fault Fault) (int, envelo
 		if p.Method != "PAYPAL" {
 			return refuse(http.StatusBadRequest, "1403", "Wrong paymentType")
 		}
+		if tok == "" {
+			// The first payment: the payer approves an agreement at PayPal.
+			p.BuyerOK, p.BuyerKO = str(in, "responseURLs", "buyerOK"), str(in, "responseURLs", "buyerKO")
+			if p.BuyerOK == "" || p.BuyerKO == "" {
+				return refuse(http.StatusBadRequest, "1108", "Missing mandatory parameter responseURLs")
+			}
+			if fault.Kind == Decline {
+				return out("KO", fault.Code, "declined by the test double")
+			}
+			p.Result = "WAITING"
+			return ok(map[string]any{"transactionType": "submit", "transactionResult": "", "transactionErrorCode": "",
+				"shopTransactionID": p.ShopTransactionID, "paymentID": p.PaymentID, "paymentMethod": kind,
+				"userRedirect": map[string]any{"href": d.URL + PayPalPath + "?b=" + p.PaymentToken}})
+		}
 		p.Token = tok
 		switch {
 		case fault.Kind == Decline:
@@ -549,11 +563,17 @@ func minorUnits(s string, exp int) (int64, bool) {
 	return n, err == nil
 }
 
+// PayPalPath stands for PayPal's approval page, where a first PayPal payment's submit
+// sends the payer.
+const PayPalPath = "/paypal/approve"
+
 // threeDS is the issuer's page behind a submit's 8006 redirect (pagam3d.aspx?b=the
-// paymentToken): ?answer=approve pays the payment, anything else declines it (8027),
-// and the payer goes to the submit's buyerOK or buyerKO URL, with Axerve's a and b
-// appended (the reference does not say what else it appends; the engine trusts none
-// of it and reads payment/detail).
+// paymentToken), and PayPal's approval page (PayPalPath?b=…) behind a first PayPal
+// payment: ?answer=approve pays the payment (for PayPal it creates the billing
+// agreement, which payment/detail then names in token), anything else declines it
+// (8027), and the payer goes to the submit's buyerOK or buyerKO URL, with Axerve's a
+// and b appended, and for PayPal the agreement as methodToken (the reference does not
+// say what else it appends; the engine trusts none of it and reads payment/detail).
 func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	var p *Payment
@@ -574,10 +594,21 @@ func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>Axerve test 3-D Secure</title><a href="?b=`+p.PaymentToken+`&answer=approve">Approve</a>`)
 		return
 	}
-	back := p.BuyerOK
-	if answer == "approve" {
+	if (r.URL.Path == PayPalPath) != (p.Method == "PAYPAL") {
+		d.mu.Unlock()
+		http.Error(w, "not this payment's page", http.StatusNotFound)
+		return
+	}
+	back, extra := p.BuyerOK, ""
+	switch {
+	case answer == "approve" && p.Method == "PAYPAL":
+		d.seq++
+		p.Result, p.Token = "OK", fmt.Sprintf("B-7PY%012dA", d.seq)
+		d.paypal[p.Token] = true
+		extra = "&methodToken=" + p.Token
+	case answer == "approve":
 		p.Result = "OK"
-	} else {
+	default:
 		p.Result, p.ErrorCode, back = "KO", "8027", p.BuyerKO
 	}
 	d.mu.Unlock()
@@ -585,5 +616,5 @@ func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(back, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, back+sep+"a="+d.shop.ShopLogin+"&b="+p.PaymentToken, http.StatusFound)
+	http.Redirect(w, r, back+sep+"a="+d.shop.ShopLogin+"&b="+p.PaymentToken+extra, http.StatusFound)
 }
