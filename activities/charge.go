@@ -46,6 +46,13 @@ type ChargeRequest struct {
 	// has since replaced, the provider is only asked. A charge found is the result, a
 	// decline found the failure, and "no such charge" fails with ErrNotCharged.
 	LookupOnly bool `json:"lookup_only,omitempty"`
+	// Record, when set, is the ledger row (and plan state) the workflow records when
+	// the charge succeeds; the activity writes it itself once the provider accepted
+	// the charge, filling in the status (succeeded or pending), provider, charge id and
+	// network id, so a paid installment costs one activity instead of two. A failed
+	// write does not fail the charge: ChargeResult.Recorded is false and the workflow
+	// records the row itself.
+	Record *RecordPaymentRequest `json:"record,omitempty"`
 }
 
 // ChargeResult is an accepted charge.
@@ -54,6 +61,8 @@ type ChargeResult struct {
 	ChargeID             string                 `json:"charge_id"`
 	Status               providers.ChargeStatus `json:"status"`
 	NetworkTransactionID string                 `json:"network_transaction_id,omitempty"`
+	// Recorded: ChargeRequest.Record was written.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // Charge looks up the saved card, checks its attempt limit across plans and charges it
@@ -131,7 +140,36 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		}
 		return ChargeResult{}, chargeError(err)
 	}
-	return ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}, nil
+	out := ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}
+	if req.Record != nil {
+		out.Recorded = a.recordCharge(ctx, *req.Record, out)
+	}
+	return out, nil
+}
+
+// recordWriteTimeout bounds the ledger write a successful charge makes before it
+// answers; a slower store leaves the write to the workflow.
+const recordWriteTimeout = 10 * time.Second
+
+// recordCharge writes the workflow's row for an accepted charge, reporting whether it
+// did. The charge's outcome is never lost to the store: a failed write is logged and
+// left to the workflow (whose own write is idempotent by the attempt's key).
+func (a *Activities) recordCharge(ctx context.Context, rec RecordPaymentRequest, res ChargeResult) bool {
+	if a.deps.Ledger == nil {
+		return false
+	}
+	rec.Status = billing.PaymentSucceeded
+	if res.Status == providers.ChargePending {
+		rec.Status = billing.PaymentPending
+	}
+	rec.Provider, rec.ProviderChargeID, rec.NetworkTransactionID = res.Provider, res.ChargeID, res.NetworkTransactionID
+	ctx, cancel := context.WithTimeout(ctx, recordWriteTimeout)
+	defer cancel()
+	if _, err := a.RecordPayment(ctx, rec); err != nil {
+		a.deps.Logger.Warn("charge accepted, its ledger row left to the workflow", "idempotency_key", rec.IdempotencyKey, "err", err)
+		return false
+	}
+	return true
 }
 
 // lookupOnly asks card's provider what became of the attempt under req's key and

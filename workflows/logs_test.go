@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -305,4 +306,42 @@ func applicationError(err error, typ string) *temporal.ApplicationError {
 		err = appErr.Unwrap()
 	}
 	return nil
+}
+
+// A merchant-initiated charge records its own row (plan version 5); when that write
+// fails, the charge still succeeds, once, and the workflow records the row itself:
+// one row per installment, nothing charged twice, nothing logged at ERROR.
+func TestAChargeWhoseOwnRecordFailsIsRecordedByThePlan(t *testing.T) {
+	var ledger *faultyLedger
+	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l billing.Ledger) billing.Ledger {
+		ledger = &faultyLedger{Ledger: l, recordPayment: func(call int) error {
+			if call == 1 {
+				return errors.New("write tcp 10.0.0.1:5432: connection reset by peer")
+			}
+			return nil
+		}}
+		return ledger
+	})
+	in := input(t, monthly("2027-01-31", 2))
+	in.InitialNetworkTransactionID = "nti_initial" // merchant-initiated from installment 1
+	res := h.run(in)
+	if res.Status != billing.PlanCompleted || res.Paid != 2 {
+		t.Fatalf("result %+v, want completed with 2 paid", res)
+	}
+	var rows []string
+	for _, p := range h.payments() {
+		rows = append(rows, fmt.Sprintf("%d/%d %s", p.installment, p.attempt, p.status))
+	}
+	if !slices.Equal(rows, []string{"1/1 succeeded", "2/1 succeeded"}) {
+		t.Errorf("ledger rows %v, want each installment once, succeeded", rows)
+	}
+	if ledger.records != 3 {
+		t.Errorf("%d record calls, want 3: installment 1's failed one in its charge and the plan's own, installment 2's in its charge", ledger.records)
+	}
+	if n := len(h.provider.Calls()); n != 2 {
+		t.Errorf("provider charged %d times, want 2", n)
+	}
+	if errs := h.logs.atLeast(slog.LevelError); len(errs) != 0 {
+		t.Errorf("ERROR lines %v, want none: the charge succeeded and its row was written", errs)
+	}
 }

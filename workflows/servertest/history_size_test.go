@@ -1,0 +1,134 @@
+package servertest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/recurring/recurring/activities/activitiestest"
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/starter"
+)
+
+// maxInstallmentEvents is issue 14's bound on the history a paid merchant-initiated
+// installment writes, asleep to asleep.
+const maxInstallmentEvents = 12
+
+// installmentEvents splits a plan run's history into its installments, asleep to
+// asleep: from each fired timer to the next timer started (both included). The last
+// one, which ends the run instead, is left out.
+func installmentEvents(h *historypb.History) []int {
+	var sizes []int
+	from := -1
+	for i, ev := range h.GetEvents() {
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_TIMER_FIRED:
+			from = i
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			if from >= 0 {
+				sizes = append(sizes, i-from+1)
+			}
+			from = -1
+		}
+	}
+	return sizes
+}
+
+// TestInstallmentHistoryOnRealServer runs a 6-installment plan (every 2 s) whose
+// charges all succeed on the embedded server and measures the history each paid
+// installment wrote: at most 12 events (timer fired, workflow task, Charge — which
+// records its own ledger row and plan state, plan version 5 — workflow task, the
+// NextChargeAt upsert, the next timer). The ledger has every installment paid once
+// and the plan row ends completed. With -record the history is written to
+// workflows/testdata/plan_charge_records.json.
+func TestInstallmentHistoryOnRealServer(t *testing.T) {
+	e := start(t, activitiestest.Succeed)
+	in := testPlan(t, e, "plan_lean", 6, 2)
+	ctx := context.Background()
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 6 {
+		t.Fatalf("plan result %+v, want completed with 6 paid", res)
+	}
+	h := history(t, e.c, in.PlanID)
+	sizes := installmentEvents(h)
+	// Installment 1's timer is the first; five timers fired and were followed by the
+	// next one's (the sixth fired and completed the plan).
+	if len(sizes) != 5 {
+		t.Fatalf("%d installments asleep to asleep in the history, want 5: %v", len(sizes), sizes)
+	}
+	if worst := slices.Max(sizes); worst > maxInstallmentEvents {
+		t.Errorf("a paid installment wrote %d history events (%v), want at most %d", worst, sizes, maxInstallmentEvents)
+	}
+	t.Logf("history events per paid installment: %v (whole run %d)", sizes, len(h.GetEvents()))
+	if rows := paidInstallments(t, e, in.PlanID); !slices.Equal(rows, []string{
+		"1 succeeded pm_card1", "2 succeeded pm_card1", "3 succeeded pm_card1",
+		"4 succeeded pm_card1", "5 succeeded pm_card1", "6 succeeded pm_card1",
+	}) {
+		t.Errorf("ledger rows %v, want each installment paid once", rows)
+	}
+	if keys := chargedKeys(e, in.PlanID); len(keys) != 6 {
+		t.Errorf("the provider was charged %d times: %v", len(keys), keys)
+	}
+	row, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID)
+	if err != nil || row.Status != billing.PlanCompleted || row.NextChargeAt != nil {
+		t.Fatalf("plan row %+v, %v; want completed with no next charge", row, err)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_charge_records.json")
+}
+
+// TestCancelWhileAChargeRecordsItselfOnRealServer: cancel_plan arrives while
+// installment 2's charge is at the provider; the charge succeeds and its activity
+// records the row with the state foreseen before the cancel (active, next charge
+// set). The plan then publishes the cancel under a later sequence number: the row
+// ends canceled with no next charge, both installments are in the ledger once, and
+// the event log has plan.canceled once.
+func TestCancelWhileAChargeRecordsItselfOnRealServer(t *testing.T) {
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	e := start(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if strings.HasSuffix(c.IdempotencyKey, "/2/1") && c.N == 1 {
+			close(inFlight)
+			<-release
+		}
+		return activitiestest.Succeed(c)
+	})
+	in := testPlan(t, e, "plan_cancel_in_flight", 4, 2)
+	ctx := context.Background()
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(30 * time.Second):
+		t.Fatal("installment 2 was never charged")
+	}
+	st, err := starter.CancelPlan(ctx, e.c, in.PlanID, "customer asked")
+	if err != nil || st.Status != billing.PlanCanceled {
+		t.Fatalf("cancel during the charge = %+v, %v", st, err)
+	}
+	close(release)
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCanceled || res.Paid != 2 {
+		t.Fatalf("plan result %+v, want canceled with 2 paid", res)
+	}
+	if rows := paidInstallments(t, e, in.PlanID); !slices.Equal(rows, []string{"1 succeeded pm_card1", "2 succeeded pm_card1"}) {
+		t.Errorf("ledger rows %v", rows)
+	}
+	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
+	row, err := e.db.GetPlan(ctx, caller, in.PlanID)
+	if err != nil || row.Status != billing.PlanCanceled || row.NextChargeAt != nil {
+		t.Fatalf("plan row %+v, %v; want canceled with no next charge", row, err)
+	}
+	events, err := e.db.ListEvents(ctx, caller, billing.EventPlanCanceled, billing.ListParams{Limit: 10})
+	if err != nil || len(events.Items) != 1 {
+		t.Fatalf("plan.canceled events: %d, %v; want 1", len(events.Items), err)
+	}
+}
