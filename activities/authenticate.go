@@ -81,27 +81,43 @@ func (a *Activities) BeginAuthentication(ctx context.Context, req AuthenticateRe
 	if err != nil {
 		return providers.Authentication{}, chargeError(err)
 	}
-	return a.keepAgreement(ctx, req, card, res)
+	return a.keepAgreement(ctx, req, card, auth, res)
 }
 
 // keepAgreement seals the agreement a PayPal approval created into the method that
-// awaited it, and strips it from what goes back to the workflow. A PayPal method
-// approved without an agreement (the provider paid but named none) cannot be charged
-// later: the activity fails, and the session releases the payment.
-func (a *Activities) keepAgreement(ctx context.Context, req AuthenticateRequest, card billing.ChargeableCard, res providers.Authentication) (providers.Authentication, error) {
+// awaited it, and strips it from what goes back to the workflow. A succeeded PayPal
+// result is always kept (the store makes the same agreement again a no-op, so a
+// retried activity passes, and another agreement a conflict). A payment that cannot
+// start the series (no agreement named, the method detached meanwhile, another
+// agreement on it) is canceled at the provider and fails: nothing would record it or
+// charge the later installments. A store that cannot be reached is an error the
+// activity retries (the begin and completion are idempotent).
+func (a *Activities) keepAgreement(ctx context.Context, req AuthenticateRequest, card billing.ChargeableCard,
+	auth providers.Authenticator, res providers.Authentication) (providers.Authentication, error) {
 	token := res.MethodToken
 	res.MethodToken = ""
-	if card.Type != billing.PaymentMethodPayPal || card.Token != "" || res.Status != providers.AuthenticationSucceeded {
+	if card.Type != billing.PaymentMethodPayPal || res.Status != providers.AuthenticationSucceeded {
 		return res, nil
 	}
+	var err error
 	if token == "" {
-		return providers.Authentication{}, temporal.NewNonRetryableApplicationError(
-			"the PayPal approval named no billing agreement", "paypal_agreement_missing", nil)
+		err = &billing.Error{Kind: billing.KindConflict, Code: billing.CodeProcessingError, Message: "the PayPal approval named no billing agreement"}
+	} else {
+		err = a.deps.PaymentMethods.KeepPayPalAgreement(ctx, req.MerchantID, req.PaymentMethodID, token)
 	}
-	if err := a.deps.PaymentMethods.KeepPayPalAgreement(ctx, req.MerchantID, req.PaymentMethodID, token); err != nil {
+	if err == nil {
+		return res, nil
+	}
+	if k := billing.KindOf(err); k != billing.KindConflict && k != billing.KindNotFound {
 		return providers.Authentication{}, storeError(err)
 	}
-	return res, nil
+	a.deps.Logger.Warn("PayPal payment canceled: its agreement cannot be kept", "payment_method_id", req.PaymentMethodID, "err", err)
+	if c, ok := auth.(providers.AuthenticationCanceler); ok {
+		if err := c.CancelAuthentication(ctx, res.ID); err != nil {
+			return providers.Authentication{}, chargeError(err)
+		}
+	}
+	return providers.Authentication{ID: res.ID, Status: providers.AuthenticationFailed}, nil
 }
 
 // CompleteAuthentication hands the challenge's answer to the card's provider.
@@ -118,7 +134,7 @@ func (a *Activities) CompleteAuthentication(ctx context.Context, req Authenticat
 	if err != nil {
 		return providers.Authentication{}, chargeError(err)
 	}
-	return a.keepAgreement(ctx, req, card, res)
+	return a.keepAgreement(ctx, req, card, auth, res)
 }
 
 // SetPaymentSessionRequest records a hosted session's card and status.

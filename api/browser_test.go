@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/recurring/recurring/providers/axerve/axervetest"
 )
 
 // chromium returns Debian's Chromium, which .ci/run installs. Outside CI a machine
@@ -256,5 +259,69 @@ func TestHostedPlanInABrowser(t *testing.T) {
 	f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p2.ID, f.testKey, "", &now)
 	if now.Status != "incomplete" || now.Paid != 0 || f.chargesOf(p2.ID+"/1/1") != 0 {
 		t.Errorf("plan after a denied challenge: %+v, want incomplete with nothing charged", now)
+	}
+}
+
+// TestProviderPagesInABrowser drives headless Chromium from the hosted page to pages
+// on another origin and back: PayPal's approval page behind the "Pay with PayPal"
+// button of an Axerve account, and Axerve's 3-D Secure page behind a challenged card.
+// The card page's CSP allows forms to post to itself only, and Chromium checks a form
+// post's redirects against it: the engine hands the customer on with a page of its
+// own, which this test would not get past otherwise. Approved, each comes back through
+// the account's callback to the outcome and the shop.
+func TestProviderPagesInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server and Chromium")
+	}
+	// The worker's public URL must be the listener the browser reaches.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := "http://" + ln.Addr().String()
+	f := newFixtureWith(t, fixtureOptions{temporal: withTemporalAt(public)})
+	srv := httptest.NewUnstartedServer(f.handler)
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	d := axervetest.New(t, axervetest.Shop{ShopLogin: "GESPAYBR1", APIKey: "browser-key"})
+	var acc providerAccountBody
+	f.ok(t, http.MethodPost, "/v1/provider-accounts", f.testKey, fmt.Sprintf(
+		`{"provider":"axerve","name":"browser","base_url":%q,"credentials":{"shop_login":"GESPAYBR1","api_key":"browser-key"}}`, d.URL), &acc)
+	shop := newShop(t)
+	b := newBrowser(t)
+	extra := fmt.Sprintf(`,"provider_account":%q,"save_card":true,"return_url":%q`, acc.ID, shop.srv.URL+"/thanks")
+
+	// PayPal.
+	p := f.hostedPayment(t, srv, extra)
+	b.step("paypal-button", chromedp.Navigate(p.PaymentURL), chromedp.WaitVisible(chromedp.ID("paypal")))
+	b.step("at-paypal", chromedp.Click(chromedp.ID("paypal")), chromedp.WaitVisible(chromedp.ID("approve")))
+	b.step("paypal-approved", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("outcome")))
+	b.step("paypal-back-at-shop", chromedp.WaitVisible(chromedp.ID("back")))
+	if q := shop.last(); q.Get("payment_id") != p.ID || q.Get("status") != "succeeded" {
+		t.Fatalf("back at the shop with %v, want payment_id=%s status=succeeded", q, p.ID)
+	}
+	var paid hostedBody
+	f.apiCall(t, srv, http.MethodGet, "/v1/payments/"+p.ID, f.testKey, "", &paid)
+	var pm struct {
+		Type string `json:"type"`
+	}
+	f.ok(t, http.MethodGet, "/v1/payment-methods/"+paid.PaymentMethod, f.testKey, "", &pm)
+	if paid.Status != "succeeded" || pm.Type != "paypal" {
+		t.Fatalf("payment %+v on a %q method, want succeeded on a paypal one", paid, pm.Type)
+	}
+
+	// A card Axerve challenges.
+	p2 := f.hostedPayment(t, srv, extra)
+	b.step("card-form", chromedp.Navigate(p2.PaymentURL), chromedp.WaitVisible(chromedp.ID("number")),
+		chromedp.SendKeys(chromedp.ID("number"), axervetest.CardThreeDS),
+		chromedp.SendKeys(chromedp.ID("exp_month"), "12"),
+		chromedp.SendKeys(chromedp.ID("exp_year"), "2034"),
+		chromedp.SendKeys(chromedp.ID("cvc"), "123"))
+	b.step("at-issuer", chromedp.Click(chromedp.ID("pay")), chromedp.WaitVisible(chromedp.ID("approve")))
+	b.step("issuer-approved", chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.ID("outcome")))
+	b.step("card-back-at-shop", chromedp.WaitVisible(chromedp.ID("back")))
+	if q := shop.last(); q.Get("payment_id") != p2.ID || q.Get("status") != "succeeded" {
+		t.Fatalf("back at the shop with %v, want payment_id=%s status=succeeded", q, p2.ID)
 	}
 }

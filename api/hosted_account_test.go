@@ -394,8 +394,9 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 			`{"provider":"axerve","name":"paypal","base_url":%q,"credentials":{"shop_login":"GESPAYPP1","api_key":"paypal-key"}}`, d.URL), &acc)
 		cus := f.createCustomer(t, f.testKey, "giulia@example.com")
 
-		// approve takes the payer from the page to PayPal and back with answer.
-		approve := func(t *testing.T, pageURL, answer string) (*url.URL, string) {
+		// approve takes the payer from the page to PayPal and back with answer; atPayPal
+		// (if any) runs while the payer is on PayPal's page.
+		approve := func(t *testing.T, pageURL, answer string, atPayPal func()) (*url.URL, string) {
 			t.Helper()
 			c := newCustomer(t)
 			_, u, page := c.get(pageURL)
@@ -405,6 +406,9 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 			_, at, body := c.post(u, page, url.Values{"method": {"paypal"}})
 			if !strings.HasPrefix(at, d.URL+axervetest.PayPalPath) {
 				t.Fatalf("after the PayPal button the payer is at %s: %s", at, body)
+			}
+			if atPayPal != nil {
+				atPayPal()
 			}
 			back := redirectOf(t, at+"&answer="+answer)
 			if !strings.HasPrefix(back.String(), publicHost+"/v1/provider-accounts/"+acc.ID+"/callback?") {
@@ -425,7 +429,7 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 			cus.ID, acc.ID), &p); code != http.StatusCreated || p.Status != "incomplete" {
 			t.Fatalf("plan on the account = %d %+v", code, p)
 		}
-		back, status := approve(t, p.PaymentURL, "approve")
+		back, status := approve(t, p.PaymentURL, "approve", nil)
 		if status != "succeeded" {
 			t.Fatalf("approved at PayPal: the page says %s", status)
 		}
@@ -477,7 +481,25 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 
 		// A hosted payment refused at PayPal.
 		pay := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q,"save_card":true`, acc.ID))
-		if _, status := approve(t, pay.PaymentURL, "deny"); status != "failed" {
+		payer := f.body(t, "/v1/payments/"+pay.ID)["customer"].(string)
+		// While the payer is at PayPal the method has no agreement: nothing may charge it.
+		notYet := func() {
+			var methods listBody[struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			}]
+			f.ok(t, http.MethodGet, "/v1/customers/"+payer+"/payment-methods", f.testKey, "", &methods)
+			if len(methods.Data) != 1 || methods.Data[0].Type != "paypal" {
+				t.Fatalf("the payer's methods while at PayPal: %+v", methods.Data)
+			}
+			rec, refused := f.serve(t, request{method: http.MethodPost, path: "/v1/plans", key: f.testKey, body: fmt.Sprintf(
+				`{"customer":%q,"payment_method":%q,"currency":"EUR","schedule":{"frequency":"days","recurring_amount":1500,"installments":2}}`,
+				payer, methods.Data[0].ID)})
+			if rec.Code != http.StatusConflict || refused.Error.Code != "payment_method_unusable" || refused.Error.Param != "payment_method" {
+				t.Errorf("a plan on the method awaiting approval = %d %+v, want 409 payment_method_unusable", rec.Code, refused)
+			}
+		}
+		if _, status := approve(t, pay.PaymentURL, "deny", notYet); status != "failed" {
 			t.Fatalf("refused at PayPal: the page says %s", status)
 		}
 		var failed hostedBody
@@ -518,8 +540,13 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 		if code := f.apiCall(t, srv, http.MethodPost, "/v1/plans/"+q.ID+"/payment-session", f.testKey, `{}`, &sess); code != http.StatusCreated {
 			t.Fatalf("card-change session = %d", code)
 		}
-		if _, _, page := newCustomer(t).get(sess.PaymentURL); strings.Contains(page, paypalButton) {
-			t.Error("a card-change page offers PayPal")
+		c = newCustomer(t)
+		code, u, page := c.get(sess.PaymentURL)
+		if code != http.StatusOK || !strings.Contains(page, `id="number"`) || strings.Contains(page, paypalButton) {
+			t.Errorf("card-change page = %d, want the card form without PayPal: %s", code, page)
+		}
+		if code, _, _ := c.post(u, page, url.Values{"method": {"paypal"}}); code != http.StatusUnprocessableEntity {
+			t.Errorf("method=paypal on a card-change page = %d, want 422", code)
 		}
 	})
 }

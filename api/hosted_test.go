@@ -43,15 +43,28 @@ func newCustomer(t *testing.T) *customer {
 	return &customer{t: t, client: &http.Client{Jar: jar, Timeout: time.Minute}}
 }
 
-// get fetches a page and returns its status, final URL and body.
+// get fetches a page and returns its status, final URL and body. Like a browser it
+// follows redirects and the engine's hand-off page to a provider's page.
 func (c *customer) get(u string) (int, string, string) {
 	c.t.Helper()
 	res, err := c.client.Get(u)
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	return c.read(res)
+}
+
+// read returns a response's status, final URL and body, following a hand-off page.
+func (c *customer) read(res *http.Response) (int, string, string) {
+	c.t.Helper()
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	if m := handoffLink.FindStringSubmatch(string(b)); m != nil && res.StatusCode == http.StatusOK {
+		if !strings.Contains(string(b), `<meta http-equiv="refresh" content="0;url=`) {
+			c.t.Fatalf("a hand-off page that does not send the customer on: %s", b)
+		}
+		return c.get(html.UnescapeString(m[1]))
+	}
 	return res.StatusCode, res.Request.URL.String(), string(b)
 }
 
@@ -71,9 +84,7 @@ func (c *customer) post(pageURL, page string, form url.Values) (int, string, str
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, res.Request.URL.String(), string(b)
+	return c.read(res)
 }
 
 // answer clicks Approve or Deny on the simulated ACS page at pageURL: its form posts
@@ -109,6 +120,7 @@ func acsForm(t *testing.T, page, answer string) (url.Values, string) {
 var (
 	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 	csrfField   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	handoffLink = regexp.MustCompile(`<a id="handoff" href="([^"]+)"`)
 	csrfAction  = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 	outcome     = regexp.MustCompile(`id="outcome" data-status="([a-z_]+)"`)
 )

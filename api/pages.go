@@ -56,7 +56,7 @@ type pageText struct {
 	Succeeded, Failed, Pending, Expired, NotFound, TooMany, BadForm, NoSession string
 	CardTitle, CardNote, Save, ExpiresCard, CardUpdated, CardRefused           string
 	PlanNote, VerifyTitle, VerifyNote, PlanStarted, Replayed                   string
-	PayPal, PayPalNote                                                         string
+	PayPal, PayPalNote, Continue, HandoffTitle, HandoffNote                    string
 }
 
 var english = pageText{
@@ -79,6 +79,8 @@ var english = pageText{
 	PlanStarted: "Your plan has started",
 	Replayed:    "This step was already completed",
 	PayPal:      "Pay with PayPal",
+	Continue:    "Continue", HandoffTitle: "One more step",
+	HandoffNote: "Your bank or PayPal asks you to confirm the payment on its own page. If it does not open, continue here.",
 	PayPalNote:  "Or approve the payment in your PayPal account; later payments of a plan are charged to it.",
 }
 
@@ -165,6 +167,10 @@ type pageData struct {
 	MOTO, CardChange                               bool
 	// PayPal offers the PayPal button next to the card form (takesPayPal).
 	PayPal bool
+	// Handoff is the provider's page the customer is sent to (a 3-D Secure challenge
+	// or PayPal's approval) by a page, not a redirect: a redirect after a form post
+	// would be checked against the card page's form-action 'self' and blocked.
+	Handoff string
 	// Note replaces the card change's note (a plan's first payment or verification).
 	Note string
 	// Callback, Approve and Deny are the simulated ACS's two signed forms.
@@ -424,7 +430,12 @@ func (s *server) nextStep(c echo.Context, step workflows.HostedStep) error {
 	token := c.Param("token")
 	if step.Challenge != nil {
 		if step.Challenge.ChallengeURL != "" {
-			return c.Redirect(http.StatusSeeOther, step.Challenge.ChallengeURL)
+			// Browsers check a form post's redirects against the page's form-action
+			// (Chromium, WebKit): a provider's page on another origin is reached by a
+			// page of ours that sends the customer on.
+			t := texts(c.Request().Header.Get("Accept-Language"))
+			return s.render(c, http.StatusOK, "handoff.html", pageData{T: t, Title: t.HandoffTitle, Heading: t.HandoffTitle,
+				Message: t.HandoffNote, Handoff: step.Challenge.ChallengeURL})
 		}
 		return c.Redirect(http.StatusSeeOther, "/pay/"+token+"/challenge?authentication="+url.QueryEscape(step.Challenge.ID))
 	}

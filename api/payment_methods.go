@@ -270,6 +270,18 @@ func (s *server) chargeableMethod(ctx context.Context, caller billing.Caller, cu
 		return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
 			Message: "the payment method is " + string(pm.Status)}
 	}
+	if pm.Type == billing.PaymentMethodPayPal {
+		// A PayPal method saved by the hosted page has its agreement once the payer
+		// approved it at PayPal; until then nothing can charge it.
+		card, err := s.store.ChargeableCard(ctx, caller.MerchantID, pm.ID)
+		if err != nil {
+			return pm, withParam(err, param)
+		}
+		if card.Token == "" {
+			return pm, &billing.Error{Kind: billing.KindConflict, Code: billing.CodePaymentMethodUnusable, Param: param,
+				Message: "the PayPal agreement is still waiting for the payer's approval"}
+		}
+	}
 	if pm.ProviderAccount == "" && !s.providerAllowed(pm.Provider, caller.Mode) {
 		return pm, billing.Invalid(param, billing.CodeProviderNotAvailable, "provider %q is not available in %s mode", pm.Provider, caller.Mode)
 	}

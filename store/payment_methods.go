@@ -372,50 +372,64 @@ func (db *DB) KeepPayPalAgreement(ctx context.Context, merchantID, paymentMethod
 	if token == "" {
 		return errors.New("keep PayPal agreement: no token")
 	}
+	// A concurrent reseal changes the sealed bytes the update compares: read again.
+	for range 3 {
+		done, err := db.keepPayPalAgreement(ctx, merchantID, paymentMethodID, token)
+		if done || err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("keep PayPal agreement: payment method %s kept changing", paymentMethodID)
+}
+
+// keepPayPalAgreement is one try of KeepPayPalAgreement: false when the row changed
+// between the read and the update and nothing else explains it.
+func (db *DB) keepPayPalAgreement(ctx context.Context, merchantID, paymentMethodID, token string) (bool, error) {
 	kr, err := db.keyring()
 	if err != nil {
-		return err
+		return false, err
 	}
 	var row paymentMethodRow
 	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
 		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notFound("payment method", paymentMethodID)
+		return false, notFound("payment method", paymentMethodID)
 	}
 	if err != nil {
-		return fmt.Errorf("keep PayPal agreement: %w", err)
+		return false, fmt.Errorf("keep PayPal agreement: %w", err)
 	}
 	conflict := &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
 		Message: "payment method " + paymentMethodID + " is not a PayPal method awaiting its agreement"}
 	if row.Type != billing.PaymentMethodPayPal || row.Status != billing.PaymentMethodActive {
-		return conflict
+		return false, conflict
 	}
 	aad := tokenAAD(row.MerchantID, row.Mode, row.ID)
 	current, err := kr.Open(row.TokenKeyID.String, row.Token, aad)
 	if err != nil {
-		return fmt.Errorf("unseal token of payment method %s: %w", row.ID, err)
+		return false, fmt.Errorf("unseal token of payment method %s: %w", row.ID, err)
 	}
 	switch string(current) {
 	case token:
-		return nil
+		return true, nil
 	case "":
 	default:
-		return conflict
+		return false, conflict
 	}
 	kid, sealed, err := kr.Seal([]byte(token), aad)
 	if err != nil {
-		return fmt.Errorf("keep PayPal agreement: %w", err)
+		return false, fmt.Errorf("keep PayPal agreement: %w", err)
 	}
 	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET token = ?, token_key_id = ?, updated_at = ?
 		WHERE id = ? AND merchant_id = ? AND status = 'active' AND token = ?`),
 		sealed, kid, db.now(), row.ID, merchantID, row.Token)
 	if err != nil {
-		return fmt.Errorf("keep PayPal agreement: %w", err)
+		return false, fmt.Errorf("keep PayPal agreement: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return conflict // detached or changed meanwhile
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("keep PayPal agreement: %w", err)
 	}
-	return nil
+	return n == 1, nil // 0: detached, resealed or given an agreement meanwhile; read again
 }
 
 // ResealTokens re-encrypts up to limit tokens sealed under a key other than the

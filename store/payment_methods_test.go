@@ -373,8 +373,9 @@ func TestProviderAccounts(t *testing.T) {
 		if _, err := db.CreatePaymentSession(ctx, ten.aTest, ended); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict {
-			t.Fatalf("delete while a page is open on the account: %v, want a conflict", err)
+		if err := db.DeleteProviderAccount(ctx, ten.aTest, acc.ID); billing.KindOf(err) != billing.KindConflict ||
+			!strings.Contains(err.Error(), "open payment page") {
+			t.Fatalf("delete while a page is open on the account: %v, want a conflict naming the page", err)
 		}
 		if err := db.SetPaymentSession(ctx, billing.PaymentSessionUpdate{MerchantID: ten.aTest.MerchantID, ID: page.ID,
 			Status: billing.PaymentSessionExpired, Outcome: billing.PaymentExpired}); err != nil {

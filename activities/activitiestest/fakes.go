@@ -265,7 +265,7 @@ func (m *PaymentMethods) KeepPayPalAgreement(_ context.Context, _, paymentMethod
 	switch {
 	case !ok:
 		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no payment method " + paymentMethodID}
-	case c.Token == token && token != "":
+	case c.Type == billing.PaymentMethodPayPal && !c.Blocked && !c.Detached && c.Token == token && token != "":
 		return nil
 	case c.Type != billing.PaymentMethodPayPal || c.Token != "" || c.Blocked || c.Detached || token == "":
 		return &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition, Message: "not awaiting an agreement"}
@@ -349,6 +349,9 @@ type Provider struct {
 	// Challenge makes 3-D Secure challenge every card (approved by the answer
 	// "approve"); otherwise every card is authenticated frictionless.
 	Challenge atomic.Bool
+	// Agreement, when set, is the billing agreement a succeeded PayPal authentication
+	// names (MethodToken); "" names none.
+	Agreement func(req providers.CompleteAuthenticationRequest) string
 
 	mu       sync.Mutex
 	calls    []Call
@@ -431,7 +434,11 @@ func (p *Provider) CompleteAuthentication(_ context.Context, req providers.Compl
 	if req.Answer != "approve" {
 		return providers.Authentication{ID: req.ID, Status: providers.AuthenticationFailed}, nil
 	}
-	return providers.Authentication{ID: req.ID, Status: providers.AuthenticationSucceeded, ECI: "05", Proof: "cavv_" + req.ID}, nil
+	out := providers.Authentication{ID: req.ID, Status: providers.AuthenticationSucceeded, ECI: "05", Proof: "cavv_" + req.ID}
+	if req.Method == providers.MethodPayPal && p.Agreement != nil {
+		out.MethodToken = p.Agreement(req)
+	}
+	return out, nil
 }
 
 // Capabilities offers recurring card charges.

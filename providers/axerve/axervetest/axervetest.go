@@ -591,7 +591,8 @@ func (d *Double) threeDS(w http.ResponseWriter, r *http.Request) {
 	if answer == "" {
 		d.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>Axerve test 3-D Secure</title><a href="?b=`+p.PaymentToken+`&answer=approve">Approve</a>`)
+		fmt.Fprint(w, `<!doctype html><title>Axerve test page</title><a id="approve" href="?b=`+p.PaymentToken+
+			`&answer=approve">Approve</a> <a id="deny" href="?b=`+p.PaymentToken+`&answer=deny">Deny</a>`)
 		return
 	}
 	if (r.URL.Path == PayPalPath) != (p.Method == "PAYPAL") {
