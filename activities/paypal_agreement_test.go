@@ -64,7 +64,7 @@ func TestPayPalApprovalKeepsItsAgreement(t *testing.T) {
 	}
 
 	agreement["pp_pay2"] = "B-OTHER" // the provider names another agreement for the same method
-	agreement["pp_pay3"] = ""         // or none at all
+	agreement["pp_pay3"] = ""        // or none at all
 	awaiting("pm_pp3")
 	awaiting("pm_pp4")
 	agreement["pp_pay4"] = "B-4"
