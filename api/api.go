@@ -54,6 +54,11 @@ type Deps struct {
 	// PublicURL is the scheme and host customers reach the hosted payment page at
 	// (payment_url); when empty, the host the creating request came to.
 	PublicURL string
+	// PlanCreateWait bounds how long POST /v1/plans waits for the plan's workflow to
+	// write its row (no worker polling, a store down); after it the answer is 503 with
+	// Retry-After, and the same request with the same Idempotency-Key joins the plan.
+	// 30 s when zero.
+	PlanCreateWait time.Duration
 }
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
@@ -67,6 +72,7 @@ type server struct {
 	temporal        client.Client
 	publicURL       string
 	pages           *pageLimiter
+	createWait      time.Duration
 }
 
 var _ StrictServerInterface = (*server)(nil)
@@ -79,7 +85,10 @@ func New(d Deps) *echo.Echo {
 	}
 	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
 		providerAllowed: d.ProviderAllowed, temporal: d.Temporal, publicURL: strings.TrimSuffix(d.PublicURL, "/"),
-		pages: newPageLimiter()}
+		pages: newPageLimiter(), createWait: d.PlanCreateWait}
+	if s.createWait <= 0 {
+		s.createWait = 30 * time.Second
+	}
 	if d.Temporal != nil {
 		hooks := planHooks{store: d.Store, temporal: d.Temporal}
 		if s.notifier == nil {

@@ -55,6 +55,8 @@ type fixtureOptions struct {
 	lease time.Duration
 	// providers are registered besides the simulator.
 	providers []providers.Provider
+	// createWait is api.Deps.PlanCreateWait (the API's default when zero).
+	createWait time.Duration
 }
 
 // eachStore runs fn once per store dialect (SQLite and Postgres), each with a fresh
@@ -120,7 +122,7 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 		tc = o.temporal(t, db, reg)
 	}
 	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
-		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease})
+		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease, PlanCreateWait: o.createWait})
 	return f
 }
 

@@ -52,6 +52,9 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		detail, status := describe(err)
 		detail.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+		if status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "5") // a dependency is down or slow: come back soon
+		}
 		if status >= 500 {
 			logger.Error("request failed", "error", err, "request_id", detail.RequestID,
 				"method", c.Request().Method, "path", c.Path())

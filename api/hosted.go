@@ -114,13 +114,18 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	}
 	// A retry keeps the first request's deadline.
 	in.Hosted = &workflows.HostedPlan{ExpiresAt: session.ExpiresAt}
-	if _, err := starter.StartPlan(ctx, c, in); err != nil {
+	st, ended, err := s.startPlan(ctx, c, in)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.startPlanSession(ctx, c, session); err != nil {
 		return nil, err
 	}
-	out, err := s.planOut(ctx, caller, in.PlanID, true)
+	live := &st
+	if ended {
+		live = nil // a retried create of a plan that has finished since
+	}
+	out, err := s.planOut(ctx, caller, in.PlanID, live)
 	if err != nil {
 		return nil, err
 	}

@@ -15,12 +15,9 @@ import (
 	"github.com/recurring/recurring/workflows"
 )
 
-// How long plan routes wait on the workflow before answering with the last recorded
-// state instead (live_state: false).
-const (
-	rowWait   = 10 * time.Second
-	queryWait = 5 * time.Second
-)
+// queryWait is how long plan routes wait on the workflow's live state before answering
+// with the last recorded state instead (live_state: false).
+const queryWait = 5 * time.Second
 
 // CreatePlan implements POST /v1/plans. The API validates and starts the plan's
 // workflow; the workflow writes the plan's row as its first step, so no row exists
@@ -122,36 +119,53 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 	if err := s.checkAmounts(ctx, caller, in.Provider, pm.ProviderAccount, in.Currency, scheduleAmounts(in.Timetable)); err != nil {
 		return nil, err
 	}
-	if _, err := starter.StartPlan(ctx, c, in); err != nil {
-		return nil, err
-	}
-	out, err := s.planOut(ctx, caller, in.PlanID, true)
+	out, err := s.createPlan(ctx, c, caller, in)
 	if err != nil {
 		return nil, err
 	}
 	return CreatePlan201JSONResponse(out), nil
 }
 
-// planOut renders a plan: its row, with the workflow's live state when the workflow
-// answers in time. waitRow waits for a just-started workflow to write the row.
-func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, waitRow bool) (Plan, error) {
-	row, err := s.store.GetPlan(ctx, caller, id)
-	if waitRow {
-		deadline := time.Now().Add(rowWait)
-		for billing.KindOf(err) == billing.KindNotFound && time.Now().Before(deadline) {
-			select {
-			case <-ctx.Done():
-				return Plan{}, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-			row, err = s.store.GetPlan(ctx, caller, id)
-		}
+// createPlan starts the plan's workflow and renders the plan once its row is in the
+// store, in one round trip (starter.CreatePlan): no polling, and no deadline after
+// which a plan being created would be reported missing.
+func (s *server) createPlan(ctx context.Context, c client.Client, caller billing.Caller, in workflows.PlanInput) (Plan, error) {
+	st, ended, err := s.startPlan(ctx, c, in)
+	if err != nil {
+		return Plan{}, err
 	}
+	if ended {
+		return s.planOut(ctx, caller, in.PlanID, nil) // a retried create of a plan that has finished since
+	}
+	return s.planOut(ctx, caller, in.PlanID, &st)
+}
+
+// startPlan is starter.CreatePlan within s.createWait: a plan whose row is not
+// written by then (no worker polling, the store down) answers 503 with Retry-After,
+// never "not found"; its workflow goes on, and the same request again (same
+// Idempotency-Key, so the same plan id) joins it.
+func (s *server) startPlan(ctx context.Context, c client.Client, in workflows.PlanInput) (workflows.PlanState, bool, error) {
+	wctx, cancel := context.WithTimeout(ctx, s.createWait)
+	defer cancel()
+	st, ended, err := starter.CreatePlan(wctx, c, in)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
+		return st, ended, &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable,
+			Message: fmt.Sprintf("plan %s was started but its workflow has not recorded it within %s; repeat the request with the same Idempotency-Key", in.PlanID, s.createWait)}
+	}
+	return st, ended, err
+}
+
+// planOut renders a plan: its row, with the workflow's live state (live, or asked of
+// the workflow when it answers in time).
+func (s *server) planOut(ctx context.Context, caller billing.Caller, id string, live *workflows.PlanState) (Plan, error) {
+	row, err := s.store.GetPlan(ctx, caller, id)
 	if err != nil {
 		return Plan{}, err
 	}
 	out := planRowOut(row)
-	if s.temporal != nil {
+	if live != nil {
+		applyState(&out, *live)
+	} else if s.temporal != nil {
 		qctx, cancel := context.WithTimeout(ctx, queryWait)
 		defer cancel()
 		if st, err := starter.PlanState(qctx, s.temporal, id); err == nil {
@@ -249,7 +263,7 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 
 // GetPlan implements GET /v1/plans/{id}.
 func (s *server) GetPlan(ctx context.Context, req GetPlanRequestObject) (GetPlanResponseObject, error) {
-	out, err := s.planOut(ctx, callerFrom(ctx), req.Id, false)
+	out, err := s.planOut(ctx, callerFrom(ctx), req.Id, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/activities"
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/providers"
@@ -42,6 +43,15 @@ func withTemporalAt(publicURL string) func(t testing.TB, db *store.DB, reg *prov
 
 func startTemporal(t testing.TB, db *store.DB, reg *providers.Registry, publicURL string) client.Client {
 	t.Helper()
+	c, startWorker := temporalWithoutWorker(t, db, reg, publicURL)
+	startWorker()
+	return c
+}
+
+// temporalWithoutWorker starts the embedded server and returns its client and a
+// function that starts the worker.
+func temporalWithoutWorker(t testing.TB, db *store.DB, reg *providers.Registry, publicURL string) (client.Client, func()) {
+	t.Helper()
 	srv, err := devserver.Start(devserver.Options{DataDir: t.TempDir(), UIPort: -1, Namespace: "default",
 		SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
@@ -54,13 +64,51 @@ func startTemporal(t testing.TB, db *store.DB, reg *providers.Registry, publicUR
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Sessions: db,
-		Plans: starter.PlanCards{Client: c}, PublicURL: publicURL}), worker.Options{})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
+	return c, func() {
+		w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Sessions: db,
+			Plans: starter.PlanCards{Client: c}, PublicURL: publicURL}), worker.Options{})
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
 	}
-	t.Cleanup(w.Stop)
-	return c
+}
+
+// TestCreatePlanIsOneRoundTripAndNeverAFalse404: POST /v1/plans starts the workflow
+// and waits for its row in the same call (Update-With-Start), with no polling. With no
+// worker polling the row cannot be written: after the create wait the answer is 503
+// with Retry-After (never 404 for a plan whose workflow runs); once a worker runs, the
+// same request with the same Idempotency-Key joins that plan and answers 201, and the
+// plan is there. SQLite.
+func TestCreatePlanIsOneRoundTripAndNeverAFalse404(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	var startWorker func()
+	f := newFixtureWith(t, fixtureOptions{createWait: 2 * time.Second,
+		temporal: func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client {
+			c, start := temporalWithoutWorker(t, db, reg, "")
+			startWorker = start
+			return c
+		}})
+	cus := f.createCustomer(t, f.testKey, "ada@example.com")
+	pm := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
+	body := fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"EUR","schedule":{"frequency":"months","recurring_amount":1500,"installments":3}}`, cus.ID, pm.ID)
+	create := request{method: http.MethodPost, path: "/v1/plans", key: f.testKey, body: body, headers: map[string]string{"Idempotency-Key": "plan-no-worker"}}
+	rec, e := f.serve(t, create)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || e.Error.Code != billing.CodeTemporalUnavailable {
+		t.Fatalf("create with no worker = %d %+v (Retry-After %q), want 503 with Retry-After", rec.Code, e, rec.Header().Get("Retry-After"))
+	}
+	startWorker()
+	rec, _ = f.serve(t, create)
+	var p planBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusCreated || p.Status != "active" || !p.LiveState {
+		t.Fatalf("the same create once a worker runs = %d %s", rec.Code, rec.Body)
+	}
+	var again planBody
+	if f.ok(t, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &again); again.ID != p.ID || again.Status != "active" {
+		t.Fatalf("GET the plan = %+v", again)
+	}
 }
 
 type planBody struct {

@@ -58,6 +58,31 @@ func StartPlan(ctx context.Context, c client.Client, in workflows.PlanInput) (cl
 	return run, nil
 }
 
+// CreatePlan starts the plan's workflow and waits, in the same call
+// (Update-With-Start), for its row to be in the store: the created update answers
+// with the plan's state once the workflow wrote the row. A plan id already running
+// joins that run (its row exists, or is being written); a finished one answers
+// ended=true with no state, its row being there. A row the store refuses is a
+// *billing.Error of KindInvalid.
+func CreatePlan(ctx context.Context, c client.Client, in workflows.PlanInput) (st workflows.PlanState, ended bool, err error) {
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: c.NewWithStartWorkflowOperation(PlanStartOptions(in), workflows.Plan, in),
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateCreated, UpdateID: workflows.UpdateCreated,
+			WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return workflows.PlanState{}, true, nil // a finished run of this id: never started again
+	}
+	if err != nil {
+		return workflows.PlanState{}, false, updateError(ctx, c, in.PlanID, workflows.UpdateCreated, err)
+	}
+	return st, false, nil
+}
+
 // PlanState asks a plan's workflow for its live state (a finished one answers with
 // its final state).
 func PlanState(ctx context.Context, c client.Client, planID string) (workflows.PlanState, error) {

@@ -13,6 +13,7 @@ import (
 
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
@@ -343,5 +344,47 @@ func TestAChargeWhoseOwnRecordFailsIsRecordedByThePlan(t *testing.T) {
 	}
 	if errs := h.logs.atLeast(slog.LevelError); len(errs) != 0 {
 		t.Errorf("ERROR lines %v, want none: the charge succeeded and its row was written", errs)
+	}
+}
+
+// The created update (sent with the start by POST /v1/plans) answers once the plan's
+// row is in the store, with the plan's state; a row the store refuses answers the
+// store's reason as an invalid argument instead of leaving the caller to wait.
+func TestCreatedUpdateAnswersOnceTheRowIsWritten(t *testing.T) {
+	created := func(h *harness, in workflows.PlanInput) (workflows.PlanState, error, bool) {
+		var st workflows.PlanState
+		var uerr error
+		done := false
+		h.env.RegisterDelayedCallback(func() {
+			h.env.UpdateWorkflow(workflows.UpdateCreated, workflows.UpdateCreated, &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { uerr, done = err, true },
+				OnAccept: func() {},
+				OnComplete: func(v any, err error) {
+					if s, ok := v.(workflows.PlanState); ok {
+						st = s
+					}
+					uerr, done = err, true
+				},
+			})
+		}, 0)
+		h.env.ExecuteWorkflow(workflows.Plan, in)
+		return st, uerr, done
+	}
+
+	h := newHarness(t, activitiestest.Succeed)
+	st, err, done := created(h, input(t, monthly("2027-01-31", 2)))
+	if !done || err != nil || st.Status != billing.PlanActive || st.NextInstallment != 1 {
+		t.Fatalf("created = %+v, %v (answered %v); want the active plan's state", st, err, done)
+	}
+	if _, ok := h.ledger.Plan(planID); !ok {
+		t.Fatal("the update answered without the plan's row")
+	}
+
+	h = newHarness(t, activitiestest.Succeed)
+	in := input(t, monthly("2027-01-31", 2))
+	in.Reference = "x\u0000y"
+	_, err, done = created(h, in)
+	if appErr := applicationError(err, workflows.ErrInvalidArgument); !done || appErr == nil || !strings.Contains(err.Error(), "reference") {
+		t.Fatalf("created on a refused row = %v (answered %v), want the store's refusal as an invalid argument", err, done)
 	}
 }

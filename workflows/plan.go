@@ -38,9 +38,13 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 			p.s.Status = billing.PlanIncomplete
 		}
 		if err := p.createRow(ctx); err != nil {
+			// The created update (if any) answers with the store's refusal.
+			p.createErr = err
+			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 			return PlanResult{}, err
 		}
 	}
+	p.rowWritten = true
 	for {
 		if err := p.publish(ctx, nil); err != nil {
 			return PlanResult{}, err
@@ -111,6 +115,11 @@ type planRun struct {
 	// it; startSession the session that sent it.
 	startOutcome *activities.StartPlanResult
 	startSession string
+
+	// rowWritten is set once the plan's row is in the store (at once in a continued
+	// run); createErr is the store's refusal of it. The created update waits on them.
+	rowWritten bool
+	createErr  error
 }
 
 func newPlanRun(ctx workflow.Context, in PlanInput) *planRun {

@@ -116,6 +116,18 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			return err
 		}
 	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateCreated, func(ctx workflow.Context) (PlanState, error) {
+		if err := workflow.Await(ctx, func() bool { return p.rowWritten || p.createErr != nil }); err != nil {
+			return PlanState{}, err
+		}
+		if p.createErr != nil {
+			return PlanState{}, rejection(&billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData,
+				Message: "the store refused the plan: " + p.createErr.Error()})
+		}
+		return p.state(), nil
+	}); err != nil {
+		return err
+	}
 
 	p.cancelCh = workflow.GetSignalChannel(ctx, SignalCancel)
 	p.blockCh = workflow.GetSignalChannel(ctx, SignalBlock)

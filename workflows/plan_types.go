@@ -43,6 +43,11 @@ const (
 	// once the first installment's charge has an outcome: a failure leaves the plan
 	// incomplete, waiting for another session.
 	UpdateStartPlan = "start_plan"
+	// UpdateCreated answers once the plan's row is in the store (→ PlanState): the API
+	// sends it with the start (Update-With-Start), so creating a plan is one round trip
+	// and the row is there when it answers. A row the store refuses fails it with the
+	// store's reason; a continued run has its row already.
+	UpdateCreated = "created"
 
 	// QueryState returns the PlanState.
 	QueryState = "state"
