@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionChargeRecords)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionRunCharges)
 	p.events++
 
 	if in.State == nil {
@@ -92,6 +92,11 @@ const (
 	// (activities.ChargeRequest.Record), instead of a RecordPayment activity after it:
 	// 12 history events per paid installment instead of 18.
 	versionChargeRecords workflow.Version = 5
+	// versionRunCharges: a run continues as new after DefaultMaxRunCharges charge
+	// attempts, on the server's suggestion or at its real history length, and no
+	// longer on the run's own event estimate (planRun.events), which runs begun before
+	// this version still follow so their histories replay.
+	versionRunCharges workflow.Version = 6
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -102,9 +107,12 @@ type planRun struct {
 	// wakeCh wakes a waiting run after an update changed its state.
 	wakeCh workflow.Channel
 	// events estimates this run's history length where the server's count is unknown
-	// (the test environment reports 0); it errs on the high side.
+	// (the test environment reports 0); it errs on the high side. Only runs begun
+	// before versionRunCharges decide on it.
 	events int
-	logger interface {
+	// charges counts this run's charge attempts (versionRunCharges).
+	charges int
+	logger  interface {
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
@@ -279,6 +287,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		onSuccess = &r
 	}
 	p.events += 6
+	p.charges++
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
 		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PaymentMethodID: pmID, Amount: inst.Amount, Currency: p.in.Currency,
 		IdempotencyKey: key, Initiator: initiator, NetworkTransactionID: s.NetworkTransactionID,
@@ -801,11 +810,27 @@ func (p *planRun) shouldContinueAsNew(ctx workflow.Context) bool {
 		limit = DefaultMaxRunEvents
 	}
 	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit || p.events >= limit
+	if info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= limit {
+		return true
+	}
+	if p.version < versionRunCharges {
+		return p.events >= limit
+	}
+	charges := p.in.MaxRunCharges
+	if charges == 0 {
+		charges = DefaultMaxRunCharges
+	}
+	return p.charges >= charges
 }
 
+// runEvents is the run's history length: the server's count (and, for runs begun
+// before versionRunCharges, at least the estimate they decided on).
 func (p *planRun) runEvents(ctx workflow.Context) int {
-	return max(workflow.GetInfo(ctx).GetCurrentHistoryLength(), p.events)
+	n := workflow.GetInfo(ctx).GetCurrentHistoryLength()
+	if p.version < versionRunCharges {
+		return max(n, p.events)
+	}
+	return n
 }
 
 // continueAsNew ends the run, carrying the state into the next one.

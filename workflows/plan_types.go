@@ -68,6 +68,13 @@ const ErrInvalidArgument = "invalid_argument"
 // progress and for signals arriving meanwhile.
 const DefaultMaxRunEvents = 1000
 
+// DefaultMaxRunCharges is how many charge attempts a plan workflow run makes before it
+// continues as new (plan version 6). A paid installment writes 12 history events and a
+// declined one with its notification about 30, so a run stays far below 2,000 events
+// whatever the server reports; the server's history length (DefaultMaxRunEvents) and
+// its continue-as-new suggestion end a run earlier when signals and updates pile up.
+const DefaultMaxRunCharges = 50
+
 // PlanInput starts a plan workflow, and carries its state across continue-as-new.
 type PlanInput struct {
 	PlanID          string       `json:"plan_id"`
@@ -100,6 +107,9 @@ type PlanInput struct {
 	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
 	// MaxRunEvents overrides DefaultMaxRunEvents (tests use small values).
 	MaxRunEvents int `json:"max_run_events,omitempty"`
+	// MaxRunCharges overrides DefaultMaxRunCharges; a negative value continues as new
+	// at the first chance (tests).
+	MaxRunCharges int `json:"max_run_charges,omitempty"`
 	// Hosted makes a plan created without a card: it starts incomplete and waits for
 	// its customer's card from a hosted session (UpdateStartPlan) until ExpiresAt.
 	Hosted *HostedPlan `json:"hosted,omitempty"`

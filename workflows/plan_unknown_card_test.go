@@ -210,7 +210,7 @@ func TestContinueAsNewCarriesTheUnknownCard(t *testing.T) {
 		}, workflows.ChangePaymentMethodRequest{PaymentMethodID: "pm_card2"})
 	})
 	in := input(t, monthly("2027-01-31", 2))
-	in.MaxRunEvents = 30
+	in.MaxRunCharges = 1
 	res := h.runAsChild(in)
 	dumpLedger(t, h)
 	if len(toks) == 0 || toks[len(toks)-1] != "tok_1" {

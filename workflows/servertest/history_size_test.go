@@ -14,6 +14,7 @@ import (
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/workflows"
 )
 
 // maxInstallmentEvents is issue 14's bound on the history a paid merchant-initiated
@@ -130,5 +131,50 @@ func TestCancelWhileAChargeRecordsItselfOnRealServer(t *testing.T) {
 	events, err := e.db.ListEvents(ctx, caller, billing.EventPlanCanceled, billing.ListParams{Limit: 10})
 	if err != nil || len(events.Items) != 1 {
 		t.Fatalf("plan.canceled events: %d, %v; want 1", len(events.Items), err)
+	}
+}
+
+// TestRunsStayShortOnRealServer runs a 9-installment plan (every second) that
+// continues as new every 4 charges (MaxRunCharges; the default is
+// workflows.DefaultMaxRunCharges) and measures every run's history on the embedded
+// server: 3 runs, none longer than a run's start, its charges at 12 events each and
+// the continue-as-new. At the default of 50 charges that bound is about 620 events,
+// under the 2,000 no run may pass. Every installment is paid once across the runs.
+// With -record the first run is written to
+// workflows/testdata/plan_charges_per_run.json.
+func TestRunsStayShortOnRealServer(t *testing.T) {
+	e := start(t, activitiestest.Succeed)
+	in := testPlan(t, e, "plan_short_runs", 9, 1)
+	in.MaxRunCharges = 4
+	ctx := context.Background()
+	run, err := starter.StartPlan(ctx, e.c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.PlanResult
+	if err := e.c.GetWorkflow(ctx, in.PlanID, "").Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != billing.PlanCompleted || res.Paid != 9 || res.Runs != 3 {
+		t.Fatalf("plan result %+v, want completed with 9 paid in 3 runs", res)
+	}
+	runs := runHistories(t, e.c, in.PlanID, run.GetRunID())
+	var lengths []int
+	for _, h := range runs {
+		lengths = append(lengths, len(h.GetEvents()))
+	}
+	// A run's start (started, task, CreatePlan or not, first timer) is under 20 events.
+	if bound := 20 + maxInstallmentEvents*in.MaxRunCharges; len(runs) != 3 || slices.Max(lengths) > bound {
+		t.Errorf("run lengths %v, want 3 runs of at most %d events", lengths, bound)
+	}
+	t.Logf("run lengths %v", lengths)
+	if rows := paidInstallments(t, e, in.PlanID); len(rows) != 9 {
+		t.Errorf("ledger rows %v, want 9", rows)
+	}
+	if keys := chargedKeys(e, in.PlanID); len(keys) != 9 {
+		t.Errorf("charged %d times: %v", len(keys), keys)
+	}
+	if *record && !t.Failed() {
+		writeHistory(t, runs[0], "plan_charges_per_run.json")
 	}
 }
