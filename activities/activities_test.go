@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -352,5 +353,40 @@ func TestCardsInAProviderAccountGoThroughIt(t *testing.T) {
 	}
 	if n := account.Authentications(); n != 1 || installation.Authentications() != 0 {
 		t.Errorf("account authentications %d, installation %d; want 1 and 0", n, installation.Authentications())
+	}
+}
+
+// TestARetryFindsTheChargeBeforeTheCardState: an attempt whose outcome was lost (Resolve,
+// as a retry is) on a card blocked since is looked up first: the charge the earlier try
+// made is the result (and its row is written when the workflow asked), not "the card
+// is unavailable"; a key the provider never saw still answers with the card's state.
+func TestARetryFindsTheChargeBeforeTheCardState(t *testing.T) {
+	f := newFixture(t)
+	f.fake.Find = func(req providers.ChargeRequest) (providers.ChargeResult, error) {
+		if req.IdempotencyKey == "plan_x/2/1" {
+			return providers.ChargeResult{ID: "ch_found", Status: providers.ChargeSucceeded, Amount: req.Amount, Currency: req.Currency}, nil
+		}
+		return providers.ChargeResult{}, providers.ErrNoSuchCharge
+	}
+	f.pms.Set("pm_fake", activitiestest.Card{Provider: "fake", Blocked: true})
+	req := chargeReq("pm_fake", "plan_x/2/1")
+	req.Resolve = true
+	req.Record = &activities.RecordPaymentRequest{MerchantID: "mer_1", Mode: billing.ModeTest, PlanID: "plan_x", CustomerID: "cus_1",
+		PaymentMethodID: "pm_fake", Installment: 2, Attempt: 1, Amount: 1000, Currency: "USD", PaymentType: billing.PaymentRecurring,
+		IdempotencyKey: "plan_x/2/1"}
+	res, err := f.charge(req)
+	if err != nil || res.ChargeID != "ch_found" || !res.Recorded {
+		t.Fatalf("retry on a card blocked since = %+v, %v; want the charge found and recorded", res, err)
+	}
+	if rows := f.ledger.Payments(); len(rows) != 1 || rows[0].Status != billing.PaymentSucceeded || rows[0].ProviderChargeID != "ch_found" {
+		t.Fatalf("ledger %+v, want the found charge succeeded", rows)
+	}
+	other := chargeReq("pm_fake", "plan_x/3/1")
+	other.Resolve = true
+	if _, err := f.charge(other); err == nil || !strings.Contains(err.Error(), string(billing.CodePaymentMethodBlocked)) {
+		t.Fatalf("a key never charged on a blocked card = %v, want the card's state", err)
+	}
+	if n := len(f.fake.Calls()); n != 0 {
+		t.Errorf("%d charges sent, want none", n)
 	}
 }

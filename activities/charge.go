@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
@@ -84,6 +85,20 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		}
 		return ChargeResult{}, err
 	}
+	// A retry, or an attempt whose outcome was lost: an earlier try under this key
+	// may have charged (and recorded itself) before the card changed state.
+	lookup := req.Resolve || activity.GetInfo(ctx).Attempt > 1
+	if (card.Blocked || card.Detached) && lookup {
+		res, err := a.lookupOnly(ctx, req, card)
+		var appErr *temporal.ApplicationError
+		switch {
+		case err == nil:
+			return a.accepted(ctx, req, res), nil
+		case !errors.As(err, &appErr) || appErr.Type() != ErrNotCharged:
+			return ChargeResult{}, err // a decline found, or the provider cannot tell yet
+		}
+		// Never reached the provider: the card's state decides, as below.
+	}
 	if card.Blocked || card.Detached {
 		// Nothing is sent to the provider: the plan waits for an unblock or a new card,
 		// even if it missed the block or detach signal.
@@ -94,7 +109,7 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		return ChargeResult{}, ChargeFailure{Type: ErrPaymentMethodUnavailable, Code: code, Provider: card.Provider,
 			Blocked: card.Blocked && !card.Detached, Detached: card.Detached}.err(false, nil)
 	}
-	if a.deps.Ledger != nil {
+	if a.deps.Ledger != nil && !lookup { // a retry is the attempt the limit already let through
 		at := req.At
 		if at.IsZero() {
 			at = time.Now()
@@ -109,7 +124,6 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
 		}
 	}
-	lookup := req.Resolve || activity.GetInfo(ctx).Attempt > 1
 	p, err := a.provider(ctx, req.MerchantID, card)
 	if err != nil {
 		if lookup {
@@ -140,11 +154,16 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 		}
 		return ChargeResult{}, chargeError(err)
 	}
-	out := ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status, NetworkTransactionID: res.NetworkTransactionID}
+	return a.accepted(ctx, req, ChargeResult{Provider: card.Provider, ChargeID: res.ID, Status: res.Status,
+		NetworkTransactionID: res.NetworkTransactionID}), nil
+}
+
+// accepted is an accepted charge's result, its row written when the workflow asked.
+func (a *Activities) accepted(ctx context.Context, req ChargeRequest, out ChargeResult) ChargeResult {
 	if req.Record != nil {
 		out.Recorded = a.recordCharge(ctx, *req.Record, out)
 	}
-	return out, nil
+	return out
 }
 
 // recordWriteTimeout bounds the ledger write a successful charge makes before it

@@ -86,7 +86,7 @@ func describe(err error) (errorDetail, int) {
 		if !ok {
 			s = statusOf[billing.KindInternal]
 		}
-		if s.status >= 500 {
+		if s.status >= 500 && be.Code != billing.CodeTemporalUnavailable { // the engine's own words about its workflow service may show
 			return errorDetail{Type: s.typ, Code: be.Code, Message: "internal error; quote the request id when reporting it"}, s.status
 		}
 		return errorDetail{Type: s.typ, Code: be.Code, Message: be.Message, Param: be.Param}, s.status

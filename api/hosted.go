@@ -114,7 +114,7 @@ func (s *server) createHostedPlan(ctx context.Context, req CreatePlanRequestObje
 	}
 	// A retry keeps the first request's deadline.
 	in.Hosted = &workflows.HostedPlan{ExpiresAt: session.ExpiresAt}
-	st, ended, err := s.startPlan(ctx, c, in)
+	st, ended, err := s.startPlan(ctx, c, caller, in)
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 // store, in one round trip (starter.CreatePlan): no polling, and no deadline after
 // which a plan being created would be reported missing.
 func (s *server) createPlan(ctx context.Context, c client.Client, caller billing.Caller, in workflows.PlanInput) (Plan, error) {
-	st, ended, err := s.startPlan(ctx, c, in)
+	st, ended, err := s.startPlan(ctx, c, caller, in)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -144,10 +144,28 @@ func (s *server) createPlan(ctx context.Context, c client.Client, caller billing
 // written by then (no worker polling, the store down) answers 503 with Retry-After,
 // never "not found"; its workflow goes on, and the same request again (same
 // Idempotency-Key, so the same plan id) joins it.
-func (s *server) startPlan(ctx context.Context, c client.Client, in workflows.PlanInput) (workflows.PlanState, bool, error) {
+//
+// A worker from before the created update (a rolling deploy that reached the API
+// first) refuses the update although the plan started: the plan is then read from its
+// row once it appears, within the same wait.
+func (s *server) startPlan(ctx context.Context, c client.Client, caller billing.Caller, in workflows.PlanInput) (workflows.PlanState, bool, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.createWait)
 	defer cancel()
 	st, ended, err := starter.CreatePlan(wctx, c, in)
+	var be *billing.Error
+	if err != nil && !errors.As(err, &be) && wctx.Err() == nil {
+		for {
+			if _, gerr := s.store.GetPlan(wctx, caller, in.PlanID); gerr == nil {
+				return workflows.PlanState{}, true, nil // rendered from the row and a query
+			}
+			select {
+			case <-wctx.Done():
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
 	if err != nil && wctx.Err() != nil && ctx.Err() == nil {
 		return st, ended, &billing.Error{Kind: billing.KindUnavailable, Code: billing.CodeTemporalUnavailable,
 			Message: fmt.Sprintf("plan %s was started but its workflow has not recorded it within %s; repeat the request with the same Idempotency-Key", in.PlanID, s.createWait)}

@@ -67,7 +67,10 @@ func StartPlan(ctx context.Context, c client.Client, in workflows.PlanInput) (cl
 func CreatePlan(ctx context.Context, c client.Client, in workflows.PlanInput) (st workflows.PlanState, ended bool, err error) {
 	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: c.NewWithStartWorkflowOperation(PlanStartOptions(in), workflows.Plan, in),
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateCreated, UpdateID: workflows.UpdateCreated,
+		// A fresh update id per call: a repeated create then answers the plan's state
+		// now, not the first call's deduplicated answer (and a finished run refuses the
+		// start, which is ended below).
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateCreated,
 			WaitForStage: client.WorkflowUpdateStageCompleted},
 	})
 	if err == nil {

@@ -20,7 +20,15 @@ type Options struct {
 	MaxConcurrentActivities int
 	MaxConcurrentWorkflows  int
 	StopTimeout             time.Duration
+	// CacheSize is how many workflows the SDK keeps in memory between tasks (its
+	// sticky cache, one per process): DefaultCacheSize when zero. A sleeping plan
+	// needs no place in it; a bigger cache saves replays during bursts and costs
+	// memory (the SDK's own default of 10,000 held 1.9 GB with 20,000 plans asleep).
+	CacheSize int
 }
+
+// DefaultCacheSize is the worker's sticky cache size (WORKFLOW_CACHE_SIZE).
+const DefaultCacheSize = 2000
 
 func (o Options) withDefaults() Options {
 	if o.Pollers == 0 {
@@ -31,6 +39,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConcurrentWorkflows == 0 {
 		o.MaxConcurrentWorkflows = 1000
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
 	}
 	if o.StopTimeout == 0 {
 		// In-flight charges get this long to finish on SIGTERM before the worker
@@ -45,6 +56,8 @@ func (o Options) withDefaults() Options {
 // Call Start or Run on it.
 func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Worker {
 	o = o.withDefaults()
+	// Process-wide in the SDK, and only taken before the first worker starts.
+	sdkworker.SetStickyWorkflowCacheSize(o.CacheSize)
 	w := sdkworker.New(c, starter.TaskQueue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskPollers:       o.Pollers,
 		MaxConcurrentActivityTaskPollers:       o.Pollers,

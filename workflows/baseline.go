@@ -11,6 +11,9 @@ import (
 // BaselineInput says when a Baseline workflow's timer fires.
 type BaselineInput struct {
 	DueAt time.Time `json:"due_at"`
+	// TimerOnly ends the workflow when the timer fires, without the activity: the
+	// cheapest thing a due installment could cost, the bench's ceiling.
+	TimerOnly bool `json:"timer_only,omitempty"`
 }
 
 // BaselineResult reports when the timer fired and the activity ran, by workflow clock.
@@ -31,6 +34,10 @@ func Baseline(ctx workflow.Context, in BaselineInput) (BaselineResult, error) {
 		}
 	}
 	res := BaselineResult{DueAt: in.DueAt, FiredAt: workflow.Now(ctx)}
+	if in.TimerOnly {
+		res.RanAt = res.FiredAt
+		return res, nil
+	}
 	if err := activities.Noop(ctx); err != nil {
 		return res, err
 	}

@@ -384,7 +384,8 @@ func TestCreatedUpdateAnswersOnceTheRowIsWritten(t *testing.T) {
 	in := input(t, monthly("2027-01-31", 2))
 	in.Reference = "x\u0000y"
 	_, err, done = created(h, in)
-	if appErr := applicationError(err, workflows.ErrInvalidArgument); !done || appErr == nil || !strings.Contains(err.Error(), "reference") {
+	if appErr := applicationError(err, workflows.ErrInvalidArgument); !done || appErr == nil || !strings.Contains(appErr.Message(), "reference") ||
+		strings.Contains(appErr.Message(), "identity") {
 		t.Fatalf("created on a refused row = %v (answered %v), want the store's refusal as an invalid argument", err, done)
 	}
 }

@@ -121,8 +121,14 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			return PlanState{}, err
 		}
 		if p.createErr != nil {
-			return PlanState{}, rejection(&billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData,
-				Message: "the store refused the plan: " + p.createErr.Error()})
+			// The activity's own message, without the error chain around it.
+			msg := "the store refused the plan's row"
+			for e := p.createErr; e != nil; e = errors.Unwrap(e) {
+				if appErr, ok := e.(*temporal.ApplicationError); ok {
+					msg += ": " + appErr.Message()
+				}
+			}
+			return PlanState{}, rejection(&billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData, Message: msg})
 		}
 		return p.state(), nil
 	}); err != nil {

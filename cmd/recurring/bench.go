@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,8 +40,14 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 	pollers := fs.Int("pollers", 0, "worker pollers (0: the worker's default)")
 	dataDir := fs.String("data-dir", "", "embedded server and store data dir (default: a temporary dir, removed afterwards)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	only := fs.String("only", "", `run only "bare" or "engine" (default: both)`)
+	only := fs.String("only", "", `run only "timer", "bare", "engine" or "create" (default: all)`)
 	cards := fs.Int("cards", 10, "saved simulator cards the plans share (round robin)")
+	sleeping := fs.Int("sleeping", 0, "instead of the bursts: create this many plans due a month out and report memory, idle CPU and database sizes")
+	idle := fs.Duration("idle", time.Minute, "with --sleeping: how long to measure idle CPU")
+	workflowCache := fs.Int("workflow-cache", worker.DefaultCacheSize, "workflows the worker keeps in memory between tasks")
+	historyCache := fs.Int("history-cache", devserver.DefaultHistoryCacheSize, "workflows the embedded server's history service keeps in memory")
+	asJSON := fs.Bool("json", false, "print one JSON object with the figures last")
+	memProfile := fs.String("memprofile", "", "with --sleeping: write a heap profile here after the idle window")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -50,14 +57,17 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 	if *n < 1 {
 		return usageError{"--workflows must be at least 1"}
 	}
-	if *only != "" && *only != "bare" && *only != "engine" {
-		return usageError{`--only must be "bare" or "engine"`}
+	if *only != "" && *only != "timer" && *only != "bare" && *only != "engine" && *only != "create" {
+		return usageError{`--only must be "timer", "bare", "engine" or "create"`}
 	}
 	if *cards < 1 {
 		return usageError{"--cards must be at least 1"}
 	}
 	if *dueIn < 0 {
 		return usageError{"--due-in must not be negative"}
+	}
+	if *sleeping < 0 || *idle <= 0 || *workflowCache < 1 || *historyCache < 1 {
+		return usageError{"--sleeping must not be negative; --idle, --workflow-cache and --history-cache must be positive"}
 	}
 	dir := *dataDir
 	if dir == "" {
@@ -74,7 +84,8 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		return fmt.Errorf("%w: stop the process using it, or pass another --data-dir", err)
 	}
 	defer func() { _ = lock.Unlock() }()
-	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes()})
+	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(),
+		HistoryCacheSize: *historyCache})
 	if err != nil {
 		return err
 	}
@@ -107,30 +118,50 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		return err
 	}
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}),
-		worker.Options{Pollers: *pollers})
+		worker.Options{Pollers: *pollers, CacheSize: *workflowCache})
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
 
 	bar := progress(stderr, *quiet)
-	var bare, engine benchResult
-	if *only != "engine" {
-		d := *dueIn
-		if d == 0 {
-			d = max(5*time.Second, time.Duration(*n)*10*time.Millisecond)
+	if *sleeping > 0 {
+		res, err := benchSleeping(ctx, c, db, reg, dir, *sleeping, *cards, *idle, bar)
+		if err != nil {
+			return err
 		}
-		if bare, err = benchBaseline(ctx, c, *n, d, bar); err != nil {
+		if *memProfile != "" {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "%d plans asleep until a month out (worker cache %d, history cache %d):\n", res.Plans, *workflowCache, *historyCache)
+		fmt.Fprintf(stdout, "  created:        %.0f plans/s\n", res.CreateRate)
+		fmt.Fprintf(stdout, "  RSS:            %.0f MB after creating them, %.0f MB after %s idle\n", res.RSSAfterCreateMB, res.RSSIdleMB, *idle)
+		fmt.Fprintf(stdout, "  idle CPU:       %.1f%% of one core\n", res.IdleCPUPercent)
+		fmt.Fprintf(stdout, "  databases:      temporal.db %.1f MB, recurring.db %.1f MB\n", res.TemporalDBMB, res.AppDBMB)
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(res)
+		}
+		return nil
+	}
+	var timer, bare, engine benchResult
+	var creates createResult
+	if *only == "" || *only == "timer" {
+		if timer, err = benchBaseline(ctx, c, *n, bareDueIn(*dueIn, *n), true, bar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "timer-only workflow (sleeps until due, completes), %d due at once: the box's ceiling\n", *n)
+		printBare(stdout, timer)
+	}
+	if *only == "" || *only == "bare" {
+		if bare, err = benchBaseline(ctx, c, *n, bareDueIn(*dueIn, *n), false, bar); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "bare workflow (timer + 1 no-op activity), %d due at once on the embedded server:\n", *n)
-		fmt.Fprintf(stdout, "  started:        %.0f workflows/s\n", bare.startRate)
-		fmt.Fprintf(stdout, "  drained:        %.0f workflows/s (%s from due instant to last completion)\n", bare.drainRate, bare.drain.Round(time.Millisecond))
-		fmt.Fprintf(stdout, "  due→ran lag:    %s\n", bare.lagString())
-		fmt.Fprintf(stdout, "  process CPU:    %s per workflow while draining\n", bare.cpuString())
-		fmt.Fprintf(stdout, "  history events: %.1f per workflow (mean); %.1f added after the timer was set (%d sampled)\n", bare.events, bare.added, bare.sampled)
+		printBare(stdout, bare)
 	}
-	if *only != "bare" {
+	if *only == "" || *only == "engine" {
 		d := *dueIn
 		if d == 0 {
 			// Each plan writes its row before it sleeps, so starting takes longer.
@@ -144,14 +175,68 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		fmt.Fprintf(stdout, "  drained:        %.0f installments/s (%s from due instant to last charge)\n", engine.drainRate, engine.drain.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "  due→charged lag: %s (payments.attempted_at − due_at)\n", engine.lagString())
 		fmt.Fprintf(stdout, "  process CPU:    %s per installment while draining\n", engine.cpuString())
-		fmt.Fprintf(stdout, "  history events: %.1f per installment charged (whole run: start, row, timer, charge, record, next timer)\n", engine.events)
+		fmt.Fprintf(stdout, "  history events: %.1f per installment charged (whole run: start, row, timer, charge, next timer)\n", engine.events)
 		fmt.Fprintf(stdout, "                  %.1f added by the installment itself (asleep → asleep again, %d plans sampled)\n", engine.added, engine.sampled)
 	}
+	if *only == "" || *only == "create" {
+		if creates, err = benchCreates(ctx, c, db, reg, min(*n, 2000), bar); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "creation, 32 concurrent clients, %d each way:\n", creates.n)
+		fmt.Fprintf(stdout, "  POST /v1/plans:  %.0f plans/s (answered 201 with the row written)\n", creates.api)
+		fmt.Fprintf(stdout, "  bare starts:     %.0f workflows/s (StartWorkflow of a sleeping workflow)\n", creates.bare)
+	}
 	if *only == "" {
-		fmt.Fprintf(stdout, "engine/bare drain rate: %.2f   CPU per installment engine/bare: %.2f\n",
-			ratio(engine.drainRate, bare.drainRate), ratio(engine.cpu.Seconds(), bare.cpu.Seconds()))
+		fmt.Fprintf(stdout, "engine/bare drain rate: %.2f   CPU per installment engine/timer-only: %.2f (engine/bare %.2f)   creates API/bare: %.2f\n",
+			ratio(engine.drainRate, bare.drainRate), ratio(engine.cpu.Seconds(), timer.cpu.Seconds()),
+			ratio(engine.cpu.Seconds(), bare.cpu.Seconds()), ratio(creates.api, creates.bare))
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(benchJSON{
+			Workflows: *n, TimerOnlyCPUms: ms(timer.cpu), EngineCPUms: ms(engine.cpu), CPURatioVsTimer: ratio(engine.cpu.Seconds(), timer.cpu.Seconds()),
+			TimerDrain: timer.drainRate, BareDrain: bare.drainRate, EngineDrain: engine.drainRate, DrainRatio: ratio(engine.drainRate, bare.drainRate),
+			LagP50: engine.p50.Seconds(), LagP99: engine.p99.Seconds(), EventsPerInstallment: engine.added,
+			APICreates: creates.api, BareStarts: creates.bare, CreateRatio: ratio(creates.api, creates.bare), RSSMB: processRSSMB(),
+		})
 	}
 	return nil
+}
+
+// benchJSON is `recurring bench --json`'s last line.
+type benchJSON struct {
+	Workflows            int     `json:"workflows"`
+	TimerOnlyCPUms       float64 `json:"timer_only_cpu_ms"`
+	EngineCPUms          float64 `json:"engine_cpu_ms_per_installment"`
+	CPURatioVsTimer      float64 `json:"cpu_ratio_vs_timer"`
+	TimerDrain           float64 `json:"timer_only_drain_per_s"`
+	BareDrain            float64 `json:"bare_drain_per_s"`
+	EngineDrain          float64 `json:"engine_drain_per_s"`
+	DrainRatio           float64 `json:"drain_ratio"`
+	LagP50               float64 `json:"lag_p50_s"`
+	LagP99               float64 `json:"lag_p99_s"`
+	EventsPerInstallment float64 `json:"events_per_installment"`
+	APICreates           float64 `json:"api_creates_per_s"`
+	BareStarts           float64 `json:"bare_starts_per_s"`
+	CreateRatio          float64 `json:"create_ratio"`
+	RSSMB                float64 `json:"rss_mb"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// bareDueIn is how long after its start a bare run's workflows fall due.
+func bareDueIn(dueIn time.Duration, n int) time.Duration {
+	if dueIn > 0 {
+		return dueIn
+	}
+	return max(5*time.Second, time.Duration(n)*10*time.Millisecond)
+}
+
+func printBare(stdout io.Writer, r benchResult) {
+	fmt.Fprintf(stdout, "  started:        %.0f workflows/s\n", r.startRate)
+	fmt.Fprintf(stdout, "  drained:        %.0f workflows/s (%s from due instant to last completion)\n", r.drainRate, r.drain.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  due→ran lag:    %s\n", r.lagString())
+	fmt.Fprintf(stdout, "  process CPU:    %s per workflow while draining\n", r.cpuString())
+	fmt.Fprintf(stdout, "  history events: %.1f per workflow (mean); %.1f added after the timer was set (%d sampled)\n", r.events, r.added, r.sampled)
 }
 
 type benchResult struct {
@@ -241,7 +326,7 @@ func progress(w io.Writer, quiet bool) func(total int, desc string) *progressbar
 	}
 }
 
-func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Duration, bar func(int, string) *progressbar.ProgressBar) (benchResult, error) {
+func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Duration, timerOnly bool, bar func(int, string) *progressbar.ProgressBar) (benchResult, error) {
 	run := time.Now().UnixNano()
 	dueAt := time.Now().Add(dueIn).UTC()
 	runs := make([]client.WorkflowRun, n)
@@ -253,7 +338,7 @@ func benchBaseline(ctx context.Context, c client.Client, n int, dueIn time.Durat
 		g.Go(func() error {
 			r, err := c.ExecuteWorkflow(gctx, client.StartWorkflowOptions{
 				ID: fmt.Sprintf("bench_%d_%d", run, i), TaskQueue: starter.TaskQueue,
-			}, workflows.Baseline, workflows.BaselineInput{DueAt: dueAt})
+			}, workflows.Baseline, workflows.BaselineInput{DueAt: dueAt, TimerOnly: timerOnly})
 			runs[i] = r
 			_ = b.Add(1)
 			return err

@@ -35,6 +35,8 @@ type Config struct {
 	TemporalTLSKey    string        `env:"TEMPORAL_TLS_KEY"`
 	TemporalAPIKey    string        `env:"TEMPORAL_API_KEY"`
 	WorkerPollers     int           `env:"WORKER_POLLERS" envDefault:"16"`
+	// WorkflowCacheSize is the worker's sticky cache (workflows kept in memory).
+	WorkflowCacheSize int `env:"WORKFLOW_CACHE_SIZE" envDefault:"2000"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
 	ProviderConfig
@@ -93,6 +95,9 @@ func parseConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.WorkerPollers < 1 {
 		return cfg, fmt.Errorf("WORKER_POLLERS must be at least 1, got %d", cfg.WorkerPollers)
+	}
+	if cfg.WorkflowCacheSize < 1 {
+		return cfg, fmt.Errorf("WORKFLOW_CACHE_SIZE must be at least 1, got %d", cfg.WorkflowCacheSize)
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", cfg.ShutdownTimeout)

@@ -39,6 +39,9 @@ type devFlags struct {
 	apiKey       string
 	databaseURL  string
 	logLevel     string
+	// workflowCache and historyCache size the worker's and the embedded server's
+	// in-memory caches.
+	workflowCache, historyCache int
 }
 
 func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
@@ -52,11 +55,18 @@ func parseDevFlags(args []string, stderr io.Writer) (devFlags, error) {
 	fs.StringVar(&f.apiKey, "api-key", "", "fix the printed test-mode API key (sk_test_…) so scripts can use it")
 	fs.StringVar(&f.databaseURL, "database-url", "", "use this Postgres URL for the app store instead of SQLite in the data dir")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&f.workflowCache, "workflow-cache", worker.DefaultCacheSize, "workflows the worker keeps in memory between tasks")
+	fs.IntVar(&f.historyCache, "history-cache", devserver.DefaultHistoryCacheSize, "workflows the embedded server's history service keeps in memory")
 	if err := fs.Parse(args); err != nil {
 		return f, usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return f, usageError{fmt.Sprintf("dev takes no arguments, got %q", fs.Args())}
+	}
+	for name, n := range map[string]int{"--workflow-cache": f.workflowCache, "--history-cache": f.historyCache} {
+		if n < 1 {
+			return f, usageError{fmt.Sprintf("%s must be at least 1, got %d", name, n)}
+		}
 	}
 	for name, p := range map[string]int{"--temporal-port": f.temporalPort, "--ui-port": f.uiPort} {
 		if p < 0 || p > 65535 {
@@ -127,6 +137,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	srv, err := devserver.Start(devserver.Options{
 		DataDir: f.dataDir, Port: f.temporalPort, UIPort: f.uiPort,
 		Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+		HistoryCacheSize: f.historyCache,
 	})
 	if err != nil {
 		return err
@@ -178,7 +189,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 
 	// The recovery links in webhooks and emails point at this process's API.
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
-		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Logger: logger}), worker.Options{})
+		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Logger: logger}), worker.Options{CacheSize: f.workflowCache})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -160,7 +160,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	}
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Logger: logger}),
-		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout})
+		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout, CacheSize: cfg.WorkflowCacheSize})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

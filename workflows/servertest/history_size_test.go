@@ -178,3 +178,38 @@ func TestRunsStayShortOnRealServer(t *testing.T) {
 		writeHistory(t, runs[0], "plan_charges_per_run.json")
 	}
 }
+
+// TestCreateAgainAnswersTheStateNowOnRealServer: starter.CreatePlan (Update-With-Start
+// with the created update) answers once the row is written; called again for the same
+// plan it answers the plan's state now (paused), not the first call's answer; once the
+// plan has finished, ended, and nothing starts again.
+func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
+	e := start(t, activitiestest.Succeed)
+	in := testPlan(t, e, "plan_create_again", 3, 60)
+	ctx := context.Background()
+	st, ended, err := starter.CreatePlan(ctx, e.c, in)
+	if err != nil || ended || st.Status != billing.PlanActive {
+		t.Fatalf("create = %+v, ended %v, %v", st, ended, err)
+	}
+	if _, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID); err != nil {
+		t.Fatalf("the row after create: %v", err)
+	}
+	if _, err := starter.PausePlan(ctx, e.c, in.PlanID); err != nil {
+		t.Fatal(err)
+	}
+	if st, ended, err = starter.CreatePlan(ctx, e.c, in); err != nil || ended || st.Status != billing.PlanPaused {
+		t.Fatalf("create again = %+v, ended %v, %v; want the paused state", st, ended, err)
+	}
+	if _, err := starter.CancelPlan(ctx, e.c, in.PlanID, "done"); err != nil {
+		t.Fatal(err)
+	}
+	if res := runToEnd(t, e, in.PlanID); res.Status != billing.PlanCanceled {
+		t.Fatalf("plan ended %+v", res)
+	}
+	if _, ended, err = starter.CreatePlan(ctx, e.c, in); err != nil || !ended {
+		t.Fatalf("create after the plan finished: ended %v, %v; want ended", ended, err)
+	}
+	if keys := chargedKeys(e, in.PlanID); len(keys) != 0 {
+		t.Errorf("charged %v", keys)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/simulator"
+	"github.com/recurring/recurring/starter"
+	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
+)
+
+// sleepResult is what `recurring bench --sleeping N` reports: the memory and idle cost
+// of N plans asleep until their first installment, a month out.
+type sleepResult struct {
+	Plans int `json:"plans"`
+	// CreateRate is plans started per second (StartPlan, 32 at a time).
+	CreateRate float64 `json:"create_per_s"`
+	// RSSAfterCreate is the process's resident memory once every row is written;
+	// RSSIdle after the idle window, with the Go heap returned to the OS.
+	RSSAfterCreateMB float64 `json:"rss_mb_after_create"`
+	RSSIdleMB        float64 `json:"rss_mb_idle"`
+	// IdleCPU is the share of one core the process used over the idle window.
+	IdleCPUPercent float64 `json:"idle_cpu_percent"`
+	IdleWindowS    float64 `json:"idle_window_s"`
+	// TemporalDBMB and AppDBMB are the SQLite files (with their WAL) in the data dir.
+	TemporalDBMB float64 `json:"temporal_db_mb"`
+	AppDBMB      float64 `json:"app_db_mb"`
+}
+
+// benchSleeping starts n monthly plans whose first installment is a month away, waits
+// for every row, then measures resident memory, idle CPU over idle, and the database
+// files. The worker and the embedded server run in this process, as in `recurring dev`.
+func benchSleeping(ctx context.Context, c client.Client, db *store.DB, reg *providers.Registry, dir string, n, cards int,
+	idle time.Duration, bar func(int, string) *progressbar.ProgressBar) (sleepResult, error) {
+	m, err := db.CreateMerchant(ctx, "Bench sleeping", store.NewSecretKey(billing.ModeTest))
+	if err != nil {
+		return sleepResult{}, err
+	}
+	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
+	cus, err := db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "sleeping@example.com", FirstName: "Bench"})
+	if err != nil {
+		return sleepResult{}, err
+	}
+	pms, ntis, err := benchCards(ctx, db, reg, caller, cus, min(cards, n))
+	if err != nil {
+		return sleepResult{}, err
+	}
+	amount, installments := int64(benchAmount), 12
+	sched := billing.Schedule{Frequency: billing.FrequencyMonths, RecurringAmount: &amount, Installments: &installments,
+		StartDate: time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339)}
+	tt, err := sched.Resolve(billing.ModeTest, time.Now())
+	if err != nil {
+		return sleepResult{}, fmt.Errorf("bench schedule: %w", err)
+	}
+	dunning, err := billing.DefaultDunningPolicy().Resolve(billing.ModeTest)
+	if err != nil {
+		return sleepResult{}, err
+	}
+	rawSched, err := json.Marshal(sched)
+	if err != nil {
+		return sleepResult{}, err
+	}
+	run := time.Now().UnixNano()
+	started := time.Now()
+	b := bar(n, "sleeping: starting plans")
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		in := workflows.PlanInput{
+			PlanID: fmt.Sprintf("plan_sleep%d_%d", run, i), MerchantID: m.ID, Mode: billing.ModeTest, CustomerID: cus.ID,
+			PaymentMethodID: pms[i%len(pms)], Provider: simulator.Name, Currency: "USD", Type: "ecom",
+			Timetable: tt, Dunning: dunning, InitialNetworkTransactionID: ntis[i%len(pms)],
+			Create: &workflows.PlanCreate{Schedule: rawSched, CreatedAt: time.Now().UTC()},
+		}
+		g.Go(func() error {
+			_, err := starter.StartPlan(gctx, c, in)
+			_ = b.Add(1)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return sleepResult{}, fmt.Errorf("start plans: %w", err)
+	}
+	_ = b.Finish()
+	b = bar(n, "sleeping: plan rows")
+	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM plans WHERE merchant_id = ?`, m.ID, n, b, time.Time{}); err != nil {
+		return sleepResult{}, err
+	}
+	res := sleepResult{Plans: n, CreateRate: float64(n) / time.Since(started).Seconds(), IdleWindowS: idle.Seconds()}
+	res.RSSAfterCreateMB = processRSSMB()
+
+	cpu0, ok := processCPU()
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(idle):
+	}
+	if cpu1, ok1 := processCPU(); ok && ok1 {
+		res.IdleCPUPercent = 100 * (cpu1 - cpu0).Seconds() / idle.Seconds()
+	}
+	debug.FreeOSMemory()
+	res.RSSIdleMB = processRSSMB()
+	res.TemporalDBMB = filesMB(filepath.Join(dir, "temporal.db"))
+	res.AppDBMB = filesMB(filepath.Join(dir, "recurring.db"))
+	return res, nil
+}
+
+// processRSSMB is the process's resident set in MB (Linux /proc), 0 where unknown.
+func processRSSMB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
+
+// filesMB is the size of a SQLite file with its WAL and shared-memory files, in MB.
+func filesMB(path string) float64 {
+	var total int64
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if st, err := os.Stat(p); err == nil {
+			total += st.Size()
+		}
+	}
+	return float64(total) / (1 << 20)
+}
+
+// writeHeapProfile writes the heap profile to path (go tool pprof reads it).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
