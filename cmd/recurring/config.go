@@ -25,18 +25,18 @@ import (
 // Config is what `recurring api`, `worker` and `migrate` read from the environment,
 // parsed once here; nothing else reads the environment. The README lists every variable.
 type Config struct {
-	DatabaseURL       string        `env:"DATABASE_URL"`
-	HTTPAddr          string        `env:"HTTP_ADDR" envDefault:":8080"`
-	TemporalAddress   string        `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
-	TemporalNamespace string        `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
-	TemporalTLS       bool          `env:"TEMPORAL_TLS" envDefault:"false"`
-	TemporalTLSCA     string        `env:"TEMPORAL_TLS_CA"`
-	TemporalTLSCert   string        `env:"TEMPORAL_TLS_CERT"`
-	TemporalTLSKey    string        `env:"TEMPORAL_TLS_KEY"`
-	TemporalAPIKey    string        `env:"TEMPORAL_API_KEY"`
-	WorkerPollers     int           `env:"WORKER_POLLERS" envDefault:"16"`
+	DatabaseURL       string `env:"DATABASE_URL"`
+	HTTPAddr          string `env:"HTTP_ADDR" envDefault:":8080"`
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TemporalTLS       bool   `env:"TEMPORAL_TLS" envDefault:"false"`
+	TemporalTLSCA     string `env:"TEMPORAL_TLS_CA"`
+	TemporalTLSCert   string `env:"TEMPORAL_TLS_CERT"`
+	TemporalTLSKey    string `env:"TEMPORAL_TLS_KEY"`
+	TemporalAPIKey    string `env:"TEMPORAL_API_KEY"`
+	WorkerPollers     int    `env:"WORKER_POLLERS" envDefault:"16"`
 	// WorkflowCacheSize is the worker's sticky cache (workflows kept in memory).
-	WorkflowCacheSize int `env:"WORKFLOW_CACHE_SIZE" envDefault:"2000"`
+	WorkflowCacheSize int           `env:"WORKFLOW_CACHE_SIZE" envDefault:"2000"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
 	ProviderConfig

@@ -51,7 +51,7 @@ type Options struct {
 	// HistoryCacheSize is how many workflows' mutable state the history service keeps
 	// in memory (HistoryCacheHostLevelMaxSize): DefaultHistoryCacheSize when zero.
 	HistoryCacheSize int
-	Logger        *slog.Logger
+	Logger           *slog.Logger
 }
 
 // Server is a running embedded Temporal server and Web UI.
