@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionRunCharges)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionSkipInFlight)
 	p.events++
 
 	if in.State == nil {
@@ -97,6 +97,10 @@ const (
 	// longer on the run's own event estimate (planRun.events), which runs begun before
 	// this version still follow so their histories replay.
 	versionRunCharges workflow.Version = 6
+	// versionSkipInFlight: skip_next while an installment's first attempt is at the
+	// provider skips the next one, not the one being charged (which would drop its
+	// debt on a decline and hand its dunning to the next installment).
+	versionSkipInFlight workflow.Version = 7
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -112,6 +116,8 @@ type planRun struct {
 	events int
 	// charges counts this run's charge attempts (versionRunCharges).
 	charges int
+	// inFlight is the installment whose charge is at the provider (versionSkipInFlight).
+	inFlight int
 	logger  interface {
 		Info(string, ...any)
 		Warn(string, ...any)
@@ -288,6 +294,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	}
 	p.events += 6
 	p.charges++
+	if p.version >= versionSkipInFlight {
+		p.inFlight = inst.Number
+	}
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
 		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PaymentMethodID: pmID, Amount: inst.Amount, Currency: p.in.Currency,
 		IdempotencyKey: key, Initiator: initiator, NetworkTransactionID: s.NetworkTransactionID,
@@ -305,6 +314,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// sent again: its own replay of the key may have expired since.
 		Resolve: s.Unknown, LookupOnly: lookupOnly, Record: onSuccess,
 	})
+	p.inFlight = 0
 	now := workflow.Now(ctx)
 	rec.AttemptedAt = now
 	if err == nil && res.Recorded && onSuccess != nil {

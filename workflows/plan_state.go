@@ -139,10 +139,10 @@ func (p *planRun) state() PlanState {
 }
 
 // skipTarget returns the installment skip_next would skip: the next one not yet
-// attempted and not already skipped; 0 when there is none.
+// attempted (nor being charged) and not already skipped; 0 when there is none.
 func (p *planRun) skipTarget(now time.Time) int {
 	n := p.s.Next
-	if p.s.Attempt > 0 {
+	if p.s.Attempt > 0 || p.inFlight == n {
 		n++
 	}
 	for ; ; n++ {

@@ -2,6 +2,7 @@ package servertest
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -212,4 +213,56 @@ func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 	if keys := chargedKeys(e, in.PlanID); len(keys) != 0 {
 		t.Errorf("charged %v", keys)
 	}
+}
+
+// TestSkipWhileChargingOnRealServer: skip_next arrives while installment 2's first
+// attempt is at the provider, which then declines it (soft). Plan version 7 skips
+// installment 3, the next one not being charged: installment 2 keeps its debt, its
+// dunning retry pays it (2/2), 3 is skipped and 4 charged on its date. Before version
+// 7 the skip took installment 2 itself and its retry charged installment 3 (3/2, with
+// no 3/1). With -record the history is written to
+// workflows/testdata/plan_skip_in_flight.json.
+func TestSkipWhileChargingOnRealServer(t *testing.T) {
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	e := start(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if strings.HasSuffix(c.IdempotencyKey, "/2/1") {
+			close(inFlight)
+			<-release
+			return providers.ChargeResult{}, &providers.Error{Provider: "fake", Class: providers.ClassSoftDecline,
+				Code: billing.CodeInsufficientFunds, Message: "insufficient funds"}
+		}
+		return activitiestest.Succeed(c)
+	})
+	in := testPlan(t, e, "plan_skip_in_flight", 4, 3)
+	in.Dunning = billing.DunningPolicy{Retries: []billing.Duration{billing.Duration(time.Second)}, Outcome: billing.OutcomePastDue}
+	ctx := context.Background()
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(30 * time.Second):
+		t.Fatal("installment 2 was never charged")
+	}
+	if _, err := starter.SkipNextInstallment(ctx, e.c, in.PlanID); err != nil {
+		t.Fatalf("skip_next during the charge: %v", err)
+	}
+	close(release)
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 3 || res.Skipped != 1 {
+		t.Fatalf("plan result %+v, want completed with 3 paid and 1 skipped", res)
+	}
+	page, err := e.db.ListPlanPayments(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID, billing.ListParams{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, p := range page.Items {
+		rows = append(rows, fmt.Sprintf("%d/%d %s", p.Installment, p.Attempt, p.Status))
+	}
+	slices.Sort(rows)
+	if want := []string{"1/1 succeeded", "2/1 failed", "2/2 succeeded", "4/1 succeeded"}; !slices.Equal(rows, want) {
+		t.Fatalf("ledger %v, want %v: installment 2 keeps its debt, 3 is the one skipped", rows, want)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_skip_in_flight.json")
 }
