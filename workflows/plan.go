@@ -118,7 +118,7 @@ type planRun struct {
 	charges int
 	// inFlight is the installment whose charge is at the provider (versionSkipInFlight).
 	inFlight int
-	logger  interface {
+	logger   interface {
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
