@@ -138,6 +138,7 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		fmt.Fprintf(stdout, "%d plans asleep until a month out (worker cache %d, history cache %d):\n", res.Plans, *workflowCache, *historyCache)
 		fmt.Fprintf(stdout, "  created:        %.0f plans/s\n", res.CreateRate)
 		fmt.Fprintf(stdout, "  RSS:            %.0f MB after creating them, %.0f MB after %s idle\n", res.RSSAfterCreateMB, res.RSSIdleMB, *idle)
+		fmt.Fprintf(stdout, "  idle memory:    Go heap %.0f MB, goroutine stacks %.0f MB (%d goroutines)\n", res.GoHeapMB, res.StacksMB, res.Goroutines)
 		fmt.Fprintf(stdout, "  idle CPU:       %.1f%% of one core\n", res.IdleCPUPercent)
 		fmt.Fprintf(stdout, "  databases:      temporal.db %.1f MB, recurring.db %.1f MB\n", res.TemporalDBMB, res.AppDBMB)
 		if *asJSON {

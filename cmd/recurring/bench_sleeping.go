@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -41,6 +42,13 @@ type sleepResult struct {
 	// TemporalDBMB and AppDBMB are the SQLite files (with their WAL) in the data dir.
 	TemporalDBMB float64 `json:"temporal_db_mb"`
 	AppDBMB      float64 `json:"app_db_mb"`
+	// GoHeapMB and StacksMB split the idle RSS: the Go heap in use and goroutine
+	// stacks (the rest is the runtime's free pages and memory outside Go's heap,
+	// such as SQLite's).
+	GoHeapMB float64 `json:"go_heap_mb"`
+	StacksMB float64 `json:"stacks_mb"`
+	// Goroutines counts the process's goroutines once idle.
+	Goroutines int `json:"goroutines"`
 }
 
 // benchSleeping starts n monthly plans whose first installment is a month away, waits
@@ -116,6 +124,10 @@ func benchSleeping(ctx context.Context, c client.Client, db *store.DB, reg *prov
 	}
 	debug.FreeOSMemory()
 	res.RSSIdleMB = processRSSMB()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.GoHeapMB, res.StacksMB = float64(ms.HeapInuse)/(1<<20), float64(ms.StackInuse)/(1<<20)
+	res.Goroutines = runtime.NumGoroutine()
 	res.TemporalDBMB = filesMB(filepath.Join(dir, "temporal.db"))
 	res.AppDBMB = filesMB(filepath.Join(dir, "recurring.db"))
 	return res, nil
