@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
@@ -82,6 +83,21 @@ func (a *Activities) CreatePlan(ctx context.Context, req CreatePlanRequest) erro
 func CreatePlan(ctx workflow.Context, req CreatePlanRequest) error {
 	var a *Activities
 	return workflow.ExecuteActivity(ledgerOptions(ctx), a.CreatePlan, req).Get(ctx, nil)
+}
+
+// CreatePlanLocal runs Activities.CreatePlan as a local activity: in the worker that
+// runs the workflow task, without a round trip through the server, so a plan created
+// through the API answers once that task is done. It retries as a ledger write does
+// (LedgerMaxAttempts, about a day; the SDK backs off with timers past the task).
+func CreatePlanLocal(ctx workflow.Context, req CreatePlanRequest) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 48 * time.Hour, // the attempts bound it, as for ledgerOptions
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: LedgerMaxAttempts},
+	})
+	// By its registered name: the marker the history keeps names it, stably.
+	return workflow.ExecuteLocalActivity(ctx, "CreatePlan", req).Get(ctx, nil)
 }
 
 // UpdatePlanRequest is a plan workflow's report of its state, and the event announcing

@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionSkipInFlight)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionLocalCreate)
 	p.events++
 
 	if in.State == nil {
@@ -38,7 +38,9 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 			p.s.Status = billing.PlanIncomplete
 		}
 		if err := p.createRow(ctx); err != nil {
-			// The created update (if any) answers with the store's refusal.
+			// The created update (if any) answers with the store's refusal. A local
+			// activity's failure is not logged by the SDK: say it here, once.
+			workflow.GetLogger(ctx).Error("plan row not written; the plan fails", "plan_id", p.in.PlanID, "error", err)
 			p.createErr = err
 			_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 			return PlanResult{}, err
@@ -101,6 +103,10 @@ const (
 	// provider skips the next one, not the one being charged (which would drop its
 	// debt on a decline and hand its dunning to the next installment).
 	versionSkipInFlight workflow.Version = 7
+	// versionLocalCreate: the plan's row is written by a local activity in the first
+	// workflow task, so the created update (POST /v1/plans) answers after that one
+	// task instead of after an activity's round trips through the server.
+	versionLocalCreate workflow.Version = 8
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -171,7 +177,11 @@ func (p *planRun) createRow(ctx workflow.Context) error {
 		}
 	}
 	p.events += 6
-	if err := activities.CreatePlan(ctx, req); err != nil {
+	create := activities.CreatePlan
+	if p.version >= versionLocalCreate {
+		create = activities.CreatePlanLocal
+	}
+	if err := create(ctx, req); err != nil {
 		return fmt.Errorf("create plan row: %w", err)
 	}
 	p.s.Published = PublishedState{Status: st.Status, NextChargeAt: st.NextChargeAt, PaymentMethodID: p.s.PaymentMethodID}

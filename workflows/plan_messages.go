@@ -122,11 +122,11 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 		}
 		if p.createErr != nil {
 			// The activity's own message, without the error chain around it.
+			// The activity's error with its causes, without the activity's identity.
 			msg := "the store refused the plan's row"
-			for e := p.createErr; e != nil; e = errors.Unwrap(e) {
-				if appErr, ok := e.(*temporal.ApplicationError); ok {
-					msg += ": " + appErr.Message()
-				}
+			var appErr *temporal.ApplicationError
+			if errors.As(p.createErr, &appErr) {
+				msg += ": " + appErr.Error()
 			}
 			return PlanState{}, rejection(&billing.Error{Kind: billing.KindInvalid, Code: billing.CodeInvalidData, Message: msg})
 		}

@@ -181,9 +181,11 @@ func TestRunsStayShortOnRealServer(t *testing.T) {
 }
 
 // TestCreateAgainAnswersTheStateNowOnRealServer: starter.CreatePlan (Update-With-Start
-// with the created update) answers once the row is written; called again for the same
-// plan it answers the plan's state now (paused), not the first call's answer; once the
-// plan has finished, ended, and nothing starts again.
+// with the created update) answers once the row is written (by a local activity in the
+// first workflow task, plan version 8); called again for the same plan it answers the
+// plan's state now (paused), not the first call's answer; once the plan has finished,
+// ended, and nothing starts again. With -record the history is written to
+// workflows/testdata/plan_local_create.json.
 func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 	e := start(t, activitiestest.Succeed)
 	in := testPlan(t, e, "plan_create_again", 3, 60)
@@ -204,7 +206,8 @@ func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 	if _, err := starter.CancelPlan(ctx, e.c, in.PlanID, "done"); err != nil {
 		t.Fatal(err)
 	}
-	if res := runToEnd(t, e, in.PlanID); res.Status != billing.PlanCanceled {
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCanceled {
 		t.Fatalf("plan ended %+v", res)
 	}
 	if _, ended, err = starter.CreatePlan(ctx, e.c, in); err != nil || !ended {
@@ -213,6 +216,7 @@ func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 	if keys := chargedKeys(e, in.PlanID); len(keys) != 0 {
 		t.Errorf("charged %v", keys)
 	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_local_create.json")
 }
 
 // TestSkipWhileChargingOnRealServer: skip_next arrives while installment 2's first
