@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/recurring/recurring/api"
-	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -34,17 +33,7 @@ type createResult struct {
 // returns both rates.
 func benchCreates(ctx context.Context, c client.Client, db *store.DB, reg *providers.Registry, n int,
 	bar func(int, string) *progressbar.ProgressBar) (createResult, error) {
-	key := store.NewSecretKey(billing.ModeTest)
-	m, err := db.CreateMerchant(ctx, "Bench creates", key)
-	if err != nil {
-		return createResult{}, err
-	}
-	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
-	cus, err := db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "creates@example.com", FirstName: "Bench"})
-	if err != nil {
-		return createResult{}, err
-	}
-	pms, _, err := benchCards(ctx, db, reg, caller, cus, 1)
+	bm, err := newBenchMerchant(ctx, db, reg, "Bench creates", 1)
 	if err != nil {
 		return createResult{}, err
 	}
@@ -52,7 +41,7 @@ func benchCreates(ctx context.Context, c client.Client, db *store.DB, reg *provi
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	body := fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"USD","schedule":{"frequency":"months","start_date":%q,"recurring_amount":%d,"installments":12}}`,
-		cus.ID, pms[0], time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339), benchAmount)
+		bm.customer.ID, bm.pms[0], time.Now().AddDate(0, 1, 0).UTC().Format(time.RFC3339), benchAmount)
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	rate := func(label string, one func(ctx context.Context, i int) error) (float64, error) {
@@ -78,7 +67,7 @@ func benchCreates(ctx context.Context, c client.Client, db *store.DB, reg *provi
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Authorization", "Bearer "+bm.key)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := hc.Do(req)
 		if err != nil {

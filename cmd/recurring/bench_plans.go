@@ -31,16 +31,7 @@ const benchAmount = 1000
 // merchant-initiated charge plus its ledger row.
 func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *providers.Registry, n, cards int, dueIn time.Duration,
 	bar func(int, string) *progressbar.ProgressBar) (benchResult, error) {
-	m, err := db.CreateMerchant(ctx, "Bench merchant", store.NewSecretKey(billing.ModeTest))
-	if err != nil {
-		return benchResult{}, err
-	}
-	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
-	cus, err := db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "bench@example.com", FirstName: "Bench"})
-	if err != nil {
-		return benchResult{}, err
-	}
-	pms, ntis, err := benchCards(ctx, db, reg, caller, cus, min(cards, n))
+	bm, err := newBenchMerchant(ctx, db, reg, "Bench merchant", min(cards, n))
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -57,45 +48,16 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 	if first, _ := tt.Installment(1); !first.DueAt.Equal(dueAt) {
 		return benchResult{}, fmt.Errorf("bench schedule: installment 1 due at %s, want %s", first.DueAt, dueAt)
 	}
-	dunning, err := billing.DefaultDunningPolicy().Resolve(billing.ModeTest)
-	if err != nil {
-		return benchResult{}, err
-	}
-	rawSched, err := json.Marshal(sched)
-	if err != nil {
-		return benchResult{}, err
-	}
-
-	run := time.Now().UnixNano()
-	ids := make([]string, n)
 	started := time.Now()
-	b := bar(n, "engine: starting plans")
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	for i := range n {
-		ids[i] = fmt.Sprintf("plan_bench%d_%d", run, i)
-		in := workflows.PlanInput{
-			PlanID: ids[i], MerchantID: m.ID, Mode: billing.ModeTest, CustomerID: cus.ID,
-			PaymentMethodID: pms[i%len(pms)], Provider: simulator.Name, Currency: "USD", Type: "ecom",
-			Reference: fmt.Sprintf("bench-%d", i), Timetable: tt, Dunning: dunning,
-			InitialNetworkTransactionID: ntis[i%len(pms)],
-			Create:                      &workflows.PlanCreate{Schedule: rawSched, CreatedAt: time.Now().UTC()},
-		}
-		g.Go(func() error {
-			_, err := starter.StartPlan(gctx, c, in)
-			_ = b.Add(1)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return benchResult{}, fmt.Errorf("start plans: %w", err)
+	ids, err := startBenchPlans(ctx, c, bm, "plan_bench", n, sched, tt, bar(n, "engine: starting plans"))
+	if err != nil {
+		return benchResult{}, err
 	}
 	startDur := time.Since(started)
-	_ = b.Finish()
 
 	// Each plan's first activity writes its row; then it sleeps until the due instant.
-	b = bar(n, "engine: plan rows")
-	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM plans WHERE merchant_id = ?`, m.ID, n, b, dueAt); err != nil {
+	b := bar(n, "engine: plan rows")
+	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM plans WHERE merchant_id = ?`, bm.caller.MerchantID, n, b, dueAt); err != nil {
 		return benchResult{}, err
 	}
 	ready := time.Since(started)
@@ -115,7 +77,7 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 		return benchResult{}, err
 	}
 	b = bar(n, "engine: charging")
-	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM payments WHERE merchant_id = ? AND installment = 1`, m.ID, n, b, time.Time{}); err != nil {
+	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM payments WHERE merchant_id = ? AND installment = 1`, bm.caller.MerchantID, n, b, time.Time{}); err != nil {
 		return benchResult{}, err
 	}
 	cpuPer := cpu.per(n)
@@ -125,7 +87,7 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 		AttemptedAt time.Time             `db:"attempted_at"`
 	}
 	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT status, due_at, attempted_at FROM payments
-		WHERE merchant_id = ? AND installment = 1`), m.ID); err != nil {
+		WHERE merchant_id = ? AND installment = 1`), bm.caller.MerchantID); err != nil {
 		return benchResult{}, fmt.Errorf("read payments: %w", err)
 	}
 	lags := make([]time.Duration, 0, len(rows))
@@ -156,6 +118,67 @@ func benchPlans(ctx context.Context, c client.Client, db *store.DB, reg *provide
 	res.drainRate = float64(len(rows)) / max(res.drain.Seconds(), 0.001)
 	res.lagStats(lags)
 	return res, nil
+}
+
+// benchMerchant is a fresh test-mode merchant of a bench run, its API key, one
+// customer, and k saved simulator cards with their initial network ids.
+type benchMerchant struct {
+	key       string
+	caller    billing.Caller
+	customer  billing.Customer
+	pms, ntis []string
+}
+
+func newBenchMerchant(ctx context.Context, db *store.DB, reg *providers.Registry, name string, cards int) (benchMerchant, error) {
+	bm := benchMerchant{key: store.NewSecretKey(billing.ModeTest)}
+	m, err := db.CreateMerchant(ctx, name, bm.key)
+	if err != nil {
+		return bm, err
+	}
+	bm.caller = billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
+	if bm.customer, err = db.CreateCustomer(ctx, bm.caller, billing.NewCustomer{Email: "bench@example.com", FirstName: "Bench"}); err != nil {
+		return bm, err
+	}
+	bm.pms, bm.ntis, err = benchCards(ctx, db, reg, bm.caller, bm.customer, cards)
+	return bm, err
+}
+
+// startBenchPlans starts n plans of bm on tt (the i-th on card i mod cards, with its
+// initial network id), 32 at a time, and returns their ids.
+func startBenchPlans(ctx context.Context, c client.Client, bm benchMerchant, prefix string, n int, sched billing.Schedule,
+	tt billing.Timetable, b *progressbar.ProgressBar) ([]string, error) {
+	dunning, err := billing.DefaultDunningPolicy().Resolve(billing.ModeTest)
+	if err != nil {
+		return nil, err
+	}
+	rawSched, err := json.Marshal(sched)
+	if err != nil {
+		return nil, err
+	}
+	run := time.Now().UnixNano()
+	ids := make([]string, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		ids[i] = fmt.Sprintf("%s%d_%d", prefix, run, i)
+		in := workflows.PlanInput{
+			PlanID: ids[i], MerchantID: bm.caller.MerchantID, Mode: billing.ModeTest, CustomerID: bm.customer.ID,
+			PaymentMethodID: bm.pms[i%len(bm.pms)], Provider: simulator.Name, Currency: "USD", Type: "ecom",
+			Reference: fmt.Sprintf("bench-%d", i), Timetable: tt, Dunning: dunning,
+			InitialNetworkTransactionID: bm.ntis[i%len(bm.pms)],
+			Create:                      &workflows.PlanCreate{Schedule: rawSched, CreatedAt: time.Now().UTC()},
+		}
+		g.Go(func() error {
+			_, err := starter.StartPlan(gctx, c, in)
+			_ = b.Add(1)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("start plans: %w", err)
+	}
+	_ = b.Finish()
+	return ids, nil
 }
 
 // benchCards saves k simulator test cards (4242…, always approved) for the customer,

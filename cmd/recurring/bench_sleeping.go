@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,14 +15,10 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"go.temporal.io/sdk/client"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
-	"github.com/recurring/recurring/providers/simulator"
-	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
-	"github.com/recurring/recurring/workflows"
 )
 
 // sleepResult is what `recurring bench --sleeping N` reports: the memory and idle cost
@@ -56,16 +51,7 @@ type sleepResult struct {
 // files. The worker and the embedded server run in this process, as in `recurring dev`.
 func benchSleeping(ctx context.Context, c client.Client, db *store.DB, reg *providers.Registry, dir string, n, cards int,
 	idle time.Duration, bar func(int, string) *progressbar.ProgressBar) (sleepResult, error) {
-	m, err := db.CreateMerchant(ctx, "Bench sleeping", store.NewSecretKey(billing.ModeTest))
-	if err != nil {
-		return sleepResult{}, err
-	}
-	caller := billing.Caller{MerchantID: m.ID, Mode: billing.ModeTest}
-	cus, err := db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "sleeping@example.com", FirstName: "Bench"})
-	if err != nil {
-		return sleepResult{}, err
-	}
-	pms, ntis, err := benchCards(ctx, db, reg, caller, cus, min(cards, n))
+	bm, err := newBenchMerchant(ctx, db, reg, "Bench sleeping", min(cards, n))
 	if err != nil {
 		return sleepResult{}, err
 	}
@@ -76,38 +62,12 @@ func benchSleeping(ctx context.Context, c client.Client, db *store.DB, reg *prov
 	if err != nil {
 		return sleepResult{}, fmt.Errorf("bench schedule: %w", err)
 	}
-	dunning, err := billing.DefaultDunningPolicy().Resolve(billing.ModeTest)
-	if err != nil {
-		return sleepResult{}, err
-	}
-	rawSched, err := json.Marshal(sched)
-	if err != nil {
-		return sleepResult{}, err
-	}
-	run := time.Now().UnixNano()
 	started := time.Now()
-	b := bar(n, "sleeping: starting plans")
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	for i := range n {
-		in := workflows.PlanInput{
-			PlanID: fmt.Sprintf("plan_sleep%d_%d", run, i), MerchantID: m.ID, Mode: billing.ModeTest, CustomerID: cus.ID,
-			PaymentMethodID: pms[i%len(pms)], Provider: simulator.Name, Currency: "USD", Type: "ecom",
-			Timetable: tt, Dunning: dunning, InitialNetworkTransactionID: ntis[i%len(pms)],
-			Create: &workflows.PlanCreate{Schedule: rawSched, CreatedAt: time.Now().UTC()},
-		}
-		g.Go(func() error {
-			_, err := starter.StartPlan(gctx, c, in)
-			_ = b.Add(1)
-			return err
-		})
+	if _, err := startBenchPlans(ctx, c, bm, "plan_sleep", n, sched, tt, bar(n, "sleeping: starting plans")); err != nil {
+		return sleepResult{}, err
 	}
-	if err := g.Wait(); err != nil {
-		return sleepResult{}, fmt.Errorf("start plans: %w", err)
-	}
-	_ = b.Finish()
-	b = bar(n, "sleeping: plan rows")
-	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM plans WHERE merchant_id = ?`, m.ID, n, b, time.Time{}); err != nil {
+	b := bar(n, "sleeping: plan rows")
+	if err := waitForCount(ctx, db, `SELECT COUNT(*) FROM plans WHERE merchant_id = ?`, bm.caller.MerchantID, n, b, time.Time{}); err != nil {
 		return sleepResult{}, err
 	}
 	res := sleepResult{Plans: n, CreateRate: float64(n) / time.Since(started).Seconds(), IdleWindowS: idle.Seconds()}
