@@ -509,6 +509,18 @@ func TestPayPalOnTheHostedPage(t *testing.T) {
 			t.Errorf("refused: payment %+v, method %+v; want failed, the method detached", failed, pm)
 		}
 
+		// A one-off payment that keeps no method offers no PayPal: its agreement would
+		// wait at PayPal with nothing to charge it.
+		oneOff := f.hostedPayment(t, srv, fmt.Sprintf(`,"provider_account":%q`, acc.ID))
+		c1 := newCustomer(t)
+		_, u1, page1 := c1.get(oneOff.PaymentURL)
+		if !strings.Contains(page1, `id="number"`) || strings.Contains(page1, paypalButton) {
+			t.Errorf("a one-off page without save_card: %s, want the card form without PayPal", page1)
+		}
+		if code, _, _ := c1.post(u1, page1, url.Values{"method": {"paypal"}}); code != http.StatusUnprocessableEntity {
+			t.Errorf("method=paypal on a one-off page without save_card = %d, want 422", code)
+		}
+
 		// The installation's simulator approves no PayPal.
 		sim := f.hostedPayment(t, srv, "")
 		c := newCustomer(t)

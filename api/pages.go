@@ -378,10 +378,13 @@ func (s *server) submitCard(c echo.Context) error {
 }
 
 // takesPayPal reports whether the session's page offers PayPal: a payment (not a card
-// change, a verification or a telephone order) whose provider approves PayPal
-// agreements on the hosted page in the session's currency.
+// change, a verification or a telephone order) that keeps the method (save_card, or a
+// plan's first payment: an agreement nothing charges again would only wait at PayPal,
+// unrevoked), whose provider approves PayPal agreements on the hosted page in the
+// session's currency.
 func (s *server) takesPayPal(ctx context.Context, session billing.PaymentSession) bool {
-	if session.Type == "moto" || (session.PlanID != "" && (!session.StartPlan || session.Amount == 0)) {
+	if session.Type == "moto" || (session.PlanID != "" && (!session.StartPlan || session.Amount == 0)) ||
+		(session.PlanID == "" && !session.SaveCard) {
 		return false
 	}
 	p, err := s.adapter(ctx, billing.Caller{MerchantID: session.MerchantID, Mode: session.Mode}, session.Provider, session.ProviderAccount)
