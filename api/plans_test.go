@@ -79,36 +79,37 @@ func temporalWithoutWorker(t testing.TB, db *store.DB, reg *providers.Registry, 
 // worker polling the row cannot be written: after the create wait the answer is 503
 // with Retry-After (never 404 for a plan whose workflow runs); once a worker runs, the
 // same request with the same Idempotency-Key joins that plan and answers 201, and the
-// plan is there. SQLite.
+// plan is there. SQLite and Postgres.
 func TestCreatePlanIsOneRoundTripAndNeverAFalse404(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server")
 	}
 	var startWorker func()
-	f := newFixtureWith(t, fixtureOptions{createWait: 2 * time.Second,
+	eachStore(t, fixtureOptions{createWait: 2 * time.Second,
 		temporal: func(t testing.TB, db *store.DB, reg *providers.Registry) client.Client {
 			c, start := temporalWithoutWorker(t, db, reg, "")
 			startWorker = start
 			return c
-		}})
-	cus := f.createCustomer(t, f.testKey, "ada@example.com")
-	pm := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
-	body := fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"EUR","schedule":{"frequency":"months","recurring_amount":1500,"installments":3}}`, cus.ID, pm.ID)
-	create := request{method: http.MethodPost, path: "/v1/plans", key: f.testKey, body: body, headers: map[string]string{"Idempotency-Key": "plan-no-worker"}}
-	rec, e := f.serve(t, create)
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || e.Error.Code != billing.CodeTemporalUnavailable {
-		t.Fatalf("create with no worker = %d %+v (Retry-After %q), want 503 with Retry-After", rec.Code, e, rec.Header().Get("Retry-After"))
-	}
-	startWorker()
-	rec, _ = f.serve(t, create)
-	var p planBody
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusCreated || p.Status != "active" || !p.LiveState {
-		t.Fatalf("the same create once a worker runs = %d %s", rec.Code, rec.Body)
-	}
-	var again planBody
-	if f.ok(t, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &again); again.ID != p.ID || again.Status != "active" {
-		t.Fatalf("GET the plan = %+v", again)
-	}
+		}}, func(t *testing.T, f fixture) {
+		cus := f.createCustomer(t, f.testKey, "ada@example.com")
+		pm := f.saveCard(t, f.testKey, cus.ID, "4242424242424242")
+		body := fmt.Sprintf(`{"customer":%q,"payment_method":%q,"currency":"EUR","schedule":{"frequency":"months","recurring_amount":1500,"installments":3}}`, cus.ID, pm.ID)
+		create := request{method: http.MethodPost, path: "/v1/plans", key: f.testKey, body: body, headers: map[string]string{"Idempotency-Key": "plan-no-worker"}}
+		rec, e := f.serve(t, create)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || e.Error.Code != billing.CodeTemporalUnavailable {
+			t.Fatalf("create with no worker = %d %+v (Retry-After %q), want 503 with Retry-After", rec.Code, e, rec.Header().Get("Retry-After"))
+		}
+		startWorker()
+		rec, _ = f.serve(t, create)
+		var p planBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != http.StatusCreated || p.Status != "active" || !p.LiveState {
+			t.Fatalf("the same create once a worker runs = %d %s", rec.Code, rec.Body)
+		}
+		var again planBody
+		if f.ok(t, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &again); again.ID != p.ID || again.Status != "active" {
+			t.Fatalf("GET the plan = %+v", again)
+		}
+	})
 }
 
 type planBody struct {
