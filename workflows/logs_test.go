@@ -209,9 +209,9 @@ func TestDeclinesAreLoggedOnceEachAndNeverAtError(t *testing.T) {
 	}
 }
 
-// A fault is still an ERROR: the store failing to record a charge logs the SDK's
-// "Activity error." at ERROR, and the retry then records it once.
-func TestAStoreFaultIsStillLoggedAtError(t *testing.T) {
+// harnessWhoseFirstRecordFails is a harness whose ledger loses the connection on its
+// first RecordPayment and takes every later one.
+func harnessWhoseFirstRecordFails(t *testing.T) (*harness, *faultyLedger) {
 	var ledger *faultyLedger
 	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l billing.Ledger) billing.Ledger {
 		ledger = &faultyLedger{Ledger: l, recordPayment: func(call int) error {
@@ -222,6 +222,13 @@ func TestAStoreFaultIsStillLoggedAtError(t *testing.T) {
 		}}
 		return ledger
 	})
+	return h, ledger
+}
+
+// A fault is still an ERROR: the store failing to record a charge logs the SDK's
+// "Activity error." at ERROR, and the retry then records it once.
+func TestAStoreFaultIsStillLoggedAtError(t *testing.T) {
+	h, ledger := harnessWhoseFirstRecordFails(t)
 	res := h.run(input(t, monthly("2027-01-31", 1)))
 	if res.Status != billing.PlanCompleted || res.Paid != 1 {
 		t.Fatalf("result %+v, want completed with 1 paid", res)
@@ -316,16 +323,7 @@ func applicationError(err error, typ string) *temporal.ApplicationError {
 // fails, the charge still succeeds, once, and the workflow records the row itself:
 // one row per installment, nothing charged twice, nothing logged at ERROR.
 func TestAChargeWhoseOwnRecordFailsIsRecordedByThePlan(t *testing.T) {
-	var ledger *faultyLedger
-	h := newHarnessWithLedger(t, activitiestest.Succeed, func(l billing.Ledger) billing.Ledger {
-		ledger = &faultyLedger{Ledger: l, recordPayment: func(call int) error {
-			if call == 1 {
-				return errors.New("write tcp 10.0.0.1:5432: connection reset by peer")
-			}
-			return nil
-		}}
-		return ledger
-	})
+	h, ledger := harnessWhoseFirstRecordFails(t)
 	in := input(t, monthly("2027-01-31", 2))
 	in.InitialNetworkTransactionID = "nti_initial" // merchant-initiated from installment 1
 	res := h.run(in)

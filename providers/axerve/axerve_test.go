@@ -553,13 +553,7 @@ func TestThreeDSecurePaysOnceAndReturnsSigned(t *testing.T) {
 	if a.Status != providers.AuthenticationChallenge || !strings.HasPrefix(a.ChallengeURL, d.URL+"/pagam/pagam3d.aspx") {
 		t.Fatalf("begin = %+v, want a challenge on Axerve's page", a)
 	}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noFollow.Get(a.ChallengeURL + "&answer=approve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	back, _ := url.Parse(res.Header.Get("Location"))
+	back := answerPage(t, a, "approve")
 	cb, err := p.VerifyCallback(ctx, back.Query(), time.Now())
 	if err != nil || cb.MerchantID != "mer_1" || cb.SessionID != "pay_1" || cb.Mode != billing.ModeTest || cb.AuthenticationID != a.ID {
 		t.Fatalf("callback %+v, %v", cb, err)
@@ -661,13 +655,7 @@ func TestThreeDSecureWaitingIsNotFailed(t *testing.T) {
 	if err := p.CancelAuthentication(ctx, a.ID); err == nil {
 		t.Fatal("canceling a payment still on the 3-D Secure page answered done; the payer can still pay it")
 	}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noFollow.Get(a.ChallengeURL + "&answer=approve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = res.Body.Close()
-	back, _ := url.Parse(res.Header.Get("Location"))
+	back := answerPage(t, a, "approve")
 	if back.Query().Get("lang") != "it" {
 		t.Errorf("the return URL lost its own query: %s", back)
 	}
@@ -696,7 +684,6 @@ func TestPayPalApprovalMakesTheFirstPayment(t *testing.T) {
 	ctx := context.Background()
 	d := axervetest.New(t, shop)
 	p := newProvider(t, d, 5*time.Second)
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	begin := func(key string) providers.Authentication {
 		t.Helper()
 		a, err := p.BeginAuthentication(ctx, providers.AuthenticationRequest{Method: providers.MethodPayPal, CustomerRef: "giulia@example.com",
@@ -709,13 +696,7 @@ func TestPayPalApprovalMakesTheFirstPayment(t *testing.T) {
 	}
 	visit := func(a providers.Authentication, answer string) url.Values {
 		t.Helper()
-		res, err := noFollow.Get(a.ChallengeURL + "&answer=" + answer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = res.Body.Close()
-		back, _ := url.Parse(res.Header.Get("Location"))
-		return back.Query()
+		return answerPage(t, a, answer).Query()
 	}
 
 	a := begin("pay_pp1")
@@ -773,4 +754,21 @@ func TestPayPalApprovalMakesTheFirstPayment(t *testing.T) {
 			t.Errorf("%s: %v, want an invalid request", name, err)
 		}
 	}
+}
+
+// answerPage answers the double's 3-D Secure or PayPal page for a (approve or deny) and
+// returns where Axerve sends the payer back.
+func answerPage(t *testing.T, a providers.Authentication, answer string) *url.URL {
+	t.Helper()
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noFollow.Get(a.ChallengeURL + "&answer=" + answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	back, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
 }

@@ -94,12 +94,9 @@ func TestInstallmentHistoryOnRealServer(t *testing.T) {
 // ends canceled with no next charge, both installments are in the ledger once, and
 // the event log has plan.canceled once.
 func TestCancelWhileAChargeRecordsItselfOnRealServer(t *testing.T) {
-	inFlight, release := make(chan struct{}), make(chan struct{})
+	held := holdCharge("/2/1")
 	e := start(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
-		if strings.HasSuffix(c.IdempotencyKey, "/2/1") && c.N == 1 {
-			close(inFlight)
-			<-release
-		}
+		held.hold(c)
 		return activitiestest.Succeed(c)
 	})
 	in := testPlan(t, e, "plan_cancel_in_flight", 4, 2)
@@ -107,16 +104,12 @@ func TestCancelWhileAChargeRecordsItselfOnRealServer(t *testing.T) {
 	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-inFlight:
-	case <-time.After(30 * time.Second):
-		t.Fatal("installment 2 was never charged")
-	}
+	held.wait(t)
 	st, err := starter.CancelPlan(ctx, e.c, in.PlanID, "customer asked")
 	if err != nil || st.Status != billing.PlanCanceled {
 		t.Fatalf("cancel during the charge = %+v, %v", st, err)
 	}
-	close(release)
+	close(held.release)
 	res := runToEnd(t, e, in.PlanID)
 	if res.Status != billing.PlanCanceled || res.Paid != 2 {
 		t.Fatalf("plan result %+v, want canceled with 2 paid", res)
@@ -227,11 +220,9 @@ func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 // no 3/1). With -record the history is written to
 // workflows/testdata/plan_skip_in_flight.json.
 func TestSkipWhileChargingOnRealServer(t *testing.T) {
-	inFlight, release := make(chan struct{}), make(chan struct{})
+	held := holdCharge("/2/1")
 	e := start(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
-		if strings.HasSuffix(c.IdempotencyKey, "/2/1") {
-			close(inFlight)
-			<-release
+		if held.hold(c) {
 			return providers.ChargeResult{}, &providers.Error{Provider: "fake", Class: providers.ClassSoftDecline,
 				Code: billing.CodeInsufficientFunds, Message: "insufficient funds"}
 		}
@@ -243,15 +234,11 @@ func TestSkipWhileChargingOnRealServer(t *testing.T) {
 	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-inFlight:
-	case <-time.After(30 * time.Second):
-		t.Fatal("installment 2 was never charged")
-	}
+	held.wait(t)
 	if _, err := starter.SkipNextInstallment(ctx, e.c, in.PlanID); err != nil {
 		t.Fatalf("skip_next during the charge: %v", err)
 	}
-	close(release)
+	close(held.release)
 	res := runToEnd(t, e, in.PlanID)
 	if res.Status != billing.PlanCompleted || res.Paid != 3 || res.Skipped != 1 {
 		t.Fatalf("plan result %+v, want completed with 3 paid and 1 skipped", res)
@@ -269,4 +256,35 @@ func TestSkipWhileChargingOnRealServer(t *testing.T) {
 		t.Fatalf("ledger %v, want %v: installment 2 keeps its debt, 3 is the one skipped", rows, want)
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_skip_in_flight.json")
+}
+
+// heldCharge keeps the first charge under a key ending in suffix at the provider until
+// released, so a test can act while it is in flight.
+type heldCharge struct {
+	suffix            string
+	inFlight, release chan struct{}
+}
+
+func holdCharge(suffix string) *heldCharge {
+	return &heldCharge{suffix: suffix, inFlight: make(chan struct{}), release: make(chan struct{})}
+}
+
+// hold blocks c, if it is the held charge, until released, and reports whether it was.
+func (h *heldCharge) hold(c activitiestest.Call) bool {
+	if !strings.HasSuffix(c.IdempotencyKey, h.suffix) || c.N != 1 {
+		return false
+	}
+	close(h.inFlight)
+	<-h.release
+	return true
+}
+
+// wait waits until the held charge is at the provider.
+func (h *heldCharge) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-h.inFlight:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the charge %s… was never sent", h.suffix)
+	}
 }
