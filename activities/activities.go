@@ -45,7 +45,13 @@ type Deps struct {
 	// PublicURL is where customers reach the API's hosted pages (scheme and host), for
 	// the recovery links in webhooks and emails; without it they carry none.
 	PublicURL string
-	Logger    *slog.Logger
+	// Pacer spaces the charges of a provider account with a max_charges_per_second,
+	// and of an installation provider with a rate in Rates, across every worker;
+	// without it nothing is paced.
+	Pacer ChargePacer
+	// Rates is the installation providers' charges per second, by provider name.
+	Rates  map[string]int
+	Logger *slog.Logger
 }
 
 // Activities holds what activities need.

@@ -54,6 +54,15 @@ type ChargeRequest struct {
 	// write does not fail the charge: ChargeResult.Recorded is false and the workflow
 	// records the row itself.
 	Record *RecordPaymentRequest `json:"record,omitempty"`
+	// CanWait: the workflow sleeps until ChargeResult.PacedUntil when the provider
+	// account's charge queue is longer than the activity waits (workflows'
+	// versionPacedCharges); without it the activity waits within its deadline or fails
+	// retryably with nothing sent.
+	CanWait bool `json:"can_wait,omitempty"`
+	// Slot is the send slot an earlier call reserved (its ChargeResult.PacedUntil): the
+	// charge goes at that instant without queueing again, unless the workflow woke
+	// more than a second after it.
+	Slot time.Time `json:"slot,omitzero"`
 }
 
 // ChargeResult is an accepted charge.
@@ -64,6 +73,10 @@ type ChargeResult struct {
 	NetworkTransactionID string                 `json:"network_transaction_id,omitempty"`
 	// Recorded: ChargeRequest.Record was written.
 	Recorded bool `json:"recorded,omitempty"`
+	// PacedUntil, when set, says nothing was sent: the provider account's charge rate
+	// queued this charge, and the slot at PacedUntil is reserved for it (call again
+	// then with ChargeRequest.Slot). Only a request with CanWait gets it.
+	PacedUntil time.Time `json:"paced_until,omitzero"`
 }
 
 // Charge looks up the saved card, checks its attempt limit across plans and charges it
@@ -123,6 +136,11 @@ func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResul
 			return ChargeResult{}, ChargeFailure{Type: ErrAttemptLimit, Code: billing.CodeAttemptLimitReached, Provider: card.Provider,
 				Message: "the card failed too often in the last " + limit.Window.String(), Until: until}.err(false, nil)
 		}
+	}
+	// The provider account's pace: a slot is taken before anything is sent, the
+	// lookup of an earlier attempt included.
+	if until, err := a.pace(ctx, req, card); err != nil || !until.IsZero() {
+		return ChargeResult{PacedUntil: until}, err
 	}
 	p, err := a.provider(ctx, req.MerchantID, card)
 	if err != nil {

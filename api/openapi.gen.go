@@ -1454,11 +1454,14 @@ type ProviderAccount struct {
 	CredentialsSet []string `json:"credentials_set"`
 
 	// Id Example: pa_2n4v6ruxk3j5dcbq7j2wzqg4ly
-	Id       string                `json:"id"`
-	Livemode bool                  `json:"livemode"`
-	Name     string                `json:"name"`
-	Object   ProviderAccountObject `json:"object"`
-	Provider string                `json:"provider"`
+	Id       string `json:"id"`
+	Livemode bool   `json:"livemode"`
+
+	// MaxChargesPerSecond the account's charge pace; 0: not paced
+	MaxChargesPerSecond int                   `json:"max_charges_per_second"`
+	Name                string                `json:"name"`
+	Object              ProviderAccountObject `json:"object"`
+	Provider            string                `json:"provider"`
 }
 
 // ProviderAccountObject defines model for ProviderAccount.Object.
@@ -1471,6 +1474,11 @@ type ProviderAccountCreate struct {
 
 	// Credentials The provider's credential fields, by the names of its dashboard.
 	Credentials map[string]string `json:"credentials"`
+
+	// MaxChargesPerSecond Paces the charges sent through the account to the provider's rate limit,
+	// across every worker (0 or absent: not paced). A burst of installments due at
+	// one instant queues: each plan sleeps until its send slot.
+	MaxChargesPerSecond *int `json:"max_charges_per_second,omitempty"`
 
 	// Name Example: KSA store
 	Name string `json:"name"`
@@ -1488,6 +1496,13 @@ type ProviderAccountList struct {
 
 // ProviderAccountListObject defines model for ProviderAccountList.Object.
 type ProviderAccountListObject string
+
+// ProviderAccountUpdate defines model for ProviderAccountUpdate.
+type ProviderAccountUpdate struct {
+	// MaxChargesPerSecond 0 stops pacing
+	MaxChargesPerSecond *int    `json:"max_charges_per_second,omitempty"`
+	Name                *string `json:"name,omitempty"`
+}
 
 // ProviderList defines model for ProviderList.
 type ProviderList struct {
@@ -1875,6 +1890,9 @@ type SkipNextInstallmentJSONRequestBody = NoParameters
 // CreateProviderAccountJSONRequestBody defines body for CreateProviderAccount for application/json ContentType.
 type CreateProviderAccountJSONRequestBody = ProviderAccountCreate
 
+// UpdateProviderAccountJSONRequestBody defines body for UpdateProviderAccount for application/json ContentType.
+type UpdateProviderAccountJSONRequestBody = ProviderAccountUpdate
+
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
 
@@ -2089,6 +2107,9 @@ type ServerInterface interface {
 	// GetProviderAccount Read a provider account (never its credentials).
 	// (GET /v1/provider-accounts/{id})
 	GetProviderAccount(ctx echo.Context, id ID) error
+	// UpdateProviderAccount Rename an account or change its charge pace (credentials cannot change; create a new account).
+	// (PATCH /v1/provider-accounts/{id})
+	UpdateProviderAccount(ctx echo.Context, id ID) error
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx echo.Context) error
@@ -3034,6 +3055,22 @@ func (w *ServerInterfaceWrapper) GetProviderAccount(ctx echo.Context) error {
 	return err
 }
 
+// UpdateProviderAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateProviderAccount(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateProviderAccount(ctx, id)
+	return err
+}
+
 // ListProviders converts echo context to params.
 func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 	var err error
@@ -3220,6 +3257,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/provider-accounts", wrapper.CreateProviderAccount, options.OperationMiddlewares["createProviderAccount"]...)
 	router.DELETE(options.BaseURL+"/v1/provider-accounts/:id", wrapper.DeleteProviderAccount, options.OperationMiddlewares["deleteProviderAccount"]...)
 	router.GET(options.BaseURL+"/v1/provider-accounts/:id", wrapper.GetProviderAccount, options.OperationMiddlewares["getProviderAccount"]...)
+	router.PATCH(options.BaseURL+"/v1/provider-accounts/:id", wrapper.UpdateProviderAccount, options.OperationMiddlewares["updateProviderAccount"]...)
 	router.GET(options.BaseURL+"/v1/customers", wrapper.ListCustomers, options.OperationMiddlewares["listCustomers"]...)
 	router.POST(options.BaseURL+"/v1/customers", wrapper.CreateCustomer, options.OperationMiddlewares["createCustomer"]...)
 	router.DELETE(options.BaseURL+"/v1/customers/:id", wrapper.DeleteCustomer, options.OperationMiddlewares["deleteCustomer"]...)
@@ -4619,6 +4657,46 @@ func (response GetProviderAccountdefaultJSONResponse) VisitGetProviderAccountRes
 	return err
 }
 
+type UpdateProviderAccountRequestObject struct {
+	Id   ID `json:"id"`
+	Body *UpdateProviderAccountJSONRequestBody
+}
+
+type UpdateProviderAccountResponseObject interface {
+	VisitUpdateProviderAccountResponse(w http.ResponseWriter) error
+}
+
+type UpdateProviderAccount200JSONResponse ProviderAccount
+
+func (response UpdateProviderAccount200JSONResponse) VisitUpdateProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateProviderAccountdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateProviderAccountdefaultJSONResponse) VisitUpdateProviderAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListProvidersRequestObject struct {
 }
 
@@ -4962,6 +5040,9 @@ type StrictServerInterface interface {
 	// GetProviderAccount Read a provider account (never its credentials).
 	// (GET /v1/provider-accounts/{id})
 	GetProviderAccount(ctx context.Context, request GetProviderAccountRequestObject) (GetProviderAccountResponseObject, error)
+	// UpdateProviderAccount Rename an account or change its charge pace (credentials cannot change; create a new account).
+	// (PATCH /v1/provider-accounts/{id})
+	UpdateProviderAccount(ctx context.Context, request UpdateProviderAccountRequestObject) (UpdateProviderAccountResponseObject, error)
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
@@ -6288,6 +6369,54 @@ func (sh *strictHandler) GetProviderAccount(ctx echo.Context, id ID) error {
 		return err
 	} else if validResponse, ok := response.(GetProviderAccountResponseObject); ok {
 		return validResponse.VisitGetProviderAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateProviderAccount operation middleware
+func (sh *strictHandler) UpdateProviderAccount(ctx echo.Context, id ID) error {
+	var request UpdateProviderAccountRequestObject
+
+	request.Id = id
+
+	var body UpdateProviderAccountJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateProviderAccount(ctx.Request().Context(), request.(UpdateProviderAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateProviderAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateProviderAccountResponseObject); ok {
+		return validResponse.VisitUpdateProviderAccountResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

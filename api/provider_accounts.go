@@ -19,7 +19,7 @@ func (s *server) CreateProviderAccount(ctx context.Context, req CreateProviderAc
 		return nil, err
 	}
 	acc, err := s.store.CreateProviderAccount(ctx, caller, billing.NewProviderAccount{Provider: b.Provider, Name: b.Name,
-		BaseURL: base, Credentials: creds})
+		BaseURL: base, Credentials: creds, MaxChargesPerSecond: deref(b.MaxChargesPerSecond)})
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +49,16 @@ func (s *server) GetProviderAccount(ctx context.Context, req GetProviderAccountR
 	return GetProviderAccount200JSONResponse(providerAccountOut(acc)), nil
 }
 
+// UpdateProviderAccount implements PATCH /v1/provider-accounts/{id}: a new name or
+// charge pace, which workers apply from the next charge on.
+func (s *server) UpdateProviderAccount(ctx context.Context, req UpdateProviderAccountRequestObject) (UpdateProviderAccountResponseObject, error) {
+	acc, err := s.store.UpdateProviderAccount(ctx, callerFrom(ctx), req.Id, req.Body.Name, req.Body.MaxChargesPerSecond)
+	if err != nil {
+		return nil, err
+	}
+	return UpdateProviderAccount200JSONResponse(providerAccountOut(acc)), nil
+}
+
 // DeleteProviderAccount implements DELETE /v1/provider-accounts/{id}.
 func (s *server) DeleteProviderAccount(ctx context.Context, req DeleteProviderAccountRequestObject) (DeleteProviderAccountResponseObject, error) {
 	if err := s.store.DeleteProviderAccount(ctx, callerFrom(ctx), req.Id); err != nil {
@@ -59,7 +69,8 @@ func (s *server) DeleteProviderAccount(ctx context.Context, req DeleteProviderAc
 
 func providerAccountOut(a billing.ProviderAccount) ProviderAccount {
 	out := ProviderAccount{Id: a.ID, Object: ProviderAccountObjectProviderAccount, Provider: a.Provider, Name: a.Name,
-		CredentialsSet: a.CredentialFields, Livemode: a.Mode == billing.ModeLive, CreatedAt: a.CreatedAt}
+		CredentialsSet: a.CredentialFields, MaxChargesPerSecond: a.MaxChargesPerSecond, Livemode: a.Mode == billing.ModeLive,
+		CreatedAt: a.CreatedAt}
 	if a.BaseURL != "" {
 		out.BaseUrl = &a.BaseURL
 	}

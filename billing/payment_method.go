@@ -115,6 +115,8 @@ type ChargeableCard struct {
 	NetworkTransactionID string
 	Blocked              bool
 	Detached             bool
+	// MaxChargesPerSecond is the provider account's charge pace (0: not paced).
+	MaxChargesPerSecond int
 }
 
 // String describes the card without its token.

@@ -23,7 +23,10 @@ type ProviderAccount struct {
 	BaseURL string
 	// CredentialFields names the credentials that are set, sorted; never their values.
 	CredentialFields []string
-	CreatedAt        time.Time
+	// MaxChargesPerSecond paces the charges sent through the account, across every
+	// worker (0: not paced).
+	MaxChargesPerSecond int
+	CreatedAt           time.Time
 }
 
 // NewProviderAccount is an account to create. The API checks the credentials against
@@ -33,6 +36,8 @@ type NewProviderAccount struct {
 	Name        string
 	BaseURL     string
 	Credentials Credentials
+	// MaxChargesPerSecond: see ProviderAccount (0: not paced).
+	MaxChargesPerSecond int
 }
 
 // Credentials are a provider account's secrets by field name. String and GoString
@@ -70,6 +75,8 @@ type ProviderAccountKeys struct {
 	Provider    string
 	BaseURL     string
 	Credentials Credentials
+	// MaxChargesPerSecond: see ProviderAccount (0: not paced).
+	MaxChargesPerSecond int
 }
 
 // ProviderAccountService keeps merchants' provider accounts.
@@ -77,6 +84,8 @@ type ProviderAccountService interface {
 	CreateProviderAccount(ctx context.Context, caller Caller, in NewProviderAccount) (ProviderAccount, error)
 	GetProviderAccount(ctx context.Context, caller Caller, id string) (ProviderAccount, error)
 	ListProviderAccounts(ctx context.Context, caller Caller, p ListParams) (Page[ProviderAccount], error)
+	// UpdateProviderAccount changes an account's name or charge pace (nil: unchanged).
+	UpdateProviderAccount(ctx context.Context, caller Caller, id string, name *string, maxChargesPerSecond *int) (ProviderAccount, error)
 	// DeleteProviderAccount erases an account's credentials for good; a KindConflict
 	// error while an unfinished plan charges a card saved on it.
 	DeleteProviderAccount(ctx context.Context, caller Caller, id string) error

@@ -305,9 +305,15 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 	if err != nil {
 		return billing.ChargeableCard{}, err
 	}
-	var row paymentMethodRow
-	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
-		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
+	var row struct {
+		paymentMethodRow
+		// MaxChargesPerSecond is the card's provider account's pace (0: none).
+		MaxChargesPerSecond sql.NullInt64 `db:"max_charges_per_second"`
+	}
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+`,
+		(SELECT pa.max_charges_per_second FROM provider_accounts pa WHERE pa.id = payment_methods.provider_account
+			AND pa.merchant_id = payment_methods.merchant_id) AS max_charges_per_second
+		FROM payment_methods WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return billing.ChargeableCard{}, notFound("payment method", paymentMethodID)
 	}
@@ -317,7 +323,8 @@ func (db *DB) ChargeableCard(ctx context.Context, merchantID, paymentMethodID st
 	card := billing.ChargeableCard{PaymentMethodID: row.ID, CustomerID: row.CustomerID, Provider: row.Provider,
 		Type: row.Type, ProviderAccount: row.ProviderAccount.String,
 		CustomerRef: row.ProviderCustomerRef.String, NetworkTransactionID: row.NetworkTxID.String,
-		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached}
+		Blocked: row.Status == billing.PaymentMethodBlocked, Detached: row.Status == billing.PaymentMethodDetached,
+		MaxChargesPerSecond: int(row.MaxChargesPerSecond.Int64)}
 	if row.Status != billing.PaymentMethodActive {
 		return card, nil
 	}
@@ -389,9 +396,15 @@ func (db *DB) keepPayPalAgreement(ctx context.Context, merchantID, paymentMethod
 	if err != nil {
 		return false, err
 	}
-	var row paymentMethodRow
-	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
-		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
+	var row struct {
+		paymentMethodRow
+		// MaxChargesPerSecond is the card's provider account's pace (0: none).
+		MaxChargesPerSecond sql.NullInt64 `db:"max_charges_per_second"`
+	}
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+`,
+		(SELECT pa.max_charges_per_second FROM provider_accounts pa WHERE pa.id = payment_methods.provider_account
+			AND pa.merchant_id = payment_methods.merchant_id) AS max_charges_per_second
+		FROM payment_methods WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound("payment method", paymentMethodID)
 	}

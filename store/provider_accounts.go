@@ -23,13 +23,14 @@ type providerAccountRow struct {
 	CredentialFields string         `db:"credential_fields"`
 	CredentialsKeyID sql.NullString `db:"credentials_key_id"`
 	Credentials      []byte         `db:"credentials"`
+	MaxChargesPerSec int            `db:"max_charges_per_second"`
 	CreatedAt        time.Time      `db:"created_at"`
 	DeletedAt        *time.Time     `db:"deleted_at"`
 }
 
 func (r providerAccountRow) account() billing.ProviderAccount {
 	a := billing.ProviderAccount{ID: r.ID, MerchantID: r.MerchantID, Mode: r.Mode, Provider: r.Provider, Name: r.Name,
-		BaseURL: r.BaseURL, CreatedAt: r.CreatedAt.UTC(), CredentialFields: []string{}}
+		BaseURL: r.BaseURL, CreatedAt: r.CreatedAt.UTC(), CredentialFields: []string{}, MaxChargesPerSecond: r.MaxChargesPerSec}
 	if r.CredentialFields != "" {
 		a.CredentialFields = strings.Split(r.CredentialFields, ",")
 	}
@@ -53,15 +54,16 @@ func (db *DB) CreateProviderAccount(ctx context.Context, caller billing.Caller, 
 	}
 	row := providerAccountRow{ID: billing.NewID(billing.PrefixProviderAccount), MerchantID: caller.MerchantID, Mode: caller.Mode,
 		Provider: in.Provider, Name: in.Name, BaseURL: in.BaseURL, CredentialFields: strings.Join(in.Credentials.Fields(), ","),
-		CreatedAt: db.now()}
+		MaxChargesPerSec: in.MaxChargesPerSecond, CreatedAt: db.now()}
 	kid, sealed, err := kr.Seal(plain, credentialsAAD(row.MerchantID, row.Mode, row.ID))
 	if err != nil {
 		return billing.ProviderAccount{}, fmt.Errorf("create provider account: %w", err)
 	}
 	row.CredentialsKeyID, row.Credentials = nullable(kid), sealed
 	if _, err := db.NamedExecContext(ctx, `INSERT INTO provider_accounts (id, merchant_id, mode, provider, name, base_url,
-		credential_fields, credentials_key_id, credentials, created_at)
-		VALUES (:id, :merchant_id, :mode, :provider, :name, :base_url, :credential_fields, :credentials_key_id, :credentials, :created_at)`,
+		credential_fields, credentials_key_id, credentials, max_charges_per_second, created_at)
+		VALUES (:id, :merchant_id, :mode, :provider, :name, :base_url, :credential_fields, :credentials_key_id, :credentials,
+		:max_charges_per_second, :created_at)`,
 		row); err != nil {
 		return billing.ProviderAccount{}, translate(err, "create provider account")
 	}
@@ -253,4 +255,25 @@ func (db *DB) resealProviderAccounts(ctx context.Context, limit int) (int, error
 		}
 	}
 	return n, nil
+}
+
+// UpdateProviderAccount changes an account's name or charge pace (nil: unchanged; a
+// pace of 0 stops pacing). Workers read the pace at every charge.
+func (db *DB) UpdateProviderAccount(ctx context.Context, caller billing.Caller, id string, name *string, maxChargesPerSecond *int) (billing.ProviderAccount, error) {
+	row, err := db.getProviderAccountRow(ctx, caller.MerchantID, &caller.Mode, id)
+	if err != nil {
+		return billing.ProviderAccount{}, err
+	}
+	if name != nil {
+		row.Name = *name
+	}
+	if maxChargesPerSecond != nil {
+		row.MaxChargesPerSec = *maxChargesPerSecond
+	}
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE provider_accounts SET name = ?, max_charges_per_second = ?
+		WHERE id = ? AND merchant_id = ? AND mode = ? AND deleted_at IS NULL`),
+		row.Name, row.MaxChargesPerSec, id, caller.MerchantID, caller.Mode); err != nil {
+		return billing.ProviderAccount{}, translate(err, "update provider account")
+	}
+	return row.account(), nil
 }

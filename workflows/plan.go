@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionLocalCreate)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionPacedCharges)
 	p.events++
 
 	if in.State == nil {
@@ -107,6 +107,12 @@ const (
 	// workflow task, so the created update (POST /v1/plans) answers after that one
 	// task instead of after an activity's round trips through the server.
 	versionLocalCreate workflow.Version = 8
+	// versionPacedCharges: a charge queued by its provider account's pace
+	// (max_charges_per_second) comes back with the slot reserved for it
+	// (activities.ChargeResult.PacedUntil); the plan sleeps on a timer until then
+	// (PlanCarry.PacedSlot) and charges in that slot, instead of an activity holding a
+	// worker slot while it waits.
+	versionPacedCharges workflow.Version = 9
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -241,6 +247,11 @@ func (p *planRun) step(ctx workflow.Context) error {
 		p.s.NotBefore = until
 		return nil
 	}
+	if p.s.PacedSlot.After(now) {
+		// Queued by the provider account's pace: the slot is this plan's.
+		p.wait(ctx, p.s.PacedSlot.Sub(now))
+		return nil
+	}
 	return p.charge(ctx, inst)
 }
 
@@ -307,6 +318,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	if p.version >= versionSkipInFlight {
 		p.inFlight = inst.Number
 	}
+	paced := p.version >= versionPacedCharges
+	slot := s.PacedSlot
+	s.PacedSlot = time.Time{}
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
 		MerchantID: p.in.MerchantID, Mode: p.in.Mode, PaymentMethodID: pmID, Amount: inst.Amount, Currency: p.in.Currency,
 		IdempotencyKey: key, Initiator: initiator, NetworkTransactionID: s.NetworkTransactionID,
@@ -323,8 +337,13 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// The provider is asked what became of the lost attempt before the key is
 		// sent again: its own replay of the key may have expired since.
 		Resolve: s.Unknown, LookupOnly: lookupOnly, Record: onSuccess,
+		CanWait: paced, Slot: slot,
 	})
 	p.inFlight = 0
+	if err == nil && !res.PacedUntil.IsZero() {
+		s.PacedSlot = res.PacedUntil // nothing was sent; step waits for the slot
+		return nil
+	}
 	now := workflow.Now(ctx)
 	rec.AttemptedAt = now
 	if err == nil && res.Recorded && onSuccess != nil {

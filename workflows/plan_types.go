@@ -159,6 +159,9 @@ type PlanCarry struct {
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	// NotBefore defers the next attempt while the card is over its attempt limit.
 	NotBefore time.Time `json:"not_before,omitzero"`
+	// PacedSlot is the send slot the provider account's pace reserved for the next
+	// attempt (versionPacedCharges): the plan sleeps until then, then charges.
+	PacedSlot time.Time `json:"paced_slot,omitzero"`
 	// Unknown: the last attempt's outcome is unknown (the provider never answered), so
 	// the next attempt reuses its idempotency key and can never charge twice.
 	Unknown bool `json:"unknown,omitempty"`

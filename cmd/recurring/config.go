@@ -75,6 +75,10 @@ type ProviderConfig struct {
 	APSResponsePhrase     string `env:"APS_RESPONSE_PHRASE"`
 	APSSHAType            string `env:"APS_SHA_TYPE" envDefault:"SHA-256"`
 	APSBaseURL            string `env:"APS_BASE_URL"`
+	// ChargeRateLimits paces the installation's providers: provider=charges per
+	// second, comma-separated (simulator=50,stripe=25), shared by every worker on the
+	// database. Merchants' provider accounts carry their own max_charges_per_second.
+	ChargeRateLimits map[string]int `env:"CHARGE_RATE_LIMITS" envSeparator:"," envKeyValSeparator:"="`
 }
 
 // apsConfig is the Amazon Payment Services account the variables give, if any.
@@ -155,8 +159,18 @@ func (pc ProviderConfig) validate() error {
 			return fmt.Errorf("APS_*: %w", err)
 		}
 	}
+	for name, rate := range pc.ChargeRateLimits {
+		if name == "" || rate < 1 || rate > maxChargesPerSecond {
+			return fmt.Errorf("CHARGE_RATE_LIMITS: want provider=charges per second (1 to %d) pairs, got %q=%d",
+				maxChargesPerSecond, name, rate)
+		}
+	}
 	return nil
 }
+
+// maxChargesPerSecond bounds a configured pace: beyond it a lane's slots would be
+// finer than the store's microseconds can keep apart usefully.
+const maxChargesPerSecond = 10000
 
 // renameFields replaces Go field names in env's parse errors with the variable names
 // an operator actually set.

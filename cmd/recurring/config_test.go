@@ -201,3 +201,22 @@ func TestPublicURLConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestChargeRateLimitsConfig: CHARGE_RATE_LIMITS paces installation providers by name
+// (api, worker and dev read it); anything but provider=positive integer pairs names
+// the variable.
+func TestChargeRateLimitsConfig(t *testing.T) {
+	pc, err := parseProviderConfig(map[string]string{"CHARGE_RATE_LIMITS": "simulator=50,stripe=25"})
+	if err != nil || pc.ChargeRateLimits["simulator"] != 50 || pc.ChargeRateLimits["stripe"] != 25 || len(pc.ChargeRateLimits) != 2 {
+		t.Fatalf("CHARGE_RATE_LIMITS = %v, %v", pc.ChargeRateLimits, err)
+	}
+	if cfg, err := parseConfig(map[string]string{"CHARGE_RATE_LIMITS": "stripe=5"}); err != nil || cfg.ChargeRateLimits["stripe"] != 5 {
+		t.Fatalf("worker config: %v, %v", cfg.ChargeRateLimits, err)
+	}
+	for _, bad := range []string{"stripe", "stripe=0", "stripe=-1", "stripe=fast", "=5", "stripe=2.5", "stripe=10001"} {
+		if _, err := parseProviderConfig(map[string]string{"CHARGE_RATE_LIMITS": bad}); err == nil ||
+			!strings.Contains(err.Error(), "CHARGE_RATE_LIMITS") {
+			t.Errorf("CHARGE_RATE_LIMITS=%s: %v, want an error naming the variable", bad, err)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		return err
 	}
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
-		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Logger: logger}),
+		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Pacer: db, Rates: cfg.ChargeRateLimits, Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout, CacheSize: cfg.WorkflowCacheSize})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

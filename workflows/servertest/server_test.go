@@ -72,7 +72,7 @@ func oneCard() *activitiestest.PaymentMethods {
 // fake provider, read cards from cards, tell customers through notifier, and keep
 // the ledger and webhook deliveries in a SQLite store with a keyring.
 func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error), logger *slog.Logger,
-	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier) *env {
+	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier, options ...func(*activities.Deps, *store.DB)) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server: skipped with -short")
@@ -114,10 +114,14 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 		t.Fatal(err)
 	}
 	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
-	w := worker.New(c, activities.New(activities.Deps{
+	deps := activities.Deps{
 		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
 		Ledger: db, Notifier: notifier, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c}, Logger: sdkLogger,
-	}), worker.Options{Pollers: 4})
+	}
+	for _, o := range options {
+		o(&deps, db)
+	}
+	w := worker.New(c, activities.New(deps), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
