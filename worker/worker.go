@@ -25,7 +25,13 @@ type Options struct {
 	// needs no place in it; a bigger cache saves replays during bursts and costs
 	// memory (the SDK's own default of 10,000 held 1.9 GB with 20,000 plans asleep).
 	CacheSize int
+	// StickyTimeout is how long a workflow task waits for the worker that has the
+	// workflow cached before it goes to any worker (DefaultStickyTimeout when zero).
+	StickyTimeout time.Duration
 }
+
+// DefaultStickyTimeout is the SDK's sticky schedule-to-start timeout.
+const DefaultStickyTimeout = 5 * time.Second
 
 // DefaultCacheSize is the worker's sticky cache size (WORKFLOW_CACHE_SIZE).
 const DefaultCacheSize = 2000
@@ -42,6 +48,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultCacheSize
+	}
+	if o.StickyTimeout == 0 {
+		o.StickyTimeout = DefaultStickyTimeout
 	}
 	if o.StopTimeout == 0 {
 		// In-flight charges get this long to finish on SIGTERM before the worker
@@ -64,6 +73,7 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflows,
 		WorkerStopTimeout:                      o.StopTimeout,
+		StickyScheduleToStartTimeout:           o.StickyTimeout,
 	})
 	w.RegisterWorkflow(workflows.Baseline)
 	w.RegisterWorkflow(workflows.Plan)

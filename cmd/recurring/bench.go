@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,31 +22,36 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
 	"github.com/recurring/recurring/workflows"
 )
 
-// runBench measures, on one fresh embedded server with the worker in the same process
-// and wired as `recurring dev` wires it: first N bare workflows (a durable timer, then
-// one no-op activity) all due at one instant, then N plan workflows whose first
-// installment is due at one instant, charged through the simulator and recorded in the
-// SQLite store. It reports both drain rates and their ratio.
+// runBench measures bursts on the embedded server with the worker in the same process,
+// wired as `recurring dev` wires it: N timer-only workflows (the box's ceiling), N bare
+// workflows (a durable timer, then one no-op activity), N plans whose first
+// installment is due at one instant (charged through the simulator, recorded in the
+// SQLite store), and plan creation through the API against bare starts. Each phase
+// runs on its own fresh server and store, so none inherits another's history, caches
+// or database; --rounds repeats them in a rotated order and reports medians.
 func runBench(ctx context.Context, args []string, _ map[string]string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("workflows", 1000, "workflows (bare run) and plans (engine run) due at the same instant")
 	dueIn := fs.Duration("due-in", 0, "how long after each run's start its workflows fall due (0: long enough to start them all)")
 	pollers := fs.Int("pollers", 0, "worker pollers (0: the worker's default)")
-	dataDir := fs.String("data-dir", "", "embedded server and store data dir (default: a temporary dir, removed afterwards)")
+	dataDir := fs.String("data-dir", "", "embedded servers' and stores' data dir, one subdirectory per phase (default: a temporary dir, removed afterwards)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	only := fs.String("only", "", `run only "timer", "bare", "engine" or "create" (default: all)`)
+	rounds := fs.Int("rounds", 1, "run the phases this many times, each on a fresh server, in a rotated order; figures are medians")
 	cards := fs.Int("cards", 10, "saved simulator cards the plans share (round robin)")
 	sleeping := fs.Int("sleeping", 0, "instead of the bursts: create this many plans due a month out and report memory, idle CPU and database sizes")
 	idle := fs.Duration("idle", time.Minute, "with --sleeping: how long to measure idle CPU")
 	workflowCache := fs.Int("workflow-cache", worker.DefaultCacheSize, "workflows the worker keeps in memory between tasks")
 	historyCache := fs.Int("history-cache", devserver.DefaultHistoryCacheSize, "workflows the embedded server's history service keeps in memory")
+	stickyTimeout := fs.Duration("sticky-timeout", worker.DefaultStickyTimeout, "how long a workflow task waits for the worker that has the workflow cached before any worker takes it")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures last")
 	memProfile := fs.String("memprofile", "", "with --sleeping: write a heap profile here after the idle window")
 	if err := fs.Parse(args); err != nil {
@@ -66,8 +72,11 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 	if *dueIn < 0 {
 		return usageError{"--due-in must not be negative"}
 	}
-	if *sleeping < 0 || *idle <= 0 || *workflowCache < 1 || *historyCache < 1 {
-		return usageError{"--sleeping must not be negative; --idle, --workflow-cache and --history-cache must be positive"}
+	if *rounds < 1 || *rounds > 20 {
+		return usageError{"--rounds must be 1 to 20"}
+	}
+	if *sleeping < 0 || *idle <= 0 || *workflowCache < 1 || *historyCache < 1 || *stickyTimeout <= 0 {
+		return usageError{"--sleeping must not be negative; --idle, --workflow-cache, --history-cache and --sticky-timeout must be positive"}
 	}
 	dir := *dataDir
 	if dir == "" {
@@ -78,55 +87,25 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		defer func() { _ = os.RemoveAll(tmp) }()
 		dir = tmp
 	}
-	// The same rule as dev: one embedded Temporal server per data dir.
+	// The same rule as dev: one process per data dir.
 	lock, err := devserver.LockDataDir(dir)
 	if err != nil {
 		return fmt.Errorf("%w: stop the process using it, or pass another --data-dir", err)
 	}
 	defer func() { _ = lock.Unlock() }()
-	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(),
-		HistoryCacheSize: *historyCache})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
 	// Only warnings: the SDK logs every activity at debug level otherwise.
 	logger, _ := newLogger(stderr, "warn")
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := starter.EnsureSearchAttributes(ctx, c, devNamespace); err != nil {
-		return err
-	}
-
-	// The app store and providers exactly as `recurring dev` has them, with fresh keys.
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "recurring.db"))
-	if err != nil {
-		return err
-	}
-	defer func() { _ = db.Close() }()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
-	if db.Keyring, err = seal.Parse(seal.Generate("bench1")); err != nil {
-		return err
-	}
-	reg, err := buildProviders(providerSettings{simulatorVaultKey: randomBytes(32), simulatorJournal: db.SimulatorJournal()})
-	if err != nil {
-		return err
-	}
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, PaymentMethods: db, Ledger: db, Logger: logger}),
-		worker.Options{Pollers: *pollers, CacheSize: *workflowCache})
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-
+	opts := benchEnvOptions{historyCache: *historyCache, worker: worker.Options{Pollers: *pollers, CacheSize: *workflowCache,
+		StickyTimeout: *stickyTimeout}, logger: logger}
 	bar := progress(stderr, *quiet)
+
 	if *sleeping > 0 {
-		res, err := benchSleeping(ctx, c, db, reg, dir, *sleeping, *cards, *idle, bar)
+		e, err := openBenchEnv(ctx, dir, opts)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		res, err := benchSleeping(ctx, e.c, e.db, e.reg, dir, *sleeping, *cards, *idle, bar)
 		if err != nil {
 			return err
 		}
@@ -146,44 +125,79 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 		}
 		return nil
 	}
-	var timer, bare, engine benchResult
-	var creates createResult
-	if *only == "" || *only == "timer" {
-		if timer, err = benchBaseline(ctx, c, *n, bareDueIn(*dueIn, *n), true, bar); err != nil {
-			return err
+
+	phases := []string{"timer", "bare", "engine", "create"}
+	if *only != "" {
+		phases = []string{*only}
+	}
+	runs := map[string][]benchResult{}
+	var createRuns []createResult
+	for round := range *rounds {
+		for i := range phases {
+			phase := phases[(i+round)%len(phases)] // rotated, so no phase always goes first
+			sub := filepath.Join(dir, fmt.Sprintf("round%d-%s", round+1, phase))
+			e, err := openBenchEnv(ctx, sub, opts)
+			if err != nil {
+				return err
+			}
+			var r benchResult
+			var cr createResult
+			switch phase {
+			case "timer", "bare":
+				r, err = benchBaseline(ctx, e.c, *n, bareDueIn(*dueIn, *n), phase == "timer", bar)
+			case "engine":
+				d := *dueIn
+				if d == 0 {
+					// Each plan writes its row before it sleeps, so starting takes longer.
+					d = max(10*time.Second, time.Duration(*n)*30*time.Millisecond)
+				}
+				r, err = benchPlans(ctx, e.c, e.db, e.reg, *n, *cards, d, bar)
+			case "create":
+				cr, err = benchCreates(ctx, e.c, e.db, e.reg, min(*n, 2000), bar)
+			}
+			e.close()
+			if *dataDir == "" {
+				_ = os.RemoveAll(sub) // a phase's databases are not needed once measured
+			}
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round+1, phase, err)
+			}
+			if phase == "create" {
+				createRuns = append(createRuns, cr)
+				fmt.Fprintf(stdout, "round %d, creation, 32 concurrent clients, %d each way: POST /v1/plans %.0f plans/s, bare starts %.0f workflows/s\n",
+					round+1, cr.n, cr.api, cr.bare)
+				continue
+			}
+			runs[phase] = append(runs[phase], r)
+			fmt.Fprintf(stdout, "round %d, %s: drained %.0f/s, lag %s, CPU %s per workflow\n", round+1, phase, r.drainRate, r.lagString(), r.cpuString())
 		}
-		fmt.Fprintf(stdout, "timer-only workflow (sleeps until due, completes), %d due at once: the box's ceiling\n", *n)
+	}
+	timer, bare, engine := medianResult(runs["timer"]), medianResult(runs["bare"]), medianResult(runs["engine"])
+	creates := medianCreates(createRuns)
+	of := fmt.Sprintf("median of %d fresh-server runs", *rounds)
+	if *rounds == 1 {
+		of = "one fresh-server run"
+	}
+	if len(runs["timer"]) > 0 {
+		fmt.Fprintf(stdout, "timer-only workflow (sleeps until due, completes), %d due at once, %s: the box's ceiling\n", *n, of)
 		printBare(stdout, timer)
 	}
-	if *only == "" || *only == "bare" {
-		if bare, err = benchBaseline(ctx, c, *n, bareDueIn(*dueIn, *n), false, bar); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "bare workflow (timer + 1 no-op activity), %d due at once on the embedded server:\n", *n)
+	if len(runs["bare"]) > 0 {
+		fmt.Fprintf(stdout, "bare workflow (timer + 1 no-op activity), %d due at once, %s:\n", *n, of)
 		printBare(stdout, bare)
 	}
-	if *only == "" || *only == "engine" {
-		d := *dueIn
-		if d == 0 {
-			// Each plan writes its row before it sleeps, so starting takes longer.
-			d = max(10*time.Second, time.Duration(*n)*30*time.Millisecond)
-		}
-		if engine, err = benchPlans(ctx, c, db, reg, *n, *cards, d, bar); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "engine (plan workflows, Charge on the simulator, SQLite store), %d first installments due at once:\n", *n)
+	if len(runs["engine"]) > 0 {
+		fmt.Fprintf(stdout, "engine (plan workflows, Charge on the simulator, SQLite store), %d first installments due at once, %s:\n", *n, of)
 		fmt.Fprintf(stdout, "  started:        %.0f plans/s (StartPlan), all rows written and asleep after %s\n", engine.startRate, engine.ready.Round(time.Millisecond))
 		fmt.Fprintf(stdout, "  drained:        %.0f installments/s (%s from due instant to last charge)\n", engine.drainRate, engine.drain.Round(time.Millisecond))
-		fmt.Fprintf(stdout, "  due→charged lag: %s (payments.attempted_at − due_at)\n", engine.lagString())
+		fmt.Fprintf(stdout, "  due→charged lag: %s (payments.attempted_at − due_at; goal p99 ≤ N/rate + 5 s = %s)\n", engine.lagString(),
+			lagGoal(*n, engine.drainRate).Round(time.Millisecond))
 		fmt.Fprintf(stdout, "  process CPU:    %s per installment while draining\n", engine.cpuString())
 		fmt.Fprintf(stdout, "  history events: %.1f per installment charged (whole run: start, row, timer, charge, next timer)\n", engine.events)
 		fmt.Fprintf(stdout, "                  %.1f added by the installment itself (asleep → asleep again, %d plans sampled)\n", engine.added, engine.sampled)
 	}
-	if *only == "" || *only == "create" {
-		if creates, err = benchCreates(ctx, c, db, reg, min(*n, 2000), bar); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "creation, 32 concurrent clients, %d each way:\n", creates.n)
+	if len(createRuns) > 0 {
+		fmt.Fprintf(stdout, "creation, 32 concurrent clients, %d each way, %s:\n", creates.n, of)
 		fmt.Fprintf(stdout, "  POST /v1/plans:  %.0f plans/s (answered 201 with the row written)\n", creates.api)
 		fmt.Fprintf(stdout, "  bare starts:     %.0f workflows/s (StartWorkflow of a sleeping workflow)\n", creates.bare)
 	}
@@ -194,18 +208,153 @@ func runBench(ctx context.Context, args []string, _ map[string]string, stdout, s
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(benchJSON{
-			Workflows: *n, TimerOnlyCPUms: ms(timer.cpu), EngineCPUms: ms(engine.cpu), CPURatioVsTimer: ratio(engine.cpu.Seconds(), timer.cpu.Seconds()),
+			Workflows: *n, Rounds: *rounds, TimerOnlyCPUms: ms(timer.cpu), EngineCPUms: ms(engine.cpu), CPURatioVsTimer: ratio(engine.cpu.Seconds(), timer.cpu.Seconds()),
 			TimerDrain: timer.drainRate, BareDrain: bare.drainRate, EngineDrain: engine.drainRate, DrainRatio: ratio(engine.drainRate, bare.drainRate),
-			LagP50: engine.p50.Seconds(), LagP99: engine.p99.Seconds(), EventsPerInstallment: engine.added,
-			APICreates: creates.api, BareStarts: creates.bare, CreateRatio: ratio(creates.api, creates.bare), RSSMB: processRSSMB(),
+			LagP50: engine.p50.Seconds(), LagP99: engine.p99.Seconds(), LagGoalP99: lagGoal(*n, engine.drainRate).Seconds(),
+			EventsPerInstallment: engine.added,
+			APICreates:           creates.api, BareStarts: creates.bare, CreateRatio: ratio(creates.api, creates.bare), RSSMB: processRSSMB(),
 		})
 	}
 	return nil
 }
 
+// lagGoal is issue 14's bound on a burst's p99 due→charged lag: the time n charges
+// take at rate, plus 5 s (0 when nothing was measured).
+func lagGoal(n int, rate float64) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n)/rate*float64(time.Second)) + 5*time.Second
+}
+
+// medianResult returns each figure's median over rs (the zero result for none).
+func medianResult(rs []benchResult) benchResult {
+	if len(rs) == 0 {
+		return benchResult{}
+	}
+	f := func(get func(benchResult) float64) float64 {
+		xs := make([]float64, len(rs))
+		for i, r := range rs {
+			xs[i] = get(r)
+		}
+		return median(xs)
+	}
+	d := func(get func(benchResult) time.Duration) time.Duration {
+		return time.Duration(f(func(r benchResult) float64 { return float64(get(r)) }))
+	}
+	return benchResult{
+		startRate: f(func(r benchResult) float64 { return r.startRate }),
+		drainRate: f(func(r benchResult) float64 { return r.drainRate }),
+		drain:     d(func(r benchResult) time.Duration { return r.drain }),
+		p50:       d(func(r benchResult) time.Duration { return r.p50 }),
+		p99:       d(func(r benchResult) time.Duration { return r.p99 }),
+		max:       d(func(r benchResult) time.Duration { return r.max }),
+		events:    f(func(r benchResult) float64 { return r.events }),
+		added:     f(func(r benchResult) float64 { return r.added }),
+		sampled:   rs[0].sampled,
+		ready:     d(func(r benchResult) time.Duration { return r.ready }),
+		cpu:       d(func(r benchResult) time.Duration { return r.cpu }),
+	}
+}
+
+// medianCreates returns the median creation rates over rs.
+func medianCreates(rs []createResult) createResult {
+	if len(rs) == 0 {
+		return createResult{}
+	}
+	api, bare := make([]float64, len(rs)), make([]float64, len(rs))
+	for i, r := range rs {
+		api[i], bare[i] = r.api, r.bare
+	}
+	return createResult{n: rs[0].n, api: median(api), bare: median(bare)}
+}
+
+// median returns the middle value of xs (the mean of the two middle ones for an even
+// count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// benchEnvOptions configures each phase's fresh server and worker.
+type benchEnvOptions struct {
+	historyCache int
+	worker       worker.Options
+	logger       *slog.Logger
+}
+
+// benchEnv is one fresh embedded server, with the app store, providers and a worker
+// exactly as `recurring dev` has them.
+type benchEnv struct {
+	c       client.Client
+	db      *store.DB
+	reg     *providers.Registry
+	closers []func()
+}
+
+func (e *benchEnv) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+	e.closers = nil
+}
+
+// openBenchEnv starts a server, store and worker in dir (created if needed).
+func openBenchEnv(ctx context.Context, dir string, o benchEnvOptions) (_ *benchEnv, err error) {
+	e := &benchEnv{}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	srv, err := devserver.Start(devserver.Options{DataDir: dir, UIPort: -1, Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(),
+		HistoryCacheSize: o.historyCache})
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, srv.Stop)
+	if e.c, err = starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: o.logger}); err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, e.c.Close)
+	if err := starter.EnsureSearchAttributes(ctx, e.c, devNamespace); err != nil {
+		return nil, err
+	}
+	if e.db, err = store.Open(ctx, "sqlite:"+filepath.Join(dir, "recurring.db")); err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, func() { _ = e.db.Close() })
+	if _, err := e.db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if e.db.Keyring, err = seal.Parse(seal.Generate("bench1")); err != nil {
+		return nil, err
+	}
+	if e.reg, err = buildProviders(providerSettings{simulatorVaultKey: randomBytes(32), simulatorJournal: e.db.SimulatorJournal()}); err != nil {
+		return nil, err
+	}
+	w := worker.New(e.c, activities.New(activities.Deps{Providers: e.reg, PaymentMethods: e.db, Ledger: e.db, Logger: o.logger}), o.worker)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, w.Stop)
+	return e, nil
+}
+
 // benchJSON is `recurring bench --json`'s last line.
 type benchJSON struct {
 	Workflows            int     `json:"workflows"`
+	Rounds               int     `json:"rounds"`
 	TimerOnlyCPUms       float64 `json:"timer_only_cpu_ms"`
 	EngineCPUms          float64 `json:"engine_cpu_ms_per_installment"`
 	CPURatioVsTimer      float64 `json:"cpu_ratio_vs_timer"`
@@ -215,6 +364,7 @@ type benchJSON struct {
 	DrainRatio           float64 `json:"drain_ratio"`
 	LagP50               float64 `json:"lag_p50_s"`
 	LagP99               float64 `json:"lag_p99_s"`
+	LagGoalP99           float64 `json:"lag_goal_p99_s"`
 	EventsPerInstallment float64 `json:"events_per_installment"`
 	APICreates           float64 `json:"api_creates_per_s"`
 	BareStarts           float64 `json:"bare_starts_per_s"`

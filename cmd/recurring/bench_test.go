@@ -37,3 +37,36 @@ func TestBenchPercentileAndRatio(t *testing.T) {
 		t.Errorf("sampleIDs = %v", got)
 	}
 }
+
+// TestBenchMedians: --rounds reports each figure's median over the rounds, and the lag
+// goal is N/rate + 5 s.
+func TestBenchMedians(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median of 3 = %v", got)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of 4 = %v", got)
+	}
+	rs := []benchResult{
+		{drainRate: 100, p99: 3 * time.Second, cpu: 10 * time.Millisecond, added: 12},
+		{drainRate: 300, p99: 1 * time.Second, cpu: 30 * time.Millisecond, added: 12},
+		{drainRate: 200, p99: 9 * time.Second, cpu: 20 * time.Millisecond, added: 14},
+	}
+	m := medianResult(rs)
+	if m.drainRate != 200 || m.p99 != 3*time.Second || m.cpu != 20*time.Millisecond || m.added != 12 {
+		t.Errorf("medianResult = %+v", m)
+	}
+	if (medianResult(nil) != benchResult{}) {
+		t.Error("the median of no runs is not zero")
+	}
+	c := medianCreates([]createResult{{n: 5, api: 10, bare: 40}, {n: 5, api: 30, bare: 20}})
+	if c.api != 20 || c.bare != 30 || c.n != 5 {
+		t.Errorf("medianCreates = %+v", c)
+	}
+	if got := lagGoal(1000, 100); got != 15*time.Second {
+		t.Errorf("lagGoal(1000, 100/s) = %v, want 15s", got)
+	}
+	if got := lagGoal(1000, 0); got != 0 {
+		t.Errorf("lagGoal with nothing measured = %v", got)
+	}
+}
