@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -50,8 +51,11 @@ type Deps struct {
 	// without it nothing is paced.
 	Pacer ChargePacer
 	// Rates is the installation providers' charges per second, by provider name.
-	Rates  map[string]int
-	Logger *slog.Logger
+	Rates map[string]int
+	// Metrics counts charges, lag, dunning recoveries and webhook deliveries; nil
+	// records nothing.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Activities holds what activities need.

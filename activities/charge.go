@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/providers"
 )
 
@@ -84,6 +85,47 @@ type ChargeResult struct {
 // non-retryable error typed by class (see errors.go); a transient failure is retried
 // by Temporal with the same key.
 func (a *Activities) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
+	res, err := a.charge(ctx, req)
+	a.countCharge(res, err)
+	return res, err
+}
+
+// countCharge records a charge attempt's outcome in the metrics.
+func (a *Activities) countCharge(res ChargeResult, err error) {
+	m := a.deps.Metrics
+	if m == nil {
+		return
+	}
+	if err == nil {
+		outcome := metrics.OutcomeSucceeded
+		switch {
+		case !res.PacedUntil.IsZero():
+			outcome = metrics.OutcomeQueued
+		case res.Status == providers.ChargePending:
+			outcome = metrics.OutcomePending
+		}
+		m.Charge(orUnknown(res.Provider), outcome, "")
+		return
+	}
+	f, final := ChargeFailureOf(err)
+	outcome := metrics.OutcomeDeclined
+	switch {
+	case f.Type == ErrPaymentMethodUnavailable || f.Type == ErrAttemptLimit:
+		outcome = metrics.OutcomeUnavailable
+	case !final:
+		outcome = metrics.OutcomeUnknown
+	}
+	m.Charge(orUnknown(f.Provider), outcome, f.Code)
+}
+
+func orUnknown(provider string) string {
+	if provider == "" {
+		return "unknown"
+	}
+	return provider
+}
+
+func (a *Activities) charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
 	if a.deps.PaymentMethods == nil || a.deps.Providers == nil {
 		return ChargeResult{}, errors.New("charge: activities built without payment methods or providers")
 	}

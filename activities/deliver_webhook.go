@@ -86,6 +86,7 @@ func (a *Activities) DeliverWebhook(ctx context.Context, req DeliverWebhookReque
 		}
 		out.Outcome = WebhookGone
 	}
+	a.deps.Metrics.WebhookDelivery(string(out.Outcome), r.Duration)
 	return out, nil
 }
 

@@ -73,6 +73,14 @@ func (a *Activities) RecordPayment(ctx context.Context, req RecordPaymentRequest
 	if err != nil {
 		return RecordPaymentResult{}, storeError(err)
 	}
+	if req.Status == billing.PaymentSucceeded || req.Status == billing.PaymentPending {
+		if !req.DueAt.IsZero() && !req.AttemptedAt.IsZero() {
+			a.deps.Metrics.Lag(req.AttemptedAt.Sub(req.DueAt))
+		}
+		if req.PlanID != "" && req.Attempt > 1 {
+			a.deps.Metrics.DunningRecovered()
+		}
+	}
 	if req.Plan != nil {
 		if err := a.UpdatePlan(ctx, *req.Plan); err != nil {
 			return RecordPaymentResult{}, err

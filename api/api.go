@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/providers"
 )
@@ -59,6 +60,9 @@ type Deps struct {
 	// Retry-After, and the same request with the same Idempotency-Key joins the plan.
 	// 30 s when zero.
 	PlanCreateWait time.Duration
+	// Metrics, when set, counts requests by route template, method and status, and
+	// is served at GET /metrics (Prometheus text format).
+	Metrics *metrics.Metrics
 }
 
 // server implements the operations of openapi.yaml (StrictServerInterface).
@@ -116,7 +120,7 @@ func New(d Deps) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.RequestID())
-	e.Use(accessLog(d.Logger))
+	e.Use(accessLog(d.Logger, d.Metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			d.Logger.Error("panic", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
@@ -129,6 +133,10 @@ func New(d Deps) *echo.Echo {
 	// request that matches openapi.yaml, then the Idempotency-Key rules for POSTs.
 	v1 := e.Group("/v1", authenticate(d.Store), validator, idempotency(d.Store, d.Logger, d.IdempotencyLease))
 	RegisterHandlers(routes{root: e, v1: v1}, NewStrictHandler(s, nil))
+	if d.Metrics != nil {
+		// Operational like /healthz: no key; restrict it at the proxy if the API is public.
+		e.GET("/metrics", echo.WrapHandler(d.Metrics.Handler()))
+	}
 	s.registerPages(e)
 	return e
 }
@@ -293,11 +301,12 @@ func authenticate(db billing.Store) echo.MiddlewareFunc {
 // accessLog logs one line per request: method, route, status, latency, request id and
 // the caller. Never the query string (it may hold an email) or the body (it may hold a
 // card).
-func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
+func accessLog(logger *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogRoutePath: true, LogStatus: true, LogLatency: true, LogRequestID: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			m.ObserveRequest(v.RoutePath, v.Method, v.Status, v.Latency)
 			attrs := []any{"method", v.Method, "route", v.RoutePath, "status", v.Status,
 				"latency_ms", float64(v.Latency.Microseconds()) / 1000, "request_id", v.RequestID}
 			if caller := callerOf(c); caller.MerchantID != "" {

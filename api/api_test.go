@@ -23,6 +23,7 @@ import (
 
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/internal/testdb"
 	"github.com/recurring/recurring/providers"
@@ -57,6 +58,8 @@ type fixtureOptions struct {
 	providers []providers.Provider
 	// createWait is api.Deps.PlanCreateWait (the API's default when zero).
 	createWait time.Duration
+	// metrics is api.Deps.Metrics (none when nil).
+	metrics *metrics.Metrics
 }
 
 // eachStore runs fn once per store dialect (SQLite and Postgres), each with a fresh
@@ -122,7 +125,8 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 		tc = o.temporal(t, db, reg)
 	}
 	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
-		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease, PlanCreateWait: o.createWait})
+		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease, PlanCreateWait: o.createWait,
+		Metrics: o.metrics})
 	return f
 }
 

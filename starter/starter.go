@@ -38,11 +38,13 @@ type Config struct {
 	// Temporal is down and report it through /readyz.
 	Lazy   bool
 	Logger *slog.Logger
+	// MetricsHandler receives the SDK's metrics (client and worker); none when nil.
+	MetricsHandler client.MetricsHandler
 }
 
 // Dial connects to Temporal and checks the connection.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
-	opts := client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace}
+	opts := client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, MetricsHandler: cfg.MetricsHandler}
 	if cfg.Logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(cfg.Logger)
 	}

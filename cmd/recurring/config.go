@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
@@ -38,7 +39,10 @@ type Config struct {
 	// WorkflowCacheSize is the worker's sticky cache (workflows kept in memory).
 	WorkflowCacheSize int           `env:"WORKFLOW_CACHE_SIZE" envDefault:"2000"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	LogLevel          string        `env:"LOG_LEVEL" envDefault:"info"`
+	// MetricsAddr (host:port) gives the worker a listener for /metrics, /healthz and
+	// /readyz; none when empty. The API serves /metrics on HTTP_ADDR.
+	MetricsAddr string `env:"METRICS_ADDR"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
 	ProviderConfig
 	// EncryptionKeys seals saved cards' provider tokens: id:hex pairs, the first active.
 	EncryptionKeys string `env:"ENCRYPTION_KEYS"`
@@ -102,6 +106,11 @@ func parseConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.WorkflowCacheSize < 1 {
 		return cfg, fmt.Errorf("WORKFLOW_CACHE_SIZE must be at least 1, got %d", cfg.WorkflowCacheSize)
+	}
+	if cfg.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || port == "" {
+			return cfg, fmt.Errorf("METRICS_ADDR must be host:port (such as :9090), got %q", cfg.MetricsAddr)
+		}
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", cfg.ShutdownTimeout)

@@ -220,3 +220,17 @@ func TestChargeRateLimitsConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAddrConfig: METRICS_ADDR takes host:port; anything else names it.
+func TestMetricsAddrConfig(t *testing.T) {
+	for _, ok := range []string{":9090", "127.0.0.1:9464", "[::1]:9090"} {
+		if cfg, err := parseConfig(map[string]string{"METRICS_ADDR": ok}); err != nil || cfg.MetricsAddr != ok {
+			t.Errorf("METRICS_ADDR=%s: %q, %v", ok, cfg.MetricsAddr, err)
+		}
+	}
+	for _, bad := range []string{"9090", "localhost", "http://x:9090", "x:"} {
+		if _, err := parseConfig(map[string]string{"METRICS_ADDR": bad}); err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") {
+			t.Errorf("METRICS_ADDR=%s: %v, want an error naming METRICS_ADDR", bad, err)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/notify"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/internal/seal"
@@ -144,7 +145,9 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 	defer srv.Stop()
 
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger})
+	// One registry for the whole process: the API serves it at /metrics.
+	m := metrics.New()
+	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger, MetricsHandler: m.Temporal()})
 	if err != nil {
 		return err
 	}
@@ -170,6 +173,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
+	m.WatchStore(db)
 	st, err := ensureDevState(ctx, db, f.dataDir, f.apiKey, pc.SimulatorVaultKey, logger)
 	if err != nil {
 		return err
@@ -190,7 +194,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	// The recovery links in webhooks and emails point at this process's API.
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Pacer: db, Rates: pc.ChargeRateLimits,
-		Logger: logger}), worker.Options{CacheSize: f.workflowCache})
+		Metrics: m, Logger: logger}), worker.Options{CacheSize: f.workflowCache})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -208,7 +212,7 @@ Try: curl -H "Authorization: Bearer %s" %s/v1/providers
 `, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
 
 	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(pc)})
+		ProviderAllowed: providerPolicy(pc), Metrics: m})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
 	select {

@@ -123,9 +123,16 @@ func TestOpsProcesses(t *testing.T) {
 	}
 
 	apiProc := startOps(t, env, "api")
-	workerProc := startOps(t, env, "worker")
+	metricsPort, err := devserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerMetrics := "http://127.0.0.1:" + strconv.Itoa(metricsPort)
+	workerProc := startOps(t, append(env, "METRICS_ADDR=127.0.0.1:"+strconv.Itoa(metricsPort)), "worker")
 	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	waitStatus(t, base+"/readyz", http.StatusOK)
+	waitStatus(t, workerMetrics+"/healthz", http.StatusOK)
+	waitStatus(t, workerMetrics+"/readyz", http.StatusOK)
 
 	c, err := starter.Dial(context.Background(), starter.Config{HostPort: srv.HostPort, Namespace: "ops"})
 	if err != nil {
@@ -135,6 +142,18 @@ func TestOpsProcesses(t *testing.T) {
 	startBaseline(t, c, "ops-baseline", time.Now())
 	if res := baselineResult(t, c, "ops-baseline"); res.RanAt.IsZero() {
 		t.Fatal("the worker process did not run the workflow's activity")
+	}
+	// The worker's own listener serves the SDK's metrics of what it just ran, and the
+	// store gauges; the API serves its requests (the /readyz polls above).
+	workerScrape := get(t, workerMetrics+"/metrics")
+	for _, want := range []string{`temporal_activity_execution_latency_seconds_count{activity_type="Noop"`,
+		`temporal_workflow_completed{`, "recurring_installments_waiting 0", "recurring_outbox_backlog 0", "go_goroutines"} {
+		if !strings.Contains(workerScrape, want) {
+			t.Errorf("worker /metrics has no %q", want)
+		}
+	}
+	if apiScrape := get(t, base+"/metrics"); !strings.Contains(apiScrape, `recurring_http_requests_total{method="GET",route="/readyz",status="200"}`) {
+		t.Errorf("api /metrics does not count its /readyz requests:\n%.2000s", apiScrape)
 	}
 	workerProc.terminate(t)
 
@@ -153,6 +172,21 @@ func TestOpsProcesses(t *testing.T) {
 		t.Errorf("/readyz with Temporal down = %s, want temporal named as failing", body)
 	}
 	apiProc.terminate(t)
+}
+
+// get returns url's body, requiring 200.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, body)
+	}
+	return string(body)
 }
 
 // opsStack is what ops run, started for a test: an embedded Temporal server, a

@@ -139,6 +139,22 @@ func TestDevPlanEndToEnd(t *testing.T) {
 	if count["plan.completed"] != 1 || count["payment.succeeded"] != 3 {
 		t.Errorf("events for the plan: %v, want plan.completed once and payment.succeeded three times", count)
 	}
+	// dev serves one registry for the whole process at the API's /metrics: the three
+	// charges and their lags, the SDK's activity metrics, the API's requests.
+	scrape := get(t, d.apiURL+"/metrics")
+	for _, want := range []string{
+		`recurring_charges_total{decline_code="",outcome="succeeded",provider="simulator"} 3`,
+		"recurring_charge_lag_seconds_count 3",
+		`temporal_activity_execution_latency_seconds_count{activity_type="Charge"`,
+		`recurring_http_requests_total{method="POST",route="/v1/plans",status="201"} 1`,
+	} {
+		if !strings.Contains(scrape, want) {
+			t.Errorf("dev /metrics has no %q", want)
+		}
+	}
+	if strings.Contains(scrape, p.ID) {
+		t.Error("dev /metrics names the plan")
+	}
 	d.stop(t)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -72,6 +74,34 @@ func readiness(db *store.DB, c client.Client) map[string]api.Checker {
 	}
 }
 
+// opsHandler is the worker's small HTTP listener: /metrics, /healthz (the process is
+// up) and /readyz (each dependency answers within 2 s; 503 naming those that do not).
+func opsHandler(m *metrics.Metrics, ready map[string]api.Checker) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		out := map[string]string{}
+		status := http.StatusOK
+		for name, check := range ready {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			err := check(ctx)
+			cancel()
+			out[name] = "ok"
+			if err != nil {
+				out[name], status = "unavailable", http.StatusServiceUnavailable
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": map[bool]string{true: "ready", false: "not_ready"}[status == http.StatusOK], "checks": out})
+	})
+	return mux
+}
+
 // serveHTTP serves h on l until ctx ends, then drains in-flight requests for up to
 // timeout.
 func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, timeout time.Duration, logger *slog.Logger) error {
@@ -115,9 +145,11 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	defer func() { _ = db.Close() }()
 	db.Keyring = keyring
+	m := metrics.New()
+	m.WatchStore(db)
 	// Lazy: the API starts even while Temporal is down, and /readyz says so.
 	tc := cfg.temporal(logger)
-	tc.Lazy = true
+	tc.Lazy, tc.MetricsHandler = true, m.Temporal()
 	c, err := starter.Dial(ctx, tc)
 	if err != nil {
 		return err
@@ -129,7 +161,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
 	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(cfg.ProviderConfig), PublicURL: cfg.PublicURL}), cfg.ShutdownTimeout, logger)
+		ProviderAllowed: providerPolicy(cfg.ProviderConfig), PublicURL: cfg.PublicURL, Metrics: m}), cfg.ShutdownTimeout, logger)
 }
 
 func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
@@ -149,7 +181,18 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if db.Keyring, err = cfg.keyring(); err != nil {
 		return err
 	}
-	c, err := starter.Dial(ctx, cfg.temporal(logger))
+	var ml net.Listener
+	if cfg.MetricsAddr != "" {
+		if ml, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		defer func() { _ = ml.Close() }()
+	}
+	m := metrics.New()
+	m.WatchStore(db)
+	tc := cfg.temporal(logger)
+	tc.MetricsHandler = m.Temporal()
+	c, err := starter.Dial(ctx, tc)
 	if err != nil {
 		return err
 	}
@@ -158,8 +201,16 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if err != nil {
 		return err
 	}
+	if ml != nil {
+		logger.Info("worker metrics listening", "addr", ml.Addr().String())
+		go func() {
+			if err := serveHTTP(ctx, ml, opsHandler(m, readiness(db, c)), cfg.ShutdownTimeout, logger); err != nil {
+				logger.Error("worker metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
-		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Pacer: db, Rates: cfg.ChargeRateLimits, Logger: logger}),
+		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Pacer: db, Rates: cfg.ChargeRateLimits, Metrics: m, Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout, CacheSize: cfg.WorkflowCacheSize})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

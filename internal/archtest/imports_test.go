@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"internal/testdb":             {"billing"},
 	"internal/notify":             {"billing"},
 	"internal/devserver":          {},
+	"internal/metrics":            {},
 	"internal/archtest":           {},
 	"providers/...":               {"billing", "providers", "internal/netguard"},
 	"providers/aps/apstest":       {"providers", "providers/aps"},  // the double signs as the adapter does
@@ -31,13 +32,13 @@ var allowed = map[string][]string{
 	"store":                       {"billing", "internal/rest", "internal/seal"},
 	"store/storetest":             {"billing"},
 	"webhooks":                    {"billing"},
-	"activities":                  {"billing", "providers", "webhooks", "internal/netguard"},
+	"activities":                  {"billing", "providers", "webhooks", "internal/netguard", "internal/metrics"},
 	"activities/activitiestest":   {"activities", "billing", "providers", "internal/rest"},
 	"workflows":                   {"activities", "billing", "providers"},
 	"workflows/servertest":        {"activities", "billing", "providers", "workflows", "store", "worker", "starter", "internal/devserver"},
 	"starter":                     {"activities", "billing", "workflows"},
 	"worker":                      {"activities", "billing", "starter", "webhooks", "workflows"},
-	"api":                         {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest", "internal/provideraccounts"},
+	"api":                         {"billing", "providers", "providers/simulator", "starter", "webhooks", "workflows", "internal/netguard", "internal/rest", "internal/provideraccounts", "internal/metrics"},
 	"internal/provideraccounts":   {"billing", "providers", "providers/aps", "providers/axerve", "providers/stripe"},
 	"cmd/...":                     nil, // the binary wires everything
 }
