@@ -112,6 +112,8 @@ func (a *Activities) countCharge(res ChargeResult, err error) {
 	switch {
 	case f.Type == ErrPaymentMethodUnavailable || f.Type == ErrAttemptLimit:
 		outcome = metrics.OutcomeUnavailable
+	case f.Type == ErrPaced:
+		outcome = metrics.OutcomeQueued
 	case !final:
 		outcome = metrics.OutcomeUnknown
 	}
@@ -181,7 +183,7 @@ func (a *Activities) charge(ctx context.Context, req ChargeRequest) (ChargeResul
 	}
 	// The provider account's pace: a slot is taken before anything is sent, the
 	// lookup of an earlier attempt included.
-	if until, err := a.pace(ctx, req, card); err != nil || !until.IsZero() {
+	if until, err := a.pace(ctx, req, card, attemptOf(ctx)); err != nil || !until.IsZero() {
 		return ChargeResult{PacedUntil: until}, err
 	}
 	p, err := a.provider(ctx, req.MerchantID, card)

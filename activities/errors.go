@@ -50,6 +50,10 @@ const (
 	// ErrAttemptLimit: the card failed too often lately (billing.AttemptLimit); nothing
 	// was sent, and ChargeFailure.Until says when it may be tried.
 	ErrAttemptLimit = "attempt_limit"
+	// ErrPaced: the card's provider account is at its charge rate (its pace) and the
+	// charge could not wait for a slot; nothing was sent. Final on a first try (try
+	// again after Until), retryable on a retry (whose earlier try stays unknown).
+	ErrPaced = "paced"
 	// ErrStoreRejected: the store refused a write for a reason retrying cannot fix.
 	ErrStoreRejected = "store_rejected"
 	// ErrNotCharged: a lookup (ChargeRequest.LookupOnly) found that the attempt with an
@@ -84,7 +88,7 @@ func (f ChargeFailure) Class() string { return f.Type }
 // act, a card that is unavailable or over its attempt limit) rather than a fault.
 func (f ChargeFailure) Outcome() bool {
 	switch f.Type {
-	case ErrHardDecline, ErrSoftDecline, ErrAuthenticationRequired, ErrPaymentMethodUnavailable, ErrAttemptLimit, ErrNotCharged:
+	case ErrHardDecline, ErrSoftDecline, ErrAuthenticationRequired, ErrPaymentMethodUnavailable, ErrAttemptLimit, ErrNotCharged, ErrPaced:
 		return true
 	}
 	return false

@@ -13,6 +13,7 @@ import (
 	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
 )
 
 // scriptedPacer answers every reservation with slot (relative to the caller's now)
@@ -82,29 +83,41 @@ func TestChargesArePacedPerLane(t *testing.T) {
 	if n := len(prov.Calls()); n != 0 {
 		t.Fatalf("the provider got %d charges while the charge was queued", n)
 	}
-	if got := pacer.reservations(); len(got) != 1 || got[0] != (reservation{"account/pa_1", 200 * time.Millisecond, 0}) {
-		t.Fatalf("reservations = %+v; want one on account/pa_1 at 200ms, unbounded", got)
+	// First a slot the activity could wait for, then one however far off.
+	if got := pacer.reservations(); len(got) != 2 || got[0] != (reservation{"account/pa_1", 200 * time.Millisecond, 2 * time.Second}) ||
+		got[1] != (reservation{"account/pa_1", 200 * time.Millisecond, 0}) {
+		t.Fatalf("reservations = %+v; want account/pa_1 at 200ms within 2s, then unbounded", got)
 	}
 
-	// The same queue for a workflow that cannot wait (a hosted payment, a plan begun
-	// before versionPacedCharges): refused retryably within its deadline, nothing sent.
+	// The same queue for a plan that cannot wait (begun before versionPacedCharges):
+	// a final "paced" failure saying when to try, nothing sent, nothing reserved.
 	req.CanWait = false
 	_, err = charge(req)
 	f, appErr := failure(t, err)
-	if appErr.NonRetryable() || f.Code != billing.CodeRateLimited || len(prov.Calls()) != 0 {
-		t.Fatalf("unqueueable charge = %+v (non-retryable %v), %d calls; want retryable rate_limited, none sent",
+	if !appErr.NonRetryable() || f.Type != activities.ErrPaced || f.Code != billing.CodeRateLimited ||
+		f.Until.Before(before.Add(10*time.Second)) || len(prov.Calls()) != 0 {
+		t.Fatalf("unqueueable charge = %+v (non-retryable %v), %d calls; want a final paced failure until the slot, none sent",
 			f, appErr.NonRetryable(), len(prov.Calls()))
 	}
-	if got := pacer.reservations(); got[1].within <= 0 {
-		t.Fatalf("a workflow that cannot wait reserved without a bound: %+v", got[1])
+	// A customer on the page waits longer inside the activity (here the queue is
+	// longer still).
+	pacer.ahead = 30 * time.Second
+	present := chargeReq("pm_acc", "pay_1")
+	present.Initiator = providers.InitiatorCustomer
+	if _, err = charge(present); err == nil {
+		t.Fatal("a customer-present charge went out past a 30 s queue")
 	}
+	if got := pacer.reservations(); len(got) != 4 || got[2].within != 2*time.Second || got[3].within != 20*time.Second {
+		t.Fatalf("reservations = %+v; want 2s for the merchant-initiated refusal, 20s for the customer's", got)
+	}
+	req.CanWait = true
 
 	// Back in its slot: charged at once, without a second reservation.
 	req.CanWait, req.Slot = true, time.Now()
 	if res, err := charge(req); err != nil || res.ChargeID == "" || !res.PacedUntil.IsZero() {
 		t.Fatalf("charge in its slot = %+v, %v", res, err)
 	}
-	if n := len(pacer.reservations()); n != 2 {
+	if n := len(pacer.reservations()); n != 4 {
 		t.Fatalf("a held slot was reserved again: %d reservations", n)
 	}
 
@@ -115,8 +128,8 @@ func TestChargesArePacedPerLane(t *testing.T) {
 	if res, err := charge(req); err != nil || res.ChargeID == "" {
 		t.Fatalf("charge after a stale slot = %+v, %v", res, err)
 	}
-	if n := len(pacer.reservations()); n != 3 {
-		t.Fatalf("a stale slot was used: %d reservations, want 3", n)
+	if n := len(pacer.reservations()); n != 5 {
+		t.Fatalf("a stale slot was used: %d reservations, want 5", n)
 	}
 
 	// The installation's provider is paced by its configured rate, in its own lane;
@@ -124,13 +137,13 @@ func TestChargesArePacedPerLane(t *testing.T) {
 	if _, err := charge(chargeReq("pm_inst", "plan_2/1/1")); err != nil {
 		t.Fatal(err)
 	}
-	if got := pacer.reservations(); got[3].lane != "provider/fake" || got[3].interval != 20*time.Millisecond {
-		t.Fatalf("installation reservation = %+v; want provider/fake at 20ms", got[3])
+	if got := pacer.reservations(); got[5].lane != "provider/fake" || got[5].interval != 20*time.Millisecond {
+		t.Fatalf("installation reservation = %+v; want provider/fake at 20ms", got[5])
 	}
 	if _, err := charge(chargeReq("pm_free", "plan_3/1/1")); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(pacer.reservations()); n != 4 {
+	if n := len(pacer.reservations()); n != 6 {
 		t.Fatalf("an unpaced account reserved a slot: %d reservations", n)
 	}
 	if n := len(prov.Calls()); n != 4 {

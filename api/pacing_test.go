@@ -84,5 +84,16 @@ func TestProviderAccountPace(t *testing.T) {
 		if pace() != 0 {
 			t.Error("a refused PATCH changed the pace")
 		}
+		// Only the named field changes; a deleted account is not found.
+		f.ok(t, http.MethodPatch, "/v1/provider-accounts/"+acc.ID, f.testKey, `{"max_charges_per_second":2}`, &acc)
+		if acc.Name != "renamed" || *acc.MaxChargesPerSecond != 2 {
+			t.Fatalf("after a pace-only PATCH: %+v", acc)
+		}
+		if rec, _ := f.do(t, http.MethodDelete, "/v1/provider-accounts/"+acc.ID, f.testKey, ""); rec.Code != http.StatusOK {
+			t.Fatalf("delete = %d", rec.Code)
+		}
+		if rec, _ := f.do(t, http.MethodPatch, "/v1/provider-accounts/"+acc.ID, f.testKey, `{"name":"ghost"}`); rec.Code != http.StatusNotFound {
+			t.Errorf("PATCH of a deleted account = %d, want 404", rec.Code)
+		}
 	})
 }

@@ -19,10 +19,8 @@ func (db *DB) ReserveChargeSlot(ctx context.Context, lane string, interval, with
 	if interval <= 0 {
 		return time.Time{}, false, fmt.Errorf("reserve charge slot: interval must be positive, got %s", interval)
 	}
-	nowUS, step := now.UnixMicro(), interval.Microseconds()
-	if step < 1 {
-		step = 1
-	}
+	// The step rounds up: rate slots never fit in less than a second.
+	nowUS, step := now.UnixMicro(), int64((interval+time.Microsecond-1)/time.Microsecond)
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO charge_pacing (lane, next_us) VALUES (?, ?)
 		ON CONFLICT (lane) DO NOTHING`), lane, nowUS); err != nil {
 		return time.Time{}, false, fmt.Errorf("reserve charge slot: %w", err)

@@ -258,22 +258,20 @@ func (db *DB) resealProviderAccounts(ctx context.Context, limit int) (int, error
 }
 
 // UpdateProviderAccount changes an account's name or charge pace (nil: unchanged; a
-// pace of 0 stops pacing). Workers read the pace at every charge.
+// pace of 0 stops pacing) in one statement, so two changes to different fields both
+// stand; a deleted account is not found. Workers read the pace at every charge.
 func (db *DB) UpdateProviderAccount(ctx context.Context, caller billing.Caller, id string, name *string, maxChargesPerSecond *int) (billing.ProviderAccount, error) {
-	row, err := db.getProviderAccountRow(ctx, caller.MerchantID, &caller.Mode, id)
-	if err != nil {
-		return billing.ProviderAccount{}, err
-	}
-	if name != nil {
-		row.Name = *name
-	}
-	if maxChargesPerSecond != nil {
-		row.MaxChargesPerSec = *maxChargesPerSecond
-	}
-	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE provider_accounts SET name = ?, max_charges_per_second = ?
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE provider_accounts SET name = COALESCE(?, name),
+		max_charges_per_second = COALESCE(?, max_charges_per_second)
 		WHERE id = ? AND merchant_id = ? AND mode = ? AND deleted_at IS NULL`),
-		row.Name, row.MaxChargesPerSec, id, caller.MerchantID, caller.Mode); err != nil {
+		name, maxChargesPerSecond, id, caller.MerchantID, caller.Mode)
+	if err != nil {
 		return billing.ProviderAccount{}, translate(err, "update provider account")
 	}
-	return row.account(), nil
+	if n, err := res.RowsAffected(); err != nil {
+		return billing.ProviderAccount{}, fmt.Errorf("update provider account: %w", err)
+	} else if n == 0 {
+		return billing.ProviderAccount{}, notFound("provider account", id)
+	}
+	return db.GetProviderAccount(ctx, caller, id)
 }

@@ -94,7 +94,7 @@ func chargePayment(ctx workflow.Context, in PaymentInput, auth *providers.Authen
 		}
 		out.Provider, out.ProviderChargeID = f.Provider, f.ChargeID
 		out.FailureCode, out.FailureClass, out.FailureMessage = f.Code, f.Class(), f.Message
-		if final && (f.Type == activities.ErrPaymentMethodUnavailable || f.Type == activities.ErrAttemptLimit) {
+		if final && (f.Type == activities.ErrPaymentMethodUnavailable || f.Type == activities.ErrAttemptLimit || f.Type == activities.ErrPaced) {
 			// Nothing reached the provider: there is no attempt to record.
 			return out, nil
 		}

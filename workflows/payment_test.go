@@ -3,6 +3,10 @@ package workflows_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
@@ -73,5 +77,22 @@ func TestPaymentOnABlockedCardMovesNothing(t *testing.T) {
 	}
 	if len(h.provider.Calls()) != 0 || len(h.ledger.Payments()) != 0 {
 		t.Error("a blocked card reached the provider or the ledger")
+	}
+}
+
+// TestPaymentPacedOutMovesNothing: a one-off payment whose provider account stayed at
+// its charge rate for as long as the payer can wait (ErrPaced: nothing was sent) fails
+// rate_limited with no ledger row, like any charge that never reached the provider.
+func TestPaymentPacedOutMovesNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	h.env.OnActivity(h.acts.Charge, mock.Anything, mock.Anything).Return(activities.ChargeResult{},
+		temporal.NewNonRetryableApplicationError("rate_limited", activities.ErrPaced, nil,
+			activities.ChargeFailure{Type: activities.ErrPaced, Code: billing.CodeRateLimited, Provider: "fake"}))
+	res := h.runPayment(paymentInput(false))
+	if res.Status != billing.PaymentFailed || res.FailureCode != billing.CodeRateLimited {
+		t.Errorf("result %+v, want failed rate_limited", res)
+	}
+	if len(h.provider.Calls()) != 0 || len(h.ledger.Payments()) != 0 {
+		t.Error("a paced-out payment reached the provider or the ledger")
 	}
 }

@@ -318,7 +318,8 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	if p.version >= versionSkipInFlight {
 		p.inFlight = inst.Number
 	}
-	paced := p.version >= versionPacedCharges
+	// A plan being started on the hosted page does not queue: the payer is waiting.
+	paced := p.version >= versionPacedCharges && !s.Starting
 	slot := s.PacedSlot
 	s.PacedSlot = time.Time{}
 	res, err := activities.Charge(ctx, activities.ChargeRequest{
@@ -416,6 +417,12 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	}
 	if s.Starting && final {
 		return p.startFailed(ctx, inst, attempt, rec, f, now)
+	}
+	if final && f.Type == activities.ErrPaced {
+		// The provider account's queue was longer than the activity could wait and
+		// nothing was sent: the same attempt when the lane frees.
+		s.NotBefore = f.Until
+		return nil
 	}
 	if final {
 		s.StartAuth, s.StartMOTO = nil, false // the customer-present attempt is over

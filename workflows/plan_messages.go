@@ -257,6 +257,8 @@ func (p *planRun) changePaymentMethod(req ChangePaymentMethodRequest) {
 	}
 	s.Retries = 0
 	s.RetryAt, s.NotBefore = time.Time{}, time.Time{}
+	// A pacing slot belongs to the old card's lane (set only since versionPacedCharges).
+	s.PacedSlot = time.Time{}
 }
 
 // startPlan gives an incomplete plan its card and answers how its first payment went.

@@ -39,6 +39,14 @@ func TestPacedBurstOnRealServer(t *testing.T) {
 	})
 	ctx := context.Background()
 	due := time.Now().Add(4 * time.Second).Truncate(time.Second)
+	// Another burst took the lane's next ten seconds (40 slots at 4 a second), before
+	// any plan starts.
+	const taken = 10 * time.Second
+	for range 40 {
+		if _, ok, err := e.db.ReserveChargeSlot(ctx, "provider/fake", time.Second/rate, 0, due); err != nil || !ok {
+			t.Fatalf("prefill: %v %v", ok, err)
+		}
+	}
 	for i := range plans {
 		in := testPlan(t, e, fmt.Sprintf("plan_paced_%02d", i), 1, 1)
 		amount, n, every := int64(1000), 1, 1
@@ -50,13 +58,6 @@ func TestPacedBurstOnRealServer(t *testing.T) {
 		in.Timetable = tt
 		if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
 			t.Fatal(err)
-		}
-	}
-	// Another burst took the lane's next ten seconds (40 slots at 4 a second).
-	const taken = 10 * time.Second
-	for range 40 {
-		if _, ok, err := e.db.ReserveChargeSlot(ctx, "provider/fake", time.Second/rate, 0, due); err != nil || !ok {
-			t.Fatalf("prefill: %v %v", ok, err)
 		}
 	}
 	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
