@@ -73,13 +73,15 @@ func (a *Activities) RecordPayment(ctx context.Context, req RecordPaymentRequest
 	if err != nil {
 		return RecordPaymentResult{}, storeError(err)
 	}
-	if req.Status == billing.PaymentSucceeded || req.Status == billing.PaymentPending {
-		if !req.DueAt.IsZero() && !req.AttemptedAt.IsZero() {
-			a.deps.Metrics.Lag(req.AttemptedAt.Sub(req.DueAt))
-		}
-		if req.PlanID != "" && req.Attempt > 1 {
-			a.deps.Metrics.DunningRecovered()
-		}
+	// Charged (succeeded, or pending at the provider; not an unknown outcome, which is
+	// recorded pending with its failure): the lag of first attempts (a dunning retry is
+	// late by design), and recoveries. A retried write counts again.
+	charged := req.Status == billing.PaymentSucceeded || (req.Status == billing.PaymentPending && req.FailureClass == "")
+	if charged && req.Attempt == 1 && !req.DueAt.IsZero() && !req.AttemptedAt.IsZero() {
+		a.deps.Metrics.Lag(req.AttemptedAt.Sub(req.DueAt))
+	}
+	if req.Status == billing.PaymentSucceeded && req.PlanID != "" && req.Attempt > 1 {
+		a.deps.Metrics.DunningRecovered()
 	}
 	if req.Plan != nil {
 		if err := a.UpdatePlan(ctx, *req.Plan); err != nil {

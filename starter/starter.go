@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/recurring/recurring/workflows"
@@ -40,11 +41,16 @@ type Config struct {
 	Logger *slog.Logger
 	// MetricsHandler receives the SDK's metrics (client and worker); none when nil.
 	MetricsHandler client.MetricsHandler
+	// DataConverter and FailureConverter encrypt payloads and failure messages (the
+	// payload codec); the SDK's defaults when nil.
+	DataConverter    converter.DataConverter
+	FailureConverter converter.FailureConverter
 }
 
 // Dial connects to Temporal and checks the connection.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
-	opts := client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, MetricsHandler: cfg.MetricsHandler}
+	opts := client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, MetricsHandler: cfg.MetricsHandler,
+		DataConverter: cfg.DataConverter, FailureConverter: cfg.FailureConverter}
 	if cfg.Logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(cfg.Logger)
 	}

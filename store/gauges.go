@@ -19,11 +19,22 @@ func (db *DB) InstallmentsWaiting(ctx context.Context, now time.Time) (int, erro
 	return n, nil
 }
 
-// OutboxBacklog counts events not yet dispatched to webhook delivery.
-func (db *DB) OutboxBacklog(ctx context.Context) (int, error) {
+// OutboxBacklog counts events not yet dispatched to webhook delivery and returns when
+// the oldest of them was created (zero when there is none).
+func (db *DB) OutboxBacklog(ctx context.Context) (int, time.Time, error) {
 	var n int
 	if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM events WHERE dispatched_at IS NULL`); err != nil {
-		return 0, fmt.Errorf("count undispatched events: %w", err)
+		return 0, time.Time{}, fmt.Errorf("count undispatched events: %w", err)
 	}
-	return n, nil
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	var oldest []time.Time // a column, not an aggregate, so both drivers type it
+	if err := db.SelectContext(ctx, &oldest, `SELECT created_at FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT 1`); err != nil {
+		return 0, time.Time{}, fmt.Errorf("oldest undispatched event: %w", err)
+	}
+	if len(oldest) == 0 {
+		return n, time.Time{}, nil // dispatched in between
+	}
+	return n, oldest[0].UTC(), nil
 }

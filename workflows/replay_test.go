@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/recurring/recurring/internal/payloadcodec"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/workflows"
 )
 
@@ -27,6 +29,19 @@ var replayed = map[string]any{
 	"HostedPayment":   workflows.HostedPayment,
 	"WebhookDelivery": workflows.WebhookDelivery,
 }
+
+// replayCodec is the payload codec under a throwaway key.
+var replayCodec = func() *payloadcodec.Codec {
+	ring, err := seal.Parse(seal.Generate("replay"))
+	if err != nil {
+		panic(err)
+	}
+	c, err := payloadcodec.New(ring)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 // TestReplayRecordedHistories replays every history in testdata/ against the current
 // workflow code: a change that would break a running workflow fails here, and so does
@@ -57,7 +72,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatalf("%s is a history of %q, which the replayer does not register", f, typ)
 			}
 			seen[typ]++
-			rep := worker.NewWorkflowReplayer()
+			// With the payload codec every process uses: histories recorded before it
+			// (plain payloads) must still replay.
+			rep, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+				DataConverter: replayCodec.DataConverter(), FailureConverter: replayCodec.FailureConverter()})
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, wf := range replayed {
 				rep.RegisterWorkflow(wf)
 			}

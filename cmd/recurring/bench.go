@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -637,4 +639,14 @@ func mean[T int64 | float64](xs []T) float64 {
 		sum += float64(x)
 	}
 	return sum / float64(len(xs))
+}
+
+// The embedded server (and so this command) is left out of the production image,
+// built with -tags nodev.
+func init() {
+	commands["bench"] = command{run: runBench, flagArgs: []string{"-h"}, help: `Usage: recurring bench [flags]
+
+Load test on a fresh embedded server: bare workflows, then plans, all due at one
+instant; reports both drain rates.
+`}
 }

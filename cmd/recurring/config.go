@@ -39,6 +39,11 @@ type Config struct {
 	// WorkflowCacheSize is the worker's sticky cache (workflows kept in memory).
 	WorkflowCacheSize int           `env:"WORKFLOW_CACHE_SIZE" envDefault:"2000"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	// CodecToken turns on the API's payload codec endpoint (/codec/encode and
+	// /codec/decode, Temporal's remote codec contract) for requests bearing it;
+	// CodecUIOrigin is the Temporal Web UI's origin, the only one CORS answers.
+	CodecToken    string `env:"CODEC_TOKEN"`
+	CodecUIOrigin string `env:"CODEC_UI_ORIGIN"`
 	// MetricsAddr (host:port) gives the worker a listener for /metrics, /healthz and
 	// /readyz; none when empty. The API serves /metrics on HTTP_ADDR.
 	MetricsAddr string `env:"METRICS_ADDR"`
@@ -106,6 +111,18 @@ func parseConfig(environ map[string]string) (Config, error) {
 	}
 	if cfg.WorkflowCacheSize < 1 {
 		return cfg, fmt.Errorf("WORKFLOW_CACHE_SIZE must be at least 1, got %d", cfg.WorkflowCacheSize)
+	}
+	if cfg.CodecToken != "" && len(cfg.CodecToken) < 24 {
+		return cfg, errors.New("CODEC_TOKEN must be at least 24 characters (for example from `openssl rand -hex 16`)")
+	}
+	if cfg.CodecUIOrigin != "" {
+		u, err := url.Parse(cfg.CodecUIOrigin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return cfg, fmt.Errorf("CODEC_UI_ORIGIN must be the Web UI's scheme and host such as https://temporal.example, got %q", cfg.CodecUIOrigin)
+		}
+		if cfg.CodecToken == "" {
+			return cfg, errors.New("CODEC_UI_ORIGIN needs CODEC_TOKEN: the codec endpoint is off without it")
+		}
 	}
 	if cfg.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || port == "" {

@@ -1,3 +1,5 @@
+//go:build !nodev
+
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/recurring/recurring/internal/devserver"
 	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/notify"
+	"github.com/recurring/recurring/internal/payloadcodec"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
@@ -135,27 +139,6 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 	defer func() { _ = l.Close() }()
 
-	srv, err := devserver.Start(devserver.Options{
-		DataDir: f.dataDir, Port: f.temporalPort, UIPort: f.uiPort,
-		Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(), Logger: logger,
-		HistoryCacheSize: f.historyCache,
-	})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-
-	// One registry for the whole process: the API serves it at /metrics.
-	m := metrics.New()
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger, MetricsHandler: m.Temporal()})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := starter.EnsureSearchAttributes(ctx, c, devNamespace); err != nil {
-		return err
-	}
-
 	dbURL := f.databaseURL
 	if dbURL == "" {
 		file := filepath.Join(f.dataDir, "recurring.db")
@@ -173,7 +156,6 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	m.WatchStore(db)
 	st, err := ensureDevState(ctx, db, f.dataDir, f.apiKey, pc.SimulatorVaultKey, logger)
 	if err != nil {
 		return err
@@ -181,6 +163,39 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if db.Keyring, err = seal.Parse(st.EncryptionKeys); err != nil {
 		return fmt.Errorf("dev.json encryption_keys: %w", err)
 	}
+	codec, err := payloadcodec.New(db.Keyring)
+	if err != nil {
+		return err
+	}
+	// The Web UI's codec endpoint has a secret path per run: a loopback connection with
+	// the UI's Origin is not enough (a tunnel or port forward also arrives on loopback).
+	codecPath := "/codec/" + hex.EncodeToString(randomBytes(16))
+	codecURL := "http://" + l.Addr().String() + codecPath
+	srv, err := devserver.Start(devserver.Options{
+		DataDir: f.dataDir, Port: f.temporalPort, UIPort: f.uiPort,
+		Namespace: devNamespace, SearchAttributes: workflows.SearchAttributes(), Logger: logger,
+		HistoryCacheSize: f.historyCache, CodecEndpoint: codecURL,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+
+	// One registry for the whole process: the API serves it at /metrics.
+	m := metrics.New()
+	m.WatchStore(db)
+	// Payloads are encrypted as in production; the Web UI decodes them through the
+	// API's /codec endpoint, which trusts only that UI's origin over loopback.
+	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger, MetricsHandler: m.Temporal(),
+		DataConverter: codec.DataConverter(), FailureConverter: codec.FailureConverter()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := starter.EnsureSearchAttributes(ctx, c, devNamespace); err != nil {
+		return err
+	}
+
 	key := st.TestKey
 	pc.SimulatorVaultKey = st.VaultKey
 	reg, err := buildProviders(pc.providers(db))
@@ -205,14 +220,18 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	fmt.Fprintf(stdout, `recurring dev is running (Ctrl-C stops it; data stays in %s)
   API:       %s
   Web UI:    %s
+  Codec:     %s (the Web UI decodes the encrypted workflow payloads here)
   Temporal:  %s (namespace %s)
   API key:   %s   (test mode)
   Store:     %s
 Try: curl -H "Authorization: Bearer %s" %s/v1/providers
-`, f.dataDir, apiURL, orNone(srv.UIURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
+`, f.dataDir, apiURL, orNone(srv.UIURL), codecBanner(srv.UIURL, codecURL), srv.HostPort, devNamespace, key, db.Dialect, key, apiURL)
 
-	h := api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
+	var h http.Handler = api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
 		ProviderAllowed: providerPolicy(pc), Metrics: m})
+	if srv.UIURL != "" {
+		h = withCodec(h, codecPath+"/", codec.Handler(payloadcodec.HandlerOptions{UIOrigin: srv.UIURL, TrustLoopbackUI: true}))
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveHTTP(ctx, l, h, 10*time.Second, logger) }()
 	select {
@@ -316,8 +335,30 @@ func ensureDevState(ctx context.Context, db *store.DB, dataDir, flagKey, vaultKe
 	return st, nil
 }
 
+// codecBanner is the codec endpoint's line in the banner ("none" without a Web UI).
+func codecBanner(uiURL, codecURL string) string {
+	if uiURL == "" {
+		return "none"
+	}
+	return codecURL
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms.
 	return b
+}
+
+// The embedded server (and so this command) is left out of the production image,
+// built with -tags nodev.
+func init() {
+	commands["dev"] = command{run: runDev, flagArgs: []string{"-h"}, help: `Usage: recurring dev [flags]
+
+Runs everything in one process: an embedded Temporal server and its Web UI, the
+worker and the API, keeping state in --data-dir. One recurring dev per data dir: a
+second one on the same dir exits at once.
+
+Environment (optional): SIMULATOR_ANSWER_DELAY, SIMULATOR_VAULT_KEY,
+STRIPE_SECRET_KEY, STRIPE_BASE_URL (see the README's Configuration section).
+`}
 }

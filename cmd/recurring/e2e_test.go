@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/recurring/recurring/internal/devserver"
+	"github.com/recurring/recurring/internal/payloadcodec"
+	"github.com/recurring/recurring/internal/seal"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
@@ -63,6 +66,7 @@ type devProcess struct {
 	apiURL         string
 	temporal       string
 	uiURL          string
+	dataDir        string
 }
 
 type devPorts struct{ http, temporal, ui int }
@@ -104,6 +108,7 @@ func startDev(t *testing.T, dataDir string, ports devPorts, apiKey string, env .
 		apiURL:   "http://127.0.0.1:" + strconv.Itoa(ports.http),
 		temporal: "127.0.0.1:" + strconv.Itoa(ports.temporal),
 		uiURL:    "http://127.0.0.1:" + strconv.Itoa(ports.ui),
+		dataDir:  dataDir,
 	}
 	d.cmd = devCommand(t, dataDir, ports, apiKey, env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
@@ -155,14 +160,40 @@ func (d *devProcess) stop(t *testing.T) {
 	}
 }
 
+// client dials dev's Temporal server with dev's payload codec (its keys from dev.json),
+// as the engine's own processes do: its payloads are encrypted.
 func (d *devProcess) client(t *testing.T) client.Client {
 	t.Helper()
-	c, err := starter.Dial(context.Background(), starter.Config{HostPort: d.temporal, Namespace: devNamespace})
+	raw, err := os.ReadFile(filepath.Join(d.dataDir, "dev.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st devState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	codec := codecFor(t, st.EncryptionKeys)
+	c, err := starter.Dial(context.Background(), starter.Config{HostPort: d.temporal, Namespace: devNamespace,
+		DataConverter: codec.DataConverter(), FailureConverter: codec.FailureConverter()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// codecFor is the payload codec over an ENCRYPTION_KEYS spec.
+func codecFor(t *testing.T, keys string) *payloadcodec.Codec {
+	t.Helper()
+	ring, err := seal.Parse(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := payloadcodec.New(ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return codec
 }
 
 func httpStatus(t *testing.T, method, url, key string) int {

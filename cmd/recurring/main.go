@@ -20,14 +20,17 @@ const usage = `recurring — a recurring-payments engine on Temporal
 
 Usage:
   recurring dev [flags]        everything in one process: embedded Temporal, Web UI, worker, API
+                               (not in the production image, built with -tags nodev)
   recurring api                the HTTP API (configured by environment variables)
   recurring worker             the Temporal worker (configured by environment variables)
   recurring migrate [flags]    apply database migrations to DATABASE_URL
   recurring merchant create --name NAME
                                create a merchant and print its API keys once
-  recurring bench [flags]      load test on an embedded server
+  recurring bench [flags]      load test on an embedded server (not in the production image)
   recurring webhook listen --port P --secret S
                                a local receiver that verifies and prints webhooks
+  recurring version            the version, commit and Temporal SDK/server versions
+  recurring probe URL          exit 0 if URL answers 2xx (the containers' healthcheck)
 
 Run 'recurring <command> --help' for a command's flags; the README lists the
 environment variables.
@@ -49,15 +52,6 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dev": {run: runDev, flagArgs: []string{"-h"}, help: `Usage: recurring dev [flags]
-
-Runs everything in one process: an embedded Temporal server and its Web UI, the
-worker and the API, keeping state in --data-dir. One recurring dev per data dir: a
-second one on the same dir exits at once.
-
-Environment (optional): SIMULATOR_ANSWER_DELAY, SIMULATOR_VAULT_KEY,
-STRIPE_SECRET_KEY, STRIPE_BASE_URL (see the README's Configuration section).
-`},
 	"api": {run: func(ctx context.Context, args []string, env map[string]string, _, stderr io.Writer) error {
 		return runAPI(ctx, args, env, stderr)
 	}, help: `Usage: recurring api
@@ -87,10 +81,15 @@ re-encrypts saved card tokens still under an older key.
 Creates a merchant in DATABASE_URL's store and prints its test and live API keys
 once; only their hashes are stored.
 `},
-	"bench": {run: runBench, flagArgs: []string{"-h"}, help: `Usage: recurring bench [flags]
+	"probe": {run: runProbe, help: `Usage: recurring probe URL
 
-Load test on a fresh embedded server: bare workflows, then plans, all due at one
-instant; reports both drain rates.
+GETs URL and exits 0 on a 2xx answer within 3 s, 1 otherwise: the healthcheck of the
+distroless image, which has no shell, curl or wget.
+`},
+	"version": {run: runVersion, help: `Usage: recurring version
+
+Prints the binary's version and commit, the Go version, and the Temporal SDK, server
+and Web UI versions it was built with.
 `},
 	"webhook": {run: func(ctx context.Context, args []string, _ map[string]string, stdout, stderr io.Writer) error {
 		return runWebhook(ctx, args, stdout, stderr)

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -89,13 +92,67 @@ func TestDevPortInUse(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// TestProbe: the healthcheck command's exit status follows the answer.
+func TestProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"probe", srv.URL + "/readyz"}, 0},
+		{[]string{"probe", srv.URL + "/other"}, 1},
+		{[]string{"probe", "http://127.0.0.1:1/readyz"}, 1},
+		{[]string{"probe"}, 2},
+		{[]string{"probe", "not a url"}, 2},
+	} {
+		if code, _, _ := runForTest(t, c.args, nil); code != c.code {
+			t.Errorf("%v exits %d, want %d", c.args, code, c.code)
+		}
+	}
+}
+
+// TestVersion: `recurring version` names the Temporal SDK, server and UI the binary was
+// built with, at the versions go.mod requires; extra arguments are a usage error.
+func TestVersion(t *testing.T) {
+	code, stdout, stderr := runForTest(t, []string{"version"}, nil)
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"go.temporal.io/sdk", "go.temporal.io/server", "github.com/temporalio/ui-server/v2"} {
+		want := ""
+		for _, line := range strings.Split(string(mod), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == path {
+				want = f[1]
+			}
+		}
+		if want == "" || !strings.Contains(stdout, path+" "+want) {
+			t.Errorf("version output does not name %s %s:\n%s", path, want, stdout)
+		}
+	}
+	if !strings.HasPrefix(stdout, "recurring ") || !strings.Contains(stdout, "commit ") {
+		t.Errorf("version output:\n%s", stdout)
+	}
+	if code, _, _ := runForTest(t, []string{"version", "extra"}, nil); code != 2 {
+		t.Errorf("version with an argument exits %d, want 2", code)
+	}
+}
+
 // `recurring <cmd> --help` and -h print the command's usage and flags on stdout and
 // exit 0, for every command, without doing anything else.
 func TestHelp(t *testing.T) {
 	// A flag each command's help must show, so the flags come from its own flag set.
 	flagOf := map[string]string{
 		"dev": "-data-dir", "api": "", "worker": "", "migrate": "-search-attributes",
-		"merchant": "-name", "bench": "-workflows", "webhook": "-secret",
+		"merchant": "-name", "bench": "-workflows", "webhook": "-secret", "version": "", "probe": "",
 	}
 	if len(flagOf) != len(commands) {
 		t.Fatalf("the test knows %d commands, main has %d: add the new one", len(flagOf), len(commands))
@@ -170,5 +227,37 @@ func TestDevRejectsBadProviderEnv(t *testing.T) {
 				t.Errorf("dev created its data dir before rejecting the environment (%v)", err)
 			}
 		})
+	}
+}
+
+// TestProductionBuildHasNoDevServer: the Dockerfile's build (-tags nodev) links neither
+// the embedded Temporal server nor the Web UI, refuses `dev`, and still runs the ops
+// commands.
+func TestProductionBuildHasNoDevServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "recurring")
+	if out, err := exec.Command("go", "build", "-tags", "nodev", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags nodev: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mod := range []string{"go.temporal.io/server", "github.com/temporalio/ui-server"} {
+		if strings.Contains(string(out), mod) {
+			t.Errorf("the production binary links %s", mod)
+		}
+	}
+	if err := exec.Command(bin, "dev").Run(); err == nil {
+		t.Error("the production binary runs `dev`")
+	}
+	ver, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.Contains(string(ver), "go.temporal.io/sdk v") || !strings.Contains(string(ver), "go.temporal.io/server not linked") {
+		t.Errorf("version = %s, %v", ver, err)
+	}
+	if err := exec.Command(bin, "api", "--help").Run(); err != nil {
+		t.Errorf("api --help: %v", err)
 	}
 }

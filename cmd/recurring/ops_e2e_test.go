@@ -134,7 +134,9 @@ func TestOpsProcesses(t *testing.T) {
 	waitStatus(t, workerMetrics+"/healthz", http.StatusOK)
 	waitStatus(t, workerMetrics+"/readyz", http.StatusOK)
 
-	c, err := starter.Dial(context.Background(), starter.Config{HostPort: srv.HostPort, Namespace: "ops"})
+	codec := codecFor(t, "k1:"+strings.Repeat("ab", 32))
+	c, err := starter.Dial(context.Background(), starter.Config{HostPort: srv.HostPort, Namespace: "ops",
+		DataConverter: codec.DataConverter(), FailureConverter: codec.FailureConverter()})
 	if err != nil {
 		t.Fatal(err)
 	}

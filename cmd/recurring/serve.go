@@ -18,6 +18,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/metrics"
+	"github.com/recurring/recurring/internal/payloadcodec"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
@@ -72,6 +73,15 @@ func readiness(db *store.DB, c client.Client) map[string]api.Checker {
 			return err
 		},
 	}
+}
+
+// withCodec serves the payload codec endpoint under path (ending in "/") and
+// everything else from h.
+func withCodec(h http.Handler, path string, codec http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(path, codec)
+	mux.Handle("/", h)
+	return mux
 }
 
 // opsHandler is the worker's small HTTP listener: /metrics, /healthz (the process is
@@ -147,9 +157,14 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	db.Keyring = keyring
 	m := metrics.New()
 	m.WatchStore(db)
+	codec, err := payloadcodec.New(keyring)
+	if err != nil {
+		return err
+	}
 	// Lazy: the API starts even while Temporal is down, and /readyz says so.
 	tc := cfg.temporal(logger)
 	tc.Lazy, tc.MetricsHandler = true, m.Temporal()
+	tc.DataConverter, tc.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	c, err := starter.Dial(ctx, tc)
 	if err != nil {
 		return err
@@ -160,8 +175,13 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 		return err
 	}
 	logger.Info("api listening", "addr", l.Addr().String())
-	return serveHTTP(ctx, l, api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
-		ProviderAllowed: providerPolicy(cfg.ProviderConfig), PublicURL: cfg.PublicURL, Metrics: m}), cfg.ShutdownTimeout, logger)
+	var h http.Handler = api.New(api.Deps{Store: db, Providers: reg, Logger: logger, Ready: readiness(db, c), Temporal: c,
+		ProviderAllowed: providerPolicy(cfg.ProviderConfig), PublicURL: cfg.PublicURL, Metrics: m})
+	if cfg.CodecToken != "" {
+		logger.Info("payload codec endpoint on", "path", "/codec/", "ui_origin", cfg.CodecUIOrigin)
+		h = withCodec(h, "/codec/", codec.Handler(payloadcodec.HandlerOptions{Token: cfg.CodecToken, UIOrigin: cfg.CodecUIOrigin}))
+	}
+	return serveHTTP(ctx, l, h, cfg.ShutdownTimeout, logger)
 }
 
 func runWorker(ctx context.Context, args []string, env map[string]string, stderr io.Writer) error {
@@ -190,8 +210,13 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	}
 	m := metrics.New()
 	m.WatchStore(db)
+	codec, err := payloadcodec.New(db.Keyring)
+	if err != nil {
+		return err
+	}
 	tc := cfg.temporal(logger)
 	tc.MetricsHandler = m.Temporal()
+	tc.DataConverter, tc.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	c, err := starter.Dial(ctx, tc)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Options struct {
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// DynamicConfig overrides the tuned defaults below, by key.
 	DynamicConfig map[string]any
+	// CodecEndpoint, when set, is the payload codec the Web UI decodes payloads with
+	// (the browser calls it: CodecEndpoint + "/decode").
+	CodecEndpoint string
 	// HistoryCacheSize is how many workflows' mutable state the history service keeps
 	// in memory (HistoryCacheHostLevelMaxSize): DefaultHistoryCacheSize when zero.
 	HistoryCacheSize int
@@ -269,6 +272,7 @@ func Start(opts Options) (*Server, error) {
 			CORS:                uiconfig.CORS{CookieInsecure: true},
 			HideLogs:            true,
 			DisableNewsFetch:    true,
+			Codec:               uiconfig.Codec{Endpoint: opts.CodecEndpoint},
 		}))
 		go func() { s.uiErr <- s.ui.Start() }()
 		s.UIURL = "http://" + uiAddr

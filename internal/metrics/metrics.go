@@ -10,6 +10,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +44,16 @@ const (
 	WebhookLatency    = "recurring_webhook_delivery_duration_seconds"
 	InstallmentsDue   = "recurring_installments_waiting"
 	OutboxBacklog     = "recurring_outbox_backlog"
+	OutboxOldestAge   = "recurring_outbox_oldest_age_seconds"
 )
+
+// Exported lists the business metrics by name with their Prometheus type, for the test
+// that keeps dashboards and alert rules on names the code exports.
+var Exported = map[string]string{
+	HTTPRequests: "counter", HTTPDuration: "histogram", Charges: "counter", ChargeLag: "histogram",
+	DunningRecoveries: "counter", WebhookDeliveries: "counter", WebhookLatency: "histogram",
+	InstallmentsDue: "gauge", OutboxBacklog: "gauge", OutboxOldestAge: "gauge",
+}
 
 // lagBuckets cover an on-time charge (under a second) to a burst or an outage queued
 // for an hour.
@@ -92,6 +102,7 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	if route == "" {
 		route = "unmatched" // a 404: never the raw path, which would carry ids
 	}
+	method = knownMethod(method)
 	m.httpRequests.WithLabelValues(route, method, statusText(status)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 }
@@ -142,39 +153,75 @@ func (m *Metrics) WebhookDelivery(outcome string, d time.Duration) {
 	}
 }
 
-// Gauges are the store's figures read at each scrape.
+// Gauges are the store's figures behind the gauges.
 type Gauges interface {
 	// InstallmentsWaiting counts active plans whose next charge is due and not yet made.
 	InstallmentsWaiting(ctx context.Context, now time.Time) (int, error)
-	// OutboxBacklog counts events not yet handed to webhook delivery.
-	OutboxBacklog(ctx context.Context) (int, error)
+	// OutboxBacklog counts events not yet handed to webhook delivery, and says when the
+	// oldest of them was created (zero when there is none).
+	OutboxBacklog(ctx context.Context) (int, time.Time, error)
 }
 
-// WatchStore registers the store's gauges, read at each scrape with a short timeout
-// (a failed read reports -1, so an alert on the value sees the store is unreadable).
+// gaugeTTL is how long the store's figures are reused: a scrape (unauthenticated on the
+// API) never costs more than one query pair per TTL, however often it comes.
+const gaugeTTL = 30 * time.Second
+
+// storeGauges reads the store at most once per gaugeTTL, one read at a time.
+type storeGauges struct {
+	g   Gauges
+	mu  sync.Mutex
+	at  time.Time
+	val [3]float64 // waiting, backlog, oldest age in seconds
+}
+
+func (s *storeGauges) read(i int) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); now.Sub(s.at) >= gaugeTTL {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.val = [3]float64{-1, -1, -1}
+		if n, err := s.g.InstallmentsWaiting(ctx, now); err == nil {
+			s.val[0] = float64(n)
+		}
+		if n, oldest, err := s.g.OutboxBacklog(ctx); err == nil {
+			s.val[1], s.val[2] = float64(n), 0
+			if n > 0 && !oldest.IsZero() {
+				s.val[2] = max(now.Sub(oldest).Seconds(), 0)
+			}
+		}
+		s.at = now
+	}
+	return s.val[i]
+}
+
+// WatchStore registers the store's gauges, read at a scrape at most every 30 s (a
+// failed read reports -1, so an alert on the value sees the store is unreadable).
 func (m *Metrics) WatchStore(g Gauges) {
 	if m == nil || g == nil {
 		return
 	}
-	read := func(f func(context.Context) (int, error)) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := f(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}
-	}
+	s := &storeGauges{g: g}
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: InstallmentsDue,
 			Help: "Installments due and not yet charged (active plans whose next charge is in the past); -1 when the store cannot be read."},
-			read(func(ctx context.Context) (int, error) { return g.InstallmentsWaiting(ctx, time.Now()) })),
+			func() float64 { return s.read(0) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: OutboxBacklog,
 			Help: "Events not yet dispatched to webhook delivery; -1 when the store cannot be read."},
-			read(g.OutboxBacklog)),
+			func() float64 { return s.read(1) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: OutboxOldestAge,
+			Help: "Age in seconds of the oldest event not yet dispatched (0: none); -1 when the store cannot be read."},
+			func() float64 { return s.read(2) }),
 	)
+}
+
+// knownMethod keeps the label's values a fixed set: a client can send any method.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 func statusText(code int) string {

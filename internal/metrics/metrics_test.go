@@ -35,11 +35,22 @@ func has(t *testing.T, body string, lines ...string) {
 type gauges struct{ waiting, backlog int }
 
 func (g gauges) InstallmentsWaiting(context.Context, time.Time) (int, error) { return g.waiting, nil }
-func (g gauges) OutboxBacklog(context.Context) (int, error) {
+func (g gauges) OutboxBacklog(context.Context) (int, time.Time, error) {
 	if g.backlog < 0 {
-		return 0, errors.New("store down")
+		return 0, time.Time{}, errors.New("store down")
 	}
-	return g.backlog, nil
+	return g.backlog, time.Now().Add(-time.Hour), nil
+}
+
+type countingGauges struct{ reads int }
+
+func (g *countingGauges) InstallmentsWaiting(context.Context, time.Time) (int, error) {
+	g.reads++
+	return 0, nil
+}
+
+func (g *countingGauges) OutboxBacklog(context.Context) (int, time.Time, error) {
+	return 4, time.Now().Add(-time.Hour).Truncate(time.Second), nil
 }
 
 // TestBusinessMetrics: what the engine records reaches the scrape under the documented
@@ -50,6 +61,7 @@ func TestBusinessMetrics(t *testing.T) {
 	m.ObserveRequest("/v1/plans/:id", "GET", 200, 30*time.Millisecond)
 	m.ObserveRequest("/v1/plans/:id", "GET", 200, 10*time.Millisecond)
 	m.ObserveRequest("", "GET", 404, time.Millisecond)
+	m.ObserveRequest("", "XYZ_cus_123", 405, time.Millisecond) // a client picks the method
 	m.Charge("stripe", metrics.OutcomeSucceeded, "")
 	m.Charge("stripe", metrics.OutcomeDeclined, "insufficient_funds")
 	m.Lag(1500 * time.Millisecond)
@@ -61,6 +73,7 @@ func TestBusinessMetrics(t *testing.T) {
 	has(t, body,
 		`recurring_http_requests_total{method="GET",route="/v1/plans/:id",status="200"} 2`,
 		`recurring_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`recurring_http_requests_total{method="OTHER",route="unmatched",status="405"} 1`,
 		`recurring_http_request_duration_seconds_count{method="GET",route="/v1/plans/:id"} 2`,
 		`recurring_charges_total{decline_code="",outcome="succeeded",provider="stripe"} 1`,
 		`recurring_charges_total{decline_code="insufficient_funds",outcome="declined",provider="stripe"} 1`,
@@ -72,9 +85,39 @@ func TestBusinessMetrics(t *testing.T) {
 		`recurring_webhook_delivery_duration_seconds_count 1`,
 		`recurring_installments_waiting 7`,
 		`recurring_outbox_backlog -1`,
+		`recurring_outbox_oldest_age_seconds -1`,
 	)
+	if strings.Contains(body, "XYZ") {
+		t.Error("a client's method reached a label")
+	}
+	// The store is read once per 30 s, however often Prometheus scrapes.
+	cg := &countingGauges{}
+	m2 := metrics.New()
+	m2.WatchStore(cg)
+	for range 5 {
+		scrape(t, m2)
+	}
+	if cg.reads != 1 {
+		t.Errorf("5 scrapes read the store %d times, want 1", cg.reads)
+	}
+	has(t, scrape(t, m2), "recurring_outbox_backlog 4")
+	if !strings.Contains(scrape(t, m2), "recurring_outbox_oldest_age_seconds 3600") {
+		t.Errorf("oldest age not about an hour:\n%s", scrape(t, m2))
+	}
 	if !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "process_resident_memory_bytes") {
 		t.Error("no Go runtime or process metrics")
+	}
+	// Exported lists every recurring_ metric the scrape has, with its type.
+	for _, line := range strings.Split(body, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok && strings.HasPrefix(name, "recurring_") {
+			f := strings.Fields(name)
+			if metrics.Exported[f[0]] != f[1] {
+				t.Errorf("%s is a %s, Exported says %q", f[0], f[1], metrics.Exported[f[0]])
+			}
+		}
+	}
+	if len(metrics.Exported) != 10 {
+		t.Errorf("Exported lists %d metrics, the scrape above has 10", len(metrics.Exported))
 	}
 
 	// A nil *Metrics (code built without metrics) records nothing and does not panic.

@@ -34,8 +34,9 @@ type Key struct {
 }
 
 type entry struct {
-	aead cipher.AEAD
-	mac  []byte
+	aead   cipher.AEAD
+	mac    []byte
+	secret []byte
 }
 
 // Keyring holds named keys; the first is the active one, used to seal and MAC. It is
@@ -84,7 +85,7 @@ func New(keys ...Key) (*Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", key.ID, err)
 		}
-		k.keys[key.ID] = entry{aead: aead, mac: mac}
+		k.keys[key.ID] = entry{aead: aead, mac: mac, secret: append([]byte(nil), key.Secret...)}
 		k.ids = append(k.ids, key.ID)
 	}
 	return k, nil
@@ -114,6 +115,21 @@ func Generate(id string) string {
 	b := make([]byte, KeySize)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms.
 	return id + ":" + hex.EncodeToString(b)
+}
+
+// Derive returns a keyring with the same ids whose keys are derived from these for
+// one purpose (HKDF-SHA256 with purpose as its info), so one configured key ring can
+// serve several uses without any two sharing a key.
+func (k *Keyring) Derive(purpose string) (*Keyring, error) {
+	keys := make([]Key, 0, len(k.ids))
+	for _, id := range k.ids {
+		secret, err := hkdf.Key(sha256.New, k.keys[id].secret, nil, purpose, KeySize)
+		if err != nil {
+			return nil, fmt.Errorf("derive key %q: %w", id, err)
+		}
+		keys = append(keys, Key{ID: id, Secret: secret})
+	}
+	return New(keys...)
 }
 
 // ActiveID is the id of the key new data is sealed under.
