@@ -121,6 +121,7 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.RequestID())
 	e.Use(accessLog(d.Logger, d.Metrics))
+	e.Use(traceRequests())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			d.Logger.Error("panic", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
@@ -312,7 +313,7 @@ func accessLog(logger *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 			if caller := callerOf(c); caller.MerchantID != "" {
 				attrs = append(attrs, "merchant_id", caller.MerchantID, "mode", caller.Mode)
 			}
-			logger.Info("request", attrs...)
+			logger.InfoContext(c.Request().Context(), "request", attrs...) // with the trace id when tracing
 			return nil
 		},
 	})

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/recurring/recurring/workflows"
@@ -45,12 +46,14 @@ type Config struct {
 	// payload codec); the SDK's defaults when nil.
 	DataConverter    converter.DataConverter
 	FailureConverter converter.FailureConverter
+	// Interceptors (tracing) apply to the client and every worker built on it.
+	Interceptors []interceptor.ClientInterceptor
 }
 
 // Dial connects to Temporal and checks the connection.
 func Dial(ctx context.Context, cfg Config) (client.Client, error) {
 	opts := client.Options{HostPort: cfg.HostPort, Namespace: cfg.Namespace, MetricsHandler: cfg.MetricsHandler,
-		DataConverter: cfg.DataConverter, FailureConverter: cfg.FailureConverter}
+		DataConverter: cfg.DataConverter, FailureConverter: cfg.FailureConverter, Interceptors: cfg.Interceptors}
 	if cfg.Logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(cfg.Logger)
 	}

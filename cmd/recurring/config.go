@@ -18,6 +18,7 @@ import (
 	"github.com/recurring/recurring/api"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/internal/tracing"
 	"github.com/recurring/recurring/providers/aps"
 	"github.com/recurring/recurring/providers/stripe"
 	"github.com/recurring/recurring/store"
@@ -104,6 +105,9 @@ func parseConfig(environ map[string]string) (Config, error) {
 		return cfg, renameFields[Config](err)
 	}
 	if err := cfg.ProviderConfig.validate(); err != nil {
+		return cfg, err
+	}
+	if err := tracing.Check(environ); err != nil {
 		return cfg, err
 	}
 	if cfg.WorkerPollers < 1 {

@@ -234,3 +234,18 @@ func TestMetricsAddrConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestOTLPEndpointConfig: the standard OTLP endpoint variables take a URL or host:port;
+// anything else stops api and worker at start, naming the variable.
+func TestOTLPEndpointConfig(t *testing.T) {
+	for _, ok := range []string{"http://otel-collector:4317", "https://otel.example:4317", "otel-collector:4317"} {
+		if _, err := parseConfig(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": ok}); err != nil {
+			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%s: %v", ok, err)
+		}
+	}
+	for name, bad := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "not a url", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://x:1"} {
+		if _, err := parseConfig(map[string]string{name: bad}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming it", name, bad, err)
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/recurring/recurring/internal/payloadcodec"
 	"github.com/recurring/recurring/internal/provideraccounts"
 	"github.com/recurring/recurring/internal/seal"
+	"github.com/recurring/recurring/internal/tracing"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -121,6 +122,9 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if err := tracing.Check(env); err != nil {
+		return usageError{err.Error()}
+	}
 	logger, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		return err
@@ -181,13 +185,18 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 	defer srv.Stop()
 
+	tr, err := tracing.Setup(ctx, env, "recurring-dev")
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer shutdownTracing(tr, logger)
 	// One registry for the whole process: the API serves it at /metrics.
 	m := metrics.New()
 	m.WatchStore(db)
 	// Payloads are encrypted as in production; the Web UI decodes them through the
 	// API's /codec endpoint, which trusts only that UI's origin over loopback.
 	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: devNamespace, Logger: logger, MetricsHandler: m.Temporal(),
-		DataConverter: codec.DataConverter(), FailureConverter: codec.FailureConverter()})
+		DataConverter: codec.DataConverter(), FailureConverter: codec.FailureConverter(), Interceptors: tr.Interceptors})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/recurring/recurring/internal/tracing"
 )
 
 const usage = `recurring — a recurring-payments engine on Temporal
@@ -161,7 +163,8 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	// Lines logged with a context that carries a span name its trace_id and span_id.
+	return slog.New(tracing.LogHandler{Handler: slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})}), nil
 }
 
 // noArgs rejects stray positional arguments.

@@ -20,6 +20,7 @@ import (
 	"github.com/recurring/recurring/internal/metrics"
 	"github.com/recurring/recurring/internal/payloadcodec"
 	"github.com/recurring/recurring/internal/provideraccounts"
+	"github.com/recurring/recurring/internal/tracing"
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/store"
 	"github.com/recurring/recurring/worker"
@@ -72,6 +73,15 @@ func readiness(db *store.DB, c client.Client) map[string]api.Checker {
 			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
+	}
+}
+
+// shutdownTracing flushes the spans still buffered, for up to 5 s.
+func shutdownTracing(tr tracing.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		logger.Warn("flush traces", "err", err)
 	}
 }
 
@@ -155,6 +165,11 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	defer func() { _ = db.Close() }()
 	db.Keyring = keyring
+	tr, err := tracing.Setup(ctx, env, "recurring-api")
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer shutdownTracing(tr, logger)
 	m := metrics.New()
 	m.WatchStore(db)
 	codec, err := payloadcodec.New(keyring)
@@ -163,6 +178,7 @@ func runAPI(ctx context.Context, args []string, env map[string]string, stderr io
 	}
 	// Lazy: the API starts even while Temporal is down, and /readyz says so.
 	tc := cfg.temporal(logger)
+	tc.Interceptors = tr.Interceptors
 	tc.Lazy, tc.MetricsHandler = true, m.Temporal()
 	tc.DataConverter, tc.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	c, err := starter.Dial(ctx, tc)
@@ -208,6 +224,11 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		}
 		defer func() { _ = ml.Close() }()
 	}
+	tr, err := tracing.Setup(ctx, env, "recurring-worker")
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer shutdownTracing(tr, logger)
 	m := metrics.New()
 	m.WatchStore(db)
 	codec, err := payloadcodec.New(db.Keyring)
@@ -215,7 +236,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 		return err
 	}
 	tc := cfg.temporal(logger)
-	tc.MetricsHandler = m.Temporal()
+	tc.MetricsHandler, tc.Interceptors = m.Temporal(), tr.Interceptors
 	tc.DataConverter, tc.FailureConverter = codec.DataConverter(), codec.FailureConverter()
 	c, err := starter.Dial(ctx, tc)
 	if err != nil {

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/devserver":          {},
 	"internal/metrics":            {},
 	"internal/payloadcodec":       {"internal/seal"},
+	"internal/tracing":            {},
 	"internal/archtest":           {},
 	"providers/...":               {"billing", "providers", "internal/netguard"},
 	"providers/aps/apstest":       {"providers", "providers/aps"},  // the double signs as the adapter does
