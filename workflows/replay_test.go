@@ -30,9 +30,14 @@ var replayed = map[string]any{
 	"WebhookDelivery": workflows.WebhookDelivery,
 }
 
-// replayCodec is the payload codec under a throwaway key.
+// replayKeySpec is the test-only key workflows/servertest records plan_encrypted.json
+// under (TestEncryptedPlanOnRealServer holds the same).
+const replayKeySpec = "replay:5245504c41592d4b45592d464f522d54455354532d4f4e4c592d303132333435"
+
+// replayCodec is the payload codec every process uses, under the replay key: encrypted
+// histories decode, plain ones (recorded before the codec) pass as they are.
 var replayCodec = func() *payloadcodec.Codec {
-	ring, err := seal.Parse(seal.Generate("replay"))
+	ring, err := seal.Parse(replayKeySpec)
 	if err != nil {
 		panic(err)
 	}
@@ -72,6 +77,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatalf("%s is a history of %q, which the replayer does not register", f, typ)
 			}
 			seen[typ]++
+			if strings.Contains(f, "encrypted") {
+				// It must really be encrypted, or it proves nothing.
+				in := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
+				if len(in) == 0 || string(in[0].GetMetadata()["encoding"]) != payloadcodec.Encoding {
+					t.Fatalf("%s: the start input is not encrypted", f)
+				}
+			}
 			// With the payload codec every process uses: histories recorded before it
 			// (plain payloads) must still replay.
 			rep, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{

@@ -72,7 +72,7 @@ func oneCard() *activitiestest.PaymentMethods {
 // fake provider, read cards from cards, tell customers through notifier, and keep
 // the ledger and webhook deliveries in a SQLite store with a keyring.
 func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeResult, error), logger *slog.Logger,
-	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier, options ...func(*activities.Deps, *store.DB)) *env {
+	cards *activitiestest.PaymentMethods, notifier *activitiestest.Notifier, options ...any) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Temporal server: skipped with -short")
@@ -90,7 +90,13 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 	}
 	t.Cleanup(srv.Stop)
 	ctx := context.Background()
-	c, err := starter.Dial(ctx, starter.Config{HostPort: srv.HostPort, Namespace: namespace, Logger: sdkLogger})
+	dial := starter.Config{HostPort: srv.HostPort, Namespace: namespace, Logger: sdkLogger}
+	for _, o := range options {
+		if o, ok := o.(func(*starter.Config)); ok {
+			o(&dial) // the client the worker and the test use (a payload codec)
+		}
+	}
+	c, err := starter.Dial(ctx, dial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +125,9 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 		Ledger: db, Notifier: notifier, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c}, Logger: sdkLogger,
 	}
 	for _, o := range options {
-		o(&deps, db)
+		if o, ok := o.(func(*activities.Deps, *store.DB)); ok {
+			o(&deps, db)
+		}
 	}
 	w := worker.New(c, activities.New(deps), worker.Options{Pollers: 4})
 	if err := w.Start(); err != nil {
