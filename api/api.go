@@ -124,7 +124,7 @@ func New(d Deps) *echo.Echo {
 	e.Use(traceRequests())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			d.Logger.Error("panic", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
+			d.Logger.ErrorContext(c.Request().Context(), "panic", "error", err, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "stack", string(stack))
 			return err
 		},
 	}))

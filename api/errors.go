@@ -56,7 +56,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			c.Response().Header().Set("Retry-After", "5") // a dependency is down or slow: come back soon
 		}
 		if status >= 500 {
-			logger.Error("request failed", "error", err, "request_id", detail.RequestID,
+			logger.ErrorContext(c.Request().Context(), "request failed", "error", err, "request_id", detail.RequestID,
 				"method", c.Request().Method, "path", c.Path())
 		}
 		if c.Request().Method == http.MethodHead {

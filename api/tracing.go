@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -33,12 +32,9 @@ func traceRequests() echo.MiddlewareFunc {
 			c.SetRequest(req.WithContext(ctx))
 			err := next(c)
 			status := c.Response().Status
-			var he *echo.HTTPError
-			switch {
-			case errors.As(err, &he):
-				status = he.Code
-			case err != nil:
-				status = http.StatusInternalServerError
+			if err != nil {
+				// The error handler has not written it yet: the status it will write.
+				_, status = describe(err)
 			}
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
 			if status >= 500 {

@@ -238,14 +238,19 @@ func TestMetricsAddrConfig(t *testing.T) {
 // TestOTLPEndpointConfig: the standard OTLP endpoint variables take a URL or host:port;
 // anything else stops api and worker at start, naming the variable.
 func TestOTLPEndpointConfig(t *testing.T) {
-	for _, ok := range []string{"http://otel-collector:4317", "https://otel.example:4317", "otel-collector:4317"} {
+	for _, ok := range []string{"http://otel-collector:4317", "https://otel.example:4317", "https://otel.example"} {
 		if _, err := parseConfig(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": ok}); err != nil {
 			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%s: %v", ok, err)
 		}
 	}
-	for name, bad := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "not a url", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://x:1"} {
-		if _, err := parseConfig(map[string]string{name: bad}); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s=%s: %v, want an error naming it", name, bad, err)
+	for _, c := range []struct{ name, bad string }{
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "not a url"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://x:1"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "otel-collector:4317"}, // TLS or not would be left to another variable
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:abc"},
+	} {
+		if _, err := parseConfig(map[string]string{c.name: c.bad}); err == nil || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("%s=%s: %v, want an error naming it", c.name, c.bad, err)
 		}
 	}
 }

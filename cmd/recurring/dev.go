@@ -129,6 +129,13 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	if err != nil {
 		return err
 	}
+	// Before anything starts goroutines that make HTTP calls (it wraps the default
+	// transport).
+	tr, err := tracing.Setup(ctx, env, "recurring-dev")
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	defer shutdownTracing(tr, logger)
 	// Before any database or port: a second dev on this data dir would run a second
 	// Temporal server on the same SQLite file.
 	lock, err := devserver.LockDataDir(f.dataDir)
@@ -185,11 +192,6 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 	defer srv.Stop()
 
-	tr, err := tracing.Setup(ctx, env, "recurring-dev")
-	if err != nil {
-		return usageError{err.Error()}
-	}
-	defer shutdownTracing(tr, logger)
 	// One registry for the whole process: the API serves it at /metrics.
 	m := metrics.New()
 	m.WatchStore(db)

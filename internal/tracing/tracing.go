@@ -11,10 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
+	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -29,6 +29,9 @@ import (
 	"go.temporal.io/sdk/interceptor"
 )
 
+// wrapTransport wraps http.DefaultTransport once per process.
+var wrapTransport sync.Once
+
 // Variables are the standard variables that turn tracing on.
 var Variables = []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}
 
@@ -40,13 +43,14 @@ func Check(env map[string]string) error {
 		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-			continue
+		// A scheme is required: http:// is plain text, https:// TLS (a bare host:port
+		// would leave that to OTEL_EXPORTER_OTLP_INSECURE, easy to get wrong).
+		if u, err := url.Parse(v); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != "" {
+			if _, err := strconv.Atoi(u.Port()); u.Port() == "" || err == nil {
+				continue
+			}
 		}
-		if host, port, err := net.SplitHostPort(v); err == nil && host != "" && port != "" && !strings.Contains(v, "/") {
-			continue
-		}
-		return fmt.Errorf("%s must be an OTLP/gRPC endpoint such as http://otel-collector:4317, got %q", name, v)
+		return fmt.Errorf("%s must be an OTLP/gRPC endpoint URL such as http://otel-collector:4317 or https://…, got %q", name, v)
 	}
 	return nil
 }
@@ -68,35 +72,35 @@ func Setup(ctx context.Context, env map[string]string, service string) (Tracing,
 	if err := Check(env); err != nil {
 		return off, err
 	}
-	endpoint := env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+	name := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	endpoint := env[name]
 	if endpoint == "" {
-		endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+		name, endpoint = "OTEL_EXPORTER_OTLP_ENDPOINT", env["OTEL_EXPORTER_OTLP_ENDPOINT"]
 	}
 	if endpoint == "" {
 		return off, nil
 	}
-	var opts []otlptracegrpc.Option
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
-		opts = append(opts, otlptracegrpc.WithEndpoint(u.Host))
-		if u.Scheme == "http" {
-			opts = append(opts, otlptracegrpc.WithInsecure())
-		}
-	} else {
-		opts = append(opts, otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure())
+	u, _ := url.Parse(endpoint) // checked above
+	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(u.Host)}
+	if u.Scheme == "http" {
+		opts = append(opts, otlptracegrpc.WithInsecure())
 	}
 	exp, err := otlptracegrpc.New(ctx, opts...)
 	if err != nil {
-		return off, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
+		return off, fmt.Errorf("%s: %w", name, err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Second)),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))))
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{})
+	// Trace context only: a caller's baggage would ride in every workflow's and
+	// activity's (unencrypted) header and on to the providers.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{DisableBaggage: true,
+		TextMapPropagator: propagation.TraceContext{}})
 	if err != nil {
 		return off, fmt.Errorf("temporal tracing interceptor: %w", err)
 	}
-	http.DefaultTransport = otelhttp.NewTransport(http.DefaultTransport)
+	wrapTransport.Do(func() { http.DefaultTransport = otelhttp.NewTransport(http.DefaultTransport) })
 	return Tracing{Interceptors: []interceptor.ClientInterceptor{ti}, Shutdown: tp.Shutdown, On: true}, nil
 }
 
