@@ -21,7 +21,8 @@ import (
 // TestPacedBurstOnRealServer: twelve plans fall due at one instant on a provider paced
 // at 4 charges per second (the installation's, as CHARGE_RATE_LIMITS sets it), in a
 // lane another burst has filled for the next ten seconds. Every plan is handed its
-// slot, sleeps on a workflow timer until then (plan version 9) and is charged once;
+// slot, sleeps on a workflow timer until then (plan version 9; again if it woke too
+// late for it) and is charged once;
 // the provider never sees the k-th charge before the k-th slot, and the ledger's
 // attempt times show the queueing. With -record one plan's history is written to
 // workflows/testdata/plan_paced_charge.json.
@@ -71,6 +72,8 @@ func TestPacedBurstOnRealServer(t *testing.T) {
 			t.Fatalf("%s charged %v, want once", id, keys)
 		}
 		// Queued through the workflow: a Charge that sent nothing, a timer, the Charge.
+		// A plan that woke more than half an interval after its slot (a loaded machine)
+		// queues again, so there may be more; never fewer.
 		charges := 0
 		for _, ev := range history(t, e.c, id).GetEvents() {
 			if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
@@ -78,8 +81,8 @@ func TestPacedBurstOnRealServer(t *testing.T) {
 				charges++
 			}
 		}
-		if charges != 2 {
-			t.Errorf("%s scheduled %d Charge activities, want 2 (queued, then charged in its slot)", id, charges)
+		if charges < 2 {
+			t.Errorf("%s scheduled %d Charge activities, want at least 2 (queued, then charged in its slot)", id, charges)
 		}
 		page, err := e.db.ListPlanPayments(ctx, caller, id, billing.ListParams{Limit: 10})
 		if err != nil || len(page.Items) != 1 {
