@@ -396,15 +396,9 @@ func (db *DB) keepPayPalAgreement(ctx context.Context, merchantID, paymentMethod
 	if err != nil {
 		return false, err
 	}
-	var row struct {
-		paymentMethodRow
-		// MaxChargesPerSecond is the card's provider account's pace (0: none).
-		MaxChargesPerSecond sql.NullInt64 `db:"max_charges_per_second"`
-	}
-	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+`,
-		(SELECT pa.max_charges_per_second FROM provider_accounts pa WHERE pa.id = payment_methods.provider_account
-			AND pa.merchant_id = payment_methods.merchant_id) AS max_charges_per_second
-		FROM payment_methods WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
+	var row paymentMethodRow
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE id = ? AND merchant_id = ?`), paymentMethodID, merchantID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound("payment method", paymentMethodID)
 	}

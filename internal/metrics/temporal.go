@@ -74,60 +74,57 @@ func (h *temporalHandler) labels() []string {
 	return slices.Sorted(maps.Keys(h.tags))
 }
 
-// Counter returns the counter name with the handler's tags.
-func (h *temporalHandler) Counter(name string) client.MetricsCounter {
+// vecFor returns name's vector in vecs, registering it with the handler's labels on
+// first use (newVec builds it); ok is false when the registry refuses it.
+func vecFor[V prometheus.Collector](h *temporalHandler, vecs map[string]*labeled[V], name string,
+	newVec func(labels []string) V) (*labeled[V], bool) {
 	s := h.shared
 	s.mu.Lock()
-	l, ok := s.counters[name]
-	if !ok {
-		l = &labeled[*prometheus.CounterVec]{labels: h.labels()}
-		l.vec = prometheus.NewCounterVec(prometheus.CounterOpts{Name: sanitize(name), Help: "Temporal SDK counter " + name + "."}, l.labels)
-		if err := s.reg.Register(l.vec); err != nil {
-			s.mu.Unlock()
-			return nopCounter{}
-		}
-		s.counters[name] = l
+	defer s.mu.Unlock()
+	if l, ok := vecs[name]; ok {
+		return l, true
 	}
-	s.mu.Unlock()
+	l := &labeled[V]{labels: h.labels()}
+	l.vec = newVec(l.labels)
+	if err := s.reg.Register(l.vec); err != nil {
+		return nil, false
+	}
+	vecs[name] = l
+	return l, true
+}
+
+// Counter returns the counter name with the handler's tags.
+func (h *temporalHandler) Counter(name string) client.MetricsCounter {
+	l, ok := vecFor(h, h.shared.counters, name, func(labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: sanitize(name), Help: "Temporal SDK counter " + name + "."}, labels)
+	})
+	if !ok {
+		return nopCounter{}
+	}
 	c := l.vec.WithLabelValues(h.values(l.labels)...)
 	return counterFunc(func(d int64) { c.Add(float64(d)) })
 }
 
 // Gauge returns the gauge name with the handler's tags.
 func (h *temporalHandler) Gauge(name string) client.MetricsGauge {
-	s := h.shared
-	s.mu.Lock()
-	l, ok := s.gauges[name]
+	l, ok := vecFor(h, h.shared.gauges, name, func(labels []string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: sanitize(name), Help: "Temporal SDK gauge " + name + "."}, labels)
+	})
 	if !ok {
-		l = &labeled[*prometheus.GaugeVec]{labels: h.labels()}
-		l.vec = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: sanitize(name), Help: "Temporal SDK gauge " + name + "."}, l.labels)
-		if err := s.reg.Register(l.vec); err != nil {
-			s.mu.Unlock()
-			return nopGauge{}
-		}
-		s.gauges[name] = l
+		return nopGauge{}
 	}
-	s.mu.Unlock()
-	g := l.vec.WithLabelValues(h.values(l.labels)...)
-	return gaugeFunc(g.Set)
+	return gaugeFunc(l.vec.WithLabelValues(h.values(l.labels)...).Set)
 }
 
 // Timer returns the timer name, as a histogram in seconds, with the handler's tags.
 func (h *temporalHandler) Timer(name string) client.MetricsTimer {
-	s := h.shared
-	s.mu.Lock()
-	l, ok := s.timers[name]
+	l, ok := vecFor(h, h.shared.timers, name, func(labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: sanitize(name) + "_seconds",
+			Help: "Temporal SDK timer " + name + ", in seconds.", Buckets: prometheus.DefBuckets}, labels)
+	})
 	if !ok {
-		l = &labeled[*prometheus.HistogramVec]{labels: h.labels()}
-		l.vec = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: sanitize(name) + "_seconds",
-			Help: "Temporal SDK timer " + name + ", in seconds.", Buckets: prometheus.DefBuckets}, l.labels)
-		if err := s.reg.Register(l.vec); err != nil {
-			s.mu.Unlock()
-			return nopTimer{}
-		}
-		s.timers[name] = l
+		return nopTimer{}
 	}
-	s.mu.Unlock()
 	o := l.vec.WithLabelValues(h.values(l.labels)...)
 	return timerFunc(func(d time.Duration) { o.Observe(d.Seconds()) })
 }
