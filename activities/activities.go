@@ -36,7 +36,9 @@ type Deps struct {
 	Accounts       AccountProviders
 	PaymentMethods billing.CardCharger
 	Ledger         billing.Ledger
-	Notifier       Notifier
+	// Refunds opens and settles refunds.
+	Refunds  billing.RefundLedger
+	Notifier Notifier
 	// Webhooks is the store as webhook delivery needs it.
 	Webhooks billing.WebhookDeliveries
 	// Sessions keeps hosted payment sessions: their outcomes, and plans' recovery pages.

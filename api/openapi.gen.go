@@ -133,6 +133,8 @@ const (
 	EventTypePlanIncompleteExpired EventType = "plan.incomplete_expired"
 	EventTypePlanPastDue           EventType = "plan.past_due"
 	EventTypePlanUpdated           EventType = "plan.updated"
+	EventTypeRefundFailed          EventType = "refund.failed"
+	EventTypeRefundSucceeded       EventType = "refund.succeeded"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
@@ -159,6 +161,10 @@ func (e EventType) Valid() bool {
 	case EventTypePlanPastDue:
 		return true
 	case EventTypePlanUpdated:
+		return true
+	case EventTypeRefundFailed:
+		return true
+	case EventTypeRefundSucceeded:
 		return true
 	default:
 		return false
@@ -606,6 +612,78 @@ func (e RedeliveryObject) Valid() bool {
 	}
 }
 
+// Defines values for RefundObject.
+const (
+	RefundObjectRefund RefundObject = "refund"
+)
+
+// Valid indicates whether the value is a known member of the RefundObject enum.
+func (e RefundObject) Valid() bool {
+	switch e {
+	case RefundObjectRefund:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundStatus.
+const (
+	RefundStatusFailed    RefundStatus = "failed"
+	RefundStatusPending   RefundStatus = "pending"
+	RefundStatusSucceeded RefundStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the RefundStatus enum.
+func (e RefundStatus) Valid() bool {
+	switch e {
+	case RefundStatusFailed:
+		return true
+	case RefundStatusPending:
+		return true
+	case RefundStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundCreateReason.
+const (
+	Duplicate           RefundCreateReason = "duplicate"
+	Fraudulent          RefundCreateReason = "fraudulent"
+	RequestedByCustomer RefundCreateReason = "requested_by_customer"
+)
+
+// Valid indicates whether the value is a known member of the RefundCreateReason enum.
+func (e RefundCreateReason) Valid() bool {
+	switch e {
+	case Duplicate:
+		return true
+	case Fraudulent:
+		return true
+	case RequestedByCustomer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundListObject.
+const (
+	RefundListObjectList RefundListObject = "list"
+)
+
+// Valid indicates whether the value is a known member of the RefundListObject enum.
+func (e RefundListObject) Valid() bool {
+	switch e {
+	case RefundListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScheduleFrequency.
 const (
 	Days    ScheduleFrequency = "days"
@@ -716,6 +794,8 @@ const (
 	WebhookEndpointCreateEventTypesPlanIncompleteExpired WebhookEndpointCreateEventTypes = "plan.incomplete_expired"
 	WebhookEndpointCreateEventTypesPlanPastDue           WebhookEndpointCreateEventTypes = "plan.past_due"
 	WebhookEndpointCreateEventTypesPlanUpdated           WebhookEndpointCreateEventTypes = "plan.updated"
+	WebhookEndpointCreateEventTypesRefundFailed          WebhookEndpointCreateEventTypes = "refund.failed"
+	WebhookEndpointCreateEventTypesRefundSucceeded       WebhookEndpointCreateEventTypes = "refund.succeeded"
 )
 
 // Valid indicates whether the value is a known member of the WebhookEndpointCreateEventTypes enum.
@@ -745,6 +825,10 @@ func (e WebhookEndpointCreateEventTypes) Valid() bool {
 		return true
 	case WebhookEndpointCreateEventTypesPlanUpdated:
 		return true
+	case WebhookEndpointCreateEventTypesRefundFailed:
+		return true
+	case WebhookEndpointCreateEventTypesRefundSucceeded:
+		return true
 	default:
 		return false
 	}
@@ -759,6 +843,27 @@ const (
 func (e WebhookEndpointListObject) Valid() bool {
 	switch e {
 	case WebhookEndpointListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListPaymentsParamsStatus.
+const (
+	ListPaymentsParamsStatusFailed    ListPaymentsParamsStatus = "failed"
+	ListPaymentsParamsStatusPending   ListPaymentsParamsStatus = "pending"
+	ListPaymentsParamsStatusSucceeded ListPaymentsParamsStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ListPaymentsParamsStatus enum.
+func (e ListPaymentsParamsStatus) Valid() bool {
+	switch e {
+	case ListPaymentsParamsStatusFailed:
+		return true
+	case ListPaymentsParamsStatusPending:
+		return true
+	case ListPaymentsParamsStatusSucceeded:
 		return true
 	default:
 		return false
@@ -940,6 +1045,8 @@ type Event struct {
 	// that status;
 	// `plan.updated` for any other change of its status (paused, active again,
 	// blocked) or of its payment method. One change is announced by one event.
+	// `refund.succeeded` and `refund.failed`: the provider returned a refund's money, or
+	// refused to, with the Refund as `data.object`.
 	Type EventType `json:"type"`
 }
 
@@ -973,6 +1080,8 @@ type EventListObject string
 // that status;
 // `plan.updated` for any other change of its status (paused, active again,
 // blocked) or of its payment method. One change is announced by one event.
+// `refund.succeeded` and `refund.failed`: the provider returned a refund's money, or
+// refused to, with the Refund as `data.object`.
 type EventType string
 
 // Health defines model for Health.
@@ -1015,12 +1124,15 @@ type PayPalDetails struct {
 
 // Payment defines model for Payment.
 type Payment struct {
-	Amount    int64      `json:"amount"`
-	Attempt   *int       `json:"attempt,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	Currency  string     `json:"currency"`
-	Customer  string     `json:"customer"`
-	DueAt     *time.Time `json:"due_at,omitempty"`
+	Amount int64 `json:"amount"`
+
+	// AmountRefunded what succeeded refunds returned of amount
+	AmountRefunded int64      `json:"amount_refunded"`
+	Attempt        *int       `json:"attempt,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Currency       string     `json:"currency"`
+	Customer       string     `json:"customer"`
+	DueAt          *time.Time `json:"due_at,omitempty"`
 
 	// ExpiresAt a hosted session's end
 	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
@@ -1536,6 +1648,62 @@ type Redelivery struct {
 // RedeliveryObject defines model for Redelivery.Object.
 type RedeliveryObject string
 
+// Refund defines model for Refund.
+type Refund struct {
+	Amount         int64     `json:"amount"`
+	CreatedAt      time.Time `json:"created_at"`
+	Currency       string    `json:"currency"`
+	FailureCode    *string   `json:"failure_code,omitempty"`
+	FailureMessage *string   `json:"failure_message,omitempty"`
+
+	// Id Example: re_2n4v6ruxk3j5dcbq7j2wzqg4ly
+	Id               string       `json:"id"`
+	Livemode         bool         `json:"livemode"`
+	Object           RefundObject `json:"object"`
+	Payment          string       `json:"payment"`
+	Provider         string       `json:"provider"`
+	ProviderAccount  *string      `json:"provider_account,omitempty"`
+	ProviderRefundId *string      `json:"provider_refund_id,omitempty"`
+	Reason           *string      `json:"reason,omitempty"`
+
+	// Status `pending`: on its way, or the provider has not answered (the amount stays
+	// reserved); `failed`: the provider refused (`failure_code`, `failure_message`).
+	Status RefundStatus `json:"status"`
+}
+
+// RefundObject defines model for Refund.Object.
+type RefundObject string
+
+// RefundStatus `pending`: on its way, or the provider has not answered (the amount stays
+// reserved); `failed`: the provider refused (`failure_code`, `failure_message`).
+type RefundStatus string
+
+// RefundCreate defines model for RefundCreate.
+type RefundCreate struct {
+	// Amount minor units; absent: all that is left to refund
+	Amount *int64 `json:"amount,omitempty"`
+
+	// Currency optional; must be the payment's
+	Currency *string `json:"currency,omitempty"`
+
+	// Payment the succeeded payment (pay_…) to refund
+	Payment string              `json:"payment"`
+	Reason  *RefundCreateReason `json:"reason,omitempty"`
+}
+
+// RefundCreateReason defines model for RefundCreate.Reason.
+type RefundCreateReason string
+
+// RefundList defines model for RefundList.
+type RefundList struct {
+	Data    []Refund         `json:"data"`
+	HasMore bool             `json:"has_more"`
+	Object  RefundListObject `json:"object"`
+}
+
+// RefundListObject defines model for RefundList.Object.
+type RefundListObject string
+
 // Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
 // installments, final_amount, final_payment_date, expires_on) or variable
 // (payments). Amounts are minor units of the plan's currency. Test mode also
@@ -1729,6 +1897,33 @@ type UnblockPaymentMethodParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListPaymentsParams defines parameters for ListPayments.
+type ListPaymentsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The id of the last object of the previous page.
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// Customer Only this customer's payments (cus_…).
+	Customer *string `form:"customer,omitempty" json:"customer,omitempty"`
+
+	// Plan Only this plan's payment attempts (plan_…).
+	Plan *string `form:"plan,omitempty" json:"plan,omitempty"`
+
+	// Status Only payments with this status.
+	Status *ListPaymentsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CreatedGte Only payments created at or after this instant (RFC 3339).
+	CreatedGte *time.Time `form:"created[gte],omitempty" json:"created[gte],omitempty"`
+
+	// CreatedLt Only payments created before this instant (RFC 3339).
+	CreatedLt *time.Time `form:"created[lt],omitempty" json:"created[lt],omitempty"`
+}
+
+// ListPaymentsParamsStatus defines parameters for ListPayments.
+type ListPaymentsParamsStatus string
+
 // CreatePaymentParams defines parameters for CreatePayment.
 type CreatePaymentParams struct {
 	// IdempotencyKey Makes the request safe to retry; see the description above.
@@ -1818,6 +2013,24 @@ type CreateProviderAccountParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListRefundsParams defines parameters for ListRefunds.
+type ListRefundsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// StartingAfter The id of the last object of the previous page.
+	StartingAfter *StartingAfter `form:"starting_after,omitempty" json:"starting_after,omitempty"`
+
+	// Payment Only this payment's refunds (pay_…).
+	Payment *string `form:"payment,omitempty" json:"payment,omitempty"`
+}
+
+// CreateRefundParams defines parameters for CreateRefund.
+type CreateRefundParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
 type ListWebhookEndpointsParams struct {
 	// Limit Page size.
@@ -1893,6 +2106,9 @@ type CreateProviderAccountJSONRequestBody = ProviderAccountCreate
 // UpdateProviderAccountJSONRequestBody defines body for UpdateProviderAccount for application/json ContentType.
 type UpdateProviderAccountJSONRequestBody = ProviderAccountUpdate
 
+// CreateRefundJSONRequestBody defines body for CreateRefund for application/json ContentType.
+type CreateRefundJSONRequestBody = RefundCreate
+
 // CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
 type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
 
@@ -1967,6 +2183,40 @@ func (t *Event_Data_Object) MergePlan(v Plan) error {
 	return err
 }
 
+// AsRefund returns the union data inside the Event_Data_Object as a Refund
+func (t Event_Data_Object) AsRefund() (Refund, error) {
+	var body Refund
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefund overwrites any union data inside the Event_Data_Object as the provided Refund
+func (t *Event_Data_Object) FromRefund(v Refund) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"refund"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefund performs a merge with any union data inside the Event_Data_Object, using the provided Refund
+func (t *Event_Data_Object) MergeRefund(v Refund) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"refund"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Event_Data_Object) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"object"`
@@ -1985,6 +2235,8 @@ func (t Event_Data_Object) ValueByDiscriminator() (interface{}, error) {
 		return t.AsPayment()
 	case "plan":
 		return t.AsPlan()
+	case "refund":
+		return t.AsRefund()
 	default:
 		return nil, errors.New("unknown discriminator value: " + discriminator)
 	}
@@ -2056,6 +2308,9 @@ type ServerInterface interface {
 	// UnblockPaymentMethod Unblock a card; a detached card is `409 payment_method_detached`.
 	// (POST /v1/payment-methods/{id}/unblock)
 	UnblockPaymentMethod(ctx echo.Context, id ID, params UnblockPaymentMethodParams) error
+	// ListPayments The payments across plans and one-off payments, newest first, narrowed by filters.
+	// (GET /v1/payments)
+	ListPayments(ctx echo.Context, params ListPaymentsParams) error
 	// CreatePayment A one-off or initial payment, charged inside a short workflow.
 	// (POST /v1/payments)
 	CreatePayment(ctx echo.Context, params CreatePaymentParams) error
@@ -2113,6 +2368,15 @@ type ServerInterface interface {
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx echo.Context) error
+	// ListRefunds Refunds, newest first; of one payment with `payment`.
+	// (GET /v1/refunds)
+	ListRefunds(ctx echo.Context, params ListRefundsParams) error
+	// CreateRefund Refund a succeeded payment, in full or in part, through its provider.
+	// (POST /v1/refunds)
+	CreateRefund(ctx echo.Context, params CreateRefundParams) error
+	// GetRefund A refund.
+	// (GET /v1/refunds/{id})
+	GetRefund(ctx echo.Context, id ID) error
 	// ListWebhookEndpoints List webhook endpoints, newest first.
 	// (GET /v1/webhook-endpoints)
 	ListWebhookEndpoints(ctx echo.Context, params ListWebhookEndpointsParams) error
@@ -2560,6 +2824,66 @@ func (w *ServerInterfaceWrapper) UnblockPaymentMethod(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UnblockPaymentMethod(ctx, id, params)
+	return err
+}
+
+// ListPayments converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPayments(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPaymentsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", ctx.QueryParams(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter starting_after: %s", err))
+	}
+
+	// ------------- Optional query parameter "customer" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "customer", ctx.QueryParams(), &params.Customer, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter customer: %s", err))
+	}
+
+	// ------------- Optional query parameter "plan" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "plan", ctx.QueryParams(), &params.Plan, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter plan: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "created[gte]" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created[gte]", ctx.QueryParams(), &params.CreatedGte, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created[gte]: %s", err))
+	}
+
+	// ------------- Optional query parameter "created[lt]" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "created[lt]", ctx.QueryParams(), &params.CreatedLt, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter created[lt]: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPayments(ctx, params)
 	return err
 }
 
@@ -3080,6 +3404,83 @@ func (w *ServerInterfaceWrapper) ListProviders(ctx echo.Context) error {
 	return err
 }
 
+// ListRefunds converts echo context to params.
+func (w *ServerInterfaceWrapper) ListRefunds(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRefundsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "starting_after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "starting_after", ctx.QueryParams(), &params.StartingAfter, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter starting_after: %s", err))
+	}
+
+	// ------------- Optional query parameter "payment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "payment", ctx.QueryParams(), &params.Payment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter payment: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListRefunds(ctx, params)
+	return err
+}
+
+// CreateRefund converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateRefund(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateRefundParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateRefund(ctx, params)
+	return err
+}
+
+// GetRefund converts echo context to params.
+func (w *ServerInterfaceWrapper) GetRefund(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetRefund(ctx, id)
+	return err
+}
+
 // ListWebhookEndpoints converts echo context to params.
 func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
 	var err error
@@ -3280,8 +3681,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/plans/:id/skip-next", wrapper.SkipNextInstallment, options.OperationMiddlewares["skipNextInstallment"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/payment-method", wrapper.ChangePlanPaymentMethod, options.OperationMiddlewares["changePlanPaymentMethod"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/payment-session", wrapper.CreatePlanPaymentSession, options.OperationMiddlewares["createPlanPaymentSession"]...)
+	router.GET(options.BaseURL+"/v1/payments", wrapper.ListPayments, options.OperationMiddlewares["listPayments"]...)
 	router.POST(options.BaseURL+"/v1/payments", wrapper.CreatePayment, options.OperationMiddlewares["createPayment"]...)
 	router.GET(options.BaseURL+"/v1/payments/:id", wrapper.GetPayment, options.OperationMiddlewares["getPayment"]...)
+	router.GET(options.BaseURL+"/v1/refunds", wrapper.ListRefunds, options.OperationMiddlewares["listRefunds"]...)
+	router.POST(options.BaseURL+"/v1/refunds", wrapper.CreateRefund, options.OperationMiddlewares["createRefund"]...)
+	router.GET(options.BaseURL+"/v1/refunds/:id", wrapper.GetRefund, options.OperationMiddlewares["getRefund"]...)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:id", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
@@ -3966,6 +4371,45 @@ type UnblockPaymentMethoddefaultJSONResponse struct {
 }
 
 func (response UnblockPaymentMethoddefaultJSONResponse) VisitUnblockPaymentMethodResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPaymentsRequestObject struct {
+	Params ListPaymentsParams
+}
+
+type ListPaymentsResponseObject interface {
+	VisitListPaymentsResponse(w http.ResponseWriter) error
+}
+
+type ListPayments200JSONResponse PaymentList
+
+func (response ListPayments200JSONResponse) VisitListPaymentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPaymentsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListPaymentsdefaultJSONResponse) VisitListPaymentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4735,6 +5179,124 @@ func (response ListProvidersdefaultJSONResponse) VisitListProvidersResponse(w ht
 	return err
 }
 
+type ListRefundsRequestObject struct {
+	Params ListRefundsParams
+}
+
+type ListRefundsResponseObject interface {
+	VisitListRefundsResponse(w http.ResponseWriter) error
+}
+
+type ListRefunds200JSONResponse RefundList
+
+func (response ListRefunds200JSONResponse) VisitListRefundsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRefundsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListRefundsdefaultJSONResponse) VisitListRefundsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRefundRequestObject struct {
+	Params CreateRefundParams
+	Body   *CreateRefundJSONRequestBody
+}
+
+type CreateRefundResponseObject interface {
+	VisitCreateRefundResponse(w http.ResponseWriter) error
+}
+
+type CreateRefund201JSONResponse Refund
+
+func (response CreateRefund201JSONResponse) VisitCreateRefundResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRefunddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateRefunddefaultJSONResponse) VisitCreateRefundResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRefundRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetRefundResponseObject interface {
+	VisitGetRefundResponse(w http.ResponseWriter) error
+}
+
+type GetRefund200JSONResponse Refund
+
+func (response GetRefund200JSONResponse) VisitGetRefundResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRefunddefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetRefunddefaultJSONResponse) VisitGetRefundResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEndpointsRequestObject struct {
 	Params ListWebhookEndpointsParams
 }
@@ -4989,6 +5551,9 @@ type StrictServerInterface interface {
 	// UnblockPaymentMethod Unblock a card; a detached card is `409 payment_method_detached`.
 	// (POST /v1/payment-methods/{id}/unblock)
 	UnblockPaymentMethod(ctx context.Context, request UnblockPaymentMethodRequestObject) (UnblockPaymentMethodResponseObject, error)
+	// ListPayments The payments across plans and one-off payments, newest first, narrowed by filters.
+	// (GET /v1/payments)
+	ListPayments(ctx context.Context, request ListPaymentsRequestObject) (ListPaymentsResponseObject, error)
 	// CreatePayment A one-off or initial payment, charged inside a short workflow.
 	// (POST /v1/payments)
 	CreatePayment(ctx context.Context, request CreatePaymentRequestObject) (CreatePaymentResponseObject, error)
@@ -5046,6 +5611,15 @@ type StrictServerInterface interface {
 	// ListProviders The capability matrix, one row per provider and payment method.
 	// (GET /v1/providers)
 	ListProviders(ctx context.Context, request ListProvidersRequestObject) (ListProvidersResponseObject, error)
+	// ListRefunds Refunds, newest first; of one payment with `payment`.
+	// (GET /v1/refunds)
+	ListRefunds(ctx context.Context, request ListRefundsRequestObject) (ListRefundsResponseObject, error)
+	// CreateRefund Refund a succeeded payment, in full or in part, through its provider.
+	// (POST /v1/refunds)
+	CreateRefund(ctx context.Context, request CreateRefundRequestObject) (CreateRefundResponseObject, error)
+	// GetRefund A refund.
+	// (GET /v1/refunds/{id})
+	GetRefund(ctx context.Context, request GetRefundRequestObject) (GetRefundResponseObject, error)
 	// ListWebhookEndpoints List webhook endpoints, newest first.
 	// (GET /v1/webhook-endpoints)
 	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
@@ -5692,6 +6266,31 @@ func (sh *strictHandler) UnblockPaymentMethod(ctx echo.Context, id ID, params Un
 		return err
 	} else if validResponse, ok := response.(UnblockPaymentMethodResponseObject); ok {
 		return validResponse.VisitUnblockPaymentMethodResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListPayments operation middleware
+func (sh *strictHandler) ListPayments(ctx echo.Context, params ListPaymentsParams) error {
+	var request ListPaymentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPayments(ctx.Request().Context(), request.(ListPaymentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPayments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPaymentsResponseObject); ok {
+		return validResponse.VisitListPaymentsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -6440,6 +7039,104 @@ func (sh *strictHandler) ListProviders(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(ListProvidersResponseObject); ok {
 		return validResponse.VisitListProvidersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListRefunds operation middleware
+func (sh *strictHandler) ListRefunds(ctx echo.Context, params ListRefundsParams) error {
+	var request ListRefundsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRefunds(ctx.Request().Context(), request.(ListRefundsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRefunds")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListRefundsResponseObject); ok {
+		return validResponse.VisitListRefundsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateRefund operation middleware
+func (sh *strictHandler) CreateRefund(ctx echo.Context, params CreateRefundParams) error {
+	var request CreateRefundRequestObject
+
+	request.Params = params
+
+	var body CreateRefundJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRefund(ctx.Request().Context(), request.(CreateRefundRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRefund")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateRefundResponseObject); ok {
+		return validResponse.VisitCreateRefundResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetRefund operation middleware
+func (sh *strictHandler) GetRefund(ctx echo.Context, id ID) error {
+	var request GetRefundRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRefund(ctx.Request().Context(), request.(GetRefundRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRefund")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetRefundResponseObject); ok {
+		return validResponse.VisitGetRefundResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

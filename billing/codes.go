@@ -276,6 +276,12 @@ const (
 	CodeProviderAuthenticationFailed = "provider_authentication_failed"
 	// CodeRefundNotSupported: the provider offers no refunds.
 	CodeRefundNotSupported = "refund_not_supported"
+	// CodePaymentNotRefundable: a refund of a payment that did not succeed (failed,
+	// pending, a hosted session) or that the provider gave no charge id.
+	CodePaymentNotRefundable = "payment_not_refundable"
+	// CodeRefundExceedsPayment: a refund of more than is left to refund of the payment
+	// (its amount less what is refunded or on its way).
+	CodeRefundExceedsPayment = "refund_exceeds_payment"
 	// CodeUnknownProvider: no provider of this name is configured.
 	CodeUnknownProvider = "unknown_provider"
 )

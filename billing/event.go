@@ -24,13 +24,17 @@ const (
 	// EventPlanIncompleteExpired: a plan made without a card was not completed on its
 	// hosted page in time.
 	EventPlanIncompleteExpired = "plan.incomplete_expired"
+	// EventRefundSucceeded and EventRefundFailed: the provider returned a refund's
+	// money, or refused to; data.object is the Refund.
+	EventRefundSucceeded = "refund.succeeded"
+	EventRefundFailed    = "refund.failed"
 )
 
 // EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
 // "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
 var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentExpired, EventPlanCreated, EventPlanUpdated,
 	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed,
-	EventPlanIncompleteExpired}
+	EventPlanIncompleteExpired, EventRefundSucceeded, EventRefundFailed}
 
 // Event is one entry of the merchant's event log, the source of webhooks.
 type Event struct {

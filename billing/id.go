@@ -18,6 +18,7 @@ const (
 	PrefixEvent           = "evt_"
 	PrefixWebhook         = "we_"
 	PrefixProviderAccount = "pa_"
+	PrefixRefund          = "re_"
 )
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

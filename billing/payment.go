@@ -27,21 +27,23 @@ const (
 // events carried before data.object, which the store still upgrades when it reads them,
 // so keep its tags.
 type Payment struct {
-	ID              string        `db:"id" json:"id"`
-	Seq             int64         `db:"seq" json:"-"`
-	MerchantID      string        `db:"merchant_id" json:"-"`
-	Mode            Mode          `db:"mode" json:"mode"`
-	PlanID          *string       `db:"plan_id" json:"plan_id"`
-	CustomerID      string        `db:"customer_id" json:"customer_id"`
-	PaymentMethodID string        `db:"payment_method_id" json:"payment_method_id"`
-	Installment     int           `db:"installment" json:"installment,omitempty"`
-	Attempt         int           `db:"attempt" json:"attempt"`
-	Amount          int64         `db:"amount" json:"amount"`
-	Currency        string        `db:"currency" json:"currency"`
-	Status          PaymentStatus `db:"status" json:"status"`
-	PaymentType     PaymentType   `db:"payment_type" json:"payment_type"`
-	IsRecurring     bool          `db:"is_recurring" json:"is_recurring"`
-	Provider        string        `db:"provider" json:"provider"`
+	ID              string  `db:"id" json:"id"`
+	Seq             int64   `db:"seq" json:"-"`
+	MerchantID      string  `db:"merchant_id" json:"-"`
+	Mode            Mode    `db:"mode" json:"mode"`
+	PlanID          *string `db:"plan_id" json:"plan_id"`
+	CustomerID      string  `db:"customer_id" json:"customer_id"`
+	PaymentMethodID string  `db:"payment_method_id" json:"payment_method_id"`
+	Installment     int     `db:"installment" json:"installment,omitempty"`
+	Attempt         int     `db:"attempt" json:"attempt"`
+	Amount          int64   `db:"amount" json:"amount"`
+	Currency        string  `db:"currency" json:"currency"`
+	// AmountRefunded is what succeeded refunds returned of Amount (see Refund).
+	AmountRefunded int64         `db:"amount_refunded" json:"amount_refunded,omitempty"`
+	Status         PaymentStatus `db:"status" json:"status"`
+	PaymentType    PaymentType   `db:"payment_type" json:"payment_type"`
+	IsRecurring    bool          `db:"is_recurring" json:"is_recurring"`
+	Provider       string        `db:"provider" json:"provider"`
 	// ProviderAccount is the merchant's provider account the card is in, set by the
 	// store from the card when the row is written.
 	ProviderAccount      string     `db:"provider_account" json:"provider_account,omitempty"`
@@ -88,4 +90,16 @@ type PaymentService interface {
 	// ListPlanPayments returns a page of a plan's attempts, newest first; a plan the
 	// caller cannot see is KindNotFound.
 	ListPlanPayments(ctx context.Context, caller Caller, planID string, p ListParams) (Page[Payment], error)
+	// ListPayments returns a page of the caller's payments across plans, newest
+	// first, narrowed by f.
+	ListPayments(ctx context.Context, caller Caller, f PaymentFilter, p ListParams) (Page[Payment], error)
+}
+
+// PaymentFilter narrows a list of payments; zero fields do not filter.
+type PaymentFilter struct {
+	CustomerID string
+	PlanID     string
+	Status     PaymentStatus
+	// CreatedGte and CreatedLt bound created_at: at or after, and before.
+	CreatedGte, CreatedLt *time.Time
 }

@@ -17,4 +17,5 @@ type Store interface {
 	IdempotencyService
 	PaymentSessionService
 	ProviderAccountService
+	RefundService
 }

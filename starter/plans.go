@@ -266,3 +266,18 @@ func RunPayment(ctx context.Context, c client.Client, in workflows.PaymentInput)
 	}
 	return out, nil
 }
+
+// RunRefund starts (or joins) the refund's workflow (its id is the refund id) and
+// waits for its result. A refund that already finished answers with its result; it is
+// never sent again.
+func RunRefund(ctx context.Context, c client.Client, in workflows.RefundInput) (workflows.RefundResult, error) {
+	var out workflows.RefundResult
+	run, err := c.ExecuteWorkflow(ctx, PaymentStartOptions(in.Refund.ID), workflows.Refund, in)
+	if err != nil {
+		return out, planError(in.Refund.ID, fmt.Errorf("start refund workflow: %w", err))
+	}
+	if err := run.Get(ctx, &out); err != nil {
+		return out, fmt.Errorf("refund %s: %w", in.Refund.ID, err)
+	}
+	return out, nil
+}

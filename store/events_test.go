@@ -240,7 +240,7 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 		// Data as the engine wrote it before data.object: the payment row's own JSON,
 		// and the plan workflow's state.
 		oldPayment := `{"id":"pay_old1","mode":"test","plan_id":"plan_a","customer_id":"cus_1","payment_method_id":"pm_1",
-			"installment":2,"attempt":1,"amount":1000,"currency":"USD","status":"failed","payment_type":"recurring",
+			"installment":2,"attempt":1,"amount":1000,"amount_refunded":0,"currency":"USD","status":"failed","payment_type":"recurring",
 			"is_recurring":true,"provider":"simulator","network_transaction_id":"nti_1","failure_code":"insufficient_funds",
 			"failure_class":"soft_decline","failure_message":"Insufficient funds","due_at":"2027-02-01T09:00:00Z",
 			"attempted_at":"2027-02-01T09:00:01Z","created_at":"2027-02-01T09:00:01.5Z","updated_at":"2027-02-01T09:00:01.5Z"}`
@@ -258,7 +258,7 @@ func TestOldEventsAreReadInTheCurrentShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPayment := mustJSON(t, `{"id":"pay_old1","object":"payment","plan":"plan_a","customer":"cus_1","payment_method":"pm_1",
-			"installment":2,"attempt":1,"amount":1000,"currency":"USD","status":"failed","payment_type":"recurring",
+			"installment":2,"attempt":1,"amount":1000,"amount_refunded":0,"currency":"USD","status":"failed","payment_type":"recurring",
 			"is_recurring":true,"provider":"simulator","livemode":false,"created_at":"2027-02-01T09:00:01.5Z",
 			"due_at":"2027-02-01T09:00:00Z","failure_code":"insufficient_funds","failure_class":"soft_decline",
 			"failure_message":"Insufficient funds"}`)

@@ -157,6 +157,43 @@ func (db *DB) ListPlanPayments(ctx context.Context, caller billing.Caller, planI
 	return page(rows, limit), nil
 }
 
+// ListPayments returns a page of the caller's payments, newest first, narrowed by f:
+// "every charge whose outcome is unknown" is status pending, "yesterday's failures" is
+// status failed with a created range. The cursor keeps its place whatever the filter.
+func (db *DB) ListPayments(ctx context.Context, caller billing.Caller, f billing.PaymentFilter, p billing.ListParams) (billing.Page[billing.Payment], error) {
+	limit, err := p.PageLimit()
+	if err != nil {
+		return billing.Page[billing.Payment]{}, err
+	}
+	after, err := db.cursor(ctx, "payments", caller, p.StartingAfter)
+	if err != nil {
+		return billing.Page[billing.Payment]{}, err
+	}
+	q := `SELECT * FROM payments WHERE merchant_id = ? AND mode = ?`
+	args := []any{caller.MerchantID, caller.Mode}
+	for _, c := range []struct {
+		on   bool
+		cond string
+		arg  any
+	}{
+		{f.CustomerID != "", ` AND customer_id = ?`, f.CustomerID},
+		{f.PlanID != "", ` AND plan_id = ?`, f.PlanID},
+		{f.Status != "", ` AND status = ?`, f.Status},
+		{f.CreatedGte != nil, ` AND created_at >= ?`, ledgerTimePtr(f.CreatedGte)},
+		{f.CreatedLt != nil, ` AND created_at < ?`, ledgerTimePtr(f.CreatedLt)},
+		{after > 0, ` AND seq < ?`, after},
+	} {
+		if c.on {
+			q, args = q+c.cond, append(args, c.arg)
+		}
+	}
+	var rows []billing.Payment
+	if err := db.SelectContext(ctx, &rows, db.Rebind(q+` ORDER BY seq DESC LIMIT ?`), append(args, limit+1)...); err != nil {
+		return billing.Page[billing.Payment]{}, fmt.Errorf("list payments: %w", err)
+	}
+	return page(rows, limit), nil
+}
+
 // FailedAttemptsSince returns when the card's attempts that did not succeed (declines,
 // and attempts whose outcome is still unknown) happened after since, across every plan
 // and payment of the merchant: the input of billing.AttemptLimit.

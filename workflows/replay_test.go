@@ -26,6 +26,7 @@ var replayed = map[string]any{
 	"Baseline":        workflows.Baseline,
 	"Plan":            workflows.Plan,
 	"Payment":         workflows.Payment,
+	"Refund":          workflows.Refund,
 	"HostedPayment":   workflows.HostedPayment,
 	"WebhookDelivery": workflows.WebhookDelivery,
 }

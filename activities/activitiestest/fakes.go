@@ -352,8 +352,11 @@ type Provider struct {
 	// Agreement, when set, is the billing agreement a succeeded PayPal authentication
 	// names (MethodToken); "" names none.
 	Agreement func(req providers.CompleteAuthenticationRequest) string
+	// RespondRefund answers Refund; nil: refunds are not supported.
+	RespondRefund func(req providers.RefundRequest) (providers.RefundResult, error)
 
 	mu       sync.Mutex
+	refunds  []providers.RefundRequest
 	calls    []Call
 	lookups  []string
 	begun    int
@@ -470,9 +473,23 @@ func (p *Provider) Charge(_ context.Context, req providers.ChargeRequest) (provi
 	return respond(call)
 }
 
-// Refund is not used by the plan workflow.
-func (p *Provider) Refund(context.Context, providers.RefundRequest) (providers.RefundResult, error) {
-	return providers.RefundResult{}, fmt.Errorf("fake provider: Refund: %w", providers.ErrNotSupported)
+// Refund records the request and answers with RespondRefund.
+func (p *Provider) Refund(_ context.Context, req providers.RefundRequest) (providers.RefundResult, error) {
+	p.mu.Lock()
+	p.refunds = append(p.refunds, req)
+	respond := p.RespondRefund
+	p.mu.Unlock()
+	if respond == nil {
+		return providers.RefundResult{}, fmt.Errorf("fake provider: Refund: %w", providers.ErrNotSupported)
+	}
+	return respond(req)
+}
+
+// RefundCalls returns the refunds asked for, in order.
+func (p *Provider) RefundCalls() []providers.RefundRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.refunds)
 }
 
 // Calls returns the charges received, in order.

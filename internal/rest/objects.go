@@ -12,7 +12,8 @@ func PaymentObject(p billing.Payment) Payment {
 	out := Payment{
 		ID: p.ID, Object: "payment", Customer: p.CustomerID, PaymentMethod: p.PaymentMethodID,
 		Amount: p.Amount, Currency: p.Currency, Status: string(p.Status), PaymentType: string(p.PaymentType),
-		IsRecurring: p.IsRecurring, Provider: p.Provider, Livemode: p.Mode == billing.ModeLive,
+		AmountRefunded: p.AmountRefunded,
+		IsRecurring:    p.IsRecurring, Provider: p.Provider, Livemode: p.Mode == billing.ModeLive,
 		CreatedAt: p.CreatedAt.UTC(), DueAt: UTC(p.DueAt),
 		ProviderChargeID: OptString(p.ProviderChargeID), FailureCode: OptString(p.FailureCode),
 		FailureClass: OptString(p.FailureClass), FailureMessage: OptString(p.FailureMessage),
@@ -68,5 +69,17 @@ func SessionPaymentObject(s billing.PaymentSession) Payment {
 		Amount: s.Amount, Currency: s.Currency, Status: string(status), PaymentType: string(payType),
 		IsRecurring: payType.IsRecurring(), Provider: s.Provider, Livemode: s.Mode == billing.ModeLive,
 		CreatedAt: s.CreatedAt.UTC(), ExpiresAt: &expires,
+	}
+}
+
+// RefundObject renders a refund as the API shows it: the body of GET /v1/refunds/{id}
+// and the data.object of refund.succeeded and refund.failed.
+func RefundObject(r billing.Refund) Refund {
+	return Refund{
+		ID: r.ID, Object: "refund", Payment: r.PaymentID, Amount: r.Amount, Currency: r.Currency,
+		Status: string(r.Status), Reason: OptString(r.Reason), Provider: r.Provider,
+		ProviderAccount: OptString(r.ProviderAccount), ProviderRefundID: OptString(r.ProviderRefundID),
+		FailureCode: OptString(r.FailureCode), FailureMessage: OptString(r.FailureMessage),
+		Livemode: r.Mode == billing.ModeLive, CreatedAt: r.CreatedAt.UTC(),
 	}
 }

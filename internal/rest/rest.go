@@ -17,12 +17,14 @@ import "time"
 
 // Payment is one charge attempt as GET /v1/payments/{id} answers it.
 type Payment struct {
-	ID               string     `json:"id"`
-	Object           string     `json:"object"` // "payment"
-	Customer         string     `json:"customer"`
-	PaymentMethod    string     `json:"payment_method"`
-	Amount           int64      `json:"amount"`
-	Currency         string     `json:"currency"`
+	ID            string `json:"id"`
+	Object        string `json:"object"` // "payment"
+	Customer      string `json:"customer"`
+	PaymentMethod string `json:"payment_method"`
+	Amount        int64  `json:"amount"`
+	Currency      string `json:"currency"`
+	// AmountRefunded is what succeeded refunds returned of Amount.
+	AmountRefunded   int64      `json:"amount_refunded"`
 	Status           string     `json:"status"`
 	PaymentType      string     `json:"payment_type"`
 	IsRecurring      bool       `json:"is_recurring"`
@@ -80,6 +82,24 @@ type Plan struct {
 	PaymentURL      *string    `json:"payment_url,omitempty"`
 	PaymentSession  *string    `json:"payment_session,omitempty"`
 	IncompleteUntil *time.Time `json:"incomplete_until,omitempty"`
+}
+
+// Refund is a refund as GET /v1/refunds/{id} answers it and its events carry.
+type Refund struct {
+	ID               string    `json:"id"`
+	Object           string    `json:"object"` // "refund"
+	Payment          string    `json:"payment"`
+	Amount           int64     `json:"amount"`
+	Currency         string    `json:"currency"`
+	Status           string    `json:"status"`
+	Reason           *string   `json:"reason,omitempty"`
+	Provider         string    `json:"provider"`
+	ProviderAccount  *string   `json:"provider_account,omitempty"`
+	ProviderRefundID *string   `json:"provider_refund_id,omitempty"`
+	FailureCode      *string   `json:"failure_code,omitempty"`
+	FailureMessage   *string   `json:"failure_message,omitempty"`
+	Livemode         bool      `json:"livemode"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // PlanError is a plan's last charge failure.
