@@ -37,8 +37,10 @@ type Deps struct {
 	PaymentMethods billing.CardCharger
 	Ledger         billing.Ledger
 	// Refunds opens and settles refunds.
-	Refunds  billing.RefundLedger
-	Notifier Notifier
+	Refunds billing.RefundLedger
+	// Credentials is the outbox of detached cards still held at their providers.
+	Credentials billing.CredentialRemovals
+	Notifier    Notifier
 	// Webhooks is the store as webhook delivery needs it.
 	Webhooks billing.WebhookDeliveries
 	// Sessions keeps hosted payment sessions: their outcomes, and plans' recovery pages.

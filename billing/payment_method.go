@@ -167,3 +167,43 @@ type PaymentMethodService interface {
 	UnblockPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
 	DetachPaymentMethod(ctx context.Context, caller Caller, id string) (PaymentMethod, error)
 }
+
+// StoredCredential is a detached payment method's credential still held at its
+// provider: what removing it there needs. Token is unsealed; it never leaves the
+// activity that removes it.
+type StoredCredential struct {
+	PaymentMethodID string
+	MerchantID      string
+	Provider        string
+	ProviderAccount string
+	Type            PaymentMethodType
+	CustomerRef     string
+	Token           string
+}
+
+// Outcomes of removing a stored credential at its provider.
+const (
+	CredentialRemoved      = "removed"       // the provider removed it (or had it no more)
+	CredentialNotSupported = "not_supported" // the provider offers no removal; it stays there
+	CredentialNoProvider   = "no_provider"   // the provider account is gone: nothing to call
+)
+
+// CredentialRemovals is the outbox of credentials that detached payment methods left
+// at their providers (written when a card is detached, in the same transaction).
+type CredentialRemovals interface {
+	// CredentialToRemove returns the payment method's credential still to remove;
+	// ok is false when there is none (never held, or removed already).
+	CredentialToRemove(ctx context.Context, merchantID, paymentMethodID string) (c StoredCredential, ok bool, err error)
+	// FinishCredentialRemoval records the outcome and forgets the token.
+	FinishCredentialRemoval(ctx context.Context, merchantID, paymentMethodID, outcome string) error
+}
+
+// CredentialRemovalOutbox is how the dispatcher hands credentials to remove to their
+// workflows: every detached card gets one, whichever path detached it.
+type CredentialRemovalOutbox interface {
+	// UnstartedCredentialRemovals returns up to limit removals no workflow was started
+	// for yet, oldest first, as (merchant id, payment method id) pairs.
+	UnstartedCredentialRemovals(ctx context.Context, limit int) ([][2]string, error)
+	// MarkCredentialRemovalStarted records that the removal's workflow was started.
+	MarkCredentialRemovalStarted(ctx context.Context, paymentMethodID string) error
+}

@@ -26,6 +26,8 @@ func (fakeProvider) SaveCard(context.Context, providers.SaveCardRequest) (provid
 func (fakeProvider) Charge(context.Context, providers.ChargeRequest) (providers.ChargeResult, error) {
 	return providers.ChargeResult{}, errors.New("not implemented")
 }
+func (fakeProvider) Detach(context.Context, providers.DetachRequest) error { return nil }
+
 func (fakeProvider) Refund(context.Context, providers.RefundRequest) (providers.RefundResult, error) {
 	return providers.RefundResult{}, errors.New("not implemented")
 }

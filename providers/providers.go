@@ -32,6 +32,26 @@ type Provider interface {
 	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
 	// Refund returns money from a charge, or an error wrapping ErrNotSupported.
 	Refund(ctx context.Context, req RefundRequest) (RefundResult, error)
+	// Detach removes a saved card (or billing agreement) from the provider for good,
+	// so nothing can charge it again. One already gone is not an error (IsGone tells
+	// the caller). A provider with no way to remove a stored credential returns an
+	// error wrapping ErrNotSupported.
+	Detach(ctx context.Context, req DetachRequest) error
+}
+
+// DetachRequest names a stored credential to remove: SavedCard.Token and CustomerRef
+// (or a PayPal agreement, Method MethodPayPal).
+type DetachRequest struct {
+	Token       string
+	CustomerRef string
+	Method      string
+}
+
+// IsGone reports whether err says the provider has no such stored credential: a
+// Detach that finds it already removed has nothing left to do.
+func IsGone(err error) bool {
+	e, ok := AsError(err)
+	return ok && (e.Code == billing.CodeResourceMissing || e.Code == billing.CodePaymentMethodNotFound)
 }
 
 // Initiator says who starts a charge, which card networks need to know: the first

@@ -281,3 +281,18 @@ func RunRefund(ctx context.Context, c client.Client, in workflows.RefundInput) (
 	}
 	return out, nil
 }
+
+// StartCredentialRemoval starts the removal of a detached payment method's credential at
+// its provider, unless one runs; after one finished, a new one finds nothing left (or
+// what an earlier try could not remove) and ends.
+func StartCredentialRemoval(ctx context.Context, c client.Client, in workflows.RemoveCredentialInput) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.RemoveCredentialID(in.PaymentMethodID), TaskQueue: TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.RemoveCredential, in)
+	if err != nil {
+		return fmt.Errorf("start the removal of %s at its provider: %w", in.PaymentMethodID, err)
+	}
+	return nil
+}

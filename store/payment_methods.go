@@ -286,6 +286,16 @@ func (db *DB) DetachPaymentMethod(ctx context.Context, caller billing.Caller, id
 }
 
 func (db *DB) detach(ctx context.Context, tx *sqlx.Tx, caller billing.Caller, id string, now time.Time) error {
+	// The provider still holds the credential: keep its sealed token for the removal
+	// there (RemoveCredential), in this transaction, before it is wiped here.
+	if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO credential_removals (payment_method_id, merchant_id, mode,
+		provider, provider_account, method_type, customer_ref, token_key_id, token, created_at)
+		SELECT id, merchant_id, mode, provider, COALESCE(provider_account, ''), type, COALESCE(provider_customer_ref, ''),
+		token_key_id, token, ? FROM payment_methods
+		WHERE id = ? AND merchant_id = ? AND mode = ? AND token IS NOT NULL AND status <> 'detached'
+		ON CONFLICT DO NOTHING`), now, id, caller.MerchantID, caller.Mode); err != nil {
+		return fmt.Errorf("keep %s for removal at its provider: %w", id, err)
+	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET status = 'detached', token = NULL,
 		token_key_id = NULL, brand = NULL, last4 = NULL, exp_month = NULL, exp_year = NULL, fingerprint = NULL, payer_email = NULL,
 		network_transaction_id = NULL, updated_at = ?, detached_at = ? WHERE id = ? AND merchant_id = ? AND mode = ?`),
@@ -468,4 +478,75 @@ func (db *DB) ResealTokens(ctx context.Context, limit int) (int, error) {
 		return n + m, err
 	}
 	return n, nil
+}
+
+// CredentialToRemove returns the credential a detached payment method left at its
+// provider, its token unsealed; ok is false when none is left to remove.
+func (db *DB) CredentialToRemove(ctx context.Context, merchantID, paymentMethodID string) (billing.StoredCredential, bool, error) {
+	kr, err := db.keyring()
+	if err != nil {
+		return billing.StoredCredential{}, false, err
+	}
+	var row struct {
+		Mode            billing.Mode              `db:"mode"`
+		Provider        string                    `db:"provider"`
+		ProviderAccount string                    `db:"provider_account"`
+		Type            billing.PaymentMethodType `db:"method_type"`
+		CustomerRef     string                    `db:"customer_ref"`
+		TokenKeyID      sql.NullString            `db:"token_key_id"`
+		Token           []byte                    `db:"token"`
+	}
+	err = db.GetContext(ctx, &row, db.Rebind(`SELECT mode, provider, provider_account, method_type, customer_ref,
+		token_key_id, token FROM credential_removals WHERE payment_method_id = ? AND merchant_id = ? AND removed_at IS NULL`),
+		paymentMethodID, merchantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return billing.StoredCredential{}, false, nil
+	}
+	if err != nil {
+		return billing.StoredCredential{}, false, fmt.Errorf("read credential to remove: %w", err)
+	}
+	token, err := kr.Open(row.TokenKeyID.String, row.Token, tokenAAD(merchantID, row.Mode, paymentMethodID))
+	if err != nil {
+		return billing.StoredCredential{}, false, fmt.Errorf("unseal credential to remove %s: %w", paymentMethodID, err)
+	}
+	return billing.StoredCredential{PaymentMethodID: paymentMethodID, MerchantID: merchantID, Provider: row.Provider,
+		ProviderAccount: row.ProviderAccount, Type: row.Type, CustomerRef: row.CustomerRef, Token: string(token)}, true, nil
+}
+
+// FinishCredentialRemoval records how removing the credential at its provider ended
+// and drops its sealed token.
+func (db *DB) FinishCredentialRemoval(ctx context.Context, merchantID, paymentMethodID, outcome string) error {
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE credential_removals SET outcome = ?, removed_at = ?, token = NULL,
+		token_key_id = NULL WHERE payment_method_id = ? AND merchant_id = ? AND removed_at IS NULL`),
+		outcome, db.now(), paymentMethodID, merchantID); err != nil {
+		return translate(err, "finish credential removal")
+	}
+	return nil
+}
+
+// UnstartedCredentialRemovals returns up to limit removals no workflow was started for,
+// oldest first, as (merchant id, payment method id) pairs.
+func (db *DB) UnstartedCredentialRemovals(ctx context.Context, limit int) ([][2]string, error) {
+	var rows []struct {
+		MerchantID      string `db:"merchant_id"`
+		PaymentMethodID string `db:"payment_method_id"`
+	}
+	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT merchant_id, payment_method_id FROM credential_removals
+		WHERE started_at IS NULL ORDER BY created_at LIMIT ?`), limit); err != nil {
+		return nil, fmt.Errorf("list credential removals: %w", err)
+	}
+	out := make([][2]string, len(rows))
+	for i, r := range rows {
+		out[i] = [2]string{r.MerchantID, r.PaymentMethodID}
+	}
+	return out, nil
+}
+
+// MarkCredentialRemovalStarted records that the removal's workflow was started.
+func (db *DB) MarkCredentialRemovalStarted(ctx context.Context, paymentMethodID string) error {
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE credential_removals SET started_at = ? WHERE payment_method_id = ?`),
+		db.now(), paymentMethodID); err != nil {
+		return fmt.Errorf("mark credential removal started: %w", err)
+	}
+	return nil
 }

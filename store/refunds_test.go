@@ -107,7 +107,7 @@ func TestRefundsReserveAndSettle(t *testing.T) {
 			t.Errorf("refund of a payment refunded in full: %v, want a conflict", err)
 		}
 		for name, r := range map[string]billing.NewRefund{
-			"a failed payment":  {ID: "re_f", PaymentID: "pay_failed"},
+			"a failed payment": {ID: "re_f", PaymentID: "pay_failed"},
 			"another currency": {ID: "re_c", PaymentID: "pay_ref", Currency: "USD"},
 			"another merchant": {ID: "re_m", PaymentID: "pay_ref", MerchantID: tn.bTest.MerchantID},
 			"the live mode":    {ID: "re_l", PaymentID: "pay_ref", Mode: billing.ModeLive},
@@ -207,5 +207,68 @@ func TestListPaymentsFilters(t *testing.T) {
 			"pay_plan", "pay_l6", "pay_l3", "pay_l0")
 		check("before the window", ids(billing.PaymentFilter{CreatedLt: &before}, 10))
 		check("after the window", ids(billing.PaymentFilter{CreatedGte: &after}, 10))
+	})
+}
+
+// TestDetachKeepsTheCredentialForRemoval: detaching a card (directly, or by deleting
+// its customer) keeps its sealed token in the outbox, in the same transaction, until
+// the removal at the provider finishes; the dispatcher's list shows each once until
+// started; another merchant reads none of it; a card detached twice is listed once.
+func TestDetachKeepsTheCredentialForRemoval(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tn := newTenants(t, db)
+		cus, err := db.CreateCustomer(ctx, tn.aTest, billing.NewCustomer{Email: "ada@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		save := func(token string) billing.PaymentMethod {
+			t.Helper()
+			pm, err := db.CreatePaymentMethod(ctx, tn.aTest, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "simulator",
+				Token: token, ProviderCustomerRef: "cus_sim_1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pm
+		}
+		one, two := save("tok_one"), save("tok_two")
+		if _, ok, err := db.CredentialToRemove(ctx, tn.aTest.MerchantID, one.ID); ok || err != nil {
+			t.Fatalf("an active card is listed for removal: %v, %v", ok, err)
+		}
+		for range 2 {
+			if _, err := db.DetachPaymentMethod(ctx, tn.aTest, one.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, ok, err := db.CredentialToRemove(ctx, tn.aTest.MerchantID, one.ID)
+		if err != nil || !ok || c.Token != "tok_one" || c.Provider != "simulator" || c.CustomerRef != "cus_sim_1" {
+			t.Fatalf("credential to remove: %+v, %v, %v", c, ok, err)
+		}
+		if _, ok, _ := db.CredentialToRemove(ctx, tn.bTest.MerchantID, one.ID); ok {
+			t.Error("another merchant reads the credential")
+		}
+		if _, err := db.DeleteCustomer(ctx, tn.aTest, cus.ID); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := db.UnstartedCredentialRemovals(ctx, 10)
+		if err != nil || len(pending) != 2 || pending[0] != [2]string{tn.aTest.MerchantID, one.ID} || pending[1][1] != two.ID {
+			t.Fatalf("unstarted removals: %v, %v; want %s then %s", pending, err, one.ID, two.ID)
+		}
+		if err := db.MarkCredentialRemovalStarted(ctx, one.ID); err != nil {
+			t.Fatal(err)
+		}
+		if pending, _ := db.UnstartedCredentialRemovals(ctx, 10); len(pending) != 1 || pending[0][1] != two.ID {
+			t.Errorf("after starting one: %v", pending)
+		}
+		if err := db.FinishCredentialRemoval(ctx, tn.aTest.MerchantID, one.ID, billing.CredentialRemoved); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := db.CredentialToRemove(ctx, tn.aTest.MerchantID, one.ID); ok || err != nil {
+			t.Errorf("a removed credential is still to remove: %v, %v", ok, err)
+		}
+		var tokens int
+		if err := db.GetContext(ctx, &tokens, `SELECT COUNT(*) FROM credential_removals WHERE token IS NOT NULL`); err != nil || tokens != 1 {
+			t.Errorf("%d sealed tokens left in the outbox (%v), want 1 (the card not removed yet)", tokens, err)
+		}
 	})
 }

@@ -33,6 +33,9 @@ type Dispatcher struct {
 	Interval time.Duration
 	// Schedule overrides workflows.DefaultWebhookSchedule (test-mode drills).
 	Schedule []time.Duration
+	// Credentials, when set, is the outbox of detached cards' credentials to remove
+	// at their providers: each pass starts a RemoveCredential workflow for each.
+	Credentials billing.CredentialRemovalOutbox
 }
 
 // Run dispatches until ctx ends.
@@ -49,6 +52,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	for {
 		if _, err := d.Pass(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.WarnContext(ctx, "webhook dispatch", "error", err)
+		}
+		if _, err := d.PassCredentials(ctx); err != nil && ctx.Err() == nil {
+			d.Logger.WarnContext(ctx, "credential removal dispatch", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -84,4 +90,27 @@ func (d *Dispatcher) Pass(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// PassCredentials starts the removal workflow of up to 100 detached cards' credentials
+// and reports how many it started. A start that fails leaves the row for the next pass;
+// starting one twice joins the running workflow.
+func (d *Dispatcher) PassCredentials(ctx context.Context) (int, error) {
+	if d.Credentials == nil {
+		return 0, nil
+	}
+	pending, err := d.Credentials.UnstartedCredentialRemovals(ctx, 100)
+	if err != nil {
+		return 0, err
+	}
+	for i, p := range pending {
+		if err := starter.StartCredentialRemoval(ctx, d.Temporal, workflows.RemoveCredentialInput{MerchantID: p[0],
+			PaymentMethodID: p[1]}); err != nil {
+			return i, err
+		}
+		if err := d.Credentials.MarkCredentialRemovalStarted(ctx, p[1]); err != nil {
+			return i, err
+		}
+	}
+	return len(pending), nil
 }

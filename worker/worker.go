@@ -79,6 +79,7 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 	w.RegisterWorkflow(workflows.Plan)
 	w.RegisterWorkflow(workflows.Payment)
 	w.RegisterWorkflow(workflows.Refund)
+	w.RegisterWorkflow(workflows.RemoveCredential)
 	w.RegisterWorkflow(workflows.HostedPayment)
 	w.RegisterWorkflow(workflows.WebhookDelivery)
 	w.RegisterActivity(acts)

@@ -57,3 +57,26 @@ func Refund(ctx workflow.Context, in RefundInput) (RefundResult, error) {
 	}
 	return RefundResult{Refund: settled}, nil
 }
+
+// RemoveCredentialInput names a detached payment method; its workflow id is
+// RemoveCredentialID(payment method id).
+type RemoveCredentialInput struct {
+	MerchantID      string `json:"merchant_id"`
+	PaymentMethodID string `json:"payment_method_id"`
+}
+
+// RemoveCredentialID is the workflow id of the removal of a payment method's
+// credential at its provider.
+func RemoveCredentialID(paymentMethodID string) string { return "detach_" + paymentMethodID }
+
+// RemoveCredential removes a detached card's stored credential at its provider,
+// retrying until the provider answers: detaching a card in the engine is immediate, and
+// this makes it final at the provider too.
+func RemoveCredential(ctx workflow.Context, in RemoveCredentialInput) (string, error) {
+	res, err := activities.RemoveCredential(ctx, activities.RemoveCredentialRequest{MerchantID: in.MerchantID,
+		PaymentMethodID: in.PaymentMethodID})
+	if err != nil {
+		return "", fmt.Errorf("remove the credential of %s: %w", in.PaymentMethodID, err)
+	}
+	return res.Outcome, nil
+}

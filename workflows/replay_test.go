@@ -23,12 +23,13 @@ import (
 // replayed are the workflow types the replayer registers, by name: every type the
 // worker registers (TestReplayCoversEveryWorkerWorkflow keeps the two lists equal).
 var replayed = map[string]any{
-	"Baseline":        workflows.Baseline,
-	"Plan":            workflows.Plan,
-	"Payment":         workflows.Payment,
-	"Refund":          workflows.Refund,
-	"HostedPayment":   workflows.HostedPayment,
-	"WebhookDelivery": workflows.WebhookDelivery,
+	"Baseline":         workflows.Baseline,
+	"Plan":             workflows.Plan,
+	"Payment":          workflows.Payment,
+	"Refund":           workflows.Refund,
+	"RemoveCredential": workflows.RemoveCredential,
+	"HostedPayment":    workflows.HostedPayment,
+	"WebhookDelivery":  workflows.WebhookDelivery,
 }
 
 // replayKeySpec is the test-only key workflows/servertest records plan_encrypted.json

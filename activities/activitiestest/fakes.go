@@ -354,9 +354,12 @@ type Provider struct {
 	Agreement func(req providers.CompleteAuthenticationRequest) string
 	// RespondRefund answers Refund; nil: refunds are not supported.
 	RespondRefund func(req providers.RefundRequest) (providers.RefundResult, error)
+	// RespondDetach answers Detach; nil: every removal succeeds.
+	RespondDetach func(req providers.DetachRequest) error
 
 	mu       sync.Mutex
 	refunds  []providers.RefundRequest
+	detached []providers.DetachRequest
 	calls    []Call
 	lookups  []string
 	begun    int
@@ -483,6 +486,25 @@ func (p *Provider) Refund(_ context.Context, req providers.RefundRequest) (provi
 		return providers.RefundResult{}, fmt.Errorf("fake provider: Refund: %w", providers.ErrNotSupported)
 	}
 	return respond(req)
+}
+
+// Detach records the removal and answers with RespondDetach (nil: removed).
+func (p *Provider) Detach(_ context.Context, req providers.DetachRequest) error {
+	p.mu.Lock()
+	p.detached = append(p.detached, req)
+	respond := p.RespondDetach
+	p.mu.Unlock()
+	if respond == nil {
+		return nil
+	}
+	return respond(req)
+}
+
+// DetachCalls returns the removals asked for, in order.
+func (p *Provider) DetachCalls() []providers.DetachRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.detached)
 }
 
 // RefundCalls returns the refunds asked for, in order.

@@ -218,14 +218,14 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 
 	// The recovery links in webhooks and emails point at this process's API.
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Pacer: db, Rates: pc.ChargeRateLimits,
 		Metrics: m, Logger: logger}), worker.Options{CacheSize: f.workflowCache})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
-	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger}).Run(ctx)
+	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Credentials: db}).Run(ctx)
 
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `recurring dev is running (Ctrl-C stops it; data stays in %s)

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/store"
+	"github.com/recurring/recurring/workflows"
 )
 
 // call sends one API request and decodes the JSON answer into out (when not nil).
@@ -44,9 +46,10 @@ func call(t *testing.T, base, key, method, path, body string, out any) int {
 }
 
 type e2ePlan struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Paid   int    `json:"paid"`
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	Paid          int    `json:"paid"`
+	PaymentMethod string `json:"payment_method"`
 }
 
 type e2ePayments struct {
@@ -154,6 +157,36 @@ func TestDevPlanEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(scrape, p.ID) {
 		t.Error("dev /metrics names the plan")
+	}
+
+	// Detaching the card reaches the simulator: the dispatcher starts its
+	// RemoveCredential workflow from the store's outbox, the simulator removes the
+	// card, and the outbox forgets the sealed token.
+	if code := call(t, d.apiURL, key, http.MethodPost, "/v1/payment-methods/"+done.PaymentMethod+"/detach", "", nil); code != http.StatusOK {
+		t.Fatalf("detach the plan's card %q: %d", done.PaymentMethod, code)
+	}
+	c := d.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var outcome string
+	for {
+		err := c.GetWorkflow(ctx, workflows.RemoveCredentialID(done.PaymentMethod), "").Get(ctx, &outcome)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the dispatcher has not started it yet
+	}
+	if outcome != billing.CredentialRemoved {
+		t.Errorf("removal of the detached card at the simulator ended %q, want %q", outcome, billing.CredentialRemoved)
+	}
+	var row struct {
+		Outcome   string `db:"outcome"`
+		TokenGone bool   `db:"token_gone"`
+	}
+	if err := db.GetContext(context.Background(), &row, db.Rebind(`SELECT outcome, token IS NULL AS token_gone
+		FROM credential_removals WHERE payment_method_id = ?`), done.PaymentMethod); err != nil ||
+		row.Outcome != billing.CredentialRemoved || !row.TokenGone {
+		t.Errorf("the outbox row of the detached card: %+v, %v; want removed, its token dropped", row, err)
 	}
 	d.stop(t)
 }

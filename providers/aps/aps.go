@@ -565,6 +565,12 @@ func (p *Provider) Refund(ctx context.Context, req providers.RefundRequest) (pro
 	return providers.RefundResult{ID: params["maintenance_reference"], Status: "succeeded", Amount: req.Amount}, nil
 }
 
+// Detach is not supported: the engine forgets the token, but no call removing a
+// stored credential at Amazon Payment Services is implemented (README: Detach at the provider).
+func (p *Provider) Detach(context.Context, providers.DetachRequest) error {
+	return fmt.Errorf("Amazon Payment Services: removing a stored credential: %w", providers.ErrNotSupported)
+}
+
 // params starts a request with the account's fields.
 func (p *Provider) params(commandKey, command string) map[string]string {
 	return map[string]string{commandKey: command, "access_code": p.cfg.AccessCode,

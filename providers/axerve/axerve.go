@@ -628,6 +628,12 @@ func (p *Provider) Refund(ctx context.Context, req providers.RefundRequest) (pro
 	return providers.RefundResult{ID: req.ChargeID + "/" + ShopTransactionID(req.IdempotencyKey), Status: "succeeded", Amount: req.Amount}, nil
 }
 
+// Detach is not supported: the engine forgets the token, but no call removing a
+// stored credential at Axerve is implemented (README: Detach at the provider).
+func (p *Provider) Detach(context.Context, providers.DetachRequest) error {
+	return fmt.Errorf("Axerve: removing a stored credential: %w", providers.ErrNotSupported)
+}
+
 // call sends one request and decodes the payload of a successful answer into out. No
 // answer, a 5xx, or an answer that is not Axerve's JSON is a transient error (the
 // outcome is unknown); an answer with error.code other than "0" is Axerve's refusal,

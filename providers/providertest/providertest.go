@@ -105,6 +105,7 @@ func Run(t *testing.T, newProvider func(t *testing.T) providers.Provider, cards 
 	t.Run("expired deadline", s.expiredDeadline)
 	t.Run("timeout card", s.timeoutCard)
 	t.Run("refund", s.refund)
+	t.Run("detach", s.detach)
 	t.Run("find charge", s.findCharge)
 }
 
@@ -488,6 +489,31 @@ func (s *suite) refund(t *testing.T) {
 	again, err := p.Refund(ctx(t), req)
 	if err != nil || again != r {
 		t.Errorf("repeat refund = %+v, %v; want the first %+v", again, err, r)
+	}
+}
+
+// detach: a detached card cannot be charged again, and detaching it twice is no error
+// (or says it is gone). A provider that cannot remove stored credentials says
+// ErrNotSupported.
+func (s *suite) detach(t *testing.T) {
+	p := s.newProvider(t)
+	saved := s.save(t, p, s.cards.Success)
+	err := p.Detach(ctx(t), providers.DetachRequest{Token: saved.Token, CustomerRef: saved.CustomerRef})
+	if errors.Is(err, providers.ErrNotSupported) {
+		t.Skip("the provider removes no stored credentials")
+	}
+	if err != nil {
+		t.Fatalf("Detach = %v", err)
+	}
+	if err := p.Detach(ctx(t), providers.DetachRequest{Token: saved.Token, CustomerRef: saved.CustomerRef}); err != nil && !providers.IsGone(err) {
+		t.Errorf("Detach again = %v, want nil or gone", err)
+	}
+	if s.stateless != "" {
+		t.Log("charge after detach skipped: " + s.stateless)
+		return
+	}
+	if _, err := p.Charge(ctx(t), s.chargeReq(t, saved, providers.InitiatorMerchant)); err == nil {
+		t.Error("a detached card was charged")
 	}
 }
 

@@ -110,6 +110,8 @@ type Simulator struct {
 	byChargeID map[string]int
 	refunds    []RefundEntry
 	refundKeys map[string]*refundAttempt
+	// detached holds the MACs of the tokens Detach removed: their cards are gone.
+	detached map[string]bool
 
 	journal     Journal
 	answerDelay time.Duration
@@ -329,6 +331,9 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 	if err != nil {
 		return providers.ChargeResult{}, true, nil, s.fail(billing.CodePaymentMethodNotFound, err.Error())
 	}
+	if s.isDetached(req.Token) {
+		return providers.ChargeResult{}, true, nil, s.fail(billing.CodePaymentMethodNotFound, "the card was detached")
+	}
 	if req.CustomerRef != "" && req.CustomerRef != card.CustomerRef {
 		return providers.ChargeResult{}, true, nil, s.fail(billing.CodePaymentMethodNotFound,
 			"the card belongs to another customer")
@@ -430,6 +435,33 @@ func (s *Simulator) charge(ctx context.Context, req providers.ChargeRequest) (pr
 		Amount:               req.Amount,
 		Currency:             req.Currency,
 	}, true, &entry, nil
+}
+
+// Detach removes a saved card: every later charge of its token fails with
+// payment_method_not_found, as at a provider that deleted it. Removing it again is
+// not an error. Only the token's MAC is kept.
+func (s *Simulator) Detach(ctx context.Context, req providers.DetachRequest) error {
+	if req.Token == "" {
+		return s.own(&providers.Error{Class: providers.ClassInvalidRequest, Code: billing.CodePaymentMethodNotFound,
+			Param: "token", Message: "detach needs the saved card's token"})
+	}
+	if _, err := s.vault.open(req.Token); err != nil {
+		return s.fail(billing.CodePaymentMethodNotFound, "no such saved card")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.detached == nil {
+		s.detached = map[string]bool{}
+	}
+	s.detached[s.vault.mac("token:"+req.Token)] = true
+	return nil
+}
+
+// isDetached reports whether Detach removed token.
+func (s *Simulator) isDetached(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.detached[s.vault.mac("token:"+token)]
 }
 
 // Refund returns money from a charge in the ledger, once per idempotency key.

@@ -365,6 +365,22 @@ func (p *Provider) Refund(ctx context.Context, req providers.RefundRequest) (pro
 }
 
 // own stamps the adapter's name on a shared validation error.
+// Detach detaches the PaymentMethod from its Customer: Stripe then refuses to charge
+// it, and it cannot be attached again. One already detached (or unknown) is
+// resource_missing, which providers.IsGone recognizes.
+func (p *Provider) Detach(ctx context.Context, req providers.DetachRequest) error {
+	if req.Token == "" {
+		return &providers.Error{Provider: Name, Class: providers.ClassInvalidRequest, Code: billing.CodePaymentMethodNotFound,
+			Param: "token", Message: "detach needs the PaymentMethod id"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if _, err := p.client.V1PaymentMethods.Detach(ctx, req.Token, &sdk.PaymentMethodDetachParams{}); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
 func own(err error) error {
 	if e, ok := providers.AsError(err); ok {
 		e.Provider = Name

@@ -86,3 +86,62 @@ func TestRefundsOnRealServer(t *testing.T) {
 		writeHistory(t, history(t, e.c, "re_refused"), "refund_refused.json")
 	}
 }
+
+// TestRemoveCredentialOnRealServer: a detached card's credential is removed at its
+// provider by its workflow, through two transient failures, with the token from the
+// store's outbox (never in the history); the outbox then forgets it. With -record the
+// history is written to workflows/testdata/remove_credential_retried.json.
+func TestRemoveCredentialOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, activitiestest.Succeed)
+	failures := 2
+	e.provider.RespondDetach = func(req providers.DetachRequest) error {
+		if failures > 0 {
+			failures--
+			return &providers.Error{Class: providers.ClassTransient, Code: billing.CodeProviderUnavailable, Provider: "fake"}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	caller := billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}
+	cus, err := e.db.CreateCustomer(ctx, caller, billing.NewCustomer{Email: "ada@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := e.db.CreatePaymentMethod(ctx, caller, billing.NewPaymentMethod{CustomerID: cus.ID, Provider: "fake",
+		Token: "tok_removed", ProviderCustomerRef: "cus_fake_1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.DetachPaymentMethod(ctx, caller, pm.ID); err != nil {
+		t.Fatal(err)
+	}
+	in := workflows.RemoveCredentialInput{MerchantID: e.merchant, PaymentMethodID: pm.ID}
+	if err := starter.StartCredentialRemoval(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	var outcome string
+	if err := e.c.GetWorkflow(ctx, workflows.RemoveCredentialID(pm.ID), "").Get(ctx, &outcome); err != nil || outcome != billing.CredentialRemoved {
+		t.Fatalf("removal: %q, %v", outcome, err)
+	}
+	calls := e.provider.DetachCalls()
+	if len(calls) != 3 || calls[2].Token != "tok_removed" || calls[2].CustomerRef != "cus_fake_1" {
+		t.Errorf("the provider was asked %+v, want three tries with the card's token", calls)
+	}
+	if _, left, err := e.db.CredentialToRemove(ctx, e.merchant, pm.ID); left || err != nil {
+		t.Errorf("the outbox still holds the token: %v, %v", left, err)
+	}
+	if *record && !t.Failed() {
+		writeHistory(t, history(t, e.c, workflows.RemoveCredentialID(pm.ID)), "remove_credential_retried.json")
+	}
+	// Started again (the dispatcher's retry after a lost mark), it finds nothing to do.
+	if err := starter.StartCredentialRemoval(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.GetWorkflow(ctx, workflows.RemoveCredentialID(pm.ID), "").Get(ctx, &outcome); err != nil || outcome != "" {
+		t.Errorf("a second removal: %q, %v; want nothing left to do", outcome, err)
+	}
+	if len(e.provider.DetachCalls()) != 3 {
+		t.Errorf("a second removal called the provider again")
+	}
+}
