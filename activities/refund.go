@@ -67,9 +67,12 @@ type SendRefundRequest struct {
 	Refund billing.Refund `json:"refund"`
 }
 
-// SendRefundResult is the provider's answer: its refund id, or its refusal.
+// SendRefundResult is the provider's answer: its refund id, or its refusal. Pending:
+// the provider took the refund and settles it later (Stripe's pending or
+// requires_action), so it is not known to have succeeded yet.
 type SendRefundResult struct {
 	ProviderRefundID string `json:"provider_refund_id,omitempty"`
+	Pending          bool   `json:"pending,omitempty"`
 	Refused          bool   `json:"refused,omitempty"`
 	Code             string `json:"code,omitempty"`
 	Message          string `json:"message,omitempty"`
@@ -88,7 +91,14 @@ func (a *Activities) SendRefund(ctx context.Context, req SendRefundRequest) (Sen
 		res, err = p.Refund(ctx, providers.RefundRequest{ChargeID: r.ProviderChargeID, Amount: r.Amount,
 			Currency: r.Currency, IdempotencyKey: r.ID, Reason: r.Reason})
 		if err == nil {
-			return SendRefundResult{ProviderRefundID: res.ID}, nil
+			switch res.Status {
+			case "", "succeeded":
+				return SendRefundResult{ProviderRefundID: res.ID}, nil
+			case "failed", "canceled":
+				return SendRefundResult{ProviderRefundID: res.ID, Refused: true, Code: billing.CodeProcessingError,
+					Message: "the provider answered the refund " + res.Status}, nil
+			}
+			return SendRefundResult{ProviderRefundID: res.ID, Pending: true}, nil
 		}
 	}
 	switch k := billing.KindOf(err); {
@@ -101,12 +111,14 @@ func (a *Activities) SendRefund(ctx context.Context, req SendRefundRequest) (Sen
 	}
 	pe, ok := providers.AsError(err)
 	if !ok || pe.Retryable() || pe.Code == billing.CodeProviderAuthenticationFailed || pe.Code == billing.CodeUnknownProvider {
-		// Nobody knows whether the money went back: the same key again.
-		a.deps.Logger.Warn("refund not answered; retrying with the same key", "refund_id", r.ID, "err", err)
+		// Nobody knows whether the money went back: the same key again. Only the
+		// code is logged: a transport error's text carries the provider's URL.
 		var retryAfter time.Duration
+		code := "unknown"
 		if ok {
-			retryAfter = pe.RetryAfter
+			retryAfter, code = pe.RetryAfter, pe.Code
 		}
+		a.deps.Logger.Warn("refund not answered; retrying with the same key", "refund_id", r.ID, "code", code)
 		return SendRefundResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), ErrTransient,
 			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter})
 	}
@@ -115,9 +127,11 @@ func (a *Activities) SendRefund(ctx context.Context, req SendRefundRequest) (Sen
 }
 
 // RefundMaxAttempts bounds the technical retries of one refund: backing off to one an
-// hour, about three days. A refund whose provider never answers in that time stays
-// pending (its amount reserved) for an operator: retrying without end would hide it.
-const RefundMaxAttempts = 80
+// hour, about 18 hours, inside the 24 hours Stripe keeps an idempotency key (a retry
+// after that could refund twice). A refund whose provider never answers in that time
+// stays pending (its amount reserved) for an operator: retrying without end would
+// hide it.
+const RefundMaxAttempts = 30
 
 // SendRefund runs Activities.SendRefund from a workflow.
 func SendRefund(ctx workflow.Context, req SendRefundRequest) (SendRefundResult, error) {

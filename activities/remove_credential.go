@@ -50,14 +50,22 @@ func (a *Activities) RemoveCredential(ctx context.Context, req RemoveCredentialR
 		outcome = billing.CredentialNotSupported
 	case isProvider && pe.Code == billing.CodeProviderNotAvailable:
 		outcome = billing.CredentialNoProvider
+	case isProvider && !pe.Retryable() && pe.Code != billing.CodeProviderAuthenticationFailed && pe.Code != billing.CodeUnknownProvider:
+		// The provider refuses the removal itself: retrying cannot change that.
+		outcome = billing.CredentialRefused
+		a.deps.Logger.Warn("the provider refused to remove a detached credential", "payment_method_id", req.PaymentMethodID,
+			"provider", c.Provider, "code", pe.Code)
 	default:
-		a.deps.Logger.Warn("could not remove a detached credential at its provider; retrying",
-			"payment_method_id", req.PaymentMethodID, "provider", c.Provider, "err", err)
+		// A provider down, or our credentials for it refused: try again. Only the code
+		// is logged: a transport error's text carries the credential's URL.
 		var retryAfter time.Duration
+		code := "unknown"
 		if isProvider {
-			retryAfter = pe.RetryAfter
+			retryAfter, code = pe.RetryAfter, pe.Code
 		}
-		return RemoveCredentialResult{}, temporal.NewApplicationErrorWithOptions("remove credential: "+err.Error(), ErrTransient,
+		a.deps.Logger.Warn("could not remove a detached credential at its provider; retrying",
+			"payment_method_id", req.PaymentMethodID, "provider", c.Provider, "code", code)
+		return RemoveCredentialResult{}, temporal.NewApplicationErrorWithOptions("remove credential: "+code, ErrTransient,
 			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter})
 	}
 	if err := a.deps.Credentials.FinishCredentialRemoval(ctx, req.MerchantID, req.PaymentMethodID, outcome); err != nil {

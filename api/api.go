@@ -60,6 +60,10 @@ type Deps struct {
 	// Retry-After, and the same request with the same Idempotency-Key joins the plan.
 	// 30 s when zero.
 	PlanCreateWait time.Duration
+	// RefundWait bounds how long POST /v1/refunds waits for the provider's answer;
+	// after it the refund is answered pending and finishes in its workflow. 20 s when
+	// zero.
+	RefundWait time.Duration
 	// Metrics, when set, counts requests by route template, method and status, and
 	// is served at GET /metrics (Prometheus text format).
 	Metrics *metrics.Metrics
@@ -77,6 +81,7 @@ type server struct {
 	publicURL       string
 	pages           *pageLimiter
 	createWait      time.Duration
+	refundWait      time.Duration
 }
 
 var _ StrictServerInterface = (*server)(nil)
@@ -89,7 +94,10 @@ func New(d Deps) *echo.Echo {
 	}
 	s := &server{store: d.Store, providers: d.Providers, ready: d.Ready, notifier: d.Plans, plans: d.ActivePlans,
 		providerAllowed: d.ProviderAllowed, temporal: d.Temporal, publicURL: strings.TrimSuffix(d.PublicURL, "/"),
-		pages: newPageLimiter(), createWait: d.PlanCreateWait}
+		pages: newPageLimiter(), createWait: d.PlanCreateWait, refundWait: d.RefundWait}
+	if s.refundWait <= 0 {
+		s.refundWait = 20 * time.Second
+	}
 	if s.createWait <= 0 {
 		s.createWait = 30 * time.Second
 	}

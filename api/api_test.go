@@ -60,6 +60,8 @@ type fixtureOptions struct {
 	createWait time.Duration
 	// metrics is api.Deps.Metrics (none when nil).
 	metrics *metrics.Metrics
+	// refundWait is api.Deps.RefundWait (the API's default when zero).
+	refundWait time.Duration
 }
 
 // eachStore runs fn once per store dialect (SQLite and Postgres), each with a fresh
@@ -126,7 +128,7 @@ func newFixtureWith(t testing.TB, o fixtureOptions) fixture {
 	}
 	f.handler = api.New(api.Deps{Store: db, Providers: reg, Ready: o.ready, Logger: logger,
 		Plans: o.plans, ActivePlans: o.activePlans, Temporal: tc, IdempotencyLease: o.lease, PlanCreateWait: o.createWait,
-		Metrics: o.metrics})
+		Metrics: o.metrics, RefundWait: o.refundWait})
 	return f
 }
 

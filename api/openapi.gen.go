@@ -411,6 +411,27 @@ func (e PaymentSessionStatus) Valid() bool {
 	}
 }
 
+// Defines values for PlanCatchUp.
+const (
+	PlanCatchUpAll    PlanCatchUp = "all"
+	PlanCatchUpLatest PlanCatchUp = "latest"
+	PlanCatchUpNone   PlanCatchUp = "none"
+)
+
+// Valid indicates whether the value is a known member of the PlanCatchUp enum.
+func (e PlanCatchUp) Valid() bool {
+	switch e {
+	case PlanCatchUpAll:
+		return true
+	case PlanCatchUpLatest:
+		return true
+	case PlanCatchUpNone:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PlanObject.
 const (
 	PlanObjectPlan PlanObject = "plan"
@@ -420,6 +441,45 @@ const (
 func (e PlanObject) Valid() bool {
 	switch e {
 	case PlanObjectPlan:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanPauseBehavior.
+const (
+	PlanPauseBehaviorDefer PlanPauseBehavior = "defer"
+	PlanPauseBehaviorSkip  PlanPauseBehavior = "skip"
+)
+
+// Valid indicates whether the value is a known member of the PlanPauseBehavior enum.
+func (e PlanPauseBehavior) Valid() bool {
+	switch e {
+	case PlanPauseBehaviorDefer:
+		return true
+	case PlanPauseBehaviorSkip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanCreateCatchUp.
+const (
+	PlanCreateCatchUpAll    PlanCreateCatchUp = "all"
+	PlanCreateCatchUpLatest PlanCreateCatchUp = "latest"
+	PlanCreateCatchUpNone   PlanCreateCatchUp = "none"
+)
+
+// Valid indicates whether the value is a known member of the PlanCreateCatchUp enum.
+func (e PlanCreateCatchUp) Valid() bool {
+	switch e {
+	case PlanCreateCatchUpAll:
+		return true
+	case PlanCreateCatchUpLatest:
+		return true
+	case PlanCreateCatchUpNone:
 		return true
 	default:
 		return false
@@ -453,6 +513,24 @@ const (
 func (e PlanListObject) Valid() bool {
 	switch e {
 	case PlanListObjectList:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanPauseRequestBehavior.
+const (
+	PlanPauseRequestBehaviorDefer PlanPauseRequestBehavior = "defer"
+	PlanPauseRequestBehaviorSkip  PlanPauseRequestBehavior = "skip"
+)
+
+// Valid indicates whether the value is a known member of the PlanPauseRequestBehavior enum.
+func (e PlanPauseRequestBehavior) Valid() bool {
+	switch e {
+	case PlanPauseRequestBehaviorDefer:
+		return true
+	case PlanPauseRequestBehaviorSkip:
 		return true
 	default:
 		return false
@@ -1377,10 +1455,13 @@ type PaymentSessionStatus string
 
 // Plan defines model for Plan.
 type Plan struct {
-	CancelReason *string   `json:"cancel_reason,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	Currency     string    `json:"currency"`
-	Customer     string    `json:"customer"`
+	CancelReason *string `json:"cancel_reason,omitempty"`
+
+	// CatchUp how many overdue installments are charged at once
+	CatchUp   *PlanCatchUp `json:"catch_up,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	Currency  string       `json:"currency"`
+	Customer  string       `json:"customer"`
 
 	// Id Example: plan_7m3q4hdd2fyxlw2gq4vcnbqzda
 	Id string `json:"id"`
@@ -1390,17 +1471,23 @@ type Plan struct {
 	LastError       *PlanError `json:"last_error,omitempty"`
 
 	// LiveState true when the state came from the plan's workflow; false when the workflow could not be asked and the last recorded state is shown
-	LiveState       *bool                   `json:"live_state,omitempty"`
-	Livemode        bool                    `json:"livemode"`
-	MerchantData    *map[string]interface{} `json:"merchant_data,omitempty"`
-	NextAmount      *int64                  `json:"next_amount,omitempty"`
-	NextChargeAt    *time.Time              `json:"next_charge_at,omitempty"`
-	NextDueAt       *time.Time              `json:"next_due_at,omitempty"`
-	NextInstallment *int                    `json:"next_installment,omitempty"`
-	Object          PlanObject              `json:"object"`
-	Paid            int                     `json:"paid"`
-	PaidAmount      int64                   `json:"paid_amount"`
-	PaymentMethod   string                  `json:"payment_method"`
+	LiveState    *bool                   `json:"live_state,omitempty"`
+	Livemode     bool                    `json:"livemode"`
+	MerchantData *map[string]interface{} `json:"merchant_data,omitempty"`
+
+	// MinDaysBetweenCharges the fewest days between two successful charges (0: no minimum)
+	MinDaysBetweenCharges *int       `json:"min_days_between_charges,omitempty"`
+	NextAmount            *int64     `json:"next_amount,omitempty"`
+	NextChargeAt          *time.Time `json:"next_charge_at,omitempty"`
+	NextDueAt             *time.Time `json:"next_due_at,omitempty"`
+	NextInstallment       *int       `json:"next_installment,omitempty"`
+	Object                PlanObject `json:"object"`
+	Paid                  int        `json:"paid"`
+	PaidAmount            int64      `json:"paid_amount"`
+
+	// PauseBehavior a paused plan's: what becomes of installments falling due
+	PauseBehavior *PlanPauseBehavior `json:"pause_behavior,omitempty"`
+	PaymentMethod string             `json:"payment_method"`
 
 	// PaymentSession the open session behind `payment_url` (ps_…)
 	PaymentSession *string `json:"payment_session,omitempty"`
@@ -1420,6 +1507,9 @@ type Plan struct {
 	Reference       *string `json:"reference,omitempty"`
 	Remaining       *int    `json:"remaining,omitempty"`
 
+	// ResumeAt when a paused plan resumes by itself
+	ResumeAt *time.Time `json:"resume_at,omitempty"`
+
 	// Schedule the schedule as sent
 	Schedule *map[string]interface{} `json:"schedule,omitempty"`
 	Skipped  *int                    `json:"skipped,omitempty"`
@@ -1431,8 +1521,14 @@ type Plan struct {
 	Type   *string    `json:"type,omitempty"`
 }
 
+// PlanCatchUp how many overdue installments are charged at once
+type PlanCatchUp string
+
 // PlanObject defines model for Plan.Object.
 type PlanObject string
+
+// PlanPauseBehavior a paused plan's: what becomes of installments falling due
+type PlanPauseBehavior string
 
 // PlanCancel defines model for PlanCancel.
 type PlanCancel struct {
@@ -1441,6 +1537,13 @@ type PlanCancel struct {
 
 // PlanCreate defines model for PlanCreate.
 type PlanCreate struct {
+	// CatchUp After the plan could not charge for a while (the engine down, a blocked
+	// card, a deferring pause, a long dunning), how many overdue installments are
+	// charged at once: `all`, only the `latest`, or `none` (overdue ones, more than
+	// an hour or half an interval late, are skipped and the plan goes on with the
+	// next due date). Skipped installments count in `skipped`.
+	CatchUp *PlanCreateCatchUp `json:"catch_up,omitempty"`
+
 	// Currency Example: USD
 	Currency string `json:"currency"`
 	Customer string `json:"customer"`
@@ -1453,6 +1556,13 @@ type PlanCreate struct {
 	// `incomplete_expired`.
 	ExpiresIn    *int                    `json:"expires_in,omitempty"`
 	MerchantData *map[string]interface{} `json:"merchant_data,omitempty"`
+
+	// MinDaysBetweenCharges No two successful charges of the plan closer than this many days (24 hours
+	// each), whatever dunning retries, catch-up or an unblock would do: an attempt
+	// that would come sooner waits (Axerve's `installmentFrequencyInDays`). A
+	// schedule with two installments closer than this is `400
+	// schedule_too_dense`. 0 (the default): no minimum.
+	MinDaysBetweenCharges *int `json:"min_days_between_charges,omitempty"`
 
 	// Payment An earlier successful initial payment (save_card) whose card and network transaction id the plan reuses.
 	Payment *string `json:"payment,omitempty"`
@@ -1483,6 +1593,13 @@ type PlanCreate struct {
 	Type     *PlanCreateType `json:"type,omitempty"`
 }
 
+// PlanCreateCatchUp After the plan could not charge for a while (the engine down, a blocked
+// card, a deferring pause, a long dunning), how many overdue installments are
+// charged at once: `all`, only the `latest`, or `none` (overdue ones, more than
+// an hour or half an interval late, are skipped and the plan goes on with the
+// next due date). Skipped installments count in `skipped`.
+type PlanCreateCatchUp string
+
 // PlanCreateType defines model for PlanCreate.Type.
 type PlanCreateType string
 
@@ -1502,6 +1619,17 @@ type PlanList struct {
 
 // PlanListObject defines model for PlanList.Object.
 type PlanListObject string
+
+// PlanPauseRequest defines model for PlanPauseRequest.
+type PlanPauseRequest struct {
+	Behavior *PlanPauseRequestBehavior `json:"behavior,omitempty"`
+
+	// ResumeAt when the pause ends by itself (RFC 3339, in the future)
+	ResumeAt *time.Time `json:"resume_at,omitempty"`
+}
+
+// PlanPauseRequestBehavior defines model for PlanPauseRequest.Behavior.
+type PlanPauseRequestBehavior string
 
 // PlanPaymentMethodChange defines model for PlanPaymentMethodChange.
 type PlanPaymentMethodChange struct {
@@ -1544,6 +1672,9 @@ type PlanPreviewRequest struct {
 	// Count how many installments to list at most
 	Count    *int   `json:"count,omitempty"`
 	Currency string `json:"currency"`
+
+	// MinDaysBetweenCharges checked against the schedule as at creation (400 schedule_too_dense)
+	MinDaysBetweenCharges *int `json:"min_days_between_charges,omitempty"`
 
 	// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
 	// installments, final_amount, final_payment_date, expires_on) or variable
@@ -2086,7 +2217,7 @@ type PreviewPlanJSONRequestBody = PlanPreviewRequest
 type CancelPlanJSONRequestBody = PlanCancel
 
 // PausePlanJSONRequestBody defines body for PausePlan for application/json ContentType.
-type PausePlanJSONRequestBody = NoParameters
+type PausePlanJSONRequestBody = PlanPauseRequest
 
 // ChangePlanPaymentMethodJSONRequestBody defines body for ChangePlanPaymentMethod for application/json ContentType.
 type ChangePlanPaymentMethodJSONRequestBody = PlanPaymentMethodChange
@@ -2332,7 +2463,7 @@ type ServerInterface interface {
 	// CancelPlan Cancel a plan; nothing more is charged.
 	// (POST /v1/plans/{id}/cancel)
 	CancelPlan(ctx echo.Context, id ID, params CancelPlanParams) error
-	// PausePlan Pause a plan; installments falling due while paused are skipped.
+	// PausePlan Pause a plan; installments falling due while paused are skipped, or deferred.
 	// (POST /v1/plans/{id}/pause)
 	PausePlan(ctx echo.Context, id ID, params PausePlanParams) error
 	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.
@@ -5575,7 +5706,7 @@ type StrictServerInterface interface {
 	// CancelPlan Cancel a plan; nothing more is charged.
 	// (POST /v1/plans/{id}/cancel)
 	CancelPlan(ctx context.Context, request CancelPlanRequestObject) (CancelPlanResponseObject, error)
-	// PausePlan Pause a plan; installments falling due while paused are skipped.
+	// PausePlan Pause a plan; installments falling due while paused are skipped, or deferred.
 	// (POST /v1/plans/{id}/pause)
 	PausePlan(ctx context.Context, request PausePlanRequestObject) (PausePlanResponseObject, error)
 	// ChangePlanPaymentMethod Charge another card from now on; a past_due plan retries at once.

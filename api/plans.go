@@ -56,6 +56,11 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 	} else if err != nil {
 		return nil, err
 	}
+	if v.Err() == nil {
+		if err := billing.CheckSpacing(timetable, derefOr(b.MinDaysBetweenCharges, 0)); err != nil {
+			return nil, err
+		}
+	}
 	hosted := b.PaymentMethod == nil && b.Payment == nil
 	switch {
 	case b.PaymentMethod != nil && b.Payment != nil:
@@ -84,6 +89,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		MerchantID: caller.MerchantID, Mode: mode, CustomerID: customer.ID,
 		Currency: b.Currency, Timetable: timetable, Dunning: dunning,
 		Type: string(derefOr(b.Type, PlanCreateTypeEcom)), Reference: deref(b.Reference),
+		MinDaysBetweenCharges: derefOr(b.MinDaysBetweenCharges, 0), CatchUp: billing.CatchUp(derefOr(b.CatchUp, "")),
 	}
 	in.PlanID = derivedID(billing.PrefixPlan, caller, deref(req.Params.IdempotencyKey))
 	rawSchedule, _ := json.Marshal(b.Schedule)
@@ -234,6 +240,19 @@ func applyState(out *Plan, st workflows.PlanState) {
 	if !st.IncompleteUntil.IsZero() {
 		out.IncompleteUntil = &st.IncompleteUntil
 	}
+	if st.PauseBehavior != "" {
+		b := PlanPauseBehavior(st.PauseBehavior)
+		out.PauseBehavior = &b
+	}
+	if !st.ResumeAt.IsZero() {
+		out.ResumeAt = &st.ResumeAt
+	}
+	catchUp := PlanCatchUp(billing.CatchUpAll)
+	if st.CatchUp != "" {
+		catchUp = PlanCatchUp(st.CatchUp)
+	}
+	out.CatchUp = &catchUp
+	out.MinDaysBetweenCharges = &st.MinDaysBetweenCharges
 }
 
 // PreviewPlan implements POST /v1/plans/preview: the schedule's first installments,
@@ -257,6 +276,9 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 		return nil, err
 	}
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := billing.CheckSpacing(tt, derefOr(b.MinDaysBetweenCharges, 0)); err != nil {
 		return nil, err
 	}
 	limit := derefOr(b.Count, 12)
@@ -369,7 +391,16 @@ func (s *server) CancelPlan(ctx context.Context, req CancelPlanRequestObject) (C
 
 // PausePlan implements POST /v1/plans/{id}/pause.
 func (s *server) PausePlan(ctx context.Context, req PausePlanRequestObject) (PausePlanResponseObject, error) {
-	out, err := s.lifecycle(ctx, req.Id, byID(starter.PausePlan))
+	var pause workflows.PauseRequest
+	if b := req.Body; b != nil {
+		pause.Behavior = billing.PauseBehavior(derefOr(b.Behavior, ""))
+		if b.ResumeAt != nil {
+			pause.ResumeAt = b.ResumeAt.UTC()
+		}
+	}
+	out, err := s.lifecycle(ctx, req.Id, func(ctx context.Context, c client.Client, row billing.Plan) (workflows.PlanState, error) {
+		return starter.PausePlan(ctx, c, row.ID, pause)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/recurring/recurring/billing"
@@ -10,11 +9,6 @@ import (
 	"github.com/recurring/recurring/starter"
 	"github.com/recurring/recurring/workflows"
 )
-
-// refundWait bounds how long POST /v1/refunds waits for the provider's answer; after
-// it the refund is answered as it stands (pending, its amount reserved) and finishes
-// in its workflow.
-const refundWait = 20 * time.Second
 
 // CreateRefund implements POST /v1/refunds. The request is checked against the
 // payment first, for a clear error naming the field; the refund's workflow checks
@@ -27,32 +21,56 @@ func (s *server) CreateRefund(ctx context.Context, req CreateRefundRequestObject
 	if err != nil {
 		return nil, withParam(err, "payment")
 	}
-	reserved, err := s.store.ReservedRefunds(ctx, caller, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := billing.Refundable(p, reserved, derefOr(b.Amount, 0), deref(b.Currency)); err != nil {
+	in := workflows.RefundInput{Refund: billing.NewRefund{
+		ID: derivedID(billing.PrefixRefund, caller, deref(req.Params.IdempotencyKey)), MerchantID: caller.MerchantID,
+		Mode: caller.Mode, PaymentID: p.ID, Amount: derefOr(b.Amount, 0), Currency: deref(b.Currency),
+		Reason: string(derefOr(b.Reason, "")),
+	}}
+	// A retry of a refund already written (the same Idempotency-Key after a lost or
+	// late answer) joins it; only a new refund is checked against what is left.
+	if _, err := s.store.GetRefund(ctx, caller, in.Refund.ID); billing.KindOf(err) == billing.KindNotFound {
+		reserved, err := s.store.ReservedRefunds(ctx, caller, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := billing.Refundable(p, reserved, derefOr(b.Amount, 0), deref(b.Currency)); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	c, err := s.temporalClient()
 	if err != nil {
 		return nil, err
 	}
-	in := workflows.RefundInput{Refund: billing.NewRefund{
-		ID: derivedID(billing.PrefixRefund, caller, deref(req.Params.IdempotencyKey)), MerchantID: caller.MerchantID,
-		Mode: caller.Mode, PaymentID: p.ID, Amount: derefOr(b.Amount, 0), Currency: deref(b.Currency),
-		Reason: string(derefOr(b.Reason, "")),
-	}}
-	wait, cancel := context.WithTimeout(ctx, refundWait)
+	// After the wait the refund is answered as it stands (pending, its amount
+	// reserved) and finishes in its workflow. The wait is a timer of its own: the
+	// SDK's long poll for the result does not always end at its context's deadline.
+	run, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res, err := starter.RunRefund(wait, c, in)
-	switch {
-	case err == nil && res.Rejected != nil:
-		return nil, res.Rejected.Err()
-	case err == nil:
-		return CreateRefund201JSONResponse(refundOut(res.Refund)), nil
-	case !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
-		return nil, err
+	type outcome struct {
+		res workflows.RefundResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := starter.RunRefund(run, c, in)
+		done <- outcome{res, err}
+	}()
+	timer := time.NewTimer(s.refundWait)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		switch {
+		case o.err != nil:
+			return nil, o.err
+		case o.res.Rejected != nil:
+			return nil, o.res.Rejected.Err()
+		}
+		return CreateRefund201JSONResponse(refundOut(o.res.Refund)), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timer.C:
 	}
 	// The provider has not answered yet: the refund as the ledger holds it.
 	r, err := s.store.GetRefund(ctx, caller, in.Refund.ID)

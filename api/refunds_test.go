@@ -1,14 +1,18 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/providers"
+	"github.com/recurring/recurring/providers/simulator"
 )
 
 type refundBody struct {
@@ -183,4 +187,113 @@ func TestRefundsThroughHTTP(t *testing.T) {
 			}
 		}
 	})
+}
+
+// slowRefunds is the simulator (under another name) whose refunds wait until released:
+// a provider that answers a refund later than the API waits.
+type slowRefunds struct {
+	*simulator.Simulator
+	mu      sync.Mutex
+	release chan struct{}
+}
+
+func (s *slowRefunds) gate() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.release
+}
+
+func (s *slowRefunds) Refund(ctx context.Context, req providers.RefundRequest) (providers.RefundResult, error) {
+	select {
+	case <-s.gate():
+	case <-ctx.Done():
+		return providers.RefundResult{}, providers.TransportError(s.Name(), ctx.Err())
+	}
+	return s.Simulator.Refund(ctx, req)
+}
+
+// TestRefundAnsweredPendingThenSettles: a provider slower than the API's wait gets the
+// refund answered 201 pending (its amount reserved: a second full refund is refused);
+// once the provider answers, the refund is succeeded, and the same request with the
+// same Idempotency-Key joins it instead of being refused as exceeding the payment. The
+// provider refunded once. SQLite and Postgres.
+func TestRefundAnsweredPendingThenSettles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	sim, err := simulator.New(simulator.Options{Name: "slowsim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &slowRefunds{Simulator: sim}
+	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{slow}, refundWait: time.Second},
+		func(t *testing.T, f fixture) {
+			release := make(chan struct{})
+			slow.mu.Lock()
+			slow.release = release
+			slow.mu.Unlock()
+			cus := f.createCustomer(t, f.testKey, "ada@example.com")
+			var pm struct{ ID string }
+			f.ok(t, http.MethodPost, "/v1/customers/"+cus.ID+"/payment-methods", f.testKey,
+				fmt.Sprintf(`{"provider": "slowsim", "card": {"number": %q, "exp_month": 12, "exp_year": %d, "cvc": "123"}}`, visa, nextYear), &pm)
+			var paid refundedPayment
+			f.ok(t, http.MethodPost, "/v1/payments", f.testKey,
+				fmt.Sprintf(`{"customer":%q,"payment_method":%q,"amount":700,"currency":"EUR"}`, cus.ID, pm.ID), &paid)
+			body := fmt.Sprintf(`{"payment":%q}`, paid.ID)
+			key := map[string]string{"Idempotency-Key": "slow-refund-" + paid.ID}
+			rec, _ := f.serve(t, request{method: http.MethodPost, path: "/v1/refunds", key: f.testKey, body: body, headers: key})
+			var first refundBody
+			if rec.Code != http.StatusCreated {
+				t.Fatalf("refund with a slow provider = %d %s\n%s", rec.Code, rec.Body, f.logs)
+			}
+			decode(t, rec, &first)
+			if first.Status != "pending" || first.Amount != 700 {
+				t.Fatalf("refund with a slow provider = %+v, want pending 700", first)
+			}
+			if rec, e := f.do(t, http.MethodPost, "/v1/refunds", f.testKey, body); rec.Code != 409 || e.Error.Code != billing.CodeRefundExceedsPayment {
+				t.Errorf("another full refund while one is pending = %d %+v", rec.Code, e.Error)
+			}
+			close(release)
+			deadline := time.Now().Add(30 * time.Second)
+			var now refundBody
+			for f.ok(t, http.MethodGet, "/v1/refunds/"+first.ID, f.testKey, "", &now); now.Status == "pending" && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+				f.ok(t, http.MethodGet, "/v1/refunds/"+first.ID, f.testKey, "", &now)
+			}
+			if now.Status != "succeeded" {
+				t.Fatalf("the refund after the provider answered: %+v", now)
+			}
+			rec, _ = f.serve(t, request{method: http.MethodPost, path: "/v1/refunds", key: f.testKey, body: body, headers: key})
+			var again refundBody
+			if rec.Code != http.StatusCreated {
+				t.Fatalf("the same refund again = %d %s", rec.Code, rec.Body)
+			}
+			decode(t, rec, &again)
+			if again != first || rec.Header().Get("Idempotent-Replayed") != "true" {
+				t.Errorf("the same refund again = %+v, want the first answer replayed", again)
+			}
+			// When the first answer was not kept (a 5xx, or a key past its 24 hours), the
+			// same key reaches the handler again: it joins the refund instead of
+			// refusing it as more than is left.
+			if _, err := f.db.ExecContext(context.Background(), `DELETE FROM idempotency_keys`); err != nil {
+				t.Fatal(err)
+			}
+			rec, _ = f.serve(t, request{method: http.MethodPost, path: "/v1/refunds", key: f.testKey, body: body, headers: key})
+			var joined refundBody
+			if rec.Code != http.StatusCreated {
+				t.Fatalf("the same refund, its answer forgotten = %d %s", rec.Code, rec.Body)
+			}
+			if decode(t, rec, &joined); joined.ID != first.ID || joined.Status != "succeeded" {
+				t.Errorf("the same refund, its answer forgotten = %+v, want %s succeeded", joined, first.ID)
+			}
+			n := 0
+			for _, r := range sim.Refunds() {
+				if r.IdempotencyKey == first.ID {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("the provider refunded %s %d times, want once", first.ID, n)
+			}
+		})
 }

@@ -279,6 +279,9 @@ const (
 	// CodePaymentNotRefundable: a refund of a payment that did not succeed (failed,
 	// pending, a hosted session) or that the provider gave no charge id.
 	CodePaymentNotRefundable = "payment_not_refundable"
+	// CodeScheduleTooDense: two installments of the schedule are due closer than the
+	// plan's min_days_between_charges.
+	CodeScheduleTooDense = "schedule_too_dense"
 	// CodeRefundExceedsPayment: a refund of more than is left to refund of the payment
 	// (its amount less what is refunded or on its way).
 	CodeRefundExceedsPayment = "refund_exceeds_payment"

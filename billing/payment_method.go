@@ -186,6 +186,7 @@ const (
 	CredentialRemoved      = "removed"       // the provider removed it (or had it no more)
 	CredentialNotSupported = "not_supported" // the provider offers no removal; it stays there
 	CredentialNoProvider   = "no_provider"   // the provider account is gone: nothing to call
+	CredentialRefused      = "refused"       // the provider refused the removal itself
 )
 
 // CredentialRemovals is the outbox of credentials that detached payment methods left

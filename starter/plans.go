@@ -131,8 +131,8 @@ func signalPlan(ctx context.Context, c client.Client, planID, name string, arg a
 }
 
 // PausePlan pauses a plan and returns its new state.
-func PausePlan(ctx context.Context, c client.Client, planID string) (workflows.PlanState, error) {
-	return updatePlan(ctx, c, planID, workflows.UpdatePause, workflows.PauseRequest{})
+func PausePlan(ctx context.Context, c client.Client, planID string, req workflows.PauseRequest) (workflows.PlanState, error) {
+	return updatePlan(ctx, c, planID, workflows.UpdatePause, req)
 }
 
 // ResumePlan resumes a paused plan and returns its new state.

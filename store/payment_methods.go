@@ -474,8 +474,52 @@ func (db *DB) ResealTokens(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	if n < limit {
+		m, err := db.resealCredentialRemovals(ctx, kr, limit-n)
+		if n += m; err != nil {
+			return n, err
+		}
+	}
+	if n < limit {
 		m, err := db.resealProviderAccounts(ctx, limit-n)
 		return n + m, err
+	}
+	return n, nil
+}
+
+// resealCredentialRemovals re-encrypts the tokens detached cards left in the removal
+// outbox, so dropping an old key cannot strand a removal at the provider.
+func (db *DB) resealCredentialRemovals(ctx context.Context, kr *seal.Keyring, limit int) (int, error) {
+	var rows []struct {
+		PaymentMethodID string         `db:"payment_method_id"`
+		MerchantID      string         `db:"merchant_id"`
+		Mode            billing.Mode   `db:"mode"`
+		TokenKeyID      sql.NullString `db:"token_key_id"`
+		Token           []byte         `db:"token"`
+	}
+	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT payment_method_id, merchant_id, mode, token_key_id, token
+		FROM credential_removals WHERE token IS NOT NULL AND token_key_id <> ? ORDER BY created_at LIMIT ?`),
+		kr.ActiveID(), limit); err != nil {
+		return 0, fmt.Errorf("reseal credential removals: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		aad := tokenAAD(r.MerchantID, r.Mode, r.PaymentMethodID)
+		plain, err := kr.Open(r.TokenKeyID.String, r.Token, aad)
+		if err != nil {
+			return n, fmt.Errorf("reseal credential removal of %s: %w", r.PaymentMethodID, err)
+		}
+		kid, sealed, err := kr.Seal(plain, aad)
+		if err != nil {
+			return n, err
+		}
+		res, err := db.ExecContext(ctx, db.Rebind(`UPDATE credential_removals SET token = ?, token_key_id = ?
+			WHERE payment_method_id = ? AND token_key_id = ?`), sealed, kid, r.PaymentMethodID, r.TokenKeyID.String)
+		if err != nil {
+			return n, fmt.Errorf("reseal credential removal of %s: %w", r.PaymentMethodID, err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			n++
+		}
 	}
 	return n, nil
 }

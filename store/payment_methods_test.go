@@ -222,8 +222,8 @@ func TestTokenKeyRotation(t *testing.T) {
 			t.Fatalf("key ids: fresh %s, old row %s", kidOf(fresh.ID), kidOf(pm.ID))
 		}
 		n, err := db.ResealTokens(ctx, 100)
-		if err != nil || n != 2 {
-			t.Fatalf("reseal: %d, %v; want 2 rows (a card, an account)", n, err)
+		if err != nil || n != 3 {
+			t.Fatalf("reseal: %d, %v; want 3 rows (a card, a detached card's removal at its provider, an account)", n, err)
 		}
 		if kidOf(pm.ID) != "new" {
 			t.Errorf("resealed row still under %s", kidOf(pm.ID))
@@ -239,6 +239,9 @@ func TestTokenKeyRotation(t *testing.T) {
 		}
 		if keys, err := db.ProviderAccountKeys(ctx, ten.aTest.MerchantID, acc.ID); err != nil || keys.Credentials["secret_key"] != "sk_test_rotate" {
 			t.Errorf("resealed account without the old key: %v", err)
+		}
+		if c, ok, err := db.CredentialToRemove(ctx, ten.aTest.MerchantID, detached.ID); err != nil || !ok || c.Token != testToken {
+			t.Errorf("the detached card's removal without the old key: %v, %v", ok, err)
 		}
 	})
 }

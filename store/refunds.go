@@ -41,6 +41,14 @@ func (db *DB) OpenRefund(ctx context.Context, r billing.NewRefund) (billing.Refu
 	if err != nil {
 		return billing.Refund{}, translate(err, "open refund")
 	}
+	// Another attempt of the same activity may have written the refund while this one
+	// waited for the lock: it is this refund, not a second one.
+	err = tx.GetContext(ctx, &out, db.Rebind(`SELECT * FROM refunds WHERE id = ?`), r.ID)
+	if err == nil && out.MerchantID == r.MerchantID {
+		return out, nil
+	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return billing.Refund{}, translate(err, "open refund")
+	}
 	reserved, err := reservedRefunds(ctx, db, tx, p.ID)
 	if err != nil {
 		return billing.Refund{}, err
@@ -59,6 +67,15 @@ func (db *DB) OpenRefund(ctx context.Context, r billing.NewRefund) (billing.Refu
 		reason, status, provider, provider_account, provider_charge_id, created_at, updated_at)
 		VALUES (:id, :merchant_id, :mode, :payment_id, :amount, :currency, :reason, :status, :provider,
 		:provider_account, :provider_charge_id, :created_at, :updated_at)`, out); err != nil {
+		if billing.KindOf(translate(err, "")) == billing.KindConflict {
+			// Written by a concurrent attempt after the check (SQLite): read it.
+			_ = tx.Rollback()
+			var again billing.Refund
+			if gerr := db.GetContext(ctx, &again, db.Rebind(`SELECT * FROM refunds WHERE id = ? AND merchant_id = ?`),
+				r.ID, r.MerchantID); gerr == nil {
+				return again, nil
+			}
+		}
 		return billing.Refund{}, translate(err, "open refund")
 	}
 	if err := tx.GetContext(ctx, &out, db.Rebind(`SELECT * FROM refunds WHERE id = ?`), r.ID); err != nil {

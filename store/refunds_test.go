@@ -71,6 +71,25 @@ func TestRefundsReserveAndSettle(t *testing.T) {
 		if res, _ := db.ReservedRefunds(ctx, tn.aTest, "pay_ref"); res != 900 {
 			t.Errorf("reserved %d, want 900", res)
 		}
+		// Two attempts of one refund racing (an activity retried while the first still
+		// waits for the lock) both get the one refund; neither is refused.
+		recordOneOff(t, db, tn.aTest, "pay_twice", "cus_1", 500, billing.PaymentSucceeded)
+		twice := make([]billing.Refund, 2)
+		twiceErr := make([]error, 2)
+		for i := range twice {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				twice[i], twiceErr[i] = db.OpenRefund(ctx, billing.NewRefund{ID: "re_twice", MerchantID: tn.aTest.MerchantID,
+					Mode: billing.ModeTest, PaymentID: "pay_twice"})
+			}()
+		}
+		wg.Wait()
+		for i := range twice {
+			if twiceErr[i] != nil || twice[i].ID != "re_twice" || twice[i].Amount != 500 {
+				t.Errorf("attempt %d of one refund: %+v, %v", i, twice[i], twiceErr[i])
+			}
+		}
 		// Opening an existing refund again returns it unchanged (the activity retried).
 		if again, err := open(opened[0], 300); err != nil || again.Status != billing.RefundPending || again.Amount != 300 {
 			t.Errorf("open again: %+v, %v", again, err)
@@ -139,8 +158,8 @@ func TestRefundsReserveAndSettle(t *testing.T) {
 			t.Fatalf("first page: %+v, %v", pg, err)
 		}
 		all, _ := db.ListRefunds(ctx, tn.aTest, "", billing.ListParams{Limit: 100})
-		if len(all.Items) != 4 {
-			t.Errorf("%d refunds listed, want 4", len(all.Items))
+		if len(all.Items) != 5 {
+			t.Errorf("%d refunds listed, want 5 (4 of pay_ref, 1 of pay_twice)", len(all.Items))
 		}
 		if other, _ := db.ListRefunds(ctx, tn.bTest, "", billing.ListParams{}); len(other.Items) != 0 {
 			t.Errorf("merchant B sees %d refunds", len(other.Items))

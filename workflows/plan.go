@@ -218,6 +218,10 @@ func (p *planRun) step(ctx workflow.Context) error {
 	if p.s.Status.Terminal() {
 		return nil
 	}
+	if p.s.Paused && !p.s.ResumeAt.IsZero() && !now.Before(p.s.ResumeAt) && p.s.Status == billing.PlanActive {
+		p.resume(now) // the pause's end came: the loop publishes the plan active again
+		return nil
+	}
 	if !p.charging() {
 		if p.s.Starting {
 			// The card was blocked or detached before its first charge: the customer's
@@ -228,7 +232,11 @@ func (p *planRun) step(ctx workflow.Context) error {
 			}
 			return p.abortStart(ctx, code, "the card cannot be charged")
 		}
-		p.wait(ctx, 0)
+		var until time.Duration
+		if p.s.Paused && !p.s.ResumeAt.IsZero() {
+			until = p.s.ResumeAt.Sub(now) // sleeps until the pause ends by itself
+		}
+		p.wait(ctx, until)
 		return nil
 	}
 	inst, _ := p.in.Timetable.Installment(p.s.Next)
@@ -310,7 +318,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	if p.version >= versionChargeRecords && s.InitialDone && !s.Starting && !lookupOnly && s.PendingSession == "" {
 		r := rec
 		r.AttemptedAt = workflow.Now(ctx) // when the charge is sent
-		r.Plan, successState, successSeq = p.successUpdate(inst)
+		r.Plan, successState, successSeq = p.successUpdate(inst, r.AttemptedAt)
 		onSuccess = &r
 	}
 	p.events += 6
@@ -351,6 +359,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// The activity wrote the row and the state successUpdate foresaw. Updates
 		// handled while the charge ran changed the state since: the loop publishes
 		// that next, under a later sequence number.
+		s.LastPaidAt = now
 		p.paid(inst)
 		if onSuccess.Plan != nil {
 			s.Seq, s.Published = successSeq, successState
@@ -371,6 +380,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 				s.NetworkTransactionID = res.NetworkTransactionID
 			}
 		}
+		s.LastPaidAt = now
 		p.paid(inst)
 		started := p.started(billing.PaymentSucceeded, nil)
 		row, err := p.record(ctx, &rec)
@@ -642,8 +652,9 @@ func (p *planRun) paid(inst billing.Installment) {
 // successUpdate is the plan state to record with inst paid, as record would publish it
 // after paid on the current state: the update (nil when nothing changes), the state it
 // publishes and its sequence number. The plan's own state is left as it is.
-func (p *planRun) successUpdate(inst billing.Installment) (*activities.UpdatePlanRequest, PublishedState, int64) {
+func (p *planRun) successUpdate(inst billing.Installment, sent time.Time) (*activities.UpdatePlanRequest, PublishedState, int64) {
 	carry := *p.s
+	carry.LastPaidAt = sent // the charge comes back a little later; the next publish corrects it
 	q := *p
 	q.s = &carry
 	q.paid(inst)

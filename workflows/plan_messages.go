@@ -38,19 +38,21 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 		handler   any
 		validator any
 	}{
-		{UpdatePause, func(ctx workflow.Context, _ PauseRequest) (PlanState, error) {
+		{UpdatePause, func(ctx workflow.Context, req PauseRequest) (PlanState, error) {
 			p.s.Paused, p.s.PausedAt = true, workflow.Now(ctx)
+			p.s.PauseDefer, p.s.ResumeAt = req.Behavior == billing.PauseDefer, req.ResumeAt
 			return p.changed(ctx), nil
-		}, func(ctx workflow.Context, _ PauseRequest) error {
+		}, func(ctx workflow.Context, req PauseRequest) error {
+			switch {
+			case req.Behavior != "" && req.Behavior != billing.PauseSkip && req.Behavior != billing.PauseDefer:
+				return rejection(billing.Invalid("behavior", billing.CodeInvalidValue, `behavior must be "skip" or "defer"`))
+			case !req.ResumeAt.IsZero() && !req.ResumeAt.After(workflow.Now(ctx)):
+				return rejection(billing.Invalid("resume_at", billing.CodeDateInPast, "resume_at must be in the future"))
+			}
 			return rejection(billing.CheckAction(p.status(), billing.ActionPause))
 		}},
 		{UpdateResume, func(ctx workflow.Context, _ ResumeRequest) (PlanState, error) {
-			now := workflow.Now(ctx)
-			if now.After(p.s.PausedAt) {
-				p.s.PauseWindows = append(p.s.PauseWindows, TimeWindow{From: p.s.PausedAt, To: now})
-			}
-			p.s.Paused, p.s.PausedAt = false, now
-			p.advance(now)
+			p.resume(workflow.Now(ctx))
 			return p.changed(ctx), nil
 		}, func(ctx workflow.Context, _ ResumeRequest) error {
 			return rejection(billing.CheckAction(p.status(), billing.ActionResume))

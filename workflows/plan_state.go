@@ -21,7 +21,7 @@ func (p *planRun) advance(now time.Time) {
 			s.Status = billing.PlanCompleted
 			return
 		}
-		if s.Attempt > 0 || !p.skipped(inst, now) {
+		if s.Attempt > 0 || !(p.skipped(inst, now) || p.missed(inst, now)) {
 			p.prunePauseWindows(inst.DueAt)
 			return
 		}
@@ -43,7 +43,46 @@ func (p *planRun) skipped(inst billing.Installment, now time.Time) bool {
 			return true
 		}
 	}
-	return s.Paused && !inst.DueAt.Before(s.PausedAt) && !inst.DueAt.After(now)
+	return s.Paused && !s.PauseDefer && !inst.DueAt.Before(s.PausedAt) && !inst.DueAt.After(now)
+}
+
+// catchUpGrace is how late an installment may be charged and still count as on time
+// under catch_up none: an hour, or half the gap to the next installment when that is
+// shorter (test plans due every few seconds).
+const catchUpGrace = time.Hour
+
+// missed reports whether inst, overdue and never attempted, is dropped by the plan's
+// catch_up policy: under latest when a later installment is due too, under none when
+// it is more than its grace late. Nothing is dropped while the plan cannot charge
+// (the policy applies when charging resumes) or while a hosted start waits on it.
+func (p *planRun) missed(inst billing.Installment, now time.Time) bool {
+	policy := p.in.CatchUp
+	if policy == "" || policy == billing.CatchUpAll || !p.charging() || p.s.Starting || !inst.DueAt.Before(now) {
+		return false
+	}
+	next, hasNext := p.in.Timetable.Installment(inst.Number + 1)
+	if hasNext && !next.DueAt.After(now) {
+		return true // a later one is due as well: latest and none both drop this one
+	}
+	if policy == billing.CatchUpLatest {
+		return false
+	}
+	grace := catchUpGrace
+	if hasNext {
+		grace = min(grace, next.DueAt.Sub(inst.DueAt)/2)
+	}
+	return now.Sub(inst.DueAt) > grace
+}
+
+// resume ends a pause: installments that fell due during a skipping pause stay
+// skipped (its window), a deferring pause leaves them to be charged now.
+func (p *planRun) resume(now time.Time) {
+	s := p.s
+	if !s.PauseDefer && now.After(s.PausedAt) {
+		s.PauseWindows = append(s.PauseWindows, TimeWindow{From: s.PausedAt, To: now})
+	}
+	s.Paused, s.PausedAt, s.PauseDefer, s.ResumeAt = false, now, false, time.Time{}
+	p.advance(now)
 }
 
 // prunePauseWindows drops pauses that ended by due: installments from the waiting one
@@ -67,6 +106,11 @@ func (p *planRun) attemptAt(inst billing.Installment) time.Time {
 	}
 	if p.s.NotBefore.After(at) {
 		at = p.s.NotBefore
+	}
+	if days := p.in.MinDaysBetweenCharges; days > 0 && !p.s.LastPaidAt.IsZero() {
+		if earliest := p.s.LastPaidAt.Add(time.Duration(days) * 24 * time.Hour); earliest.After(at) {
+			at = earliest
+		}
 	}
 	return at
 }
@@ -115,9 +159,16 @@ func (p *planRun) state() PlanState {
 	s := p.s
 	st := PlanState{
 		PlanID: p.in.PlanID, Status: p.status(), PaymentMethodID: s.PaymentMethodID,
-		Paused: s.Paused, Blocked: s.Blocked, Detached: s.Detached,
+		Paused: s.Paused, Blocked: s.Blocked, Detached: s.Detached, ResumeAt: s.ResumeAt,
+		CatchUp: p.in.CatchUp, MinDaysBetweenCharges: p.in.MinDaysBetweenCharges,
 		Attempts: s.Attempt, DunningRetries: s.Retries, Paid: s.Paid, PaidAmount: s.PaidAmount, Skipped: s.Skipped,
 		SkipInstallments: slices.Clone(s.SkipNext), LastError: s.LastError, CancelReason: s.CancelReason,
+	}
+	if s.Paused {
+		st.PauseBehavior = billing.PauseSkip
+		if s.PauseDefer {
+			st.PauseBehavior = billing.PauseDefer
+		}
 	}
 	if n, limited := p.in.Timetable.Count(); limited {
 		r := max(0, n-(s.Next-1))

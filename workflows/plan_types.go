@@ -105,6 +105,14 @@ type PlanInput struct {
 	CredentialOnFile bool `json:"credential_on_file,omitempty"`
 	// AttemptLimit caps failed attempts per card; zero is billing.DefaultAttemptLimit.
 	AttemptLimit billing.AttemptLimit `json:"attempt_limit,omitzero"`
+	// MinDaysBetweenCharges keeps two successful charges of the plan at least that many
+	// days (24 h each) apart, whatever dunning, catch-up or an unblock would do: an
+	// attempt that would come sooner waits. Zero (and every input older than the
+	// field) leaves charges on their dates.
+	MinDaysBetweenCharges int `json:"min_days_between_charges,omitempty"`
+	// CatchUp is how many overdue installments the plan charges at once (empty: all,
+	// as every plan did before the field).
+	CatchUp billing.CatchUp `json:"catch_up,omitempty"`
 	// MaxRunEvents overrides DefaultMaxRunEvents (tests use small values).
 	MaxRunEvents int `json:"max_run_events,omitempty"`
 	// MaxRunCharges overrides DefaultMaxRunCharges; a negative value continues as new
@@ -141,8 +149,16 @@ type PlanCarry struct {
 	Status   billing.PlanStatus `json:"status"`
 	Paused   bool               `json:"paused,omitempty"`
 	PausedAt time.Time          `json:"paused_at,omitzero"`
-	Blocked  bool               `json:"blocked,omitempty"`
-	Detached bool               `json:"detached,omitempty"`
+	// PauseDefer: the current pause defers the installments falling due (they are
+	// charged on resume) instead of skipping them. ResumeAt, when set, ends the pause
+	// by itself at that instant.
+	PauseDefer bool      `json:"pause_defer,omitempty"`
+	ResumeAt   time.Time `json:"resume_at,omitzero"`
+	// LastPaidAt is when the plan's last successful charge came back, the start of
+	// MinDaysBetweenCharges.
+	LastPaidAt time.Time `json:"last_paid_at,omitzero"`
+	Blocked    bool      `json:"blocked,omitempty"`
+	Detached   bool      `json:"detached,omitempty"`
 
 	PaymentMethodID      string `json:"payment_method_id"`
 	NetworkTransactionID string `json:"network_transaction_id,omitempty"`
@@ -260,6 +276,12 @@ type PlanState struct {
 	Paused          bool               `json:"paused,omitempty"`
 	Blocked         bool               `json:"blocked,omitempty"`
 	Detached        bool               `json:"detached,omitempty"`
+	// PauseBehavior and ResumeAt describe the current pause.
+	PauseBehavior billing.PauseBehavior `json:"pause_behavior,omitempty"`
+	ResumeAt      time.Time             `json:"resume_at,omitzero"`
+	// CatchUp and MinDaysBetweenCharges are the plan's charge policies.
+	CatchUp               billing.CatchUp `json:"catch_up,omitempty"`
+	MinDaysBetweenCharges int             `json:"min_days_between_charges,omitempty"`
 	// NextInstallment is the installment waiting to be charged (0 when none is left),
 	// due at NextDueAt; NextChargeAt is when it will be tried, absent while nothing is
 	// charged (paused, blocked, past_due, action_required, finished).
@@ -311,8 +333,12 @@ type PaymentMethodSignal struct {
 	Reason          string `json:"reason,omitempty"`
 }
 
-// PauseRequest is the pause update's argument.
-type PauseRequest struct{}
+// PauseRequest is the pause update's argument: skip (the default) or defer the
+// installments falling due, and optionally when the pause ends by itself.
+type PauseRequest struct {
+	Behavior billing.PauseBehavior `json:"behavior,omitempty"`
+	ResumeAt time.Time             `json:"resume_at,omitzero"`
+}
 
 // ResumeRequest is the resume update's argument.
 type ResumeRequest struct{}

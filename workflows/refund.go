@@ -46,6 +46,10 @@ func Refund(ctx workflow.Context, in RefundInput) (RefundResult, error) {
 		workflow.GetLogger(ctx).Warn("refund outcome unknown; it stays pending", "refund_id", r.ID, "err", err)
 		return RefundResult{Refund: r}, nil
 	}
+	if sent.Pending {
+		workflow.GetLogger(ctx).Info("refund taken by the provider, not settled yet; it stays pending", "refund_id", r.ID)
+		return RefundResult{Refund: r}, nil
+	}
 	outcome := billing.RefundOutcome{RefundID: r.ID, MerchantID: in.Refund.MerchantID, Status: billing.RefundSucceeded,
 		ProviderRefundID: sent.ProviderRefundID}
 	if sent.Refused {

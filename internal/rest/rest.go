@@ -82,6 +82,11 @@ type Plan struct {
 	PaymentURL      *string    `json:"payment_url,omitempty"`
 	PaymentSession  *string    `json:"payment_session,omitempty"`
 	IncompleteUntil *time.Time `json:"incomplete_until,omitempty"`
+	// The plan's pause and charge policies, from its workflow.
+	PauseBehavior         *string    `json:"pause_behavior,omitempty"`
+	ResumeAt              *time.Time `json:"resume_at,omitempty"`
+	CatchUp               *string    `json:"catch_up,omitempty"`
+	MinDaysBetweenCharges *int       `json:"min_days_between_charges,omitempty"`
 }
 
 // Refund is a refund as GET /v1/refunds/{id} answers it and its events carry.

@@ -190,7 +190,7 @@ func TestCreateAgainAnswersTheStateNowOnRealServer(t *testing.T) {
 	if _, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID); err != nil {
 		t.Fatalf("the row after create: %v", err)
 	}
-	if _, err := starter.PausePlan(ctx, e.c, in.PlanID); err != nil {
+	if _, err := starter.PausePlan(ctx, e.c, in.PlanID, workflows.PauseRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if st, ended, err = starter.CreatePlan(ctx, e.c, in); err != nil || ended || st.Status != billing.PlanPaused {

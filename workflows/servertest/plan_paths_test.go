@@ -105,7 +105,7 @@ func TestPausePlanOnRealServer(t *testing.T) {
 	}
 	waitFor(t, e.c, in.PlanID, "the first charge", func(st workflows.PlanState) bool { return st.Paid == 1 })
 
-	paused, err := starter.PausePlan(ctx, e.c, in.PlanID)
+	paused, err := starter.PausePlan(ctx, e.c, in.PlanID, workflows.PauseRequest{})
 	if err != nil || paused.Status != billing.PlanPaused || paused.NextInstallment != 2 || !paused.NextChargeAt.IsZero() {
 		t.Fatalf("pause: %+v, %v; want paused before installment 2, nothing to charge", paused, err)
 	}
@@ -297,4 +297,48 @@ func TestCardChangeSettlesUnknownOnRealServer(t *testing.T) {
 			recordSingleRun(t, e, res, id, id+".json")
 		})
 	}
+}
+
+// TestPauseDeferOnRealServer: a plan with catch_up latest is paused with behavior
+// defer and a resume_at after its second and third installments fell due; it resumes
+// by itself then, charges the latest of the deferred ones (3) at once and drops 2,
+// then charges 4 and 5 on their dates. With -record the history is written to
+// workflows/testdata/plan_pause_defer.json.
+func TestPauseDeferOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, activitiestest.Succeed)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_pause_defer", 5, 2)
+	in.CatchUp = billing.CatchUpLatest
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.c, in.PlanID, "the first charge", func(st workflows.PlanState) bool { return st.Paid == 1 })
+	third, _ := in.Timetable.Installment(3)
+	resumeAt := third.DueAt.Add(time.Second)
+	paused, err := starter.PausePlan(ctx, e.c, in.PlanID, workflows.PauseRequest{Behavior: billing.PauseDefer, ResumeAt: resumeAt})
+	if err != nil || paused.Status != billing.PlanPaused || paused.PauseBehavior != billing.PauseDefer ||
+		!paused.ResumeAt.Equal(resumeAt) || paused.CatchUp != billing.CatchUpLatest {
+		t.Fatalf("pause: %+v, %v", paused, err)
+	}
+	if !time.Now().Before(paused.NextDueAt) {
+		t.Fatalf("paused at %v, after installment 2 fell due (%v): the machine is too slow for this schedule", time.Now(), paused.NextDueAt)
+	}
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 4 || res.Skipped != 1 {
+		t.Errorf("result %+v, want completed: 4 paid, installment 2 dropped by catch_up latest", res)
+	}
+	wantKeys := []string{"plan_pause_defer/1/1 tok_1", "plan_pause_defer/3/1 tok_1", "plan_pause_defer/4/1 tok_1", "plan_pause_defer/5/1 tok_1"}
+	if keys := chargedKeys(e, in.PlanID); !slices.Equal(keys, wantKeys) {
+		t.Errorf("provider charges %v, want %v", keys, wantKeys)
+	}
+	rows, err := e.db.ListPlanPayments(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID, billing.ListParams{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rows.Items {
+		if p.Installment == 3 && p.AttemptedAt.Before(resumeAt) {
+			t.Errorf("installment 3 charged at %v, before the pause ended at %v", p.AttemptedAt, resumeAt)
+		}
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_pause_defer.json")
 }

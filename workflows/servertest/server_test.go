@@ -246,7 +246,7 @@ func TestPlanOnRealServer(t *testing.T) {
 	if st, err := starter.PlanState(ctx, e.c, in.PlanID); err != nil || st.Status != billing.PlanCompleted {
 		t.Errorf("state of the finished plan: %+v, %v", st, err)
 	}
-	if _, err := starter.PausePlan(ctx, e.c, in.PlanID); billing.KindOf(err) != billing.KindConflict {
+	if _, err := starter.PausePlan(ctx, e.c, in.PlanID, workflows.PauseRequest{}); billing.KindOf(err) != billing.KindConflict {
 		t.Errorf("pause a finished plan: %v, want a conflict", err)
 	}
 	if _, err := starter.PlanState(ctx, e.c, "plan_missing"); billing.KindOf(err) != billing.KindNotFound {
