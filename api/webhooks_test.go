@@ -175,7 +175,7 @@ func (f fixture) events(t testing.TB, typ string) []eventBody {
 
 // liveFields are what GET /v1/plans/{id} lays over the recorded plan from its workflow.
 var liveFields = []string{"live_state", "paid", "paid_amount", "skipped", "remaining", "next_installment",
-	"next_amount", "next_due_at", "last_error", "cancel_reason"}
+	"next_amount", "next_due_at", "last_error", "cancel_reason", "pause_behavior", "resume_at", "catch_up", "min_days_between_charges"}
 
 // recorded drops the live fields of a rendered plan.
 func recorded(plan map[string]any) map[string]any {
