@@ -38,6 +38,8 @@ type Deps struct {
 	Ledger         billing.Ledger
 	// Refunds opens and settles refunds.
 	Refunds billing.RefundLedger
+	// PlanTerms writes plans' changed terms (PATCH /v1/plans/{id}).
+	PlanTerms billing.PlanTermsWriter
 	// Credentials is the outbox of detached cards still held at their providers.
 	Credentials billing.CredentialRemovals
 	Notifier    Notifier

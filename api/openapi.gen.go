@@ -1670,23 +1670,50 @@ type PlanPreviewObject string
 // PlanPreviewRequest defines model for PlanPreviewRequest.
 type PlanPreviewRequest struct {
 	// Count how many installments to list at most
-	Count    *int   `json:"count,omitempty"`
-	Currency string `json:"currency"`
+	Count *int `json:"count,omitempty"`
+
+	// Currency with schedule: a new plan's preview
+	Currency *string `json:"currency,omitempty"`
+
+	// ExpiresOn with plan: the change's
+	ExpiresOn *string `json:"expires_on,omitempty"`
+
+	// FinalAmount with plan: the change's
+	FinalAmount *int64 `json:"final_amount,omitempty"`
+
+	// Installments with plan: the change's
+	Installments *int `json:"installments,omitempty"`
 
 	// MinDaysBetweenCharges checked against the schedule as at creation (400 schedule_too_dense)
 	MinDaysBetweenCharges *int `json:"min_days_between_charges,omitempty"`
+
+	// Plan instead of currency and schedule: preview a change to this plan
+	Plan *string `json:"plan,omitempty"`
+
+	// RecurringAmount with plan: the change's
+	RecurringAmount *int64 `json:"recurring_amount,omitempty"`
 
 	// Schedule Fixed (frequency, frequency_duration, start_date, first_amount, recurring_amount,
 	// installments, final_amount, final_payment_date, expires_on) or variable
 	// (payments). Amounts are minor units of the plan's currency. Test mode also
 	// accepts seconds|minutes|hours. See billing/README.md for every rule.
-	Schedule Schedule `json:"schedule"`
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // PlanStatus `incomplete`: created without a card, waiting for the customer on `payment_url`
 // (the first installment is paid there); `incomplete_expired`: the page was not
 // completed in time and the plan never charges.
 type PlanStatus string
+
+// PlanUpdate defines model for PlanUpdate.
+type PlanUpdate struct {
+	// ExpiresOn YYYY-MM-DD; empty removes the expiry
+	ExpiresOn       *string                 `json:"expires_on,omitempty"`
+	FinalAmount     *int64                  `json:"final_amount,omitempty"`
+	Installments    *int                    `json:"installments,omitempty"`
+	MerchantData    *map[string]interface{} `json:"merchant_data,omitempty"`
+	RecurringAmount *int64                  `json:"recurring_amount,omitempty"`
+}
 
 // ProviderAccount defines model for ProviderAccount.
 type ProviderAccount struct {
@@ -2084,6 +2111,12 @@ type PreviewPlanParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// UpdatePlanParams defines parameters for UpdatePlan.
+type UpdatePlanParams struct {
+	// IdempotencyKey Makes the request safe to retry; see the description above.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // CancelPlanParams defines parameters for CancelPlan.
 type CancelPlanParams struct {
 	// IdempotencyKey Makes the request safe to retry; see the description above.
@@ -2212,6 +2245,9 @@ type CreatePlanJSONRequestBody = PlanCreate
 
 // PreviewPlanJSONRequestBody defines body for PreviewPlan for application/json ContentType.
 type PreviewPlanJSONRequestBody = PlanPreviewRequest
+
+// UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
+type UpdatePlanJSONRequestBody = PlanUpdate
 
 // CancelPlanJSONRequestBody defines body for CancelPlan for application/json ContentType.
 type CancelPlanJSONRequestBody = PlanCancel
@@ -2454,12 +2490,15 @@ type ServerInterface interface {
 	// CreatePlan Create a plan and start its workflow.
 	// (POST /v1/plans)
 	CreatePlan(ctx echo.Context, params CreatePlanParams) error
-	// PreviewPlan The installments a schedule gives, without creating anything.
+	// PreviewPlan The installments a schedule gives, without creating anything; or a change to a plan, before making it.
 	// (POST /v1/plans/preview)
 	PreviewPlan(ctx echo.Context, params PreviewPlanParams) error
 	// GetPlan A plan with its workflow's live state.
 	// (GET /v1/plans/{id})
 	GetPlan(ctx echo.Context, id ID) error
+	// UpdatePlan Change a plan's amounts, installments, expiry or merchant data from its next unpaid installment on.
+	// (PATCH /v1/plans/{id})
+	UpdatePlan(ctx echo.Context, id ID, params UpdatePlanParams) error
 	// CancelPlan Cancel a plan; nothing more is charged.
 	// (POST /v1/plans/{id}/cancel)
 	CancelPlan(ctx echo.Context, id ID, params CancelPlanParams) error
@@ -3176,6 +3215,42 @@ func (w *ServerInterfaceWrapper) GetPlan(ctx echo.Context) error {
 	return err
 }
 
+// UpdatePlan converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdatePlan(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdatePlanParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdatePlan(ctx, id, params)
+	return err
+}
+
 // CancelPlan converts echo context to params.
 func (w *ServerInterfaceWrapper) CancelPlan(ctx echo.Context) error {
 	var err error
@@ -3805,6 +3880,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/plans", wrapper.CreatePlan, options.OperationMiddlewares["createPlan"]...)
 	router.POST(options.BaseURL+"/v1/plans/preview", wrapper.PreviewPlan, options.OperationMiddlewares["previewPlan"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id", wrapper.GetPlan, options.OperationMiddlewares["getPlan"]...)
+	router.PATCH(options.BaseURL+"/v1/plans/:id", wrapper.UpdatePlan, options.OperationMiddlewares["updatePlan"]...)
 	router.GET(options.BaseURL+"/v1/plans/:id/payments", wrapper.ListPlanPayments, options.OperationMiddlewares["listPlanPayments"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/cancel", wrapper.CancelPlan, options.OperationMiddlewares["cancelPlan"]...)
 	router.POST(options.BaseURL+"/v1/plans/:id/pause", wrapper.PausePlan, options.OperationMiddlewares["pausePlan"]...)
@@ -4789,6 +4865,47 @@ func (response GetPlandefaultJSONResponse) VisitGetPlanResponse(w http.ResponseW
 	return err
 }
 
+type UpdatePlanRequestObject struct {
+	Id     ID `json:"id"`
+	Params UpdatePlanParams
+	Body   *UpdatePlanJSONRequestBody
+}
+
+type UpdatePlanResponseObject interface {
+	VisitUpdatePlanResponse(w http.ResponseWriter) error
+}
+
+type UpdatePlan200JSONResponse Plan
+
+func (response UpdatePlan200JSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlandefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdatePlandefaultJSONResponse) VisitUpdatePlanResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CancelPlanRequestObject struct {
 	Id     ID `json:"id"`
 	Params CancelPlanParams
@@ -5697,12 +5814,15 @@ type StrictServerInterface interface {
 	// CreatePlan Create a plan and start its workflow.
 	// (POST /v1/plans)
 	CreatePlan(ctx context.Context, request CreatePlanRequestObject) (CreatePlanResponseObject, error)
-	// PreviewPlan The installments a schedule gives, without creating anything.
+	// PreviewPlan The installments a schedule gives, without creating anything; or a change to a plan, before making it.
 	// (POST /v1/plans/preview)
 	PreviewPlan(ctx context.Context, request PreviewPlanRequestObject) (PreviewPlanResponseObject, error)
 	// GetPlan A plan with its workflow's live state.
 	// (GET /v1/plans/{id})
 	GetPlan(ctx context.Context, request GetPlanRequestObject) (GetPlanResponseObject, error)
+	// UpdatePlan Change a plan's amounts, installments, expiry or merchant data from its next unpaid installment on.
+	// (PATCH /v1/plans/{id})
+	UpdatePlan(ctx context.Context, request UpdatePlanRequestObject) (UpdatePlanResponseObject, error)
 	// CancelPlan Cancel a plan; nothing more is charged.
 	// (POST /v1/plans/{id}/cancel)
 	CancelPlan(ctx context.Context, request CancelPlanRequestObject) (CancelPlanResponseObject, error)
@@ -6641,6 +6761,55 @@ func (sh *strictHandler) GetPlan(ctx echo.Context, id ID) error {
 		return err
 	} else if validResponse, ok := response.(GetPlanResponseObject); ok {
 		return validResponse.VisitGetPlanResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdatePlan operation middleware
+func (sh *strictHandler) UpdatePlan(ctx echo.Context, id ID, params UpdatePlanParams) error {
+	var request UpdatePlanRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdatePlanJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePlan(ctx.Request().Context(), request.(UpdatePlanRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePlan")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdatePlanResponseObject); ok {
+		return validResponse.VisitUpdatePlanResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -260,8 +260,23 @@ func applyState(out *Plan, st workflows.PlanState) {
 func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) (PreviewPlanResponseObject, error) {
 	caller := callerFrom(ctx)
 	b := req.Body
+	change := billing.PlanChange{RecurringAmount: b.RecurringAmount, FinalAmount: b.FinalAmount, Installments: b.Installments, ExpiresOn: b.ExpiresOn}
+	switch {
+	case b.Plan != nil:
+		if b.Currency != nil || b.Schedule != nil {
+			return nil, billing.Invalid(first(b.Currency != nil, "currency", "schedule"), billing.CodeParameterNotAllowed,
+				"a plan's change is previewed with plan and the change's fields, without currency or schedule")
+		}
+		return s.previewChange(ctx, caller, *b.Plan, change, derefOr(b.Count, 12))
+	case !change.Empty():
+		return nil, billing.Invalid(change.Fields()[0], billing.CodeParameterNotAllowed, "the change's fields go with plan")
+	case b.Currency == nil:
+		return nil, billing.Invalid("currency", billing.CodeParameterMissing, "currency is required (or plan, to preview a change)")
+	case b.Schedule == nil:
+		return nil, billing.Invalid("schedule", billing.CodeParameterMissing, "schedule is required (or plan, to preview a change)")
+	}
 	v := &billing.ValidationError{}
-	if _, err := billing.LookupCurrency(b.Currency); err != nil {
+	if _, err := billing.LookupCurrency(*b.Currency); err != nil {
 		v.Add("currency", billing.CodeInvalidCurrency, "%v", err)
 	}
 	var sched billing.Schedule
@@ -282,7 +297,7 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 		return nil, err
 	}
 	limit := derefOr(b.Count, 12)
-	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: b.Currency, Installments: []Installment{}}
+	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: *b.Currency, Installments: []Installment{}}
 	for n := 1; n <= limit; n++ {
 		inst, ok := tt.Installment(n)
 		if !ok {
@@ -453,4 +468,152 @@ func (s *server) ChangePlanPaymentMethod(ctx context.Context, req ChangePlanPaym
 		return nil, err
 	}
 	return ChangePlanPaymentMethod200JSONResponse(out), nil
+}
+
+// first returns a when cond holds, else b.
+func first(cond bool, a, b string) string {
+	if cond {
+		return a
+	}
+	return b
+}
+
+// openInstallments is where a plan's change would start: the first installment not yet
+// charged or attempted by the live state st, and whether the one before it is being
+// collected.
+func openInstallments(st workflows.PlanState) (int, bool) {
+	if st.Attempts > 0 {
+		return st.NextInstallment + 1, true
+	}
+	return st.NextInstallment, false
+}
+
+// previewChange lists a plan's open installments as they would be after change,
+// checked as the change_plan update checks it.
+func (s *server) previewChange(ctx context.Context, caller billing.Caller, id string, change billing.PlanChange, limit int) (PreviewPlanResponseObject, error) {
+	row, err := s.store.GetPlan(ctx, caller, id)
+	if err != nil {
+		return nil, withParam(err, "plan")
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	st, err := starter.PlanState(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status.Terminal() || st.NextInstallment == 0 {
+		return nil, &billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition, Param: "plan",
+			Message: fmt.Sprintf("plan %s is %s: it has no installment left to change", id, st.Status)}
+	}
+	var tt billing.Timetable
+	if err := json.Unmarshal(row.Timetable, &tt); err != nil {
+		return nil, fmt.Errorf("read plan %s timetable: %w", id, err)
+	}
+	if err := s.checkAmounts(ctx, caller, row.Provider, row.ProviderAccount, row.Currency, changeAmounts(change)); err != nil {
+		return nil, err
+	}
+	open, unsettled := openInstallments(st)
+	changed, err := change.Apply(tt, open, unsettled, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: row.Currency, Installments: []Installment{}}
+	for n := open; n < open+limit; n++ {
+		inst, ok := changed.Installment(n)
+		if !ok {
+			break
+		}
+		out.Installments = append(out.Installments, Installment{Number: inst.Number, DueAt: inst.DueAt, Amount: inst.Amount})
+	}
+	count, limited := changed.Count()
+	out.Limited = limited
+	if limited {
+		out.Count = &count
+		if total, ok := changed.Total(); ok {
+			out.Total = &total
+		}
+	}
+	return out, nil
+}
+
+// changeAmounts names a change's amounts for the provider's limits.
+func changeAmounts(c billing.PlanChange) []namedAmount {
+	var out []namedAmount
+	if c.RecurringAmount != nil {
+		out = append(out, namedAmount{"recurring_amount", *c.RecurringAmount})
+	}
+	if c.FinalAmount != nil {
+		out = append(out, namedAmount{"final_amount", *c.FinalAmount})
+	}
+	return out
+}
+
+// UpdatePlan implements PATCH /v1/plans/{id}: the change_plan update, then the plan
+// with its live state and its schedule as changed.
+func (s *server) UpdatePlan(ctx context.Context, req UpdatePlanRequestObject) (UpdatePlanResponseObject, error) {
+	caller := callerFrom(ctx)
+	b := req.Body
+	change := billing.PlanChange{RecurringAmount: b.RecurringAmount, FinalAmount: b.FinalAmount, Installments: b.Installments, ExpiresOn: b.ExpiresOn}
+	if change.Empty() && b.MerchantData == nil {
+		return nil, billing.Invalid("recurring_amount", billing.CodeParameterMissing,
+			"give at least one of recurring_amount, final_amount, installments, expires_on, merchant_data")
+	}
+	row, err := s.store.GetPlan(ctx, caller, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkAmounts(ctx, caller, row.Provider, row.ProviderAccount, row.Currency, changeAmounts(change)); err != nil {
+		return nil, err
+	}
+	// The schedule as the API shows it, with the change's fields.
+	schedule := map[string]any{}
+	if len(row.Schedule) > 0 {
+		if err := json.Unmarshal(row.Schedule, &schedule); err != nil {
+			return nil, fmt.Errorf("read plan %s schedule: %w", row.ID, err)
+		}
+	}
+	for name, v := range map[string]any{"recurring_amount": b.RecurringAmount, "final_amount": b.FinalAmount, "installments": b.Installments} {
+		switch v := v.(type) {
+		case *int64:
+			if v != nil {
+				schedule[name] = *v
+			}
+		case *int:
+			if v != nil {
+				schedule[name] = *v
+			}
+		}
+	}
+	if b.ExpiresOn != nil {
+		if *b.ExpiresOn == "" {
+			delete(schedule, "expires_on")
+		} else {
+			schedule["expires_on"] = *b.ExpiresOn
+		}
+	}
+	rawSchedule, _ := json.Marshal(schedule)
+	upd := workflows.ChangePlanRequest{Change: change, Schedule: rawSchedule}
+	if b.MerchantData != nil {
+		upd.MerchantData, _ = json.Marshal(*b.MerchantData)
+	}
+	c, err := s.temporalClient()
+	if err != nil {
+		return nil, err
+	}
+	st, err := starter.ChangePlan(ctx, c, row.ID, upd)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.planOut(ctx, caller, row.ID, &st)
+	if err != nil {
+		return nil, err
+	}
+	// The row is written by the workflow right after it answers: show the change now.
+	out.Schedule = &schedule
+	if b.MerchantData != nil {
+		out.MerchantData = b.MerchantData
+	}
+	return UpdatePlan200JSONResponse(out), nil
 }

@@ -135,6 +135,11 @@ func PausePlan(ctx context.Context, c client.Client, planID string, req workflow
 	return updatePlan(ctx, c, planID, workflows.UpdatePause, req)
 }
 
+// ChangePlan changes a plan's terms (the change_plan update) and returns its new state.
+func ChangePlan(ctx context.Context, c client.Client, planID string, req workflows.ChangePlanRequest) (workflows.PlanState, error) {
+	return updatePlan(ctx, c, planID, workflows.UpdateChangePlan, req)
+}
+
 // ResumePlan resumes a paused plan and returns its new state.
 func ResumePlan(ctx context.Context, c client.Client, planID string) (workflows.PlanState, error) {
 	return updatePlan(ctx, c, planID, workflows.UpdateResume, workflows.ResumeRequest{})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -224,6 +225,57 @@ func (db *DB) UpdatePlanState(ctx context.Context, u billing.PlanUpdate) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("update plan: %w", err)
+	}
+	return nil
+}
+
+// ChangePlanTerms writes a plan's changed terms (timetable, schedule, merchant data when
+// given) and announces them with plan.updated, once per key: a retried activity
+// writes and announces nothing twice.
+func (db *DB) ChangePlanTerms(ctx context.Context, t billing.PlanTerms) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("change plan terms: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	row, err := db.getPlanRow(ctx, tx, t.PlanID, true)
+	if err != nil {
+		return err
+	}
+	if row.MerchantID != t.MerchantID {
+		return notFound("plan", t.PlanID)
+	}
+	key := "plan/" + t.Key + "/" + billing.EventPlanUpdated
+	var seen int
+	if err := tx.GetContext(ctx, &seen, db.Rebind(`SELECT COUNT(*) FROM events WHERE idempotency_key = ?`), key); err != nil {
+		return translate(err, "change plan terms")
+	}
+	if seen > 0 {
+		return nil // written by an earlier attempt
+	}
+	tt, err := json.Marshal(t.Timetable)
+	if err != nil {
+		return fmt.Errorf("change plan terms: %w", err)
+	}
+	set, args := "timetable = ?, updated_at = ?", []any{string(tt), ledgerTime(time.Now())}
+	if len(t.Schedule) > 0 {
+		set, args = set+", schedule = ?", append(args, jsonText(t.Schedule))
+	}
+	if len(t.MerchantData) > 0 {
+		set, args = set+", merchant_data = ?", append(args, jsonText(t.MerchantData))
+	}
+	if _, err := tx.ExecContext(ctx, db.Rebind(`UPDATE plans SET `+set+` WHERE id = ?`), append(args, t.PlanID)...); err != nil {
+		return translate(err, "change plan terms")
+	}
+	after, err := db.getPlanRow(ctx, tx, t.PlanID, false)
+	if err != nil {
+		return err
+	}
+	if _, err := appendEvent(ctx, db, tx, planEvent(after, billing.EventPlanUpdated, key)); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("change plan terms: %w", err)
 	}
 	return nil
 }

@@ -51,6 +51,17 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		if err := p.publish(ctx, nil); err != nil {
 			return PlanResult{}, err
 		}
+		if t := p.s.PendingTerms; t != nil {
+			// A change_plan update's terms: the row and plan.updated (a later change
+			// replaces an earlier one not written yet; each has its own key).
+			if err := activities.ChangePlanTerms(ctx, *t); err != nil {
+				return PlanResult{}, fmt.Errorf("write plan terms: %w", err)
+			}
+			if p.s.PendingTerms == t {
+				p.s.PendingTerms = nil
+			}
+			continue
+		}
 		if p.s.Status.Terminal() {
 			return p.finish(ctx), nil
 		}

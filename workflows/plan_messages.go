@@ -94,6 +94,32 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			}
 			return nil
 		}},
+		{UpdateChangePlan, func(ctx workflow.Context, req ChangePlanRequest) (PlanState, error) {
+			firstOpen, unsettled := p.firstOpen()
+			now := workflow.Now(ctx)
+			tt, err := req.Change.Apply(p.in.Timetable, firstOpen, unsettled, now)
+			if err != nil {
+				return p.state(), rejection(firstViolation(err)) // the validator ran on this same state
+			}
+			p.in.Timetable = tt
+			p.s.TermsSeq++
+			p.s.PendingTerms = &billing.PlanTerms{PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Timetable: tt,
+				Schedule: billing.JSONDoc(req.Schedule), MerchantData: billing.JSONDoc(req.MerchantData),
+				Key: fmt.Sprintf("%s/terms/%d", p.in.PlanID, p.s.TermsSeq)}
+			p.advance(now) // fewer installments, or an earlier expiry, may end the plan
+			return p.changed(ctx), nil
+		}, func(ctx workflow.Context, req ChangePlanRequest) error {
+			if err := billing.CheckAction(p.status(), billing.ActionChangePaymentMethod); err != nil {
+				return rejection(&billing.Error{Kind: billing.KindConflict, Code: billing.CodeInvalidTransition,
+					Message: fmt.Sprintf("cannot change the terms of a plan that is %s", p.status())})
+			}
+			if req.Change.Empty() && len(req.MerchantData) == 0 {
+				return rejection(billing.Invalid("recurring_amount", billing.CodeParameterMissing, "the change changes nothing"))
+			}
+			firstOpen, unsettled := p.firstOpen()
+			_, err := req.Change.Apply(p.in.Timetable, firstOpen, unsettled, workflow.Now(ctx))
+			return rejection(firstViolation(err))
+		}},
 		{UpdateStartPlan, p.startPlan, func(ctx workflow.Context, req activities.StartPlanRequest) error {
 			if !strings.HasPrefix(req.PaymentMethodID, billing.PrefixPaymentMethod) {
 				return rejection(billing.Invalid("payment_method", billing.CodeInvalidPaymentMethod, "payment_method must be a pm_ id"))
@@ -300,6 +326,26 @@ type Rejection struct {
 // rejection turns a billing error from a validator into the ApplicationError the
 // client sees: type invalid_transition for conflicts, invalid_argument otherwise, with
 // a Rejection as its details.
+// firstViolation is the first violation of a *billing.ValidationError (the one the API
+// names), or err.
+func firstViolation(err error) error {
+	var v *billing.ValidationError
+	if errors.As(err, &v) && len(v.Violations) > 0 {
+		return v.Violations[0]
+	}
+	return err
+}
+
+// firstOpen is the first installment neither charged, attempted nor being charged;
+// unsettled says the one before it is attempted and not settled (its amount stands).
+func (p *planRun) firstOpen() (int, bool) {
+	s := p.s
+	if s.Attempt > 0 || p.inFlight == s.Next || s.Starting {
+		return s.Next + 1, true
+	}
+	return s.Next, false
+}
+
 func rejection(err error) error {
 	if err == nil {
 		return nil

@@ -49,6 +49,12 @@ const (
 	// store's reason; a continued run has its row already.
 	UpdateCreated = "created"
 
+	// UpdateChangePlan changes the plan's terms from its first open installment on
+	// (ChangePlanRequest → PlanState): amounts, installments, expiry, merchant data,
+	// validated against what the plan has charged (billing.PlanChange.Apply). The
+	// main loop then writes the row and plan.updated (ChangePlanTerms).
+	UpdateChangePlan = "change_plan"
+
 	// QueryState returns the PlanState.
 	QueryState = "state"
 )
@@ -157,8 +163,12 @@ type PlanCarry struct {
 	// LastPaidAt is when the plan's last successful charge came back, the start of
 	// MinDaysBetweenCharges.
 	LastPaidAt time.Time `json:"last_paid_at,omitzero"`
-	Blocked    bool      `json:"blocked,omitempty"`
-	Detached   bool      `json:"detached,omitempty"`
+	// TermsSeq counts the plan's term changes; PendingTerms is the latest, still to be
+	// written to the row by the main loop.
+	TermsSeq     int                `json:"terms_seq,omitempty"`
+	PendingTerms *billing.PlanTerms `json:"pending_terms,omitempty"`
+	Blocked      bool               `json:"blocked,omitempty"`
+	Detached     bool               `json:"detached,omitempty"`
 
 	PaymentMethodID      string `json:"payment_method_id"`
 	NetworkTransactionID string `json:"network_transaction_id,omitempty"`
@@ -345,6 +355,15 @@ type ResumeRequest struct{}
 
 // SkipNextRequest is the skip_next update's argument.
 type SkipNextRequest struct{}
+
+// ChangePlanRequest is the change_plan update's argument. Schedule is the plan's
+// schedule as the API shows it after the change; MerchantData, when set, replaces the
+// plan's.
+type ChangePlanRequest struct {
+	Change       billing.PlanChange `json:"change"`
+	Schedule     json.RawMessage    `json:"schedule,omitempty"`
+	MerchantData json.RawMessage    `json:"merchant_data,omitempty"`
+}
 
 // ChangePaymentMethodRequest is the change_payment_method update's argument.
 type ChangePaymentMethodRequest struct {

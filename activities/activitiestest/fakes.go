@@ -204,6 +204,37 @@ func (l *Ledger) EventTypes() []string {
 	return out
 }
 
+// ChangePlanTerms records a plan's new timetable and schedule with plan.updated, once
+// per key (billing.PlanTermsWriter).
+func (l *Ledger) ChangePlanTerms(_ context.Context, t billing.PlanTerms) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := "plan/" + t.Key + "/" + billing.EventPlanUpdated
+	for _, e := range l.events {
+		if e.IdempotencyKey == key {
+			return nil
+		}
+	}
+	p, ok := l.plans[t.PlanID]
+	if !ok || p.MerchantID != t.MerchantID {
+		return &billing.Error{Kind: billing.KindNotFound, Code: billing.CodeResourceMissing, Message: "no such plan"}
+	}
+	raw, err := json.Marshal(t.Timetable)
+	if err != nil {
+		return err
+	}
+	p.Timetable = raw
+	if len(t.Schedule) > 0 {
+		p.Schedule = t.Schedule
+	}
+	if len(t.MerchantData) > 0 {
+		p.MerchantData = t.MerchantData
+	}
+	l.plans[t.PlanID] = p
+	l.events = append(l.events, billing.Event{MerchantID: p.MerchantID, Type: billing.EventPlanUpdated, IdempotencyKey: key})
+	return nil
+}
+
 // Plan returns a plan's row.
 func (l *Ledger) Plan(id string) (billing.Plan, bool) {
 	l.mu.Lock()

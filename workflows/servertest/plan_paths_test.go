@@ -342,3 +342,41 @@ func TestPauseDeferOnRealServer(t *testing.T) {
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_pause_defer.json")
 }
+
+// TestChangePlanOnRealServer: after the first of 4 installments, change_plan raises the
+// amount and cuts the plan to 3: installments 2 and 3 are charged at 2500, the plan
+// completes after 3, and the row has the new terms. With -record the history is
+// written to workflows/testdata/plan_change_terms.json.
+func TestChangePlanOnRealServer(t *testing.T) {
+	e := startWithWebhooks(t, activitiestest.Succeed)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_change_terms", 4, 2)
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.c, in.PlanID, "the first charge", func(st workflows.PlanState) bool { return st.Paid == 1 })
+	amount, n := int64(2500), 3
+	st, err := starter.ChangePlan(ctx, e.c, in.PlanID, workflows.ChangePlanRequest{
+		Change: billing.PlanChange{RecurringAmount: &amount, Installments: &n}})
+	if err != nil || st.NextAmount != 2500 || st.Remaining == nil || *st.Remaining != 2 {
+		t.Fatalf("change: %+v, %v", st, err)
+	}
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 3 || res.PaidAmount != 1000+2*2500 {
+		t.Errorf("result %+v, want completed: 3 paid, 6000", res)
+	}
+	wantKeys := []string{"plan_change_terms/1/1 tok_1", "plan_change_terms/2/1 tok_1", "plan_change_terms/3/1 tok_1"}
+	if keys := chargedKeys(e, in.PlanID); !slices.Equal(keys, wantKeys) {
+		t.Errorf("provider charges %v, want %v", keys, wantKeys)
+	}
+	for _, c := range e.provider.Calls() {
+		if strings.HasPrefix(c.IdempotencyKey, in.PlanID+"/") && !strings.HasSuffix(c.IdempotencyKey, "/1/1") && c.Amount != 2500 {
+			t.Errorf("%s charged %d, want 2500", c.IdempotencyKey, c.Amount)
+		}
+	}
+	row, err := e.db.GetPlan(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID)
+	if err != nil || !strings.Contains(string(row.Timetable), `"recurring_amount":2500`) {
+		t.Errorf("plan row timetable %s, %v", row.Timetable, err)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_change_terms.json")
+}
