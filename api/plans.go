@@ -482,7 +482,10 @@ func first(cond bool, a, b string) string {
 // charged or attempted by the live state st, and whether the one before it is being
 // collected.
 func openInstallments(st workflows.PlanState) (int, bool) {
-	if st.Attempts > 0 {
+	if st.FirstOpen > 0 {
+		return st.FirstOpen, st.Collecting
+	}
+	if st.Attempts > 0 { // a worker older than FirstOpen
 		return st.NextInstallment + 1, true
 	}
 	return st.NextInstallment, false
@@ -567,34 +570,7 @@ func (s *server) UpdatePlan(ctx context.Context, req UpdatePlanRequestObject) (U
 	if err := s.checkAmounts(ctx, caller, row.Provider, row.ProviderAccount, row.Currency, changeAmounts(change)); err != nil {
 		return nil, err
 	}
-	// The schedule as the API shows it, with the change's fields.
-	schedule := map[string]any{}
-	if len(row.Schedule) > 0 {
-		if err := json.Unmarshal(row.Schedule, &schedule); err != nil {
-			return nil, fmt.Errorf("read plan %s schedule: %w", row.ID, err)
-		}
-	}
-	for name, v := range map[string]any{"recurring_amount": b.RecurringAmount, "final_amount": b.FinalAmount, "installments": b.Installments} {
-		switch v := v.(type) {
-		case *int64:
-			if v != nil {
-				schedule[name] = *v
-			}
-		case *int:
-			if v != nil {
-				schedule[name] = *v
-			}
-		}
-	}
-	if b.ExpiresOn != nil {
-		if *b.ExpiresOn == "" {
-			delete(schedule, "expires_on")
-		} else {
-			schedule["expires_on"] = *b.ExpiresOn
-		}
-	}
-	rawSchedule, _ := json.Marshal(schedule)
-	upd := workflows.ChangePlanRequest{Change: change, Schedule: rawSchedule}
+	upd := workflows.ChangePlanRequest{Change: change}
 	if b.MerchantData != nil {
 		upd.MerchantData, _ = json.Marshal(*b.MerchantData)
 	}
@@ -610,8 +586,14 @@ func (s *server) UpdatePlan(ctx context.Context, req UpdatePlanRequestObject) (U
 	if err != nil {
 		return nil, err
 	}
-	// The row is written by the workflow right after it answers: show the change now.
-	out.Schedule = &schedule
+	// The row is written by the workflow right after it answers: show the change now
+	// (a change still pending before this one is not shown until written).
+	if raw, err := change.ApplyToSchedule(row.Schedule); err == nil {
+		var schedule map[string]any
+		if json.Unmarshal(raw, &schedule) == nil {
+			out.Schedule = &schedule
+		}
+	}
 	if b.MerchantData != nil {
 		out.MerchantData = b.MerchantData
 	}

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -106,6 +107,21 @@ func (c PlanChange) Apply(tt Timetable, firstOpen int, unsettled bool, now time.
 			}
 		}
 	}
+	if v.Err() == nil && out.Installments > 0 && c.Installments != nil {
+		if _, ok := out.Installment(out.Installments); !ok && out.ExpiresAt.IsZero() {
+			v.Add("installments", CodeScheduleTooLong, "installment %d would fall after the year 9999", out.Installments)
+		}
+	}
+	if v.Err() == nil && unsettled {
+		// The installment being collected keeps its amount and date: its retries (one
+		// may reuse its idempotency key) must ask the provider for the same charge.
+		before, _ := tt.Installment(done)
+		after, ok := out.Installment(done)
+		if !ok || after.Amount != before.Amount || !after.DueAt.Equal(before.DueAt) {
+			v.Add(first(c.Installments != nil, "installments", "expires_on"), CodeInvalidTransition,
+				"installment %d is being collected: the change would alter its amount or date; change it once it is settled", done)
+		}
+	}
 	if err := v.Err(); err != nil {
 		return tt, err
 	}
@@ -142,16 +158,68 @@ func first(cond bool, a, b string) string {
 	return b
 }
 
-// PlanTerms is a plan's row after a change of its terms: the timetable the workflow
-// charges by, the schedule as the API shows it, and the merchant data (nil: unchanged).
-// Key makes the write and its plan.updated event happen once.
+// PlanTerms is a plan's row after changes of its terms: the timetable the workflow
+// charges by, the changes to lay over the schedule the API shows (every change not yet
+// written, merged), and the merchant data (nil: unchanged). Key makes the write and its
+// plan.updated event happen once.
 type PlanTerms struct {
-	PlanID       string    `json:"plan_id"`
-	MerchantID   string    `json:"merchant_id"`
-	Timetable    Timetable `json:"timetable"`
-	Schedule     JSONDoc   `json:"schedule,omitempty"`
-	MerchantData JSONDoc   `json:"merchant_data,omitempty"`
-	Key          string    `json:"key"`
+	PlanID       string     `json:"plan_id"`
+	MerchantID   string     `json:"merchant_id"`
+	Timetable    Timetable  `json:"timetable"`
+	Change       PlanChange `json:"change"`
+	MerchantData JSONDoc    `json:"merchant_data,omitempty"`
+	Key          string     `json:"key"`
+}
+
+// Merge returns c with later's fields laid over it: two changes not yet written.
+func (c PlanChange) Merge(later PlanChange) PlanChange {
+	if later.RecurringAmount != nil {
+		c.RecurringAmount = later.RecurringAmount
+	}
+	if later.FinalAmount != nil {
+		c.FinalAmount = later.FinalAmount
+	}
+	if later.Installments != nil {
+		c.Installments = later.Installments
+	}
+	if later.ExpiresOn != nil {
+		c.ExpiresOn = later.ExpiresOn
+	}
+	return c
+}
+
+// ApplyToSchedule lays c's fields over a schedule as the client sent it (a JSON
+// object), keeping every other member as it was (numbers unchanged); an empty
+// expires_on removes it.
+func (c PlanChange) ApplyToSchedule(schedule JSONDoc) (JSONDoc, error) {
+	m := map[string]json.RawMessage{}
+	if len(schedule) > 0 {
+		if err := json.Unmarshal(schedule, &m); err != nil {
+			return nil, err
+		}
+	}
+	set := func(name string, v any) {
+		raw, _ := json.Marshal(v)
+		m[name] = raw
+	}
+	if c.RecurringAmount != nil {
+		set("recurring_amount", *c.RecurringAmount)
+	}
+	if c.FinalAmount != nil {
+		set("final_amount", *c.FinalAmount)
+	}
+	if c.Installments != nil {
+		set("installments", *c.Installments)
+	}
+	if c.ExpiresOn != nil {
+		if *c.ExpiresOn == "" {
+			delete(m, "expires_on")
+		} else {
+			set("expires_on", *c.ExpiresOn)
+		}
+	}
+	out, err := json.Marshal(m)
+	return JSONDoc(out), err
 }
 
 // PlanTermsWriter records a plan's changed terms with its plan.updated event.

@@ -62,6 +62,36 @@ func TestPlanChangeApply(t *testing.T) {
 			t.Errorf("%s: %s %s (%v), want %s %s", name, be.Param, be.Code, err, c.param, c.code)
 		}
 	}
+	// Other starting points: nothing charged yet; installment 3 skipped ahead of its date;
+	// installment 3 in dunning with a final amount of its own.
+	for name, c := range map[string]struct {
+		tt          billing.Timetable
+		firstOpen   int
+		unsettled   bool
+		now         time.Time
+		change      billing.PlanChange
+		param, code string
+	}{
+		"a final amount on a single installment": {tt, 1, false, now, billing.PlanChange{FinalAmount: p(int64(5)), Installments: p(1)}, "final_amount", billing.CodeFinalRequiresInstallments},
+		"expiry before a passed installment":     {tt, 4, false, time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC), billing.PlanChange{ExpiresOn: p("2027-03-20")}, "expires_on", billing.CodeExpiresOnTooEarly},
+		"the installment in dunning made final":  {withFinal(tt, 500), 4, true, now, billing.PlanChange{Installments: p(3)}, "installments", billing.CodeInvalidTransition},
+	} {
+		_, err := c.change.Apply(c.tt, c.firstOpen, c.unsettled, c.now)
+		var ve *billing.ValidationError
+		var be *billing.Error
+		if errors.As(err, &ve) {
+			be = ve.Violations[0]
+		} else if !errors.As(err, &be) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, c.param)
+			continue
+		}
+		if be.Param != c.param || be.Code != c.code {
+			t.Errorf("%s: %s %s (%v), want %s %s", name, be.Param, be.Code, err, c.param, c.code)
+		}
+	}
+	if _, err := (billing.PlanChange{Installments: p(4)}).Apply(withFinal(tt, 500), 4, true, now); err != nil {
+		t.Errorf("cutting to 4 while installment 3 is collected (3 keeps its amount): %v", err)
+	}
 	variable, err := billing.Schedule{Payments: []billing.ScheduledPayment{{Date: "2027-05-01", Amount: 5}, {Date: "2027-06-01", Amount: 6}}}.
 		Resolve(billing.ModeTest, now)
 	if err != nil {
@@ -76,4 +106,9 @@ func TestPlanChangeApply(t *testing.T) {
 	} else if c, _ := got.Count(); c != 7 {
 		t.Errorf("expiring 2027-08-15 leaves %d installments, want 7 (Jan–Jul)", c)
 	}
+}
+
+func withFinal(tt billing.Timetable, amount int64) billing.Timetable {
+	tt.FinalAmount = amount
+	return tt
 }

@@ -257,10 +257,11 @@ func (db *DB) ChangePlanTerms(ctx context.Context, t billing.PlanTerms) error {
 	if err != nil {
 		return fmt.Errorf("change plan terms: %w", err)
 	}
-	set, args := "timetable = ?, updated_at = ?", []any{string(tt), ledgerTime(time.Now())}
-	if len(t.Schedule) > 0 {
-		set, args = set+", schedule = ?", append(args, jsonText(t.Schedule))
+	schedule, err := t.Change.ApplyToSchedule(row.Schedule)
+	if err != nil {
+		return fmt.Errorf("change plan terms: the plan's schedule: %w", err)
 	}
+	set, args := "timetable = ?, schedule = ?, updated_at = ?", []any{string(tt), jsonText(schedule), ledgerTime(time.Now())}
 	if len(t.MerchantData) > 0 {
 		set, args = set+", merchant_data = ?", append(args, jsonText(t.MerchantData))
 	}

@@ -141,7 +141,10 @@ type planRun struct {
 	charges int
 	// inFlight is the installment whose charge is at the provider (versionSkipInFlight).
 	inFlight int
-	logger   interface {
+	// sending is the same for every version: only handlers new since (catch_up,
+	// change_plan) read it, so it changes nothing an older history replays.
+	sending int
+	logger  interface {
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
@@ -225,12 +228,14 @@ func (p *planRun) step(ctx workflow.Context) error {
 		p.wait(ctx, until.Sub(now))
 		return nil
 	}
-	p.advance(now)
-	if p.s.Status.Terminal() {
+	if p.s.Paused && !p.s.ResumeAt.IsZero() && !now.Before(p.s.ResumeAt) {
+		// The pause's end came (the timer may fire late): it ends at ResumeAt, so what
+		// falls due from then on is not skipped. The loop publishes the plan again.
+		p.resume(p.s.ResumeAt, now)
 		return nil
 	}
-	if p.s.Paused && !p.s.ResumeAt.IsZero() && !now.Before(p.s.ResumeAt) && p.s.Status == billing.PlanActive {
-		p.resume(now) // the pause's end came: the loop publishes the plan active again
+	p.advance(now)
+	if p.s.Status.Terminal() {
 		return nil
 	}
 	if !p.charging() {
@@ -337,6 +342,8 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	if p.version >= versionSkipInFlight {
 		p.inFlight = inst.Number
 	}
+	p.sending = inst.Number
+	sentAt := workflow.Now(ctx)
 	// A plan being started on the hosted page does not queue: the payer is waiting.
 	paced := p.version >= versionPacedCharges && !s.Starting
 	slot := s.PacedSlot
@@ -359,7 +366,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		Resolve: s.Unknown, LookupOnly: lookupOnly, Record: onSuccess,
 		CanWait: paced, Slot: slot,
 	})
-	p.inFlight = 0
+	p.inFlight, p.sending = 0, 0
 	if err == nil && !res.PacedUntil.IsZero() {
 		s.PacedSlot = res.PacedUntil // nothing was sent; step waits for the slot
 		return nil
@@ -370,7 +377,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 		// The activity wrote the row and the state successUpdate foresaw. Updates
 		// handled while the charge ran changed the state since: the loop publishes
 		// that next, under a later sequence number.
-		s.LastPaidAt = now
+		s.LastPaidAt = sentAt
 		p.paid(inst)
 		if onSuccess.Plan != nil {
 			s.Seq, s.Published = successSeq, successState
@@ -391,7 +398,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 				s.NetworkTransactionID = res.NetworkTransactionID
 			}
 		}
-		s.LastPaidAt = now
+		s.LastPaidAt = sentAt
 		p.paid(inst)
 		started := p.started(billing.PaymentSucceeded, nil)
 		row, err := p.record(ctx, &rec)
@@ -665,7 +672,7 @@ func (p *planRun) paid(inst billing.Installment) {
 // publishes and its sequence number. The plan's own state is left as it is.
 func (p *planRun) successUpdate(inst billing.Installment, sent time.Time) (*activities.UpdatePlanRequest, PublishedState, int64) {
 	carry := *p.s
-	carry.LastPaidAt = sent // the charge comes back a little later; the next publish corrects it
+	carry.LastPaidAt = sent // spacing counts from when a charge is sent
 	q := *p
 	q.s = &carry
 	q.paid(inst)

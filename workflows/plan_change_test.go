@@ -26,10 +26,13 @@ func TestChangePlanFromTheNextInstallment(t *testing.T) {
 	h.at(utc("2027-03-10T01:00:00Z"), func() {
 		pastExpiry = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{ExpiresOn: ptr("2027-02-01")}})
 	})
-	h.at(utc("2027-03-10T02:00:00Z"), func() {
+	h.at(utc("2027-03-10T01:30:00Z"), func() {
 		changed = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{
-			Change:   billing.PlanChange{RecurringAmount: ptr(int64(2500)), Installments: ptr(4)},
-			Schedule: json.RawMessage(`{"frequency":"months","recurring_amount":2500,"installments":4}`)})
+			Change: billing.PlanChange{RecurringAmount: ptr(int64(2500))}, MerchantData: json.RawMessage(`{"tier":"gold"}`)})
+	})
+	// A second change before the loop could write the first: the row gets both.
+	h.at(utc("2027-03-10T02:00:00Z"), func() {
+		h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{Installments: ptr(4)}})
 	})
 	res := h.run(input(t, monthly("2027-01-31", 6)))
 	h.wantPayments([]payment{
@@ -46,16 +49,23 @@ func TestChangePlanFromTheNextInstallment(t *testing.T) {
 			t.Errorf("%s was accepted: %+v", name, got.state)
 		}
 	}
-	if st := changed().state; st.NextInstallment != 3 || st.NextAmount != 2500 || st.Remaining == nil || *st.Remaining != 2 {
-		t.Errorf("change answered %+v, want installment 3 next at 2500, 2 remaining", st)
+	if st := changed().state; st.NextInstallment != 3 || st.NextAmount != 2500 || st.Remaining == nil || *st.Remaining != 4 ||
+		st.FirstOpen != 3 || st.Collecting {
+		r := -1
+		if st.Remaining != nil {
+			r = *st.Remaining
+		}
+		t.Errorf("change answered %+v (remaining %d), want installment 3 next at 2500, 4 of 6 remaining, 3 open", st, r)
 	}
 	row, _ := h.ledger.Plan(planID)
 	var tt billing.Timetable
 	if err := json.Unmarshal(row.Timetable, &tt); err != nil || tt.RecurringAmount != 2500 || tt.Installments != 4 {
 		t.Errorf("row timetable %s (%v), want 2500 × 4", row.Timetable, err)
 	}
-	if string(row.Schedule) != `{"frequency":"months","recurring_amount":2500,"installments":4}` {
-		t.Errorf("row schedule %s", row.Schedule)
+	var sched map[string]any
+	if err := json.Unmarshal(row.Schedule, &sched); err != nil || sched["installments"] != float64(4) ||
+		sched["recurring_amount"] != float64(2500) || string(row.MerchantData) != `{"tier":"gold"}` {
+		t.Errorf("row schedule %s, merchant data %s; want both changes and the merchant data", row.Schedule, row.MerchantData)
 	}
 	updated := 0
 	for _, typ := range h.ledger.EventTypes() {
@@ -68,38 +78,45 @@ func TestChangePlanFromTheNextInstallment(t *testing.T) {
 	}
 }
 
-// TestChangePlanKeepsAnAttemptedInstallmentsAmount: while installment 1 is in dunning,
-// an amount change is refused (its retry keeps its amount and key); a change of the
-// installments is taken.
+// TestChangePlanKeepsAnAttemptedInstallmentsAmount: while installment 2 is in dunning,
+// an amount change is refused (its retry keeps its amount and key), and so is cutting
+// the plan to 2 installments, which would make it the final one at the final amount;
+// cutting it to 3 of 4 is taken, and the final amount goes to installment 3.
 func TestChangePlanKeepsAnAttemptedInstallmentsAmount(t *testing.T) {
-	declined := false
 	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
-		if !declined {
-			declined = true
+		if c.IdempotencyKey == planID+"/2/1" {
 			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
 		}
 		return activitiestest.Succeed(c)
 	})
-	var amount, count func() updateResult
-	h.at(utc("2027-01-31T12:00:00Z"), func() {
+	var amount, final, count func() updateResult
+	h.at(utc("2027-02-28T12:00:00Z"), func() {
 		amount = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{RecurringAmount: ptr(int64(3000))}})
 	})
-	h.at(utc("2027-01-31T13:00:00Z"), func() {
-		count = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{Installments: ptr(2)}})
+	h.at(utc("2027-02-28T12:30:00Z"), func() {
+		final = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{Installments: ptr(2)}})
 	})
-	res := h.run(input(t, monthly("2027-01-31", 3)))
-	if r := amount(); r.rejected == nil {
-		t.Errorf("an amount change during dunning was accepted: %+v", r.state)
-	}
-	if r := count(); r.rejected != nil || r.err != nil {
-		t.Errorf("an installments change during dunning: %v %v", r.rejected, r.err)
-	}
-	for _, p := range h.payments() {
-		if p.amount != 1000 {
-			t.Errorf("payment %+v charged another amount than 1000", p)
+	h.at(utc("2027-02-28T13:00:00Z"), func() {
+		count = h.update(workflows.UpdateChangePlan, workflows.ChangePlanRequest{Change: billing.PlanChange{Installments: ptr(3)}})
+	})
+	in := input(t, monthly("2027-01-31", 4))
+	in.Timetable.FinalAmount = 500
+	res := h.run(in)
+	for name, r := range map[string]func() updateResult{"an amount change": amount, "making it the final installment": final} {
+		if got := r(); got.rejected == nil {
+			t.Errorf("%s during its dunning was accepted: %+v", name, got.state)
 		}
 	}
-	if res.Paid != 2 || res.Status != billing.PlanCompleted {
-		t.Errorf("result %+v, want 2 paid", res)
+	if r := count(); r.rejected != nil || r.err != nil {
+		t.Errorf("cutting the plan to 3 during dunning: %v %v", r.rejected, r.err)
+	}
+	want := map[int]int64{1: 1000, 2: 1000, 3: 500}
+	for _, p := range h.payments() {
+		if p.amount != want[p.installment] {
+			t.Errorf("installment %d attempt %d charged %d, want %d", p.installment, p.attempt, p.amount, want[p.installment])
+		}
+	}
+	if res.Paid != 3 || res.Status != billing.PlanCompleted {
+		t.Errorf("result %+v, want 3 paid", res)
 	}
 }

@@ -52,7 +52,8 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			return rejection(billing.CheckAction(p.status(), billing.ActionPause))
 		}},
 		{UpdateResume, func(ctx workflow.Context, _ ResumeRequest) (PlanState, error) {
-			p.resume(workflow.Now(ctx))
+			now := workflow.Now(ctx)
+			p.resume(now, now)
 			return p.changed(ctx), nil
 		}, func(ctx workflow.Context, _ ResumeRequest) error {
 			return rejection(billing.CheckAction(p.status(), billing.ActionResume))
@@ -103,9 +104,16 @@ func (p *planRun) registerHandlers(ctx workflow.Context) error {
 			}
 			p.in.Timetable = tt
 			p.s.TermsSeq++
-			p.s.PendingTerms = &billing.PlanTerms{PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Timetable: tt,
-				Schedule: billing.JSONDoc(req.Schedule), MerchantData: billing.JSONDoc(req.MerchantData),
-				Key: fmt.Sprintf("%s/terms/%d", p.in.PlanID, p.s.TermsSeq)}
+			terms := billing.PlanTerms{PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Timetable: tt, Change: req.Change,
+				MerchantData: billing.JSONDoc(req.MerchantData), Key: fmt.Sprintf("%s/terms/%d", p.in.PlanID, p.s.TermsSeq)}
+			if prev := p.s.PendingTerms; prev != nil {
+				// The loop has not written the previous change yet: this write carries both.
+				terms.Change = prev.Change.Merge(req.Change)
+				if len(terms.MerchantData) == 0 {
+					terms.MerchantData = prev.MerchantData
+				}
+			}
+			p.s.PendingTerms = &terms
 			p.advance(now) // fewer installments, or an earlier expiry, may end the plan
 			return p.changed(ctx), nil
 		}, func(ctx workflow.Context, req ChangePlanRequest) error {
@@ -323,9 +331,6 @@ type Rejection struct {
 	Param string `json:"param,omitempty"`
 }
 
-// rejection turns a billing error from a validator into the ApplicationError the
-// client sees: type invalid_transition for conflicts, invalid_argument otherwise, with
-// a Rejection as its details.
 // firstViolation is the first violation of a *billing.ValidationError (the one the API
 // names), or err.
 func firstViolation(err error) error {
@@ -340,12 +345,15 @@ func firstViolation(err error) error {
 // unsettled says the one before it is attempted and not settled (its amount stands).
 func (p *planRun) firstOpen() (int, bool) {
 	s := p.s
-	if s.Attempt > 0 || p.inFlight == s.Next || s.Starting {
+	if s.Attempt > 0 || p.sending == s.Next || s.Starting {
 		return s.Next + 1, true
 	}
 	return s.Next, false
 }
 
+// rejection turns a billing error from a validator into the ApplicationError the
+// client sees: type invalid_transition for conflicts, invalid_argument otherwise, with
+// a Rejection as its details.
 func rejection(err error) error {
 	if err == nil {
 		return nil

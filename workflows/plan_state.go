@@ -21,7 +21,7 @@ func (p *planRun) advance(now time.Time) {
 			s.Status = billing.PlanCompleted
 			return
 		}
-		if s.Attempt > 0 || !(p.skipped(inst, now) || p.missed(inst, now)) {
+		if s.Attempt > 0 || inst.Number == p.sending || !(p.skipped(inst, now) || p.missed(inst, now)) {
 			p.prunePauseWindows(inst.DueAt)
 			return
 		}
@@ -43,6 +43,9 @@ func (p *planRun) skipped(inst billing.Installment, now time.Time) bool {
 			return true
 		}
 	}
+	if s.Paused && !s.ResumeAt.IsZero() && !inst.DueAt.Before(s.ResumeAt) {
+		return false // due when the pause has ended by itself
+	}
 	return s.Paused && !s.PauseDefer && !inst.DueAt.Before(s.PausedAt) && !inst.DueAt.After(now)
 }
 
@@ -53,11 +56,20 @@ const catchUpGrace = time.Hour
 
 // missed reports whether inst, overdue and never attempted, is dropped by the plan's
 // catch_up policy: under latest when a later installment is due too, under none when
-// it is more than its grace late. Nothing is dropped while the plan cannot charge
-// (the policy applies when charging resumes) or while a hosted start waits on it.
+// it is more than its grace late. Lateness counts from when the plan's own rules let
+// it be tried (min_days_between_charges, an attempt limit, a paced slot), not from its
+// due date. Nothing is dropped while the plan cannot charge (the policy applies when
+// charging resumes), while a hosted start waits on it, or while it is being charged.
 func (p *planRun) missed(inst billing.Installment, now time.Time) bool {
 	policy := p.in.CatchUp
-	if policy == "" || policy == billing.CatchUpAll || !p.charging() || p.s.Starting || !inst.DueAt.Before(now) {
+	if policy == "" || policy == billing.CatchUpAll || !p.charging() || p.s.Starting || inst.Number == p.sending {
+		return false
+	}
+	from := p.attemptAt(inst)
+	if p.s.PacedSlot.After(from) {
+		from = p.s.PacedSlot
+	}
+	if !from.Before(now) {
 		return false
 	}
 	next, hasNext := p.in.Timetable.Installment(inst.Number + 1)
@@ -71,15 +83,16 @@ func (p *planRun) missed(inst billing.Installment, now time.Time) bool {
 	if hasNext {
 		grace = min(grace, next.DueAt.Sub(inst.DueAt)/2)
 	}
-	return now.Sub(inst.DueAt) > grace
+	return now.Sub(from) > grace
 }
 
-// resume ends a pause: installments that fell due during a skipping pause stay
-// skipped (its window), a deferring pause leaves them to be charged now.
-func (p *planRun) resume(now time.Time) {
+// resume ends a pause at end (now, or its resume_at): installments that fell due
+// during a skipping pause stay skipped (its window), a deferring pause leaves them to be
+// charged now.
+func (p *planRun) resume(end, now time.Time) {
 	s := p.s
-	if !s.PauseDefer && now.After(s.PausedAt) {
-		s.PauseWindows = append(s.PauseWindows, TimeWindow{From: s.PausedAt, To: now})
+	if !s.PauseDefer && end.After(s.PausedAt) {
+		s.PauseWindows = append(s.PauseWindows, TimeWindow{From: s.PausedAt, To: end})
 	}
 	s.Paused, s.PausedAt, s.PauseDefer, s.ResumeAt = false, now, false, time.Time{}
 	p.advance(now)
@@ -164,6 +177,7 @@ func (p *planRun) state() PlanState {
 		Attempts: s.Attempt, DunningRetries: s.Retries, Paid: s.Paid, PaidAmount: s.PaidAmount, Skipped: s.Skipped,
 		SkipInstallments: slices.Clone(s.SkipNext), LastError: s.LastError, CancelReason: s.CancelReason,
 	}
+	st.FirstOpen, st.Collecting = p.firstOpen()
 	if s.Paused {
 		st.PauseBehavior = billing.PauseSkip
 		if s.PauseDefer {

@@ -289,6 +289,11 @@ type PlanState struct {
 	// PauseBehavior and ResumeAt describe the current pause.
 	PauseBehavior billing.PauseBehavior `json:"pause_behavior,omitempty"`
 	ResumeAt      time.Time             `json:"resume_at,omitzero"`
+	// FirstOpen is the first installment neither charged, attempted nor being charged
+	// (where a change_plan starts); Collecting says the one before it is attempted and
+	// not settled.
+	FirstOpen  int  `json:"first_open,omitempty"`
+	Collecting bool `json:"collecting,omitempty"`
 	// CatchUp and MinDaysBetweenCharges are the plan's charge policies.
 	CatchUp               billing.CatchUp `json:"catch_up,omitempty"`
 	MinDaysBetweenCharges int             `json:"min_days_between_charges,omitempty"`
@@ -356,12 +361,10 @@ type ResumeRequest struct{}
 // SkipNextRequest is the skip_next update's argument.
 type SkipNextRequest struct{}
 
-// ChangePlanRequest is the change_plan update's argument. Schedule is the plan's
-// schedule as the API shows it after the change; MerchantData, when set, replaces the
-// plan's.
+// ChangePlanRequest is the change_plan update's argument. MerchantData, when set,
+// replaces the plan's.
 type ChangePlanRequest struct {
 	Change       billing.PlanChange `json:"change"`
-	Schedule     json.RawMessage    `json:"schedule,omitempty"`
 	MerchantData json.RawMessage    `json:"merchant_data,omitempty"`
 }
 

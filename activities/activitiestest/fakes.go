@@ -224,9 +224,11 @@ func (l *Ledger) ChangePlanTerms(_ context.Context, t billing.PlanTerms) error {
 		return err
 	}
 	p.Timetable = raw
-	if len(t.Schedule) > 0 {
-		p.Schedule = t.Schedule
+	schedule, err := t.Change.ApplyToSchedule(p.Schedule)
+	if err != nil {
+		return err
 	}
+	p.Schedule = schedule
 	if len(t.MerchantData) > 0 {
 		p.MerchantData = t.MerchantData
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,11 +148,20 @@ func TestOpsProcesses(t *testing.T) {
 	}
 	// The worker's own listener serves the SDK's metrics of what it just ran, and the
 	// store gauges; the API serves its requests (the /readyz polls above).
-	workerScrape := get(t, workerMetrics+"/metrics")
-	for _, want := range []string{`temporal_activity_execution_latency_seconds_count{activity_type="Noop"`,
-		`temporal_workflow_completed{`, "recurring_installments_waiting 0", "recurring_outbox_backlog 0", "go_goroutines"} {
-		if !strings.Contains(workerScrape, want) {
-			t.Errorf("worker /metrics has no %q", want)
+	// The SDK counts the workflow's completion after the server has it, which is when
+	// the client sees the result: poll a moment for it.
+	wants := []string{`temporal_activity_execution_latency_seconds_count{activity_type="Noop"`,
+		`temporal_workflow_completed{`, "recurring_installments_waiting 0", "recurring_outbox_backlog 0", "go_goroutines"}
+	var workerScrape string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		workerScrape = get(t, workerMetrics+"/metrics")
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(workerScrape, w) })
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("worker /metrics has no %q", missing)
+			break
 		}
 	}
 	if apiScrape := get(t, base+"/metrics"); !strings.Contains(apiScrape, `recurring_http_requests_total{method="GET",route="/readyz",status="200"}`) {
