@@ -11,9 +11,10 @@ import (
 // Notification kinds: why the customer is told (billing holds the noun, so that
 // senders such as internal/notify depend on the domain, not on activities).
 const (
-	NotifyPaymentFailed  = billing.NotifyPaymentFailed
-	NotifyActionRequired = billing.NotifyActionRequired
-	NotifyPlanFailed     = billing.NotifyPlanFailed
+	NotifyPaymentFailed   = billing.NotifyPaymentFailed
+	NotifyActionRequired  = billing.NotifyActionRequired
+	NotifyPlanFailed      = billing.NotifyPlanFailed
+	NotifyPaymentRetrying = billing.NotifyPaymentRetrying
 )
 
 // Notification is the Notify activity's input: the domain's notification, unchanged
@@ -26,7 +27,7 @@ type Notifier = billing.Notifier
 // Notify sends a notification to the customer, with the plan's recovery page when it
 // waits on them.
 func (a *Activities) Notify(ctx context.Context, n Notification) error {
-	if n.Kind == NotifyActionRequired || n.Kind == NotifyPaymentFailed {
+	if n.Kind == NotifyActionRequired || n.Kind == NotifyPaymentFailed || n.Kind == NotifyPaymentRetrying {
 		_, n.PaymentURL = a.recoveryURL(ctx, n.MerchantID, n.Mode, n.PlanID)
 	}
 	if a.deps.Notifier == nil {

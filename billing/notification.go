@@ -1,6 +1,9 @@
 package billing
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Notification kinds: why the customer is told.
 const (
@@ -11,6 +14,9 @@ const (
 	NotifyActionRequired = "action_required"
 	// NotifyPlanFailed: the plan cannot go on.
 	NotifyPlanFailed = "plan_failed"
+	// NotifyPaymentRetrying: an installment's first attempt was declined (soft) and
+	// will be tried again at RetryAt; the customer may give another card meanwhile.
+	NotifyPaymentRetrying = "payment_retrying"
 )
 
 // Notification asks for the customer to be told about their plan.
@@ -26,6 +32,8 @@ type Notification struct {
 	Status      PlanStatus `json:"status,omitempty"`
 	Code        string     `json:"code,omitempty"`
 	Message     string     `json:"message,omitempty"`
+	// RetryAt is when a declined installment is tried again (payment_retrying).
+	RetryAt time.Time `json:"retry_at,omitzero"`
 	// IdempotencyKey is the same for retries of one notification, so a sender can
 	// drop duplicates.
 	IdempotencyKey string `json:"idempotency_key"`

@@ -30,7 +30,7 @@ func Plan(ctx workflow.Context, in PlanInput) (PlanResult, error) {
 		return PlanResult{}, err
 	}
 	// Every behaviour change from here on is branched on a version recorded here.
-	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionPacedCharges)
+	p.version = workflow.GetVersion(ctx, "plan", workflow.DefaultVersion, versionFirstFailureNotice)
 	p.events++
 
 	if in.State == nil {
@@ -124,6 +124,11 @@ const (
 	// (PlanCarry.PacedSlot) and charges in that slot, instead of an activity holding a
 	// worker slot while it waits.
 	versionPacedCharges workflow.Version = 9
+	// versionFirstFailureNotice: an installment's first soft decline, which dunning
+	// retries, opens a card-update page (OpenRecovery) and tells the customer at once
+	// (payment_retrying, with the retry date and the page), not only once dunning is
+	// exhausted.
+	versionFirstFailureNotice workflow.Version = 10
 )
 
 // planRun is one run's working state around the carried PlanCarry.
@@ -489,6 +494,9 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	switch {
 	case !final || f.Type == activities.ErrSoftDecline:
 		if p.scheduleRetry(now, f) {
+			if final && s.Retries == 1 && p.version >= versionFirstFailureNotice {
+				notify = activities.NotifyPaymentRetrying
+			}
 			break
 		}
 		notify = p.setStatus(p.outcome(), activities.NotifyPaymentFailed)
@@ -510,10 +518,25 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 			return err
 		}
 	}
+	if notify == activities.NotifyPaymentRetrying {
+		p.openRetryPage(ctx, inst, attempt)
+	}
 	if notify != "" {
 		p.notify(ctx, notify, inst, attempt, f)
 	}
 	return nil
+}
+
+// openRetryPage opens a card-update page for an installment whose first attempt was
+// declined, so the customer told about the retry can give another card before it.
+// Best effort, like the recovery page of a plan waiting on its customer.
+func (p *planRun) openRetryPage(ctx workflow.Context, inst billing.Installment, attempt int) {
+	key := fmt.Sprintf("%s/%d/%d/%s/retrying", p.in.PlanID, inst.Number, attempt, p.s.PaymentMethodID)
+	if _, err := activities.OpenRecovery(ctx, activities.OpenRecoveryRequest{MerchantID: p.in.MerchantID, Mode: p.in.Mode,
+		PlanID: p.in.PlanID, CustomerID: p.in.CustomerID, Provider: p.in.Provider, Currency: p.in.Currency,
+		Amount: inst.Amount, Key: key, PaymentMethodID: p.s.PaymentMethodID}); err != nil {
+		p.logger.Warn("card-update page not opened", "error", err)
+	}
 }
 
 // started ends a start in progress (Starting) with the first charge's outcome, which
@@ -722,12 +745,20 @@ func (p *planRun) notify(ctx workflow.Context, kind string, inst billing.Install
 	err := activities.Notify(ctx, activities.Notification{
 		Kind: kind, MerchantID: p.in.MerchantID, Mode: p.in.Mode, CustomerID: p.in.CustomerID, PlanID: p.in.PlanID,
 		Installment: inst.Number, Amount: inst.Amount, Currency: p.in.Currency, Status: st.Status, Code: f.Code,
-		Message:        f.Message,
+		Message: f.Message, RetryAt: p.retryAtFor(kind),
 		IdempotencyKey: fmt.Sprintf("%s/%d/%d/%s", p.in.PlanID, inst.Number, attempt, kind),
 	})
 	if err != nil {
 		p.logger.Warn("customer notification failed", "kind", kind, "error", err)
 	}
+}
+
+// retryAtFor is the retry date a payment_retrying notice gives.
+func (p *planRun) retryAtFor(kind string) time.Time {
+	if kind == activities.NotifyPaymentRetrying {
+		return p.s.RetryAt
+	}
+	return time.Time{}
 }
 
 // publish reports the plan's state to the ledger and to the search attributes, when it

@@ -143,9 +143,12 @@ func TestSoftDeclinesFollowDunningThenPastDueUntilNewCard(t *testing.T) {
 	if st := changed().state; st.Status != billing.PlanActive || st.PaymentMethodID != "pm_card2" {
 		t.Errorf("change_payment_method returned %+v, want active on pm_card2", st)
 	}
+	// The first decline is told at once, with its retry date; the last one with the plan past_due.
 	notes := h.notifier.Sent()
-	if len(notes) != 1 || notes[0].Kind != activities.NotifyPaymentFailed || notes[0].Installment != 1 || notes[0].Status != billing.PlanPastDue {
-		t.Errorf("notifications %+v, want one payment_failed for installment 1, past_due", notes)
+	if len(notes) != 2 || notes[0].Kind != activities.NotifyPaymentRetrying || notes[0].Installment != 1 ||
+		!notes[0].RetryAt.Equal(utc("2027-02-01T09:00:00Z")) ||
+		notes[1].Kind != activities.NotifyPaymentFailed || notes[1].Installment != 1 || notes[1].Status != billing.PlanPastDue {
+		t.Errorf("notifications %+v, want payment_retrying (retry 2027-02-01) then payment_failed for installment 1, past_due", notes)
 	}
 	h.wantEvents("payment.failed", "payment.failed", "payment.failed", "payment.failed", "payment.failed",
 		"plan.past_due", "payment.succeeded", "payment.succeeded", "plan.completed")
@@ -168,8 +171,9 @@ func TestDunningOutcomeCanceled(t *testing.T) {
 		t.Errorf("status %s, want canceled", res.Status)
 	}
 	h.wantEvents("payment.failed", "payment.failed", "plan.canceled")
-	if n := h.notifier.Sent(); len(n) != 1 || n[0].Kind != activities.NotifyPaymentFailed || n[0].Status != billing.PlanCanceled {
-		t.Errorf("notifications %+v, want one payment_failed with status canceled", n)
+	if n := h.notifier.Sent(); len(n) != 2 || n[0].Kind != activities.NotifyPaymentRetrying ||
+		n[1].Kind != activities.NotifyPaymentFailed || n[1].Status != billing.PlanCanceled {
+		t.Errorf("notifications %+v, want payment_retrying, then payment_failed with status canceled", n)
 	}
 }
 
@@ -187,8 +191,10 @@ func TestSoftDeclineRecoversAndLaterInstallmentsKeepTheirDates(t *testing.T) {
 		{2, 2, "succeeded", utc("2027-03-01T09:00:00Z"), 1000, "pm_card1"},
 		{3, 1, "succeeded", utc("2027-03-31T09:00:00Z"), 1000, "pm_card1"},
 	})
-	if n := h.notifier.Sent(); len(n) != 0 {
-		t.Errorf("notified %+v on a recovered decline", n)
+	// Told once, at the first decline, with the retry date; nothing after the recovery.
+	if n := h.notifier.Sent(); len(n) != 1 || n[0].Kind != activities.NotifyPaymentRetrying || n[0].Installment != 2 ||
+		!n[0].RetryAt.Equal(utc("2027-03-01T09:00:00Z")) || n[0].IdempotencyKey != "plan_test1/2/1/payment_retrying" {
+		t.Errorf("notified %+v on a recovered decline, want one payment_retrying for installment 2", n)
 	}
 }
 

@@ -137,6 +137,14 @@ func text(n billing.Notification) (subject, body string) {
 	case billing.NotifyActionRequired:
 		subject = "Action required for your subscription"
 		body = fmt.Sprintf("Your payment%s for plan %s needs your action: please authenticate it or update your card.\n", amount, n.PlanID)
+	case billing.NotifyPaymentRetrying:
+		subject = "Your payment did not go through"
+		body = fmt.Sprintf("We could not collect installment %d%s for plan %s. We will try again on %s.\n",
+			n.Installment, amount, n.PlanID, n.RetryAt.UTC().Format("2006-01-02 15:04 MST"))
+		if n.PaymentURL != "" {
+			body += "\nTo use another card before then, update it here: " + n.PaymentURL + "\n"
+			n.PaymentURL = "" // said above, in its own words
+		}
 	case billing.NotifyPaymentFailed:
 		subject = "Your payment failed"
 		body = fmt.Sprintf("We could not collect installment %d%s for plan %s after repeated attempts. Please update your card.\n", n.Installment, amount, n.PlanID)

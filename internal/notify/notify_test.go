@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/recurring/recurring/billing"
 )
@@ -137,5 +138,35 @@ func TestSMTPSkipsCustomerWithoutEmail(t *testing.T) {
 	}}
 	if err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyPaymentFailed}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSMTPPaymentRetrying: the first decline's email gives the retry date and the page
+// to update the card, once.
+func TestSMTPPaymentRetrying(t *testing.T) {
+	srv := newSMTPServer(t)
+	n := &SMTP{Addr: srv.l.Addr().String(), From: "billing@shop.example",
+		Email: func(context.Context, string, billing.Mode, string) (string, error) { return "ada@example.com", nil }}
+	err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyPaymentRetrying,
+		MerchantID: "mer_1", Mode: billing.ModeTest, CustomerID: "cus_1", PlanID: "plan_1", Installment: 2, Amount: 1250,
+		Currency: "USD", RetryAt: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), IdempotencyKey: "plan_1/2/1/payment_retrying",
+		PaymentURL: "https://pay.example/pay/tok123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.msgs) != 1 {
+		t.Fatalf("got %d messages", len(srv.msgs))
+	}
+	m := srv.msgs[0].data
+	for _, want := range []string{"Subject: Your payment did not go through", "installment 2", "try again on 2027-03-01 09:00 UTC",
+		"update it here: https://pay.example/pay/tok123"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("message lacks %q:\n%s", want, m)
+		}
+	}
+	if strings.Count(m, "https://pay.example/pay/tok123") != 1 {
+		t.Errorf("the page is given %d times:\n%s", strings.Count(m, "https://pay.example/pay/tok123"), m)
 	}
 }

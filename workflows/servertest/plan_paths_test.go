@@ -380,3 +380,41 @@ func TestChangePlanOnRealServer(t *testing.T) {
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_change_terms.json")
 }
+
+// TestFirstDeclineNoticeOnRealServer: plan version 10 (versionFirstFailureNotice): the
+// first soft decline of installment 1 opens a card-update page and tells the customer
+// at once (payment_retrying, with the retry date); the dunning retry pays it and
+// nothing more is sent. With -record the history is written to
+// workflows/testdata/plan_first_decline_notice.json.
+func TestFirstDeclineNoticeOnRealServer(t *testing.T) {
+	notifier := &activitiestest.Notifier{}
+	e := startEnv(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		if c.IdempotencyKey == "plan_first_decline/1/1" {
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
+		}
+		return activitiestest.Succeed(c)
+	}, nil, oneCard(), notifier)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_first_decline", 2, 4)
+	dunning, err := billing.DunningPolicy{Retries: []billing.Duration{billing.Duration(time.Second)}}.Resolve(billing.ModeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Dunning = dunning
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 2 {
+		t.Errorf("result %+v, want completed with 2 paid", res)
+	}
+	sent := notifier.Sent()
+	if len(sent) != 1 || sent[0].Kind != billing.NotifyPaymentRetrying || sent[0].Installment != 1 || sent[0].RetryAt.IsZero() ||
+		sent[0].IdempotencyKey != "plan_first_decline/1/1/payment_retrying" {
+		t.Errorf("notifications %+v, want one payment_retrying for installment 1 with its retry date", sent)
+	}
+	if _, err := e.db.OpenPlanSession(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, in.PlanID, false); err != nil {
+		t.Errorf("no card-update page for the declined installment: %v", err)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_first_decline_notice.json")
+}
