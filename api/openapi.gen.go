@@ -124,6 +124,8 @@ func (e EventListObject) Valid() bool {
 const (
 	EventTypePaymentExpired        EventType = "payment.expired"
 	EventTypePaymentFailed         EventType = "payment.failed"
+	EventTypePaymentMethodExpired  EventType = "payment_method.expired"
+	EventTypePaymentMethodExpiring EventType = "payment_method.expiring"
 	EventTypePaymentSucceeded      EventType = "payment.succeeded"
 	EventTypePlanActionRequired    EventType = "plan.action_required"
 	EventTypePlanCanceled          EventType = "plan.canceled"
@@ -143,6 +145,10 @@ func (e EventType) Valid() bool {
 	case EventTypePaymentExpired:
 		return true
 	case EventTypePaymentFailed:
+		return true
+	case EventTypePaymentMethodExpired:
+		return true
+	case EventTypePaymentMethodExpiring:
 		return true
 	case EventTypePaymentSucceeded:
 		return true
@@ -863,6 +869,8 @@ const (
 	WebhookEndpointCreateEventTypesAsterisk              WebhookEndpointCreateEventTypes = "*"
 	WebhookEndpointCreateEventTypesPaymentExpired        WebhookEndpointCreateEventTypes = "payment.expired"
 	WebhookEndpointCreateEventTypesPaymentFailed         WebhookEndpointCreateEventTypes = "payment.failed"
+	WebhookEndpointCreateEventTypesPaymentMethodExpired  WebhookEndpointCreateEventTypes = "payment_method.expired"
+	WebhookEndpointCreateEventTypesPaymentMethodExpiring WebhookEndpointCreateEventTypes = "payment_method.expiring"
 	WebhookEndpointCreateEventTypesPaymentSucceeded      WebhookEndpointCreateEventTypes = "payment.succeeded"
 	WebhookEndpointCreateEventTypesPlanActionRequired    WebhookEndpointCreateEventTypes = "plan.action_required"
 	WebhookEndpointCreateEventTypesPlanCanceled          WebhookEndpointCreateEventTypes = "plan.canceled"
@@ -884,6 +892,10 @@ func (e WebhookEndpointCreateEventTypes) Valid() bool {
 	case WebhookEndpointCreateEventTypesPaymentExpired:
 		return true
 	case WebhookEndpointCreateEventTypesPaymentFailed:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentMethodExpired:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentMethodExpiring:
 		return true
 	case WebhookEndpointCreateEventTypesPaymentSucceeded:
 		return true
@@ -1124,7 +1136,10 @@ type Event struct {
 	// `plan.updated` for any other change of its status (paused, active again,
 	// blocked) or of its payment method. One change is announced by one event.
 	// `refund.succeeded` and `refund.failed`: the provider returned a refund's money, or
-	// refused to, with the Refund as `data.object`.
+	// refused to, with the Refund as `data.object`. `payment_method.expiring`: a saved
+	// card expires within 30 days (at the end of its expiry month);
+	// `payment_method.expired`: it has expired; each once per card, with the
+	// PaymentMethod as `data.object` (its customer is emailed too).
 	Type EventType `json:"type"`
 }
 
@@ -1159,7 +1174,10 @@ type EventListObject string
 // `plan.updated` for any other change of its status (paused, active again,
 // blocked) or of its payment method. One change is announced by one event.
 // `refund.succeeded` and `refund.failed`: the provider returned a refund's money, or
-// refused to, with the Refund as `data.object`.
+// refused to, with the Refund as `data.object`. `payment_method.expiring`: a saved
+// card expires within 30 days (at the end of its expiry month);
+// `payment_method.expired`: it has expired; each once per card, with the
+// PaymentMethod as `data.object` (its customer is emailed too).
 type EventType string
 
 // Health defines model for Health.
@@ -2384,6 +2402,40 @@ func (t *Event_Data_Object) MergeRefund(v Refund) error {
 	return err
 }
 
+// AsPaymentMethod returns the union data inside the Event_Data_Object as a PaymentMethod
+func (t Event_Data_Object) AsPaymentMethod() (PaymentMethod, error) {
+	var body PaymentMethod
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentMethod overwrites any union data inside the Event_Data_Object as the provided PaymentMethod
+func (t *Event_Data_Object) FromPaymentMethod(v PaymentMethod) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"payment_method"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentMethod performs a merge with any union data inside the Event_Data_Object, using the provided PaymentMethod
+func (t *Event_Data_Object) MergePaymentMethod(v PaymentMethod) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"object":"payment_method"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Event_Data_Object) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"object"`
@@ -2400,6 +2452,8 @@ func (t Event_Data_Object) ValueByDiscriminator() (interface{}, error) {
 	switch discriminator {
 	case "payment":
 		return t.AsPayment()
+	case "payment_method":
+		return t.AsPaymentMethod()
 	case "plan":
 		return t.AsPlan()
 	case "refund":

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/providers"
 	"github.com/recurring/recurring/providers/simulator"
 )
@@ -377,28 +378,5 @@ func (s *server) changePaymentMethod(ctx context.Context, id string,
 }
 
 func paymentMethodOut(pm billing.PaymentMethod) PaymentMethod {
-	out := PaymentMethod{
-		Id: pm.ID, Object: PaymentMethodObjectPaymentMethod, Type: PaymentMethodTypeCard, Customer: pm.CustomerID, Provider: pm.Provider,
-		Status: PaymentMethodStatus(pm.Status), Livemode: pm.Mode == billing.ModeLive, CreatedAt: pm.CreatedAt,
-		DetachedAt: pm.DetachedAt,
-	}
-	if c := pm.Card; c != nil {
-		out.Card = &Card{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: c.Fingerprint}
-	}
-	if pm.Type == billing.PaymentMethodPayPal {
-		out.Type = PaymentMethodTypePaypal
-	}
-	if p := pm.PayPal; p != nil {
-		out.Paypal = &PayPalDetails{}
-		if p.PayerEmail != "" {
-			out.Paypal.PayerEmail = &p.PayerEmail
-		}
-	}
-	if pm.Imported {
-		out.Imported = &pm.Imported
-	}
-	if pm.ProviderAccount != "" {
-		out.ProviderAccount = &pm.ProviderAccount
-	}
-	return out
+	return fromREST[PaymentMethod](rest.PaymentMethodObject(pm))
 }

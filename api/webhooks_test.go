@@ -385,7 +385,9 @@ func TestEventTypesAreDefinedOnce(t *testing.T) {
 // its generated types by their JSON, so every field must be named alike on both
 // sides, or it would vanish from the answers or from the events.
 func TestRESTTypesMatchTheSpec(t *testing.T) {
-	for _, pair := range [][2]any{{rest.Payment{}, api.Payment{}}, {rest.Plan{}, api.Plan{}}, {rest.PlanError{}, api.PlanError{}}} {
+	for _, pair := range [][2]any{{rest.Payment{}, api.Payment{}}, {rest.Plan{}, api.Plan{}}, {rest.PlanError{}, api.PlanError{}},
+		{rest.Refund{}, api.Refund{}}, {rest.PaymentMethod{}, api.PaymentMethod{}}, {rest.Card{}, api.Card{}},
+		{rest.PayPal{}, api.PayPalDetails{}}} {
 		got, want := jsonFields(reflect.TypeOf(pair[0])), jsonFields(reflect.TypeOf(pair[1]))
 		if !maps.Equal(got, want) {
 			t.Errorf("%T fields %v\n%T fields %v", pair[0], got, pair[1], want)

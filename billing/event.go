@@ -28,13 +28,18 @@ const (
 	// money, or refused to; data.object is the Refund.
 	EventRefundSucceeded = "refund.succeeded"
 	EventRefundFailed    = "refund.failed"
+	// EventPaymentMethodExpiring: a saved card expires within 30 days (the end of its
+	// expiry month); EventPaymentMethodExpired: it has expired. data.object is the
+	// PaymentMethod. Each is sent once per card.
+	EventPaymentMethodExpiring = "payment_method.expiring"
+	EventPaymentMethodExpired  = "payment_method.expired"
 )
 
 // EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
 // "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
 var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentExpired, EventPlanCreated, EventPlanUpdated,
 	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed,
-	EventPlanIncompleteExpired, EventRefundSucceeded, EventRefundFailed}
+	EventPlanIncompleteExpired, EventRefundSucceeded, EventRefundFailed, EventPaymentMethodExpiring, EventPaymentMethodExpired}
 
 // Event is one entry of the merchant's event log, the source of webhooks.
 type Event struct {

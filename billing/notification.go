@@ -17,6 +17,10 @@ const (
 	// NotifyPaymentRetrying: an installment's first attempt was declined (soft) and
 	// will be tried again at RetryAt; the customer may give another card meanwhile.
 	NotifyPaymentRetrying = "payment_retrying"
+	// NotifyCardExpiring and NotifyCardExpired: a saved card expires within 30 days,
+	// or has expired (PaymentMethodID names it, ExpiresAt when).
+	NotifyCardExpiring = "card_expiring"
+	NotifyCardExpired  = "card_expired"
 )
 
 // Notification asks for the customer to be told about their plan.
@@ -34,6 +38,10 @@ type Notification struct {
 	Message     string     `json:"message,omitempty"`
 	// RetryAt is when a declined installment is tried again (payment_retrying).
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// PaymentMethodID and ExpiresAt are a card expiry notice's (card_expiring,
+	// card_expired): the card, and the end of its expiry month.
+	PaymentMethodID string    `json:"payment_method_id,omitempty"`
+	ExpiresAt       time.Time `json:"expires_at,omitzero"`
 	// IdempotencyKey is the same for retries of one notification, so a sender can
 	// drop duplicates.
 	IdempotencyKey string `json:"idempotency_key"`

@@ -208,3 +208,27 @@ type CredentialRemovalOutbox interface {
 	// MarkCredentialRemovalStarted records that the removal's workflow was started.
 	MarkCredentialRemovalStarted(ctx context.Context, paymentMethodID string) error
 }
+
+// CardExpiresAt is when a card with that expiry month stops working: the first instant
+// (UTC) of the month after it.
+func CardExpiresAt(month, year int) time.Time {
+	return time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// CardExpiringWithin is how long before it expires a card is announced as expiring.
+const CardExpiringWithin = 30 * 24 * time.Hour
+
+// CardExpiryNotice is one payment_method.expiring or payment_method.expired event
+// written for a card, for the notifier.
+type CardExpiryNotice struct {
+	Event         string
+	PaymentMethod PaymentMethod
+	ExpiresAt     time.Time
+}
+
+// CardExpiryNotices finds saved cards that expire within CardExpiringWithin or have
+// expired and have not been announced so, writes their event (once per card and
+// kind), and returns what it wrote.
+type CardExpiryNotices interface {
+	NoticeExpiringCards(ctx context.Context, now time.Time, limit int) ([]CardExpiryNotice, error)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recurring/recurring/billing"
+	"github.com/recurring/recurring/internal/rest"
 	"github.com/recurring/recurring/internal/seal"
 )
 
@@ -593,4 +594,71 @@ func (db *DB) MarkCredentialRemovalStarted(ctx context.Context, paymentMethodID 
 		return fmt.Errorf("mark credential removal started: %w", err)
 	}
 	return nil
+}
+
+// NoticeExpiringCards writes payment_method.expiring for active cards that expire within
+// billing.CardExpiringWithin of now, and payment_method.expired for those that have
+// expired, each once per card (the row remembers which it had), up to limit cards,
+// and returns what it wrote. A card that expired before it was ever announced as
+// expiring gets only payment_method.expired.
+func (db *DB) NoticeExpiringCards(ctx context.Context, now time.Time, limit int) ([]billing.CardExpiryNotice, error) {
+	horizon := now.UTC().Add(billing.CardExpiringWithin)
+	var rows []paymentMethodRow
+	// Month indexes (year×12 + month) up to the horizon's: the exact instant is
+	// checked below.
+	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
+		WHERE status = 'active' AND type = 'card' AND exp_year IS NOT NULL AND exp_month IS NOT NULL
+		AND expiry_notice <> 'expired' AND exp_year * 12 + exp_month <= ? ORDER BY seq LIMIT ?`),
+		horizon.Year()*12+int(horizon.Month()), limit); err != nil {
+		return nil, fmt.Errorf("find expiring cards: %w", err)
+	}
+	var out []billing.CardExpiryNotice
+	for _, r := range rows {
+		expires := billing.CardExpiresAt(int(r.ExpMonth.Int64), int(r.ExpYear.Int64))
+		typ, notice := "", ""
+		switch {
+		case !now.Before(expires):
+			typ, notice = billing.EventPaymentMethodExpired, "expired"
+		case !horizon.Before(expires):
+			typ, notice = billing.EventPaymentMethodExpiring, "expiring"
+		default:
+			continue
+		}
+		n, err := db.noticeCard(ctx, r, typ, notice)
+		if err != nil {
+			return out, err
+		}
+		if n != nil {
+			n.ExpiresAt = expires
+			out = append(out, *n)
+		}
+	}
+	return out, nil
+}
+
+// noticeCard records that card r had notice (unless it had it already) with its event,
+// in one transaction.
+func (db *DB) noticeCard(ctx context.Context, r paymentMethodRow, typ, notice string) (*billing.CardExpiryNotice, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("notice card expiry: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx, db.Rebind(`UPDATE payment_methods SET expiry_notice = ? WHERE id = ? AND expiry_notice <> ?
+		AND expiry_notice <> 'expired' AND status = 'active'`), notice, r.ID, notice)
+	if err != nil {
+		return nil, translate(err, "notice card expiry")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil // another worker had it, or the card changed meanwhile
+	}
+	pm := r.paymentMethod()
+	if _, err := appendEvent(ctx, db, tx, billing.Event{MerchantID: pm.MerchantID, Mode: pm.Mode, Type: typ,
+		Data: eventData(rest.PaymentMethodObject(pm)), IdempotencyKey: "payment_method/" + pm.ID + "/" + notice}); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("notice card expiry: %w", err)
+	}
+	return &billing.CardExpiryNotice{Event: typ, PaymentMethod: pm}, nil
 }

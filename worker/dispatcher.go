@@ -36,7 +36,17 @@ type Dispatcher struct {
 	// Credentials, when set, is the outbox of detached cards' credentials to remove
 	// at their providers: each pass starts a RemoveCredential workflow for each.
 	Credentials billing.CredentialRemovalOutbox
+	// Cards, when set, announces saved cards about to expire and expired, once an
+	// hour (payment_method.expiring, payment_method.expired), and tells their
+	// customers through Notifier when one is set.
+	Cards    billing.CardExpiryNotices
+	Notifier billing.Notifier
+	// lastCards is when the card expiry pass last ran.
+	lastCards time.Time
 }
+
+// cardPassEvery is how often the card expiry pass runs: expiry is by the month.
+const cardPassEvery = time.Hour
 
 // Run dispatches until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
@@ -55,6 +65,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		if _, err := d.PassCredentials(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.WarnContext(ctx, "credential removal dispatch", "error", err)
+		}
+		if now := time.Now(); d.Cards != nil && now.Sub(d.lastCards) >= cardPassEvery {
+			if _, err := d.PassCardExpiry(ctx, now); err != nil && ctx.Err() == nil {
+				d.Logger.WarnContext(ctx, "card expiry notices", "error", err)
+			} else {
+				d.lastCards = now
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -113,4 +130,28 @@ func (d *Dispatcher) PassCredentials(ctx context.Context) (int, error) {
 		}
 	}
 	return len(pending), nil
+}
+
+// PassCardExpiry announces the cards expiring within 30 days of now, or expired, that
+// were not announced so yet (up to 500 a pass), and tells their customers. It reports
+// how many notices it wrote.
+func (d *Dispatcher) PassCardExpiry(ctx context.Context, now time.Time) (int, error) {
+	notices, err := d.Cards.NoticeExpiringCards(ctx, now, 500)
+	for _, n := range notices {
+		if d.Notifier == nil {
+			continue
+		}
+		kind := billing.NotifyCardExpiring
+		if n.Event == billing.EventPaymentMethodExpired {
+			kind = billing.NotifyCardExpired
+		}
+		pm := n.PaymentMethod
+		// Best effort: the event is written; an email that fails is logged.
+		if nerr := d.Notifier.Notify(ctx, billing.Notification{Kind: kind, MerchantID: pm.MerchantID, Mode: pm.Mode,
+			CustomerID: pm.CustomerID, PaymentMethodID: pm.ID, ExpiresAt: n.ExpiresAt,
+			IdempotencyKey: "payment_method/" + pm.ID + "/" + kind}); nerr != nil {
+			d.Logger.WarnContext(ctx, "card expiry notification failed", "payment_method_id", pm.ID, "error", nerr)
+		}
+	}
+	return len(notices), err
 }

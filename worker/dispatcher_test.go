@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -96,5 +97,40 @@ func TestDispatcherResumesAfterACrash(t *testing.T) {
 	}
 	if n, _ := d.Pass(ctx); n != 0 {
 		t.Fatalf("a dispatched event was dispatched again")
+	}
+}
+
+// cards is a fixed list of expiry notices.
+type cards []billing.CardExpiryNotice
+
+func (c cards) NoticeExpiringCards(context.Context, time.Time, int) ([]billing.CardExpiryNotice, error) {
+	return c, nil
+}
+
+// sentNotes records notifications.
+type sentNotes struct{ sent []billing.Notification }
+
+func (s *sentNotes) Notify(_ context.Context, n billing.Notification) error {
+	s.sent = append(s.sent, n)
+	return nil
+}
+
+// TestCardExpiryPassTellsCustomers: each notice written becomes the customer's
+// card_expiring or card_expired notification, naming the card and its expiry.
+func TestCardExpiryPassTellsCustomers(t *testing.T) {
+	expires := time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)
+	notes := &sentNotes{}
+	d := &worker.Dispatcher{Cards: cards{
+		{Event: billing.EventPaymentMethodExpiring, ExpiresAt: expires, PaymentMethod: billing.PaymentMethod{ID: "pm_1", MerchantID: "mer_1", CustomerID: "cus_1"}},
+		{Event: billing.EventPaymentMethodExpired, ExpiresAt: expires, PaymentMethod: billing.PaymentMethod{ID: "pm_2", MerchantID: "mer_1", CustomerID: "cus_2"}},
+	}, Notifier: notes}
+	n, err := d.PassCardExpiry(context.Background(), time.Now())
+	if err != nil || n != 2 {
+		t.Fatalf("pass: %d, %v", n, err)
+	}
+	if len(notes.sent) != 2 || notes.sent[0].Kind != billing.NotifyCardExpiring || notes.sent[0].PaymentMethodID != "pm_1" ||
+		!notes.sent[0].ExpiresAt.Equal(expires) || notes.sent[1].Kind != billing.NotifyCardExpired || notes.sent[1].CustomerID != "cus_2" ||
+		notes.sent[1].IdempotencyKey != "payment_method/pm_2/card_expired" {
+		t.Errorf("notifications %+v", notes.sent)
 	}
 }

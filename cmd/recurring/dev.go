@@ -225,7 +225,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
-	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Credentials: db}).Run(ctx)
+	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Credentials: db, Cards: db, Notifier: notify.Log{Logger: logger}}).Run(ctx)
 
 	apiURL := "http://" + l.Addr().String()
 	fmt.Fprintf(stdout, `recurring dev is running (Ctrl-C stops it; data stays in %s)

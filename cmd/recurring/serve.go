@@ -261,7 +261,8 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Schedule: cfg.WebhookRetrySchedule, Credentials: db}).Run(ctx)
+	go (&worker.Dispatcher{Store: db, Temporal: c, Logger: logger, Schedule: cfg.WebhookRetrySchedule, Credentials: db,
+		Cards: db, Notifier: notifier(cfg, db, logger)}).Run(ctx)
 	logger.Info("worker polling", "task_queue", starter.TaskQueue, "namespace", cfg.TemporalNamespace)
 	<-ctx.Done()
 	logger.Info("worker stopping: finishing in-flight activities", "timeout", cfg.ShutdownTimeout.String())

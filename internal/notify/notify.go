@@ -137,6 +137,13 @@ func text(n billing.Notification) (subject, body string) {
 	case billing.NotifyActionRequired:
 		subject = "Action required for your subscription"
 		body = fmt.Sprintf("Your payment%s for plan %s needs your action: please authenticate it or update your card.\n", amount, n.PlanID)
+	case billing.NotifyCardExpiring:
+		subject = "Your card is about to expire"
+		body = fmt.Sprintf("The card you saved (%s) expires on %s. Please give us a new one before then so your payments go on.\n",
+			n.PaymentMethodID, n.ExpiresAt.Add(-time.Second).UTC().Format("2006-01-02"))
+	case billing.NotifyCardExpired:
+		subject = "Your card has expired"
+		body = fmt.Sprintf("The card you saved (%s) has expired. Please give us a new one so your payments go on.\n", n.PaymentMethodID)
 	case billing.NotifyPaymentRetrying:
 		subject = "Your payment did not go through"
 		body = fmt.Sprintf("We could not collect installment %d%s for plan %s. We will try again on %s.\n",

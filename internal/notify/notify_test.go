@@ -170,3 +170,21 @@ func TestSMTPPaymentRetrying(t *testing.T) {
 		t.Errorf("the page is given %d times:\n%s", strings.Count(m, "https://pay.example/pay/tok123"), m)
 	}
 }
+
+// TestSMTPCardExpiring: the expiring card's email names the card and its last valid day.
+func TestSMTPCardExpiring(t *testing.T) {
+	srv := newSMTPServer(t)
+	n := &SMTP{Addr: srv.l.Addr().String(), From: "billing@shop.example",
+		Email: func(context.Context, string, billing.Mode, string) (string, error) { return "ada@example.com", nil }}
+	if err := n.Notify(context.Background(), billing.Notification{Kind: billing.NotifyCardExpiring, MerchantID: "mer_1",
+		Mode: billing.ModeTest, CustomerID: "cus_1", PaymentMethodID: "pm_1", ExpiresAt: time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC),
+		IdempotencyKey: "payment_method/pm_1/card_expiring"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.msgs) != 1 || !strings.Contains(srv.msgs[0].data, "Subject: Your card is about to expire") ||
+		!strings.Contains(srv.msgs[0].data, "(pm_1) expires on 2027-05-31") {
+		t.Errorf("messages %+v", srv.msgs)
+	}
+}

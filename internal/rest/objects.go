@@ -72,6 +72,28 @@ func SessionPaymentObject(s billing.PaymentSession) Payment {
 	}
 }
 
+// PaymentMethodObject renders a payment method as the API shows it: the body of GET
+// /v1/payment-methods/{id} and the data.object of payment_method events.
+func PaymentMethodObject(pm billing.PaymentMethod) PaymentMethod {
+	out := PaymentMethod{ID: pm.ID, Object: "payment_method", Type: string(billing.PaymentMethodCard), Customer: pm.CustomerID,
+		Provider: pm.Provider, ProviderAccount: OptString(pm.ProviderAccount), Status: string(pm.Status),
+		Livemode: pm.Mode == billing.ModeLive, CreatedAt: pm.CreatedAt.UTC(), DetachedAt: UTC(pm.DetachedAt)}
+	if pm.Type == billing.PaymentMethodPayPal {
+		out.Type = string(billing.PaymentMethodPayPal)
+	}
+	if c := pm.Card; c != nil {
+		out.Card = &Card{Brand: c.Brand, Last4: c.Last4, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Fingerprint: c.Fingerprint}
+	}
+	if p := pm.PayPal; p != nil {
+		out.Paypal = &PayPal{PayerEmail: OptString(p.PayerEmail)}
+	}
+	if pm.Imported {
+		imported := true
+		out.Imported = &imported
+	}
+	return out
+}
+
 // RefundObject renders a refund as the API shows it: the body of GET /v1/refunds/{id}
 // and the data.object of refund.succeeded and refund.failed.
 func RefundObject(r billing.Refund) Refund {

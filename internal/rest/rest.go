@@ -89,6 +89,38 @@ type Plan struct {
 	MinDaysBetweenCharges *int       `json:"min_days_between_charges,omitempty"`
 }
 
+// PaymentMethod is a saved card or PayPal agreement as GET /v1/payment-methods/{id}
+// answers it and its events carry.
+type PaymentMethod struct {
+	ID              string     `json:"id"`
+	Object          string     `json:"object"` // "payment_method"
+	Type            string     `json:"type"`
+	Customer        string     `json:"customer"`
+	Provider        string     `json:"provider"`
+	ProviderAccount *string    `json:"provider_account,omitempty"`
+	Status          string     `json:"status"`
+	Card            *Card      `json:"card,omitempty"`
+	Paypal          *PayPal    `json:"paypal,omitempty"`
+	Imported        *bool      `json:"imported,omitempty"`
+	Livemode        bool       `json:"livemode"`
+	CreatedAt       time.Time  `json:"created_at"`
+	DetachedAt      *time.Time `json:"detached_at,omitempty"`
+}
+
+// Card is a saved card's display data.
+type Card struct {
+	Brand       string `json:"brand"`
+	ExpMonth    int    `json:"exp_month"`
+	ExpYear     int    `json:"exp_year"`
+	Fingerprint string `json:"fingerprint"`
+	Last4       string `json:"last4"`
+}
+
+// PayPal is a PayPal agreement's display data.
+type PayPal struct {
+	PayerEmail *string `json:"payer_email,omitempty"`
+}
+
 // Refund is a refund as GET /v1/refunds/{id} answers it and its events carry.
 type Refund struct {
 	ID               string    `json:"id"`
