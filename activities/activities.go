@@ -38,6 +38,8 @@ type Deps struct {
 	Ledger         billing.Ledger
 	// Refunds opens and settles refunds.
 	Refunds billing.RefundLedger
+	// Upcoming writes payment.upcoming events; without it only the customer is told.
+	Upcoming billing.UpcomingPayments
 	// PlanTerms writes plans' changed terms (PATCH /v1/plans/{id}).
 	PlanTerms billing.PlanTermsWriter
 	// Credentials is the outbox of detached cards still held at their providers.

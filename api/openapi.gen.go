@@ -127,6 +127,7 @@ const (
 	EventTypePaymentMethodExpired  EventType = "payment_method.expired"
 	EventTypePaymentMethodExpiring EventType = "payment_method.expiring"
 	EventTypePaymentSucceeded      EventType = "payment.succeeded"
+	EventTypePaymentUpcoming       EventType = "payment.upcoming"
 	EventTypePlanActionRequired    EventType = "plan.action_required"
 	EventTypePlanCanceled          EventType = "plan.canceled"
 	EventTypePlanCompleted         EventType = "plan.completed"
@@ -151,6 +152,8 @@ func (e EventType) Valid() bool {
 	case EventTypePaymentMethodExpiring:
 		return true
 	case EventTypePaymentSucceeded:
+		return true
+	case EventTypePaymentUpcoming:
 		return true
 	case EventTypePlanActionRequired:
 		return true
@@ -872,6 +875,7 @@ const (
 	WebhookEndpointCreateEventTypesPaymentMethodExpired  WebhookEndpointCreateEventTypes = "payment_method.expired"
 	WebhookEndpointCreateEventTypesPaymentMethodExpiring WebhookEndpointCreateEventTypes = "payment_method.expiring"
 	WebhookEndpointCreateEventTypesPaymentSucceeded      WebhookEndpointCreateEventTypes = "payment.succeeded"
+	WebhookEndpointCreateEventTypesPaymentUpcoming       WebhookEndpointCreateEventTypes = "payment.upcoming"
 	WebhookEndpointCreateEventTypesPlanActionRequired    WebhookEndpointCreateEventTypes = "plan.action_required"
 	WebhookEndpointCreateEventTypesPlanCanceled          WebhookEndpointCreateEventTypes = "plan.canceled"
 	WebhookEndpointCreateEventTypesPlanCompleted         WebhookEndpointCreateEventTypes = "plan.completed"
@@ -898,6 +902,8 @@ func (e WebhookEndpointCreateEventTypes) Valid() bool {
 	case WebhookEndpointCreateEventTypesPaymentMethodExpiring:
 		return true
 	case WebhookEndpointCreateEventTypesPaymentSucceeded:
+		return true
+	case WebhookEndpointCreateEventTypesPaymentUpcoming:
 		return true
 	case WebhookEndpointCreateEventTypesPlanActionRequired:
 		return true
@@ -1139,7 +1145,10 @@ type Event struct {
 	// refused to, with the Refund as `data.object`. `payment_method.expiring`: a saved
 	// card expires within 30 days (at the end of its expiry month);
 	// `payment_method.expired`: it has expired; each once per card, with the
-	// PaymentMethod as `data.object` (its customer is emailed too).
+	// PaymentMethod as `data.object` (its customer is emailed too). `payment.upcoming`: a
+	// plan with `upcoming_notice_days` charges its next installment in that many days;
+	// `data.object` is the Plan with `next_installment`, `next_amount` and
+	// `next_due_at` (its customer is emailed too).
 	Type EventType `json:"type"`
 }
 
@@ -1177,7 +1186,10 @@ type EventListObject string
 // refused to, with the Refund as `data.object`. `payment_method.expiring`: a saved
 // card expires within 30 days (at the end of its expiry month);
 // `payment_method.expired`: it has expired; each once per card, with the
-// PaymentMethod as `data.object` (its customer is emailed too).
+// PaymentMethod as `data.object` (its customer is emailed too). `payment.upcoming`: a
+// plan with `upcoming_notice_days` charges its next installment in that many days;
+// `data.object` is the Plan with `next_installment`, `next_amount` and
+// `next_due_at` (its customer is emailed too).
 type EventType string
 
 // Health defines model for Health.
@@ -1609,6 +1621,11 @@ type PlanCreate struct {
 	// accepts seconds|minutes|hours. See billing/README.md for every rule.
 	Schedule Schedule        `json:"schedule"`
 	Type     *PlanCreateType `json:"type,omitempty"`
+
+	// UpcomingNoticeDays Announce every installment this many days before it is charged:
+	// `payment.upcoming` and an email to the customer (some mandates require it).
+	// 0 (the default): no notice.
+	UpcomingNoticeDays *int `json:"upcoming_notice_days,omitempty"`
 }
 
 // PlanCreateCatchUp After the plan could not charge for a while (the engine down, a blocked

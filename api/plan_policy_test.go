@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,45 @@ func errorOf(param, code string) errorResponse {
 	var e errorResponse
 	e.Error.Param, e.Error.Code = param, code
 	return e
+}
+
+// TestUpcomingNoticeThroughHTTP: a plan with upcoming_notice_days whose first
+// installment is due within them is announced at once: payment.upcoming carries the
+// plan with the installment's amount and due time. SQLite and Postgres.
+func TestUpcomingNoticeThroughHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	eachStore(t, fixtureOptions{temporal: withTemporal}, func(t *testing.T, f fixture) {
+		cus := f.createCustomer(t, f.testKey, "ada@example.com")
+		pm := f.saveCard(t, f.testKey, cus.ID, visa)
+		start := time.Now().Add(48 * time.Hour).UTC().Format("2006-01-02")
+		var p struct{ ID string }
+		f.ok(t, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(`{"customer": %q, "payment_method": %q, "currency": "USD",
+			"upcoming_notice_days": 3, "schedule": {"frequency": "months", "start_date": %q, "recurring_amount": 1500, "installments": 2}}`,
+			cus.ID, pm.ID, start), &p)
+		var events listBody[struct {
+			Data struct {
+				Object struct {
+					ID              string `json:"id"`
+					NextInstallment int    `json:"next_installment"`
+					NextAmount      int64  `json:"next_amount"`
+					NextDueAt       string `json:"next_due_at"`
+				} `json:"object"`
+			} `json:"data"`
+		}]
+		f.waitFor(t, "payment.upcoming", func() bool {
+			f.ok(t, http.MethodGet, "/v1/events?type=payment.upcoming", f.testKey, "", &events)
+			return len(events.Data) > 0
+		})
+		o := events.Data[0].Data.Object
+		if len(events.Data) != 1 || o.ID != p.ID || o.NextInstallment != 1 || o.NextAmount != 1500 || !strings.HasPrefix(o.NextDueAt, start) {
+			t.Errorf("payment.upcoming: %+v, want plan %s installment 1 of 1500 due %s", events.Data, p.ID, start)
+		}
+		if rec, e := f.do(t, http.MethodPost, "/v1/plans", f.testKey, fmt.Sprintf(`{"customer": %q, "payment_method": %q, "currency": "USD",
+			"upcoming_notice_days": 90, "schedule": {"frequency": "months", "recurring_amount": 1500}}`, cus.ID, pm.ID)); rec.Code != 400 ||
+			e.Error.Param != "upcoming_notice_days" {
+			t.Errorf("upcoming_notice_days 90 = %d %+v", rec.Code, e.Error)
+		}
+	})
 }

@@ -90,6 +90,7 @@ func (s *server) CreatePlan(ctx context.Context, req CreatePlanRequestObject) (C
 		Currency: b.Currency, Timetable: timetable, Dunning: dunning,
 		Type: string(derefOr(b.Type, PlanCreateTypeEcom)), Reference: deref(b.Reference),
 		MinDaysBetweenCharges: derefOr(b.MinDaysBetweenCharges, 0), CatchUp: billing.CatchUp(derefOr(b.CatchUp, "")),
+		UpcomingNotice: time.Duration(derefOr(b.UpcomingNoticeDays, 0)) * 24 * time.Hour,
 	}
 	in.PlanID = derivedID(billing.PrefixPlan, caller, deref(req.Params.IdempotencyKey))
 	rawSchedule, _ := json.Marshal(b.Schedule)

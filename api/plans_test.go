@@ -65,7 +65,7 @@ func temporalWithoutWorker(t testing.TB, db *store.DB, reg *providers.Registry, 
 	}
 	t.Cleanup(c.Close)
 	return c, func() {
-		w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Sessions: db,
+		w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Upcoming: db, Sessions: db,
 			Plans: starter.PlanCards{Client: c}, PublicURL: publicURL}), worker.Options{})
 		if err := w.Start(); err != nil {
 			t.Fatal(err)

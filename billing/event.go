@@ -33,13 +33,18 @@ const (
 	// PaymentMethod. Each is sent once per card.
 	EventPaymentMethodExpiring = "payment_method.expiring"
 	EventPaymentMethodExpired  = "payment_method.expired"
+	// EventPaymentUpcoming: a plan's installment is charged in the plan's
+	// upcoming_notice_days; data.object is the Plan with next_installment,
+	// next_amount and next_due_at set to that installment.
+	EventPaymentUpcoming = "payment.upcoming"
 )
 
 // EventTypes lists every event type: what a webhook endpoint may subscribe to (besides
 // "*"). api/openapi.yaml's EventType enum repeats it; a test keeps the two equal.
 var EventTypes = []string{EventPaymentSucceeded, EventPaymentFailed, EventPaymentExpired, EventPlanCreated, EventPlanUpdated,
 	EventPlanCompleted, EventPlanCanceled, EventPlanPastDue, EventPlanActionRequired, EventPlanFailed,
-	EventPlanIncompleteExpired, EventRefundSucceeded, EventRefundFailed, EventPaymentMethodExpiring, EventPaymentMethodExpired}
+	EventPlanIncompleteExpired, EventRefundSucceeded, EventRefundFailed, EventPaymentMethodExpiring, EventPaymentMethodExpired,
+	EventPaymentUpcoming}
 
 // Event is one entry of the merchant's event log, the source of webhooks.
 type Event struct {

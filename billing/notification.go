@@ -21,6 +21,8 @@ const (
 	// or has expired (PaymentMethodID names it, ExpiresAt when).
 	NotifyCardExpiring = "card_expiring"
 	NotifyCardExpired  = "card_expired"
+	// NotifyPaymentUpcoming: an installment is charged soon (DueAt, Amount).
+	NotifyPaymentUpcoming = "payment_upcoming"
 )
 
 // Notification asks for the customer to be told about their plan.
@@ -36,6 +38,8 @@ type Notification struct {
 	Status      PlanStatus `json:"status,omitempty"`
 	Code        string     `json:"code,omitempty"`
 	Message     string     `json:"message,omitempty"`
+	// DueAt is when an upcoming installment is charged (payment_upcoming).
+	DueAt time.Time `json:"due_at,omitzero"`
 	// RetryAt is when a declined installment is tried again (payment_retrying).
 	RetryAt time.Time `json:"retry_at,omitzero"`
 	// PaymentMethodID and ExpiresAt are a card expiry notice's (card_expiring,

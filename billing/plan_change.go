@@ -226,3 +226,17 @@ func (c PlanChange) ApplyToSchedule(schedule JSONDoc) (JSONDoc, error) {
 type PlanTermsWriter interface {
 	ChangePlanTerms(ctx context.Context, t PlanTerms) error
 }
+
+// UpcomingPayment announces an installment a plan charges soon (payment.upcoming).
+type UpcomingPayment struct {
+	PlanID      string    `json:"plan_id"`
+	MerchantID  string    `json:"merchant_id"`
+	Installment int       `json:"installment"`
+	Amount      int64     `json:"amount"`
+	DueAt       time.Time `json:"due_at"`
+}
+
+// UpcomingPayments writes payment.upcoming, once per plan installment.
+type UpcomingPayments interface {
+	AnnounceUpcoming(ctx context.Context, u UpcomingPayment) error
+}

@@ -37,6 +37,7 @@ func TestNoticeExpiringCards(t *testing.T) {
 		gone := card(3, 2027)    // ended 2027-04-01, never announced
 		later := card(8, 2027)   // ends 2027-09-01
 		dropped := card(5, 2027) // detached below
+		noExpiry := card(0, 0)   // an imported card whose expiry the provider did not give
 		if _, err := db.DetachPaymentMethod(ctx, tn.aTest, dropped.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -55,6 +56,9 @@ func TestNoticeExpiringCards(t *testing.T) {
 		first := got(now)
 		if len(first) != 2 || first[soon.ID] != billing.EventPaymentMethodExpiring || first[gone.ID] != billing.EventPaymentMethodExpired {
 			t.Errorf("first pass %v, want %s expiring and %s expired", first, soon.ID, gone.ID)
+		}
+		if _, ok := first[noExpiry.ID]; ok {
+			t.Errorf("a card without an expiry was announced")
 		}
 		if again := got(now.Add(time.Hour)); len(again) != 0 {
 			t.Errorf("second pass %v, want nothing new", again)

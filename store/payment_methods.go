@@ -602,14 +602,19 @@ func (db *DB) MarkCredentialRemovalStarted(ctx context.Context, paymentMethodID 
 // and returns what it wrote. A card that expired before it was ever announced as
 // expiring gets only payment_method.expired.
 func (db *DB) NoticeExpiringCards(ctx context.Context, now time.Time, limit int) ([]billing.CardExpiryNotice, error) {
-	horizon := now.UTC().Add(billing.CardExpiringWithin)
+	now = now.UTC()
+	horizon := now.Add(billing.CardExpiringWithin)
 	var rows []paymentMethodRow
-	// Month indexes (year×12 + month) up to the horizon's: the exact instant is
-	// checked below.
+	// A card with expiry month index m (year×12 + month) stops working at the start of
+	// month m+1: it has expired when m < now's index, and expires by the horizon when
+	// m < the horizon's index. Only cards owed a notice are read, so announced ones
+	// never crowd out the rest; cards without a real expiry (imported 0/0) never are.
+	nowIdx, horizonIdx := now.Year()*12+int(now.Month()), horizon.Year()*12+int(horizon.Month())
 	if err := db.SelectContext(ctx, &rows, db.Rebind(`SELECT `+paymentMethodColumns+` FROM payment_methods
-		WHERE status = 'active' AND type = 'card' AND exp_year IS NOT NULL AND exp_month IS NOT NULL
-		AND expiry_notice <> 'expired' AND exp_year * 12 + exp_month <= ? ORDER BY seq LIMIT ?`),
-		horizon.Year()*12+int(horizon.Month()), limit); err != nil {
+		WHERE status = 'active' AND type = 'card' AND exp_year > 0 AND exp_month BETWEEN 1 AND 12
+		AND ((exp_year * 12 + exp_month < ? AND expiry_notice <> 'expired')
+			OR (exp_year * 12 + exp_month < ? AND expiry_notice = ''))
+		ORDER BY seq LIMIT ?`), nowIdx, horizonIdx, limit); err != nil {
 		return nil, fmt.Errorf("find expiring cards: %w", err)
 	}
 	var out []billing.CardExpiryNotice

@@ -280,3 +280,21 @@ func (db *DB) ChangePlanTerms(ctx context.Context, t billing.PlanTerms) error {
 	}
 	return nil
 }
+
+// AnnounceUpcoming appends payment.upcoming for a plan's installment, once: the plan as
+// recorded, with the installment as its next one.
+func (db *DB) AnnounceUpcoming(ctx context.Context, u billing.UpcomingPayment) error {
+	row, err := db.getPlanRow(ctx, db.DB, u.PlanID, false)
+	if err != nil {
+		return err
+	}
+	if row.MerchantID != u.MerchantID {
+		return notFound("plan", u.PlanID)
+	}
+	obj := rest.PlanObject(row)
+	n, amount, due := u.Installment, u.Amount, u.DueAt.UTC()
+	obj.NextInstallment, obj.NextAmount, obj.NextDueAt = &n, &amount, &due
+	_, err = appendEvent(ctx, db, db.DB, billing.Event{MerchantID: row.MerchantID, Mode: row.Mode, Type: billing.EventPaymentUpcoming,
+		Data: eventData(obj), IdempotencyKey: fmt.Sprintf("%s/upcoming/%d", u.PlanID, u.Installment)})
+	return err
+}

@@ -41,8 +41,6 @@ type Dispatcher struct {
 	// customers through Notifier when one is set.
 	Cards    billing.CardExpiryNotices
 	Notifier billing.Notifier
-	// lastCards is when the card expiry pass last ran.
-	lastCards time.Time
 }
 
 // cardPassEvery is how often the card expiry pass runs: expiry is by the month.
@@ -57,6 +55,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	if interval == 0 {
 		interval = time.Second
 	}
+	if d.Cards != nil {
+		// Its own loop: emails sent one by one must not hold webhook dispatch.
+		go d.runCardExpiry(ctx)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -66,13 +68,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if _, err := d.PassCredentials(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.WarnContext(ctx, "credential removal dispatch", "error", err)
 		}
-		if now := time.Now(); d.Cards != nil && now.Sub(d.lastCards) >= cardPassEvery {
-			if _, err := d.PassCardExpiry(ctx, now); err != nil && ctx.Err() == nil {
-				d.Logger.WarnContext(ctx, "card expiry notices", "error", err)
-			} else {
-				d.lastCards = now
-			}
-		}
+
 		select {
 		case <-ctx.Done():
 			return
@@ -132,11 +128,38 @@ func (d *Dispatcher) PassCredentials(ctx context.Context) (int, error) {
 	return len(pending), nil
 }
 
+// runCardExpiry runs the card expiry pass now and then hourly until ctx ends; a failed
+// pass is tried again at the next hour.
+func (d *Dispatcher) runCardExpiry(ctx context.Context) {
+	t := time.NewTicker(cardPassEvery)
+	defer t.Stop()
+	for {
+		for {
+			n, err := d.PassCardExpiry(ctx, time.Now())
+			if err != nil && ctx.Err() == nil {
+				d.Logger.WarnContext(ctx, "card expiry notices", "error", err)
+			}
+			if err != nil || n < cardPassBatch {
+				break // done, or the next hour
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// cardPassBatch is how many cards one call of PassCardExpiry announces at most.
+const cardPassBatch = 500
+
 // PassCardExpiry announces the cards expiring within 30 days of now, or expired, that
-// were not announced so yet (up to 500 a pass), and tells their customers. It reports
-// how many notices it wrote.
+// were not announced so yet (up to cardPassBatch), and tells their customers, best
+// effort (the event is the durable record; a failed email is logged, not retried). It
+// reports how many notices it wrote.
 func (d *Dispatcher) PassCardExpiry(ctx context.Context, now time.Time) (int, error) {
-	notices, err := d.Cards.NoticeExpiringCards(ctx, now, 500)
+	notices, err := d.Cards.NoticeExpiringCards(ctx, now, cardPassBatch)
 	for _, n := range notices {
 		if d.Notifier == nil {
 			continue

@@ -146,6 +146,8 @@ type planRun struct {
 	charges int
 	// inFlight is the installment whose charge is at the provider (versionSkipInFlight).
 	inFlight int
+	// retryAt is the retry date the payment_retrying notice being sent gives.
+	retryAt time.Time
 	// sending is the same for every version: only handlers new since (catch_up,
 	// change_plan) read it, so it changes nothing an older history replays.
 	sending int
@@ -262,6 +264,13 @@ func (p *planRun) step(ctx workflow.Context) error {
 	}
 	inst, _ := p.in.Timetable.Installment(p.s.Next)
 	if at := p.attemptAt(inst); at.After(now) {
+		if notice := p.in.UpcomingNotice; notice > 0 && p.s.UpcomingSent < inst.Number && p.s.Attempt == 0 && !p.s.Starting {
+			noticeAt := inst.DueAt.Add(-notice)
+			if !now.Before(noticeAt) {
+				return p.announceUpcoming(ctx, inst)
+			}
+			at = noticeAt // wake for the notice first
+		}
 		if err := p.publish(ctx, nil); err != nil {
 			return err
 		}
@@ -494,8 +503,12 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 	switch {
 	case !final || f.Type == activities.ErrSoftDecline:
 		if p.scheduleRetry(now, f) {
-			if final && s.Retries == 1 && p.version >= versionFirstFailureNotice {
+			if final && p.version >= versionFirstFailureNotice && !s.Status.Terminal() && s.RetryToldFor != inst.Number {
+				// The installment's first decline (an unknown outcome before it, or a
+				// card change since, does not make it a second one): told once.
+				s.RetryToldFor = inst.Number
 				notify = activities.NotifyPaymentRetrying
+				p.retryAt = s.RetryAt // read now: an update may clear it before the notice goes
 			}
 			break
 		}
@@ -531,6 +544,7 @@ func (p *planRun) charge(ctx workflow.Context, inst billing.Installment) error {
 // declined, so the customer told about the retry can give another card before it.
 // Best effort, like the recovery page of a plan waiting on its customer.
 func (p *planRun) openRetryPage(ctx workflow.Context, inst billing.Installment, attempt int) {
+	p.events += 6
 	key := fmt.Sprintf("%s/%d/%d/%s/retrying", p.in.PlanID, inst.Number, attempt, p.s.PaymentMethodID)
 	if _, err := activities.OpenRecovery(ctx, activities.OpenRecoveryRequest{MerchantID: p.in.MerchantID, Mode: p.in.Mode,
 		PlanID: p.in.PlanID, CustomerID: p.in.CustomerID, Provider: p.in.Provider, Currency: p.in.Currency,
@@ -753,10 +767,27 @@ func (p *planRun) notify(ctx workflow.Context, kind string, inst billing.Install
 	}
 }
 
+// announceUpcoming writes payment.upcoming for inst and tells the customer, once.
+func (p *planRun) announceUpcoming(ctx workflow.Context, inst billing.Installment) error {
+	p.s.UpcomingSent = inst.Number
+	err := activities.AnnounceUpcoming(ctx, activities.AnnounceUpcomingRequest{
+		Payment: billing.UpcomingPayment{PlanID: p.in.PlanID, MerchantID: p.in.MerchantID, Installment: inst.Number,
+			Amount: inst.Amount, DueAt: inst.DueAt},
+		Notification: activities.Notification{Kind: billing.NotifyPaymentUpcoming, MerchantID: p.in.MerchantID,
+			Mode: p.in.Mode, CustomerID: p.in.CustomerID, PlanID: p.in.PlanID, Installment: inst.Number,
+			Amount: inst.Amount, Currency: p.in.Currency, DueAt: inst.DueAt,
+			IdempotencyKey: fmt.Sprintf("%s/%d/upcoming", p.in.PlanID, inst.Number)},
+	})
+	if err != nil {
+		return fmt.Errorf("announce installment %d: %w", inst.Number, err)
+	}
+	return nil
+}
+
 // retryAtFor is the retry date a payment_retrying notice gives.
 func (p *planRun) retryAtFor(kind string) time.Time {
 	if kind == activities.NotifyPaymentRetrying {
-		return p.s.RetryAt
+		return p.retryAt
 	}
 	return time.Time{}
 }

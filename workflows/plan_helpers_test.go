@@ -88,7 +88,7 @@ func newHarnessWithLedger(t *testing.T, respond func(activitiestest.Call) (provi
 	}
 	h.acts = activities.New(activities.Deps{
 		Providers: activitiestest.Providers{"fake": h.provider}, PaymentMethods: h.pms,
-		Ledger: ledger, PlanTerms: h.ledger, Notifier: h.notifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Ledger: ledger, PlanTerms: h.ledger, Upcoming: h.ledger, Notifier: h.notifier, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	h.env.RegisterActivity(h.acts)
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {

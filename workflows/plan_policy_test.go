@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recurring/recurring/activities"
 	"github.com/recurring/recurring/activities/activitiestest"
 	"github.com/recurring/recurring/billing"
 	"github.com/recurring/recurring/providers"
@@ -202,5 +203,57 @@ func TestScheduleSpacingIsChecked(t *testing.T) {
 		if err := billing.CheckSpacing(tt, days); !errors.As(err, &be) || be.Param != "min_days_between_charges" || be.Code != code {
 			t.Errorf("CheckSpacing(monthly, %d) = %v, want %s naming min_days_between_charges", days, err, code)
 		}
+	}
+}
+
+// TestUpcomingNoticeBeforeEachCharge: with a 3-day notice every installment is
+// announced (payment.upcoming and the customer's notification, once each) three days
+// before it is due, and still charged on its date.
+func TestUpcomingNoticeBeforeEachCharge(t *testing.T) {
+	h := newHarness(t, nil)
+	in := input(t, monthly("2027-01-31", 3))
+	in.UpcomingNotice = 72 * time.Hour
+	h.run(in)
+	h.wantPayments([]payment{
+		{1, 1, "succeeded", utc("2027-01-31T09:00:00Z"), 1000, "pm_card1"},
+		{2, 1, "succeeded", utc("2027-02-28T09:00:00Z"), 1000, "pm_card1"},
+		{3, 1, "succeeded", utc("2027-03-31T09:00:00Z"), 1000, "pm_card1"},
+	})
+	h.wantEvents("payment.upcoming", "payment.succeeded", "payment.upcoming", "payment.succeeded", "payment.upcoming",
+		"payment.succeeded", "plan.completed")
+	var notes []activities.Notification
+	for _, n := range h.notifier.Sent() {
+		if n.Kind == billing.NotifyPaymentUpcoming {
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) != 3 || notes[1].Installment != 2 || !notes[1].DueAt.Equal(utc("2027-02-28T09:00:00Z")) || notes[1].Amount != 1000 {
+		t.Errorf("upcoming notifications %+v, want one per installment with its date and amount", notes)
+	}
+}
+
+// TestFirstDeclineToldOnceAfterAnUnknownOutcome: installment 1's first attempt never
+// gets an answer (its outcome unknown, which uses a dunning retry), the retry under the
+// same key is soft-declined: that is the first decline the customer hears of, told
+// once, with the next retry's date.
+func TestFirstDeclineToldOnceAfterAnUnknownOutcome(t *testing.T) {
+	h := newHarness(t, func(c activitiestest.Call) (providers.ChargeResult, error) {
+		switch {
+		case c.IdempotencyKey == planID+"/1/1" && c.N <= activities.ChargeMaxAttempts:
+			return providers.ChargeResult{}, &providers.Error{Class: providers.ClassTransient, Code: billing.CodeTimeout}
+		case c.IdempotencyKey == planID+"/1/1":
+			return providers.ChargeResult{}, activitiestest.Decline(providers.ClassSoftDecline, billing.CodeInsufficientFunds)
+		}
+		return activitiestest.Succeed(c)
+	})
+	h.run(input(t, monthly("2027-01-31", 2)))
+	var told []activities.Notification
+	for _, n := range h.notifier.Sent() {
+		if n.Kind == billing.NotifyPaymentRetrying {
+			told = append(told, n)
+		}
+	}
+	if len(told) != 1 || told[0].Installment != 1 || told[0].RetryAt.IsZero() {
+		t.Errorf("payment_retrying notices %+v, want one for installment 1 with its retry date (all sent: %+v)", told, h.notifier.Sent())
 	}
 }

@@ -119,6 +119,10 @@ type PlanInput struct {
 	// CatchUp is how many overdue installments the plan charges at once (empty: all,
 	// as every plan did before the field).
 	CatchUp billing.CatchUp `json:"catch_up,omitempty"`
+	// UpcomingNotice, when set, announces each installment this long before its due
+	// time (payment.upcoming and the customer's notification). Inputs older than the
+	// field have none, so their histories replay unchanged.
+	UpcomingNotice time.Duration `json:"upcoming_notice,omitempty"`
 	// MaxRunEvents overrides DefaultMaxRunEvents (tests use small values).
 	MaxRunEvents int `json:"max_run_events,omitempty"`
 	// MaxRunCharges overrides DefaultMaxRunCharges; a negative value continues as new
@@ -165,6 +169,11 @@ type PlanCarry struct {
 	LastPaidAt time.Time `json:"last_paid_at,omitzero"`
 	// TermsSeq counts the plan's term changes; PendingTerms is the latest, still to be
 	// written to the row by the main loop.
+	// RetryToldFor is the last installment whose first decline the customer was told
+	// about (payment_retrying, version 10).
+	RetryToldFor int `json:"retry_told_for,omitempty"`
+	// UpcomingSent is the last installment announced as upcoming.
+	UpcomingSent int                `json:"upcoming_sent,omitempty"`
 	TermsSeq     int                `json:"terms_seq,omitempty"`
 	PendingTerms *billing.PlanTerms `json:"pending_terms,omitempty"`
 	Blocked      bool               `json:"blocked,omitempty"`

@@ -237,6 +237,21 @@ func (l *Ledger) ChangePlanTerms(_ context.Context, t billing.PlanTerms) error {
 	return nil
 }
 
+// AnnounceUpcoming records payment.upcoming once per plan installment
+// (billing.UpcomingPayments).
+func (l *Ledger) AnnounceUpcoming(_ context.Context, u billing.UpcomingPayment) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := fmt.Sprintf("%s/upcoming/%d", u.PlanID, u.Installment)
+	for _, e := range l.events {
+		if e.IdempotencyKey == key {
+			return nil
+		}
+	}
+	l.events = append(l.events, billing.Event{MerchantID: u.MerchantID, Type: billing.EventPaymentUpcoming, IdempotencyKey: key})
+	return nil
+}
+
 // Plan returns a plan's row.
 func (l *Ledger) Plan(id string) (billing.Plan, bool) {
 	l.mu.Lock()

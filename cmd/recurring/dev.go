@@ -218,7 +218,7 @@ func runDev(ctx context.Context, args []string, env map[string]string, stdout, s
 	}
 
 	// The recovery links in webhooks and emails point at this process's API.
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Upcoming: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notify.Log{Logger: logger}, PublicURL: "http://" + l.Addr().String(), Pacer: db, Rates: pc.ChargeRateLimits,
 		Metrics: m, Logger: logger}), worker.Options{CacheSize: f.workflowCache})
 	if err := w.Start(); err != nil {

@@ -255,7 +255,7 @@ func runWorker(ctx context.Context, args []string, env map[string]string, stderr
 			}
 		}()
 	}
-	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
+	w := worker.New(c, activities.New(activities.Deps{Providers: reg, Accounts: provideraccounts.Resolver{Keys: db}, PaymentMethods: db, Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Upcoming: db, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c},
 		Notifier: notifier(cfg, db, logger), PublicURL: cfg.PublicURL, Pacer: db, Rates: cfg.ChargeRateLimits, Metrics: m, Logger: logger}),
 		worker.Options{Pollers: cfg.WorkerPollers, StopTimeout: cfg.ShutdownTimeout, CacheSize: cfg.WorkflowCacheSize})
 	if err := w.Start(); err != nil {

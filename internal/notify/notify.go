@@ -137,6 +137,10 @@ func text(n billing.Notification) (subject, body string) {
 	case billing.NotifyActionRequired:
 		subject = "Action required for your subscription"
 		body = fmt.Sprintf("Your payment%s for plan %s needs your action: please authenticate it or update your card.\n", amount, n.PlanID)
+	case billing.NotifyPaymentUpcoming:
+		subject = "Your next payment"
+		body = fmt.Sprintf("Installment %d%s for plan %s will be charged on %s.\n", n.Installment, amount, n.PlanID,
+			n.DueAt.UTC().Format("2006-01-02 15:04 MST"))
 	case billing.NotifyCardExpiring:
 		subject = "Your card is about to expire"
 		body = fmt.Sprintf("The card you saved (%s) expires on %s. Please give us a new one before then so your payments go on.\n",

@@ -418,3 +418,36 @@ func TestFirstDeclineNoticeOnRealServer(t *testing.T) {
 	}
 	recordSingleRun(t, e, res, in.PlanID, "plan_first_decline_notice.json")
 }
+
+// TestUpcomingNoticeOnRealServer: a plan with a one-second upcoming notice announces
+// each installment (AnnounceUpcoming: payment.upcoming and the customer's
+// notification) before charging it. With -record the history is written to
+// workflows/testdata/plan_upcoming_notice.json.
+func TestUpcomingNoticeOnRealServer(t *testing.T) {
+	notifier := &activitiestest.Notifier{}
+	e := startEnv(t, activitiestest.Succeed, nil, oneCard(), notifier)
+	ctx := context.Background()
+	in := testPlan(t, e, "plan_upcoming", 2, 3)
+	in.UpcomingNotice = time.Second
+	if _, err := starter.StartPlan(ctx, e.c, in); err != nil {
+		t.Fatal(err)
+	}
+	res := runToEnd(t, e, in.PlanID)
+	if res.Status != billing.PlanCompleted || res.Paid != 2 {
+		t.Errorf("result %+v, want completed with 2 paid", res)
+	}
+	evs, err := e.db.ListEvents(ctx, billing.Caller{MerchantID: e.merchant, Mode: billing.ModeTest}, billing.EventPaymentUpcoming, billing.ListParams{})
+	if err != nil || len(evs.Items) != 2 {
+		t.Errorf("payment.upcoming events: %d, %v; want 2", len(evs.Items), err)
+	}
+	upcoming := 0
+	for _, n := range notifier.Sent() {
+		if n.Kind == billing.NotifyPaymentUpcoming {
+			upcoming++
+		}
+	}
+	if upcoming != 2 {
+		t.Errorf("%d upcoming notifications, want 2", upcoming)
+	}
+	recordSingleRun(t, e, res, in.PlanID, "plan_upcoming_notice.json")
+}

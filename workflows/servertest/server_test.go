@@ -122,7 +122,7 @@ func startEnv(t *testing.T, respond func(activitiestest.Call) (providers.ChargeR
 	e := &env{c: c, db: db, merchant: m.ID, provider: &activitiestest.Provider{ProviderName: "fake", Respond: respond}}
 	deps := activities.Deps{
 		Providers: activitiestest.Providers{"fake": e.provider}, PaymentMethods: cards,
-		Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Notifier: notifier, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c}, Logger: sdkLogger,
+		Ledger: db, Refunds: db, Credentials: db, PlanTerms: db, Upcoming: db, Notifier: notifier, Webhooks: db, Sessions: db, Plans: starter.PlanCards{Client: c}, Logger: sdkLogger,
 	}
 	for _, o := range options {
 		if o, ok := o.(func(*activities.Deps, *store.DB)); ok {
