@@ -19,8 +19,8 @@ const (
 	NotifyPaymentRetrying = "payment_retrying"
 	// NotifyCardExpiring and NotifyCardExpired: a saved card expires within 30 days,
 	// or has expired (PaymentMethodID names it, ExpiresAt when).
-	NotifyCardExpiring = "card_expiring"
-	NotifyCardExpired  = "card_expired"
+	NotifyCardExpiring = "payment_method_expiring"
+	NotifyCardExpired  = "payment_method_expired"
 	// NotifyPaymentUpcoming: an installment is charged soon (DueAt, Amount).
 	NotifyPaymentUpcoming = "payment_upcoming"
 )

@@ -130,7 +130,7 @@ func TestCardExpiryPassTellsCustomers(t *testing.T) {
 	}
 	if len(notes.sent) != 2 || notes.sent[0].Kind != billing.NotifyCardExpiring || notes.sent[0].PaymentMethodID != "pm_1" ||
 		!notes.sent[0].ExpiresAt.Equal(expires) || notes.sent[1].Kind != billing.NotifyCardExpired || notes.sent[1].CustomerID != "cus_2" ||
-		notes.sent[1].IdempotencyKey != "payment_method/pm_2/card_expired" {
+		notes.sent[1].IdempotencyKey != "payment_method/pm_2/payment_method_expired" {
 		t.Errorf("notifications %+v", notes.sent)
 	}
 }
