@@ -24,6 +24,9 @@ func TestChangePlanThroughHTTP(t *testing.T) {
 			ID string `json:"id"`
 		}
 		f.ok(t, http.MethodPost, "/v1/plans", f.testKey, planJSON(cus.ID, pm.ID, `{"frequency": "months", "recurring_amount": 1500, "installments": 12}`), &p)
+		// Installment 1 is due at once; while it is being charged an amount change is
+		// refused (its retries keep their amount), so wait until it is paid.
+		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Paid == 1 })
 
 		var preview struct {
 			Installments []struct {

@@ -226,7 +226,7 @@ func TestRefundAnsweredPendingThenSettles(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := &slowRefunds{Simulator: sim}
-	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{slow}, refundWait: time.Second},
+	eachStore(t, fixtureOptions{temporal: withTemporal, providers: []providers.Provider{slow}, refundWait: 3 * time.Second},
 		func(t *testing.T, f fixture) {
 			release := make(chan struct{})
 			slow.mu.Lock()
