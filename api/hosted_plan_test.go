@@ -277,8 +277,16 @@ func TestPlanRecoveryLink(t *testing.T) {
 			t.Fatalf("first payment page: %s", done)
 		}
 		f.waitPlan(t, f.testKey, p.ID, func(p planBody) bool { return p.Status == "action_required" })
+		// The live state turns action_required as the decline is handled; the page is
+		// opened by the next activity, a moment later: poll for it.
 		var waiting hostedPlanBody
-		f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			waiting = hostedPlanBody{}
+			f.apiCall(t, srv, http.MethodGet, "/v1/plans/"+p.ID, f.testKey, "", &waiting)
+			if waiting.PaymentURL != "" || time.Now().After(deadline) {
+				break
+			}
+		}
 		if !strings.HasPrefix(waiting.PaymentURL, srv.URL+"/pay/") || !strings.HasPrefix(waiting.PaymentSession, "ps_") ||
 			waiting.PaymentURL == p.PaymentURL {
 			t.Fatalf("action_required plan %+v, want its own fresh recovery page", waiting)
