@@ -297,9 +297,14 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 	if err := billing.CheckSpacing(tt, derefOr(b.MinDaysBetweenCharges, 0)); err != nil {
 		return nil, err
 	}
-	limit := derefOr(b.Count, 12)
-	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: *b.Currency, Installments: []Installment{}}
-	for n := 1; n <= limit; n++ {
+	return previewOut(tt, 1, derefOr(b.Count, 12), *b.Currency), nil
+}
+
+// previewOut lists up to limit installments of tt from installment from, with the
+// timetable's count and total when it is limited.
+func previewOut(tt billing.Timetable, from, limit int, currency string) PreviewPlan200JSONResponse {
+	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: currency, Installments: []Installment{}}
+	for n := from; n < from+limit; n++ {
 		inst, ok := tt.Installment(n)
 		if !ok {
 			break
@@ -314,7 +319,7 @@ func (s *server) PreviewPlan(ctx context.Context, req PreviewPlanRequestObject) 
 			out.Total = &total
 		}
 	}
-	return out, nil
+	return out
 }
 
 // GetPlan implements GET /v1/plans/{id}.
@@ -523,23 +528,7 @@ func (s *server) previewChange(ctx context.Context, caller billing.Caller, id st
 	if err != nil {
 		return nil, err
 	}
-	out := PreviewPlan200JSONResponse{Object: PlanPreviewObjectPlanPreview, Currency: row.Currency, Installments: []Installment{}}
-	for n := open; n < open+limit; n++ {
-		inst, ok := changed.Installment(n)
-		if !ok {
-			break
-		}
-		out.Installments = append(out.Installments, Installment{Number: inst.Number, DueAt: inst.DueAt, Amount: inst.Amount})
-	}
-	count, limited := changed.Count()
-	out.Limited = limited
-	if limited {
-		out.Count = &count
-		if total, ok := changed.Total(); ok {
-			out.Total = &total
-		}
-	}
-	return out, nil
+	return previewOut(changed, open, limit, row.Currency), nil
 }
 
 // changeAmounts names a change's amounts for the provider's limits.

@@ -50,17 +50,7 @@ func TestPlanChangeApply(t *testing.T) {
 		"overflow":                {billing.PlanChange{RecurringAmount: p(int64(1) << 62)}, false, "recurring_amount", billing.CodeAmountOverflow},
 	} {
 		_, err := c.change.Apply(tt, 4, c.unsettled, now)
-		var be *billing.Error
-		var ve *billing.ValidationError
-		if errors.As(err, &ve) {
-			be = ve.Violations[0]
-		} else if !errors.As(err, &be) {
-			t.Errorf("%s: %v, want an error naming %s", name, err, c.param)
-			continue
-		}
-		if be.Param != c.param || be.Code != c.code {
-			t.Errorf("%s: %s %s (%v), want %s %s", name, be.Param, be.Code, err, c.param, c.code)
-		}
+		wantViolation(t, name, err, c.param, c.code)
 	}
 	// Other starting points: nothing charged yet; installment 3 skipped ahead of its date;
 	// installment 3 in dunning with a final amount of its own.
@@ -77,17 +67,7 @@ func TestPlanChangeApply(t *testing.T) {
 		"the installment in dunning made final":  {withFinal(tt, 500), 4, true, now, billing.PlanChange{Installments: p(3)}, "installments", billing.CodeInvalidTransition},
 	} {
 		_, err := c.change.Apply(c.tt, c.firstOpen, c.unsettled, c.now)
-		var ve *billing.ValidationError
-		var be *billing.Error
-		if errors.As(err, &ve) {
-			be = ve.Violations[0]
-		} else if !errors.As(err, &be) {
-			t.Errorf("%s: %v, want an error naming %s", name, err, c.param)
-			continue
-		}
-		if be.Param != c.param || be.Code != c.code {
-			t.Errorf("%s: %s %s (%v), want %s %s", name, be.Param, be.Code, err, c.param, c.code)
-		}
+		wantViolation(t, name, err, c.param, c.code)
 	}
 	if _, err := (billing.PlanChange{Installments: p(4)}).Apply(withFinal(tt, 500), 4, true, now); err != nil {
 		t.Errorf("cutting to 4 while installment 3 is collected (3 keeps its amount): %v", err)
@@ -111,4 +91,20 @@ func TestPlanChangeApply(t *testing.T) {
 func withFinal(tt billing.Timetable, amount int64) billing.Timetable {
 	tt.FinalAmount = amount
 	return tt
+}
+
+// wantViolation checks that err's first violation names param with code.
+func wantViolation(t *testing.T, name string, err error, param, code string) {
+	t.Helper()
+	var ve *billing.ValidationError
+	var be *billing.Error
+	if errors.As(err, &ve) {
+		be = ve.Violations[0]
+	} else if !errors.As(err, &be) {
+		t.Errorf("%s: %v, want an error naming %s", name, err, param)
+		return
+	}
+	if be.Param != param || be.Code != code {
+		t.Errorf("%s: %s %s (%v), want %s %s", name, be.Param, be.Code, err, param, code)
+	}
 }

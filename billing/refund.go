@@ -123,6 +123,7 @@ type RefundService interface {
 	// ListRefunds returns a page of the caller's refunds, newest first, of one payment
 	// when paymentID is set.
 	ListRefunds(ctx context.Context, caller Caller, paymentID string, p ListParams) (Page[Refund], error)
-	// ReservedRefunds is how much of a payment is refunded or on its way.
+	// ReservedRefunds is how much of one of the caller's payments is refunded or on
+	// its way (the caller has read the payment).
 	ReservedRefunds(ctx context.Context, caller Caller, paymentID string) (int64, error)
 }

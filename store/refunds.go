@@ -49,7 +49,7 @@ func (db *DB) OpenRefund(ctx context.Context, r billing.NewRefund) (billing.Refu
 	} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return billing.Refund{}, translate(err, "open refund")
 	}
-	reserved, err := reservedRefunds(ctx, db, tx, p.ID)
+	reserved, err := reservedRefunds(ctx, db, tx, billing.Caller{MerchantID: r.MerchantID, Mode: r.Mode}, p.ID)
 	if err != nil {
 		return billing.Refund{}, err
 	}
@@ -91,23 +91,22 @@ type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 }
 
-// reservedRefunds is how much of payment id its succeeded and pending refunds return.
-func reservedRefunds(ctx context.Context, db *DB, q queryer, paymentID string) (int64, error) {
+// reservedRefunds is how much of the caller's payment its succeeded and pending
+// refunds return.
+func reservedRefunds(ctx context.Context, db *DB, q queryer, caller billing.Caller, paymentID string) (int64, error) {
 	var sum int64
 	if err := q.GetContext(ctx, &sum, db.Rebind(`SELECT COALESCE(SUM(amount), 0) FROM refunds
-		WHERE payment_id = ? AND status IN (?, ?)`), paymentID, billing.RefundPending, billing.RefundSucceeded); err != nil {
+		WHERE payment_id = ? AND merchant_id = ? AND mode = ? AND status IN (?, ?)`),
+		paymentID, caller.MerchantID, caller.Mode, billing.RefundPending, billing.RefundSucceeded); err != nil {
 		return 0, translate(err, "sum refunds")
 	}
 	return sum, nil
 }
 
-// ReservedRefunds is how much of one of the caller's payments is refunded or on its way;
-// a payment the caller cannot see is not found.
+// ReservedRefunds is how much of one of the caller's payments is refunded or on its way,
+// counting only the caller's refunds (the caller has read the payment already).
 func (db *DB) ReservedRefunds(ctx context.Context, caller billing.Caller, paymentID string) (int64, error) {
-	if _, err := db.GetPayment(ctx, caller, paymentID); err != nil {
-		return 0, err
-	}
-	return reservedRefunds(ctx, db, db.DB, paymentID)
+	return reservedRefunds(ctx, db, db.DB, caller, paymentID)
 }
 
 // SettleRefund records a pending refund's outcome, in one transaction with its event
