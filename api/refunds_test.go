@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -296,4 +297,42 @@ func TestRefundAnsweredPendingThenSettles(t *testing.T) {
 				t.Errorf("the provider refunded %s %d times, want once", first.ID, n)
 			}
 		})
+}
+
+// TestDetachQueuesRemovalAtTheProvider: detaching a card through HTTP, or deleting its
+// customer, queues the card's sealed token for removal at its provider (the worker's
+// dispatcher takes it from there); the API answers no card details either way, and
+// another merchant's detach queues nothing. SQLite and Postgres.
+func TestDetachQueuesRemovalAtTheProvider(t *testing.T) {
+	eachStore(t, fixtureOptions{}, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		cus := f.createCustomer(t, f.testKey, "ada@example.com")
+		one := f.saveCard(t, f.testKey, cus.ID, visa)
+		two := f.saveCard(t, f.testKey, cus.ID, visa)
+		if rec, _ := f.do(t, http.MethodPost, "/v1/payment-methods/"+one.ID+"/detach", f.otherKey, ""); rec.Code != 404 {
+			t.Errorf("another merchant's detach = %d", rec.Code)
+		}
+		if pending, _ := f.db.UnstartedCredentialRemovals(ctx, 10); len(pending) != 0 {
+			t.Errorf("queued before any detach: %v", pending)
+		}
+		var detached struct {
+			Status string          `json:"status"`
+			Card   json.RawMessage `json:"card"`
+		}
+		f.ok(t, http.MethodPost, "/v1/payment-methods/"+one.ID+"/detach", f.testKey, "", &detached)
+		if detached.Status != "detached" || len(detached.Card) != 0 {
+			t.Errorf("detach answered %+v", detached)
+		}
+		f.ok(t, http.MethodDelete, "/v1/customers/"+cus.ID, f.testKey, "", nil)
+		pending, err := f.db.UnstartedCredentialRemovals(ctx, 10)
+		if err != nil || len(pending) != 2 || pending[0][1] != one.ID || pending[1][1] != two.ID {
+			t.Fatalf("queued removals %v, %v; want %s and %s", pending, err, one.ID, two.ID)
+		}
+		for _, id := range []string{one.ID, two.ID} {
+			c, ok, err := f.db.CredentialToRemove(ctx, f.merchantID, id)
+			if err != nil || !ok || c.Token == "" || c.Provider != "simulator" {
+				t.Errorf("credential of %s to remove: %+v %v %v", id, c.Provider, ok, err)
+			}
+		}
+	})
 }
